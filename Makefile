@@ -1,0 +1,56 @@
+# zegel — make demo / make test / make bench / make deps
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.zegel-installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all venv demo test lint typecheck unit deps bench clean
+
+all: test
+
+# The virtual environment is (re)built when the dependency pins change.
+# Debian ships venv separately (python3-venv); install it when we are root and it is missing.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3 -m venv failed; installing python3-venv" >&2; \
+	  rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	  else echo "please install python3-venv (apt-get install python3-venv)" >&2; exit 1; fi; \
+	  $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	@$(BIN)/python demo/run.py
+
+lint: venv
+	$(BIN)/ruff check src tests bench demo
+
+typecheck: venv
+	$(BIN)/mypy --strict src
+
+unit: venv
+	$(BIN)/pytest -n 2 -q
+
+test: lint typecheck unit
+
+# System packages some tests need (real peers and servers). Run as root, e.g. from .ci/run.
+DEBS := postfix opendkim opendkim-tools postgresql swaks
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps needs root (apt-get)" >&2; exit 1; fi
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	echo "postfix postfix/mailname string zegel.test" | debconf-set-selections
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBS) >/dev/null
+	@echo "installed: $(DEBS)"
+
+bench: venv
+	@$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

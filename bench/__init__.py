@@ -1,0 +1,1 @@
+"""zegel benchmarks: ``make bench`` (``python -m bench [AREA ...]``)."""

@@ -1,0 +1,43 @@
+"""Domain-name normalisation shared by the resolver, the zone overlay and the test server."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import dns.exception
+import dns.name
+import dns.reversename
+
+
+class InvalidName(ValueError):
+    """A string that cannot be a DNS name (empty label, label over 63 octets, name over 253)."""
+
+
+def to_dns_name(name: str) -> dns.name.Name:
+    """Parse ``name`` (A-labels or U-labels, IDNA 2008) into an absolute dnspython name."""
+    text = name.strip()
+    if not text or text == ".":
+        if text == ".":
+            return dns.name.root
+        raise InvalidName("empty domain name")
+    try:
+        # IDNA 2008 (UTS 46 practical mapping) for internationalised names.
+        parsed = dns.name.from_text(text, origin=dns.name.root, idna_codec=dns.name.IDNA_2008_Practical)
+    except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
+        raise InvalidName(f"invalid domain name {name!r}: {exc}") from None
+    for label in parsed.labels[:-1]:
+        if not label:
+            raise InvalidName(f"invalid domain name {name!r}: empty label")
+    return parsed
+
+
+def normalize(name: str) -> str:
+    """Lower-case A-label form without the trailing dot; raises InvalidName."""
+    return to_dns_name(name).to_text(omit_final_dot=True).lower()
+
+
+def reverse_name(ip: str) -> str:
+    """The in-addr.arpa / ip6.arpa name of an address (for PTR lookups)."""
+    address = ipaddress.ip_address(ip)
+    return dns.reversename.from_address(str(address)).to_text(omit_final_dot=True).lower()
+
