@@ -49,7 +49,12 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBS) >/dev/null
 	@echo "installed: $(DEBS)"
 
-bench: venv
+BENCH_STAMP := $(VENV)/.zegel-bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	@$(BIN)/python -m bench
 
 clean:

@@ -1,0 +1,245 @@
+"""The DNS layer over the real network path: TestDnsServer on loopback, zone overlay, cache."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from zegel.dns import MxRecord, Resolver, Status, ZoneError, parse_nameserver
+from zegel.dns.testserver import TestDnsServer
+
+RECORDS = {
+    "example.com": [("TXT", "v=spf1 -all"), ("A", "192.0.2.1"), ("MX", (10, "mx.example.com"))],
+    "mx.example.com": [("A", "192.0.2.2"), ("AAAA", "2001:db8::2")],
+    "www.example.com": [("CNAME", "example.com")],
+    "multi.example.com": [("TXT", ["v=spf1 ", "ip4:192.0.2.0/24 ", "-all"])],
+    "big.example.com": [("TXT", "x" * 3000)],
+    "a.deep.example.com": [("A", "192.0.2.9")],
+    "2.2.0.192.in-addr.arpa": [("PTR", "mx.example.com")],
+    "xn--bcher-kva.example": [("A", "192.0.2.77")],
+    "null.example": [("MX", (0, "."))],
+}
+
+Factory = Callable[..., TestDnsServer]
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_answer_types(dns_server: Factory) -> None:
+    server = dns_server(RECORDS)
+    resolver = Resolver([server.address], timeout=0.5, lifetime=1.0)
+
+    async def go() -> None:
+        txt = await resolver.txt("example.com")
+        assert txt.status is Status.ANSWER and txt.records == ("v=spf1 -all",)
+        mx = await resolver.mx("EXAMPLE.com.")
+        assert mx.records == (MxRecord(10, "mx.example.com"),)
+        a, aaaa = await resolver.addresses("mx.example.com")
+        assert a.records == ("192.0.2.2",) and aaaa.records == ("2001:db8::2",)
+        ptr = await resolver.ptr("192.0.2.2")
+        assert ptr.records == ("mx.example.com",)
+        null = await resolver.mx("null.example")
+        assert null.records == (MxRecord(0, ""),)
+
+    run(go())
+
+
+def test_multi_string_txt_is_joined_and_pieces_kept(dns_server: Factory) -> None:
+    server = dns_server(RECORDS)
+    resolver = Resolver([server.address])
+    answer = run(resolver.txt("multi.example.com"))
+    assert answer.records == ("v=spf1 ip4:192.0.2.0/24 -all",)
+    assert answer.txt_strings == ((b"v=spf1 ", b"ip4:192.0.2.0/24 ", b"-all"),)
+
+
+def test_nodata_nxdomain_and_empty_non_terminal_are_distinct(dns_server: Factory) -> None:
+    server = dns_server(RECORDS)
+    resolver = Resolver([server.address])
+
+    async def go() -> None:
+        assert (await resolver.aaaa("example.com")).status is Status.NODATA
+        assert (await resolver.a("missing.example.com")).status is Status.NXDOMAIN
+        # deep.example.com exists only as the parent of a.deep.example.com
+        assert (await resolver.a("deep.example.com")).status is Status.NODATA
+
+    run(go())
+
+
+def test_cname_is_followed(dns_server: Factory) -> None:
+    server = dns_server(RECORDS)
+    answer = run(Resolver([server.address]).a("www.example.com"))
+    assert answer.records == ("192.0.2.1",)
+
+
+def test_timeout_and_servfail_are_temporary(dns_server: Factory) -> None:
+    server = dns_server(RECORDS, drop=["slow.example.com"], servfail=["broken.example.com"])
+    resolver = Resolver([server.address], timeout=0.2, lifetime=0.4)
+
+    async def go() -> None:
+        slow = await resolver.txt("slow.example.com")
+        assert slow.status is Status.TEMPFAIL and "timeout" in slow.reason
+        broken = await resolver.txt("broken.example.com")
+        assert broken.status is Status.TEMPFAIL and "SERVFAIL" in broken.reason
+
+    run(go())
+    # temporary failures are not cached: the server sees the query again
+    before = server.stats.by_name.get("broken.example.com", 0)
+    run(resolver.txt("broken.example.com"))
+    assert server.stats.by_name["broken.example.com"] > before
+
+
+def test_truncated_udp_answer_is_retried_over_tcp(dns_server: Factory) -> None:
+    server = dns_server(RECORDS)
+    answer = run(Resolver([server.address]).txt("big.example.com"))
+    assert answer.ok and len(answer.records[0]) == 3000
+
+
+def test_cache_answers_repeat_queries_without_the_network(dns_server: Factory) -> None:
+    server = dns_server(RECORDS)
+    resolver = Resolver([server.address])
+
+    async def go() -> None:
+        for _ in range(5):
+            await resolver.txt("example.com")
+            await resolver.a("missing.example.com")  # negative answers are cached too
+
+    run(go())
+    assert server.stats.by_name["example.com"] == 1
+    assert server.stats.by_name["missing.example.com"] == 1
+    assert resolver.stats.hits == 8
+
+
+def test_cache_size_is_bounded(dns_server: Factory) -> None:
+    server = dns_server({f"h{i}.example": [("A", "192.0.2.1")] for i in range(20)})
+    resolver = Resolver([server.address], cache_size=5)
+
+    async def go() -> None:
+        for i in range(20):
+            await resolver.a(f"h{i}.example")
+
+    run(go())
+    assert len(resolver.cache) == 5
+
+
+def test_concurrent_identical_queries_are_coalesced(dns_server: Factory) -> None:
+    server = dns_server(RECORDS, delay=0.05)
+    resolver = Resolver([server.address])
+
+    async def go() -> list[Status]:
+        answers = await asyncio.gather(*(resolver.txt("example.com") for _ in range(20)))
+        return [a.status for a in answers]
+
+    assert run(go()) == [Status.ANSWER] * 20
+    assert server.stats.by_name["example.com"] == 1
+    assert resolver.queries_sent == 1
+
+
+def test_internationalized_names_use_idna_2008(dns_server: Factory) -> None:
+    server = dns_server(RECORDS)
+    answer = run(Resolver([server.address]).a("bücher.example"))
+    assert answer.records == ("192.0.2.77",)
+
+
+@pytest.mark.parametrize("name", ["a..b", "x" * 64 + ".example", ".".join(["abcdefghi"] * 30), ""])
+def test_invalid_names_answer_nxdomain_without_network(name: str) -> None:
+    resolver = Resolver(["127.0.0.1:9"], timeout=0.1, lifetime=0.1)
+    answer = run(resolver.txt(name))
+    assert answer.status is Status.NXDOMAIN and answer.reason
+    assert resolver.queries_sent == 0
+
+
+def test_garbage_reply_is_a_temporary_failure() -> None:
+    """A server answering junk bytes: TEMPFAIL with a reason, no exception."""
+    import socket
+    import threading
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(3)
+    port = sock.getsockname()[1]
+
+    def junk() -> None:
+        try:
+            while True:
+                data, addr = sock.recvfrom(512)
+                sock.sendto(data[:2] + b"\x81\x80\xff\xff\x00garbage", addr)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=junk, daemon=True)
+    thread.start()
+    try:
+        answer = run(Resolver([f"127.0.0.1:{port}"], timeout=0.2, lifetime=0.5).txt("example.com"))
+        assert answer.status is Status.TEMPFAIL
+    finally:
+        sock.close()
+
+
+ZONE = """$ORIGIN example.org.
+$TTL 300
+@       IN TXT "v=spf1 ip4:198.51.100.0/24 -all"
+@       IN MX 10 mail
+mail    IN A 198.51.100.10
+alias   IN CNAME mail
+"""
+
+
+def test_zone_overlay_answers_before_the_network(tmp_path: Path, dns_server: Factory) -> None:
+    zone = tmp_path / "draft.zone"
+    zone.write_text(ZONE)
+    # live DNS has an old record for example.org and an A record the draft doesn't touch
+    server = dns_server({"example.org": [("TXT", "v=spf1 -all"), ("A", "203.0.113.1")]})
+    resolver = Resolver([server.address], zones=[zone])
+
+    async def go() -> None:
+        assert (await resolver.txt("example.org")).records == ("v=spf1 ip4:198.51.100.0/24 -all",)
+        assert (await resolver.a("example.org")).records == ("203.0.113.1",)  # falls through
+        assert (await resolver.a("alias.example.org")).records == ("198.51.100.10",)
+
+    run(go())
+    assert "example.org" in server.stats.by_name  # only the A query went out
+    assert server.stats.by_name["example.org"] == 1
+
+
+def test_offline_answers_only_from_zones(tmp_path: Path) -> None:
+    zone = tmp_path / "z.zone"
+    zone.write_text(ZONE)
+    resolver = Resolver(zones=[zone], offline=True)
+
+    async def go() -> None:
+        assert (await resolver.mx("example.org")).records == (MxRecord(10, "mail.example.org"),)
+        assert (await resolver.aaaa("mail.example.org")).status is Status.NODATA
+        assert (await resolver.txt("elsewhere.example")).status is Status.NXDOMAIN
+
+    run(go())
+    assert resolver.queries_sent == 0
+
+
+def test_zone_file_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zone"
+    bad.write_text("$ORIGIN example.org.\n@ IN MX notanumber mail\n")
+    with pytest.raises(ZoneError) as info:
+        Resolver(zones=[bad])
+    assert "bad.zone" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ZoneError, match="cannot read"):
+        Resolver(zones=[tmp_path / "missing.zone"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [("127.0.0.1", ("127.0.0.1", 53)), ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+     ("::1", ("::1", 53)), ("[::1]:5353", ("::1", 5353))],
+)
+def test_nameserver_specs(spec: str, expected: tuple[str, int]) -> None:
+    assert parse_nameserver(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["", "dns.example", "127.0.0.1:99999", "127.0.0.1:x", "[::1"])
+def test_bad_nameserver_specs(spec: str) -> None:
+    with pytest.raises(ValueError):
+        parse_nameserver(spec)
