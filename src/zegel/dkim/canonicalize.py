@@ -1,0 +1,309 @@
+"""Message splitting, header selection and canonicalization (RFC 6376 sections 3.4, 3.7, 5.4.2).
+
+Everything works on raw bytes. A message with bare LF line endings (a Unix .eml file) is
+treated as if every LF were CRLF. Bodies are canonicalized in bounded chunks cut at line
+ends with whole-buffer bytes operations (no per-line Python loops), so a 50 MB body costs
+one pass and about one chunk of extra memory.
+
+Public, stable API (zegel.arc depends on it):
+
+- ``parse_message(raw) -> Message``: header fields (``HeaderField(name, raw)``) and the body.
+- ``select_headers(headers, names) -> list[HeaderField | None]``: bottom-up selection, None for
+  a name with no instance left (over-signed / absent: hashes as nothing).
+- ``canonicalize_header(raw_field, method) -> bytes``: one field, with its CRLF.
+- ``headers_hash_input(headers, names, method) -> bytes``: the selected fields, canonicalized.
+- ``signature_field_input(raw_field, method, tag="b") -> bytes``: the signature's own field
+  with the b= value removed and no final CRLF (RFC 6376 section 3.7).
+- ``body_hash(body, method, hash_name="sha256", limit=None) -> BodyHash``.
+- ``canonicalize_body(body, method) -> bytes``; ``iter_canonical_body(body, method)``.
+- ``MessageFormatError``: the header section cannot be split into fields.
+
+``method`` is ``"simple"`` or ``"relaxed"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "CANONICALIZATIONS",
+    "BodyHash",
+    "HeaderField",
+    "Message",
+    "MessageFormatError",
+    "body_hash",
+    "canonicalize_body",
+    "canonicalize_header",
+    "headers_hash_input",
+    "iter_canonical_body",
+    "parse_message",
+    "select_headers",
+    "signature_field_input",
+]
+
+CANONICALIZATIONS = ("simple", "relaxed")
+CHUNK_SIZE = 1 << 20  # body canonicalization works on ~1 MiB pieces cut at line ends
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
+# RFC 5322 3.6.8: field-name = 1*ftext (printable US-ASCII except ":"); obsolete syntax
+# (RFC 5322 4.5.8) allows WSP between the name and the colon.
+_FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+_WSP_RUN = re.compile(rb"[ \t]+")
+_WSP_RUN_OR_TAB = re.compile(rb"[ \t]{2,}|\t")
+
+
+class MessageFormatError(ValueError):
+    """The header section of a message cannot be split into header fields (one-line reason)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderField:
+    """One header field: ``name`` lower-cased (ASCII) without trailing WSP, ``raw`` the whole
+    field as in the message with CRLF line endings, including its final CRLF."""
+
+    name: str
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message split at the first empty line.
+
+    ``body`` is a zero-copy view of the original bytes (line endings as received).
+    ``has_separator`` is False when no empty line was found: everything is header, the body
+    is empty. ``skipped_mbox_line`` is True when a leading Unix mbox ``From `` line was dropped.
+    """
+
+    headers: tuple[HeaderField, ...]
+    body: memoryview
+    has_separator: bool
+    skipped_mbox_line: bool = False
+
+    def fields_named(self, name: str) -> list[HeaderField]:
+        """All fields with that (case-insensitive) name, top to bottom."""
+        wanted = name.lower()
+        return [field for field in self.headers if field.name == wanted]
+
+
+def _to_crlf(data: bytes) -> bytes:
+    """Bare LF -> CRLF (a no-op, without copying, when the data already uses CRLF)."""
+    newlines = data.count(b"\n")
+    if newlines and newlines != data.count(b"\r\n"):
+        return _BARE_LF.sub(b"\r\n", data)
+    return data
+
+
+def parse_message(raw: bytes) -> Message:
+    """Split ``raw`` into header fields and body (RFC 5322 section 2.1).
+
+    The header section ends at the first empty line; bare LF counts as CRLF. A leading mbox
+    ``From `` line (not a header field) is skipped. Raises :class:`MessageFormatError` when
+    a header line is neither a field nor a continuation line.
+    """
+    view = memoryview(raw)
+    if raw.startswith(b"\r\n"):
+        return Message((), view[2:], True)
+    if raw.startswith(b"\n"):
+        return Message((), view[1:], True)
+    match = _BLANK_LINE.search(raw)
+    if match is not None:
+        header_bytes, body, has_separator = raw[: match.start() + 1], view[match.end():], True
+    else:
+        header_bytes, body, has_separator = raw, view[len(raw):], False
+    header_bytes = _to_crlf(header_bytes)
+    if not header_bytes.endswith(b"\r\n"):
+        header_bytes += b"\r\n"
+    pieces = _FIELD_SPLIT.split(header_bytes)
+    pieces.pop()  # the empty string after the final CRLF
+    skipped = False
+    if pieces and pieces[0].startswith(b"From ") and not _FIELD_NAME.match(pieces[0]):
+        pieces.pop(0)
+        skipped = True
+    fields: list[HeaderField] = []
+    for number, piece in enumerate(pieces, 1):
+        match_name = _FIELD_NAME.match(piece)
+        if match_name is None:
+            shown = piece[:40].decode("ascii", "replace")
+            raise MessageFormatError(f"header line {number} is not a header field: {shown!r}")
+        name = match_name.group(1).decode("ascii").lower()
+        fields.append(HeaderField(name, piece + b"\r\n"))
+    return Message(tuple(fields), body, has_separator, skipped)
+
+
+def select_headers(headers: Sequence[HeaderField], names: Sequence[str]) -> list[HeaderField | None]:
+    """The fields to hash for an h= list (RFC 6376 section 5.4.2).
+
+    For a name listed several times, instances are taken from the bottom of the header
+    upwards; a name with no unused instance left yields None, which hashes as nothing
+    (this is what makes over-signing work).
+    """
+    wanted = {name.lower() for name in names}
+    positions: dict[str, list[int]] = {name: [] for name in wanted}
+    for index, field in enumerate(headers):
+        bucket = positions.get(field.name)
+        if bucket is not None:
+            bucket.append(index)
+    selected: list[HeaderField | None] = []
+    for name in names:
+        bucket = positions[name.lower()]
+        selected.append(headers[bucket.pop()] if bucket else None)
+    return selected
+
+
+def _relaxed_field(field: bytes) -> bytes:
+    # RFC 6376 3.4.2: lower-case the name, unfold, reduce WSP runs to one SP, delete WSP at
+    # the end of the value and around the colon.
+    name, _, value = field.partition(b":")
+    value = _WSP_RUN.sub(b" ", value.replace(b"\r\n", b"")).strip(b" ")
+    return name.rstrip(b" \t").lower() + b":" + value + b"\r\n"
+
+
+def canonicalize_header(raw_field: bytes, method: str) -> bytes:
+    """One header field in canonical form, ending in CRLF (RFC 6376 sections 3.4.1, 3.4.2)."""
+    if method == "relaxed":
+        return _relaxed_field(raw_field[:-2] if raw_field.endswith(b"\r\n") else raw_field)
+    if method == "simple":
+        return raw_field if raw_field.endswith(b"\r\n") else raw_field + b"\r\n"
+    raise ValueError(f"unknown canonicalization {method!r}")
+
+
+def headers_hash_input(headers: Sequence[HeaderField], names: Sequence[str], method: str) -> bytes:
+    """The canonicalized header fields named in h=, in h= order (RFC 6376 section 3.7)."""
+    return b"".join(
+        canonicalize_header(field.raw, method)
+        for field in select_headers(headers, names)
+        if field is not None
+    )
+
+
+def signature_field_input(raw_field: bytes, method: str, tag: str = "b") -> bytes:
+    """The signature header field as it enters its own hash (RFC 6376 section 3.7): the value
+    of ``tag`` (b=) deleted together with its surrounding whitespace, canonicalized, and
+    without the trailing CRLF. ARC passes the same ``b`` tag for AMS and AS."""
+    field = raw_field[:-2] if raw_field.endswith(b"\r\n") else raw_field
+    colon = field.find(b":")
+    head, parts = field[: colon + 1], field[colon + 1 :].split(b";")
+    wanted = tag.encode("ascii")
+    for index, part in enumerate(parts):
+        name, equals, _ = part.partition(b"=")
+        if equals and name.strip(b" \t\r\n") == wanted:
+            parts[index] = name + b"="
+            break
+    stripped = head + b";".join(parts)
+    if method == "relaxed":
+        return _relaxed_field(stripped)[:-2]
+    if method == "simple":
+        return stripped
+    raise ValueError(f"unknown canonicalization {method!r}")
+
+
+def _chunks(body: bytes | memoryview) -> Iterator[bytes]:
+    """The body in pieces of about CHUNK_SIZE, each ending right after an LF (except the
+    last), so no line, CRLF or WSP run straddles two pieces."""
+    view = memoryview(body)
+    size = len(view)
+    start = 0
+    while start < size:
+        end = start + CHUNK_SIZE
+        if end >= size:
+            yield bytes(view[start:])
+            return
+        piece = bytes(view[start:end])
+        cut = piece.rfind(b"\n")
+        while cut < 0 and end < size:  # one very long line: extend until a line end
+            end = min(size, end + CHUNK_SIZE)
+            piece = bytes(view[start:end])
+            cut = piece.rfind(b"\n")
+        if cut < 0:
+            yield piece
+            return
+        yield piece[: cut + 1]
+        start += cut + 1
+
+
+def _split_trailing_empty_lines(chunk: bytes) -> tuple[bytes, int]:
+    """(content, n): ``chunk`` == content + CRLF * n, where content is empty or does not end in
+    an empty line. Works with whole-buffer operations even for millions of empty lines."""
+    core = chunk.rstrip(b"\r\n")
+    tail = chunk[len(core):]
+    if not tail:
+        return chunk, 0
+    if tail.endswith(b"\r") and not tail.endswith(b"\r\n"):
+        return chunk, 0  # ends in a bare CR: no line end at all
+    bare_cr = tail.rfind(b"\r\r")  # the last CR not followed by LF (LFs are all CRLF here)
+    if bare_cr >= 0:
+        keep = len(core) + bare_cr + 1 + 2  # the line with the bare CR, and its CRLF
+        return chunk[:keep], (len(chunk) - keep) // 2
+    if core:
+        return chunk[: len(core) + 2], (len(tail) - 2) // 2
+    return b"", len(tail) // 2
+
+
+def iter_canonical_body(body: bytes | memoryview, method: str) -> Iterator[bytes]:
+    """The canonical body (RFC 6376 sections 3.4.3 simple, 3.4.4 relaxed) as byte pieces.
+
+    Empty lines at the end are dropped; a non-empty body gets a final CRLF; the simple
+    canonical form of an empty body is one CRLF, the relaxed form is empty.
+    """
+    if method not in CANONICALIZATIONS:
+        raise ValueError(f"unknown canonicalization {method!r}")
+    relaxed = method == "relaxed"
+    pending_crlf = 0
+    emitted = False
+    ends_with_crlf = True
+    for chunk in _chunks(body):
+        chunk = _to_crlf(chunk)
+        if relaxed:
+            if b"\t" in chunk or b"  " in chunk:
+                chunk = _WSP_RUN_OR_TAB.sub(b" ", chunk)
+            if b" \r\n" in chunk:
+                chunk = chunk.replace(b" \r\n", b"\r\n")
+            if chunk.endswith(b" "):  # only the final, unterminated line can end in WSP here
+                chunk = chunk[:-1]
+        content, empty_lines = _split_trailing_empty_lines(chunk)
+        if content:
+            while pending_crlf:
+                run = min(pending_crlf, CHUNK_SIZE // 2)
+                yield b"\r\n" * run
+                pending_crlf -= run
+            yield content
+            emitted = True
+            ends_with_crlf = content.endswith(b"\r\n")
+        pending_crlf += empty_lines
+    # A non-empty body ends in CRLF; the simple form of an empty body is a single CRLF.
+    if (emitted and not ends_with_crlf) or (not emitted and not relaxed):
+        yield b"\r\n"
+
+
+def canonicalize_body(body: bytes | memoryview, method: str) -> bytes:
+    """The whole canonical body as one bytes object (see :func:`iter_canonical_body`)."""
+    return b"".join(iter_canonical_body(body, method))
+
+
+@dataclass(frozen=True, slots=True)
+class BodyHash:
+    """``digest`` of the first ``limit`` canonical octets (all of them without a limit);
+    ``length`` is the full canonical body length."""
+
+    digest: bytes
+    length: int
+
+
+def body_hash(
+    body: bytes | memoryview, method: str, *, hash_name: str = "sha256", limit: int | None = None
+) -> BodyHash:
+    """Hash the canonical body (RFC 6376 section 3.7), honouring an l= ``limit``."""
+    hasher = hashlib.new(hash_name)
+    length = 0
+    for piece in iter_canonical_body(body, method):
+        if limit is None:
+            hasher.update(piece)
+        elif length < limit:
+            hasher.update(piece[: limit - length])
+        length += len(piece)
+    return BodyHash(hasher.digest(), length)

@@ -1,0 +1,334 @@
+"""DKIM keys: key records (RFC 6376 section 3.6.1), key fetch (section 6.1.2), private keys,
+and signing / signature checking for rsa-sha256 (RFC 6376, RFC 8301) and ed25519-sha256
+(RFC 8463).
+
+Public, stable API (zegel.arc depends on it; ARC keys are DKIM keys, RFC 8617 section 4.1.3):
+
+- ``parse_key_record(text) -> KeyRecord`` (raises ``KeyRecordError``).
+- ``KeyCache(max_entries)``: a caller-owned cache of parsed key records, keyed by record text.
+- ``await fetch_key(selector, domain, resolver=..., cache=None) -> KeyLookup`` with
+  ``.status`` (``"ok" | "temperror" | "permerror"``), ``.record``, ``.reason``, ``.name``.
+- ``load_private_key(data, password=None) -> PrivateKey`` (raises ``KeyFormatError``).
+- ``algorithm_for_key(key) -> "rsa-sha256" | "ed25519-sha256"``.
+- ``sign_bytes(private_key, algorithm, data) -> bytes``: the raw signature over ``data``
+  (the exact octets RFC 6376 section 3.7 feeds to the hash).
+- ``check_signature(public_key, algorithm, data, signature) -> bool``.
+- ``public_key_record(key, testing=False) -> str``: the TXT record text for a key.
+- ``key_name(selector, domain) -> str``: ``selector._domainkey.domain``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
+from zegel.dkim.tags import TagListError, decode_base64, parse_tag_list, split_colon_list
+
+if TYPE_CHECKING:
+    from zegel.dns import Resolver
+
+__all__ = [
+    "MIN_RSA_BITS",
+    "SIGNING_ALGORITHMS",
+    "KeyCache",
+    "KeyFormatError",
+    "KeyLookup",
+    "KeyRecord",
+    "KeyRecordError",
+    "PrivateKey",
+    "PublicKey",
+    "algorithm_for_key",
+    "check_signature",
+    "fetch_key",
+    "key_name",
+    "load_private_key",
+    "parse_key_record",
+    "public_key_record",
+    "sign_bytes",
+]
+
+PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+
+# RFC 8301 section 3.2: verifiers MUST NOT accept RSA keys under 1024 bits.
+MIN_RSA_BITS = 1024
+# a= values this package signs and verifies; rsa-sha1 is recognized but refused (RFC 8301 3.1).
+SIGNING_ALGORITHMS = {"rsa-sha256": ("rsa", "sha256"), "ed25519-sha256": ("ed25519", "sha256")}
+KEY_TYPES = ("rsa", "ed25519")
+
+
+class KeyRecordError(ValueError):
+    """A DKIM key record that cannot be used: syntax, unknown key type, or a p= that does not
+    decode to a public key. One-line reason."""
+
+
+class KeyFormatError(ValueError):
+    """A private key that cannot be loaded (one-line reason)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A parsed DKIM key record (RFC 6376 section 3.6.1, RFC 8463 section 4.2).
+
+    ``public_key`` is None when the key is revoked (empty p=). ``key_bits`` is the RSA
+    modulus size, 256 for Ed25519, 0 when revoked. ``hash_algorithms`` is None when h= is
+    absent (all allowed). ``testing`` is the t=y flag, ``strict`` the t=s flag (i= must use
+    exactly the d= domain).
+    """
+
+    key_type: str
+    public_key: PublicKey | None
+    key_bits: int
+    testing: bool
+    strict: bool
+    revoked: bool
+    hash_algorithms: tuple[str, ...] | None
+    service_types: tuple[str, ...]
+    flags: tuple[str, ...]
+    notes: str
+    version: str | None
+    text: str
+
+    def allows_hash(self, hash_name: str) -> bool:
+        """h= in the key record limits the hash algorithms a signature may use."""
+        return self.hash_algorithms is None or hash_name in self.hash_algorithms
+
+    @property
+    def allows_email(self) -> bool:
+        """s= must be ``*`` or include ``email`` for the key to sign mail (RFC 6376 3.6.1)."""
+        return "*" in self.service_types or "email" in self.service_types
+
+
+def _load_rsa_public(der: bytes) -> rsa.RSAPublicKey:
+    # RFC 6376 3.6.1 publishes a SubjectPublicKeyInfo; some signers publish the bare PKCS#1
+    # RSAPublicKey, which OpenDKIM and dkimpy also accept.
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm):
+        pem = b"-----BEGIN RSA PUBLIC KEY-----\n" + base64.encodebytes(der) + b"-----END RSA PUBLIC KEY-----\n"
+        try:
+            key = serialization.load_pem_public_key(pem)
+        except (ValueError, UnsupportedAlgorithm):
+            raise KeyRecordError("p= does not hold a parsable RSA public key") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise KeyRecordError("p= holds a non-RSA key but k=rsa")
+    return key
+
+
+def _load_ed25519_public(raw: bytes) -> ed25519.Ed25519PublicKey:
+    # RFC 8463 section 4.2: p= is the bare 32-octet public key.
+    if len(raw) == 32:
+        return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+    try:
+        key = serialization.load_der_public_key(raw)
+    except (ValueError, UnsupportedAlgorithm):
+        key = None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return key  # a SubjectPublicKeyInfo wrapper: tolerated
+    raise KeyRecordError(f"p= for k=ed25519 must be 32 octets, got {len(raw)}")
+
+
+def parse_key_record(text: str) -> KeyRecord:
+    """Parse a DKIM key record (the joined TXT strings). Raises :class:`KeyRecordError`.
+
+    Checks: tag-list syntax; v= (when present) first and equal to DKIM1; p= present and
+    valid base64; k= a known key type (rsa, ed25519); the key decodes. Policy questions —
+    RSA size, s=, h=, t= flags — are left to the caller; the record reports them.
+    """
+    try:
+        tags = parse_tag_list(text)
+    except TagListError as exc:
+        raise KeyRecordError(f"key record syntax: {exc}") from None
+    version = tags.get("v")
+    if version is not None:
+        if next(iter(tags)) != "v":
+            raise KeyRecordError("v= must be the first tag of a key record")
+        if version != "DKIM1":
+            raise KeyRecordError(f"unsupported key record version v={version}")
+    if "p" not in tags:
+        raise KeyRecordError("key record has no p= tag")
+    key_type = tags.get("k", "rsa").lower()
+    if key_type not in KEY_TYPES:
+        raise KeyRecordError(f"unknown key type k={tags['k']}")
+    try:
+        hash_algorithms = tuple(split_colon_list(tags["h"])) if "h" in tags else None
+        service_types = tuple(split_colon_list(tags.get("s", "*")))
+        flags = tuple(split_colon_list(tags.get("t", "")))
+        der = decode_base64(tags["p"])
+    except TagListError as exc:
+        raise KeyRecordError(f"key record: {exc}") from None
+    public_key: PublicKey | None = None
+    bits = 0
+    if der:
+        if key_type == "rsa":
+            public_key = _load_rsa_public(der)
+            bits = public_key.key_size
+        else:
+            public_key = _load_ed25519_public(der)
+            bits = 256
+    return KeyRecord(
+        key_type=key_type,
+        public_key=public_key,
+        key_bits=bits,
+        testing="y" in flags,
+        strict="s" in flags,
+        revoked=not der,
+        hash_algorithms=hash_algorithms,
+        service_types=service_types,
+        flags=flags,
+        notes=tags.get("n", ""),
+        version=version,
+        text=text,
+    )
+
+
+class KeyCache:
+    """Parsed key records by record text, least recently used evicted first.
+
+    Owned by the caller (a verifier, the milter); DNS answers themselves are cached, with
+    their TTLs, by the resolver. Parse failures are cached too.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, KeyRecord | KeyRecordError] = OrderedDict()
+
+    def parse(self, text: str) -> KeyRecord:
+        """:func:`parse_key_record`, memoized."""
+        entry = self._entries.get(text)
+        if entry is None:
+            try:
+                entry = parse_key_record(text)
+            except KeyRecordError as exc:
+                entry = exc
+            self._entries[text] = entry
+            if len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(text)
+        if isinstance(entry, KeyRecordError):
+            raise entry
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLookup:
+    """The outcome of a key fetch: ``status`` ok (``record`` set), temperror (DNS failed),
+    or permerror (no record, or no usable record); ``reason`` says why; ``name`` is the
+    DNS name queried."""
+
+    status: Literal["ok", "temperror", "permerror"]
+    record: KeyRecord | None
+    reason: str
+    name: str
+
+
+def key_name(selector: str, domain: str) -> str:
+    """The DNS name of a DKIM key (RFC 6376 section 3.6.2.1)."""
+    return f"{selector}._domainkey.{domain}"
+
+
+async def fetch_key(selector: str, domain: str, *, resolver: Resolver, cache: KeyCache | None = None) -> KeyLookup:
+    """Fetch and parse the key for ``selector`` / ``domain`` (RFC 6376 section 6.1.2).
+
+    A DNS failure is a temperror; no record (NXDOMAIN, NODATA) or no record that parses is a
+    permerror. When several TXT records are published the first that parses is used
+    (section 6.1.2 leaves the choice to the verifier).
+    """
+    name = key_name(selector, domain)
+    answer = await resolver.txt(name)
+    if answer.is_tempfail:
+        return KeyLookup("temperror", None, f"key lookup for {name} failed: {answer.reason}", name)
+    if not answer.ok or not answer.records:
+        detail = "NXDOMAIN" if answer.status.value == "nxdomain" else "no TXT record"
+        if answer.reason and answer.reason not in ("NXDOMAIN", "NODATA"):
+            detail = answer.reason
+        return KeyLookup("permerror", None, f"no key published at {name} ({detail})", name)
+    first_error: KeyRecordError | None = None
+    for text in answer.records:
+        try:
+            record = cache.parse(text) if cache is not None else parse_key_record(text)
+        except KeyRecordError as exc:
+            first_error = first_error or exc
+            continue
+        return KeyLookup("ok", record, "", name)
+    return KeyLookup("permerror", None, f"key record at {name} unusable: {first_error}", name)
+
+
+def load_private_key(data: bytes | str | PrivateKey, password: bytes | None = None) -> PrivateKey:
+    """An RSA or Ed25519 private key from PEM (PKCS#8 or traditional) or DER bytes, or a key
+    object from ``cryptography`` (returned as is). Raises :class:`KeyFormatError`."""
+    if isinstance(data, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        return data
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
+    try:
+        if b"-----BEGIN" in raw:
+            key = serialization.load_pem_private_key(raw, password=password)
+        else:
+            key = serialization.load_der_private_key(raw, password=password)
+    except TypeError as exc:  # password missing / not expected
+        raise KeyFormatError(f"private key: {exc}") from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyFormatError(f"private key does not load: {str(exc).splitlines()[0] if str(exc) else 'bad data'}") from None
+    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise KeyFormatError(f"private key is {type(key).__name__}; DKIM needs RSA or Ed25519")
+    return key
+
+
+def algorithm_for_key(key: PrivateKey | PublicKey) -> str:
+    """The a= value for a key: rsa-sha256 or ed25519-sha256."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return "rsa-sha256"
+    return "ed25519-sha256"
+
+
+def sign_bytes(private_key: PrivateKey, algorithm: str, data: bytes) -> bytes:
+    """Sign the hash input ``data`` (RFC 6376 section 3.7).
+
+    rsa-sha256: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 6376 3.3.1). ed25519-sha256: PureEdDSA
+    Ed25519 over the SHA-256 digest of ``data`` (RFC 8463 section 3).
+    """
+    if algorithm == "rsa-sha256" and isinstance(private_key, rsa.RSAPrivateKey):
+        return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    if algorithm == "ed25519-sha256" and isinstance(private_key, ed25519.Ed25519PrivateKey):
+        return private_key.sign(hashlib.sha256(data).digest())
+    raise ValueError(f"algorithm {algorithm} does not match the private key type")
+
+
+def check_signature(public_key: PublicKey, algorithm: str, data: bytes, signature: bytes) -> bool:
+    """True when ``signature`` is valid for the hash input ``data`` under ``algorithm``
+    (see :func:`sign_bytes`); a key / algorithm mismatch is False."""
+    try:
+        if algorithm == "rsa-sha256" and isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+            return True
+        if algorithm == "ed25519-sha256" and isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, hashlib.sha256(data).digest())
+            return True
+    except (InvalidSignature, ValueError):
+        return False
+    return False
+
+
+def public_key_record(key: PrivateKey | PublicKey, *, testing: bool = False) -> str:
+    """The TXT record text publishing ``key``: ``v=DKIM1; k=...; p=...`` (RFC 6376 3.6.1,
+    RFC 8463 4.2); ``testing`` adds t=y."""
+    public = key.public_key() if isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) else key
+    if isinstance(public, rsa.RSAPublicKey):
+        der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        key_type = "rsa"
+    else:
+        der = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        key_type = "ed25519"
+    flags = "; t=y" if testing else ""
+    return f"v=DKIM1; k={key_type}{flags}; p={base64.b64encode(der).decode('ascii')}"
