@@ -15,6 +15,7 @@ Public, stable API (zegel.arc depends on it; ARC keys are DKIM keys, RFC 8617 se
 - ``check_signature(public_key, algorithm, data, signature) -> bool``.
 - ``public_key_record(key, testing=False) -> str``: the TXT record text for a key.
 - ``key_name(selector, domain) -> str``: ``selector._domainkey.domain``.
+- ``zone_file_line(selector, domain, record) -> str``: a master-file TXT line, 255-octet strings.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ __all__ = [
     "parse_key_record",
     "public_key_record",
     "sign_bytes",
+    "zone_file_line",
 ]
 
 PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
@@ -332,3 +334,16 @@ def public_key_record(key: PrivateKey | PublicKey, *, testing: bool = False) -> 
         key_type = "ed25519"
     flags = "; t=y" if testing else ""
     return f"v=DKIM1; k={key_type}{flags}; p={base64.b64encode(der).decode('ascii')}"
+
+
+def zone_file_line(selector: str, domain: str, record: str) -> str:
+    """``selector._domainkey.domain. IN TXT ( "..." "..." )``: the record as an RFC 1035
+    master-file line, split into character-strings of at most 255 octets (RFC 1035 3.3.14;
+    resolvers join them, RFC 6376 3.6.2.2)."""
+    data = record.encode("ascii")
+    strings = [data[i : i + 255].decode("ascii") for i in range(0, len(data), 255)] or [""]
+    quoted = " ".join(f'"{s}"' for s in strings)
+    owner = key_name(selector, domain).rstrip(".") + "."
+    if len(strings) == 1:
+        return f"{owner} IN TXT {quoted}"
+    return f"{owner} IN TXT ( {quoted} )"

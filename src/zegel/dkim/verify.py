@@ -1,0 +1,406 @@
+"""DKIM verification (RFC 6376 section 6, RFC 8301, RFC 8463).
+
+Every DKIM-Signature field is verified on its own and gets its own :class:`DkimResult`.
+Results follow RFC 8601 section 2.7.1:
+
+- ``pass``: body hash and signature verified;
+- ``fail``: the signature could be evaluated but does not verify (the reason says whether the
+  body hash or the header signature did not match, or l= is longer than the body);
+- ``permerror``: the signature or its key cannot be used — syntax, a missing required tag,
+  From not signed, i= outside d=, expired / future-dated, unknown algorithm, rsa-sha1 (RFC
+  8301 section 3.1: never accepted), an RSA key under 1024 bits (RFC 8301 section 3.2), no
+  key, revoked key, key that does not parse or does not allow this use;
+- ``temperror``: the key lookup failed temporarily (DNS);
+- ``policy``: verified, but only part of the body is signed (l=) and the verifier is set to
+  refuse that (``fail_partial_body=True``);
+- ``neutral``: signatures beyond the cap (``max_signatures``) were not evaluated;
+- ``none``: the message carries no DKIM-Signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from zegel.dkim.canonicalize import (
+    CANONICALIZATIONS,
+    BodyHash,
+    HeaderField,
+    Message,
+    MessageFormatError,
+    body_hash,
+    headers_hash_input,
+    parse_message,
+    signature_field_input,
+)
+from zegel.dkim.keys import (
+    MIN_RSA_BITS,
+    SIGNING_ALGORITHMS,
+    KeyCache,
+    KeyLookup,
+    check_signature,
+    fetch_key,
+)
+from zegel.dkim.result import DkimResult
+from zegel.dkim.tags import TagListError, decode_base64, decode_qp, parse_tag_list, split_colon_list
+from zegel.dns import InvalidName, Resolver, normalize
+
+__all__ = ["DEFAULT_CLOCK_SKEW", "DEFAULT_MAX_SIGNATURES", "DkimVerifier", "SignatureError", "verify"]
+
+DEFAULT_MAX_SIGNATURES = 10
+DEFAULT_CLOCK_SKEW = 300  # seconds of clock difference tolerated for x= and t=
+
+_DIGITS = re.compile(r"[0-9]+\Z")
+_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+\Z")
+_ALL_WSP = re.compile(r"[ \t\r\n]+")
+_SIGNATURE_LINE = re.compile(rb"(?im)^dkim-signature[ \t]*:")
+
+
+class SignatureError(ValueError):
+    """A DKIM-Signature field that cannot be evaluated (permerror); one-line reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSignature:
+    """A syntactically valid DKIM-Signature (RFC 6376 section 3.5)."""
+
+    field: HeaderField
+    algorithm: str
+    key_type: str
+    hash_name: str
+    signature: bytes
+    body_hash: bytes
+    header_canon: str
+    body_canon: str
+    domain: str
+    selector: str
+    signed_headers: tuple[str, ...]
+    identity: str
+    body_length: int | None
+    timestamp: int | None
+    expiration: int | None
+    header_b: str
+
+
+def _header_b(tags: dict[str, str]) -> str:
+    return _ALL_WSP.sub("", tags.get("b", ""))[:8]
+
+
+def _number(tags: dict[str, str], name: str, max_digits: int) -> int | None:
+    value = tags.get(name)
+    if value is None:
+        return None
+    if not _DIGITS.match(value) or len(value) > max_digits:
+        raise SignatureError(f"{name}= is not a number of at most {max_digits} digits: {value[:20]!r}")
+    return int(value)
+
+
+def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature:
+    """Check a DKIM-Signature's tags (RFC 6376 sections 3.5 and 6.1.1). Raises SignatureError."""
+    for required in ("v", "a", "b", "bh", "d", "h", "s"):
+        if required not in tags:
+            raise SignatureError(f"required tag {required}= is missing")
+    if tags["v"] != "1":
+        raise SignatureError(f"unsupported version v={tags['v'][:20]}")
+    algorithm = tags["a"].lower()
+    if algorithm == "rsa-sha1":
+        # RFC 8301 section 3.1: rsa-sha1 MUST NOT be considered valid by verifiers.
+        raise SignatureError("rsa-sha1 is not accepted (RFC 8301 section 3.1)")
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise SignatureError(f"unknown algorithm a={tags['a'][:30]}")
+    key_type, hash_name = SIGNING_ALGORITHMS[algorithm]
+    try:
+        signature = decode_base64(tags["b"])
+    except TagListError as exc:
+        raise SignatureError(f"b= {exc}") from None
+    if not signature:
+        raise SignatureError("b= is empty")
+    try:
+        declared_body_hash = decode_base64(tags["bh"])
+    except TagListError as exc:
+        raise SignatureError(f"bh= {exc}") from None
+    canon = tags.get("c", "simple/simple").lower()
+    header_canon, _, body_canon = canon.partition("/")
+    body_canon = body_canon or "simple"  # RFC 6376 3.5: c=relaxed means relaxed/simple
+    if header_canon not in CANONICALIZATIONS or body_canon not in CANONICALIZATIONS:
+        raise SignatureError(f"unknown canonicalization c={tags['c'][:30]}")
+    try:
+        domain = normalize(tags["d"])
+        normalize(f"{tags['s']}._domainkey.{domain}")
+    except InvalidName as exc:
+        raise SignatureError(f"d= or s= is not a valid domain name ({exc})") from None
+    if not tags["s"]:
+        raise SignatureError("s= is empty")
+    selector = tags["s"].lower()
+    try:
+        names = split_colon_list(tags["h"])
+        query_methods = [q.lower() for q in split_colon_list(tags.get("q", "dns/txt"))]
+    except TagListError as exc:
+        raise SignatureError(f"h= or q=: {exc}") from None
+    for name in names:
+        if not _FIELD_NAME.match(name):
+            raise SignatureError(f"h= holds an invalid field name {name[:30]!r}")
+    signed = tuple(name.lower() for name in names)
+    # RFC 6376 sections 5.4 and 6.1.1: the From field MUST be signed.
+    if "from" not in signed:
+        raise SignatureError("From is not signed (h= lacks from)")
+    # RFC 6376 3.5 q=: dns/txt is the only defined method.
+    if "dns/txt" not in query_methods and "dns" not in query_methods:
+        raise SignatureError(f"no supported query method in q={tags['q'][:30]}")
+    identity = f"@{domain}"
+    if "i" in tags:
+        try:
+            identity = decode_qp(tags["i"])
+        except TagListError as exc:
+            raise SignatureError(f"i= {exc}") from None
+        local, at, identity_domain = identity.rpartition("@")
+        if not at:
+            raise SignatureError("i= has no '@'")
+        try:
+            identity_domain = normalize(identity_domain)
+        except InvalidName:
+            raise SignatureError(f"i= domain {identity_domain[:60]!r} is not a domain name") from None
+        # RFC 6376 3.5 i=: the domain MUST be the same as, or a subdomain of, d=.
+        if identity_domain != domain and not identity_domain.endswith("." + domain):
+            raise SignatureError(f"i= domain {identity_domain} is not within d={domain}")
+        identity = f"{local}@{identity_domain}"
+    body_length = _number(tags, "l", 76)
+    timestamp = _number(tags, "t", 12)
+    expiration = _number(tags, "x", 12)
+    # RFC 6376 3.5 x=: the expiration MUST be later than the signing time.
+    if timestamp is not None and expiration is not None and expiration < timestamp:
+        raise SignatureError("x= is earlier than t=")
+    return ParsedSignature(
+        field=field,
+        algorithm=algorithm,
+        key_type=key_type,
+        hash_name=hash_name,
+        signature=signature,
+        body_hash=declared_body_hash,
+        header_canon=header_canon,
+        body_canon=body_canon,
+        domain=domain,
+        selector=selector,
+        signed_headers=signed,
+        identity=identity,
+        body_length=body_length,
+        timestamp=timestamp,
+        expiration=expiration,
+        header_b=_header_b(tags),
+    )
+
+
+def _utc(stamp: int) -> str:
+    try:
+        return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return str(stamp)
+
+
+class DkimVerifier:
+    """A reusable verifier: the resolver (DNS answers cached there, with TTLs), a cache of
+    parsed keys, and the options. ``await verifier.verify(message)``.
+
+    Options: ``max_signatures`` (signatures evaluated per message; more are reported once as
+    neutral), ``clock_skew`` (seconds allowed for x= and t=), ``check_times`` (False ignores
+    x= and t=, e.g. for archived messages and old test vectors), ``now`` (a fixed clock),
+    ``fail_partial_body`` (l= shorter than the body gives ``policy`` instead of ``pass``),
+    ``min_rsa_bits`` (at least 1024, RFC 8301).
+    """
+
+    def __init__(
+        self,
+        resolver: Resolver | None = None,
+        *,
+        key_cache: KeyCache | None = None,
+        max_signatures: int = DEFAULT_MAX_SIGNATURES,
+        clock_skew: int = DEFAULT_CLOCK_SKEW,
+        check_times: bool = True,
+        now: float | None = None,
+        fail_partial_body: bool = False,
+        min_rsa_bits: int = MIN_RSA_BITS,
+    ) -> None:
+        if max_signatures < 1:
+            raise ValueError("max_signatures must be at least 1")
+        self.resolver = resolver if resolver is not None else Resolver()
+        self.key_cache = key_cache if key_cache is not None else KeyCache()
+        self.max_signatures = max_signatures
+        self.clock_skew = clock_skew
+        self.check_times = check_times
+        self.now = now
+        self.fail_partial_body = fail_partial_body
+        self.min_rsa_bits = max(min_rsa_bits, MIN_RSA_BITS)
+
+    async def verify(self, message: bytes) -> list[DkimResult]:
+        """One :class:`DkimResult` per DKIM-Signature field (top first), or a single ``none``."""
+        try:
+            parsed = parse_message(message)
+        except MessageFormatError as exc:
+            if _SIGNATURE_LINE.search(message):
+                return [DkimResult("permerror", reason=f"malformed message: {exc}")]
+            return [DkimResult("none", reason=f"no DKIM-Signature (and malformed message: {exc})")]
+        fields = parsed.fields_named("dkim-signature")
+        if not fields:
+            return [DkimResult("none", reason="message is not signed (no DKIM-Signature field)")]
+        evaluated = fields[: self.max_signatures]
+        now = time.time() if self.now is None else self.now
+        outcomes: list[ParsedSignature | DkimResult] = [self._parse(field, now) for field in evaluated]
+        lookups = await asyncio.gather(
+            *(
+                fetch_key(o.selector, o.domain, resolver=self.resolver, cache=self.key_cache)
+                for o in outcomes
+                if isinstance(o, ParsedSignature)
+            )
+        )
+        body_hashes: dict[tuple[str, str, int | None], BodyHash] = {}
+        results: list[DkimResult] = []
+        lookup_iter = iter(lookups)
+        for outcome in outcomes:
+            if isinstance(outcome, DkimResult):
+                results.append(outcome)
+            else:
+                results.append(self._check(parsed, outcome, next(lookup_iter), body_hashes))
+        if len(fields) > len(evaluated):
+            skipped = len(fields) - len(evaluated)
+            results.append(
+                DkimResult(
+                    "neutral",
+                    reason=f"{skipped} more DKIM-Signature field(s) not evaluated (limit {self.max_signatures})",
+                )
+            )
+        return results
+
+    def _parse(self, field: HeaderField, now: float) -> ParsedSignature | DkimResult:
+        raw_value = field.raw[field.raw.find(b":") + 1 :].decode("utf-8", "replace")
+        try:
+            tags = parse_tag_list(raw_value)
+        except TagListError as exc:
+            return DkimResult("permerror", reason=f"signature syntax: {exc}")
+        try:
+            signature = parse_signature(field, tags)
+        except SignatureError as exc:
+            return DkimResult(
+                "permerror",
+                domain=tags.get("d", "")[:253].lower(),
+                selector=tags.get("s", "")[:253].lower(),
+                algorithm=tags.get("a", "")[:30].lower(),
+                reason=str(exc),
+                header_b=_header_b(tags),
+            )
+        if self.check_times:
+            if signature.expiration is not None and signature.expiration + self.clock_skew < now:
+                # RFC 6376 3.5 x= / 6.1.1: an expired signature is not valid.
+                return self._result(signature, "permerror", f"signature expired at {_utc(signature.expiration)}")
+            if signature.timestamp is not None and signature.timestamp > now + self.clock_skew:
+                # RFC 6376 3.5 t=: verifiers MAY ignore signatures dated in the future.
+                return self._result(signature, "permerror", f"signature dated in the future (t={_utc(signature.timestamp)})")
+        return signature
+
+    def _result(self, sig: ParsedSignature, result: str, reason: str, **extra: object) -> DkimResult:
+        return DkimResult(
+            result,
+            domain=sig.domain,
+            selector=sig.selector,
+            algorithm=sig.algorithm,
+            reason=reason,
+            header_b=sig.header_b,
+            identity=sig.identity,
+            canonicalization=f"{sig.header_canon}/{sig.body_canon}",
+            body_length=sig.body_length,
+            signed_headers=sig.signed_headers,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    def _check(
+        self,
+        message: Message,
+        sig: ParsedSignature,
+        lookup: KeyLookup,
+        body_hashes: dict[tuple[str, str, int | None], BodyHash],
+    ) -> DkimResult:
+        if lookup.status != "ok" or lookup.record is None:
+            return self._result(sig, lookup.status if lookup.status != "ok" else "permerror", lookup.reason)
+        key = lookup.record
+        extra: dict[str, object] = {"testing": key.testing, "key_bits": key.key_bits}
+        # RFC 6376 section 6.1.2 and RFC 8301 section 3.2: the key must suit this signature.
+        problem = ""
+        if key.revoked or key.public_key is None:
+            problem = "key revoked (empty p=)"
+        elif key.key_type != sig.key_type:
+            problem = f"key type k={key.key_type} does not match a={sig.algorithm}"
+        elif not key.allows_hash(sig.hash_name):
+            problem = f"key h= does not allow {sig.hash_name}"
+        elif not key.allows_email:
+            problem = "key s= does not include email"
+        elif key.strict and sig.identity.rpartition("@")[2] != sig.domain:
+            problem = "key flag t=s requires the i= domain to equal d="
+        elif key.key_type == "rsa" and key.key_bits < self.min_rsa_bits:
+            problem = f"RSA key of {key.key_bits} bits is under {self.min_rsa_bits} (RFC 8301 section 3.2)"
+        if problem:
+            return self._result(sig, "permerror", problem, **extra)
+        assert key.public_key is not None
+        testing = " (key in testing mode, t=y)" if key.testing else ""
+        cache_key = (sig.body_canon, sig.hash_name, sig.body_length)
+        computed = body_hashes.get(cache_key)
+        if computed is None:
+            computed = body_hash(message.body, sig.body_canon, hash_name=sig.hash_name, limit=sig.body_length)
+            body_hashes[cache_key] = computed
+        extra["body_total"] = computed.length
+        if sig.body_length is not None and sig.body_length > computed.length:
+            return self._result(
+                sig, "fail", f"l={sig.body_length} is longer than the body ({computed.length} octets){testing}", **extra
+            )
+        if not hmac.compare_digest(computed.digest, sig.body_hash):
+            return self._result(sig, "fail", f"body hash mismatch: the body changed after signing{testing}", **extra)
+        data = headers_hash_input(message.headers, sig.signed_headers, sig.header_canon) + signature_field_input(
+            sig.field.raw, sig.header_canon
+        )
+        if not check_signature(key.public_key, sig.algorithm, data, sig.signature):
+            return self._result(
+                sig, "fail", f"signature mismatch: signed header fields changed or wrong key{testing}", **extra
+            )
+        if sig.body_length is not None and sig.body_length < computed.length:
+            partial = f"l={sig.body_length} signs only {sig.body_length} of {computed.length} body octets"
+            if self.fail_partial_body:
+                return self._result(sig, "policy", f"{partial}; partial-body signatures refused{testing}", **extra)
+            return self._result(sig, "pass", f"verified; {partial}{testing}", **extra)
+        note = "" if message.has_separator else " (message has no header/body separator: empty body)"
+        return self._result(sig, "pass", f"verified{note}{testing}", **extra)
+
+
+async def verify(
+    message: bytes,
+    *,
+    resolver: Resolver | None = None,
+    key_cache: KeyCache | None = None,
+    max_signatures: int = DEFAULT_MAX_SIGNATURES,
+    clock_skew: int = DEFAULT_CLOCK_SKEW,
+    check_times: bool = True,
+    now: float | None = None,
+    fail_partial_body: bool = False,
+) -> list[DkimResult]:
+    """Verify every DKIM-Signature of ``message`` (raw bytes; CRLF or bare LF).
+
+    See :class:`DkimVerifier` for the options; keep a verifier (or pass ``key_cache``) to
+    reuse parsed keys across messages.
+    """
+    verifier = DkimVerifier(
+        resolver,
+        key_cache=key_cache,
+        max_signatures=max_signatures,
+        clock_skew=clock_skew,
+        check_times=check_times,
+        now=now,
+        fail_partial_body=fail_partial_body,
+    )
+    return await verifier.verify(message)
+
+
+def summarize(results: Sequence[DkimResult]) -> str:
+    """``pass (d=example.com s=sel)`` style one-liners, joined by ``; `` (for logs)."""
+    return "; ".join(f"{r.result} (d={r.domain} s={r.selector})" if r.domain else r.result for r in results)
