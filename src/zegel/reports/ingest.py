@@ -1,0 +1,676 @@
+"""Ingesting received reports (domain-owner side).
+
+Accepts aggregate reports (RFC 9990 and RFC 7489 Appendix C XML; bare, .gz, .zip or as
+attachments of an .eml), failure reports (RFC 6591 ARF, RFC 9991), SMTP TLS reports (RFC 8460
+JSON) and delivery status notifications for our own sent reports (bounces -> suppression).
+
+Hostile input is bounded: documents with a DTD are refused before parsing (no entity
+expansion, no external entities), the XML parser never touches the network or resolves
+entities, compressed data is decompressed incrementally up to a cap, and files, attachments
+and zip members over their size limits are refused. One file is read at a time, so memory
+stays bounded however many files a maildir holds.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import email.parser
+import email.policy
+import email.utils
+import hashlib
+import imaplib
+import importlib
+import io
+import ipaddress
+import json
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from zegel.reports.model import (
+    RFC9990_NAMESPACE,
+    AggregateReport,
+    AuthDkim,
+    AuthSpf,
+    FailureReport,
+    OverrideReason,
+    PolicyPublished,
+    ReportMetadata,
+    ReportRecord,
+    TlsPolicySummary,
+    TlsReport,
+    domain_of,
+)
+from zegel.reports.store import IngestSession, ReportStore
+
+# lxml ships no type information (and lxml-stubs is not a dependency): use it as Any.
+etree: Any = importlib.import_module("lxml.etree")
+
+
+class ReportError(ValueError):
+    """A file or part is not an acceptable report; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on hostile or broken input (bytes)."""
+
+    max_file: int = 50 * 1024 * 1024  # a file or mail message as read
+    max_attachment: int = 25 * 1024 * 1024  # one decoded MIME part
+    max_decompressed: int = 100 * 1024 * 1024  # what one gzip stream or zip member may expand to
+    max_zip_members: int = 50
+    max_depth: int = 3  # containers inside containers (eml -> zip -> gz -> xml)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one report (or one file without any)."""
+
+    source: str
+    kind: str  # aggregate | failure | tls | bounce | unknown
+    status: str  # stored | duplicate | rejected | suppressed
+    detail: str = ""
+
+    def line(self) -> str:
+        return f"{self.source}: {self.status} {self.kind}" + (f": {self.detail}" if self.detail else "")
+
+
+@dataclass
+class IngestStats:
+    files: int = 0
+    stored: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    suppressed: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: IngestResult) -> None:
+        if result.status in ("stored", "duplicate", "rejected", "suppressed"):
+            setattr(self, result.status, getattr(self, result.status) + 1)
+        if result.status == "stored":
+            self.by_kind[result.kind] = self.by_kind.get(result.kind, 0) + 1
+
+
+# --- XML --------------------------------------------------------------------------------------
+
+_PARSER_OPTIONS: dict[str, Any] = {
+    "resolve_entities": False, "no_network": True, "huge_tree": False, "load_dtd": False,
+    "dtd_validation": False, "remove_comments": True, "remove_pis": True,
+}
+_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def parse_xml(data: bytes) -> Any:
+    """Parse untrusted XML with entity expansion, DTDs and network access refused."""
+    if _DTD.search(data, 0, 1 << 16) or b"<!ENTITY" in data:
+        raise ReportError("XML with a DTD or entity declarations refused")
+    parser = etree.XMLParser(**_PARSER_OPTIONS)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ReportError(f"not well-formed XML: {exc.msg or exc}") from None
+    if root is None:
+        raise ReportError("empty XML document")
+    return root
+
+
+def _localname(tag: Any) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return (tag.rpartition("}")[2] if tag[:1] == "{" else tag).strip().lower()
+
+
+def _children(element: Any) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for child in element:
+        name = _localname(child.tag)
+        if name:
+            grouped.setdefault(name, []).append(child)
+    return grouped
+
+
+def _text(groups: dict[str, list[Any]], name: str) -> str:
+    elements = groups.get(name)
+    if not elements:
+        return ""
+    return " ".join("".join(elements[0].itertext()).split())
+
+
+def _lower(groups: dict[str, list[Any]], name: str) -> str:
+    return _text(groups, name).lower()
+
+
+def parse_timestamp(text: str) -> int:
+    """Seconds since the epoch from what reporters actually send: integers (also with a
+    fraction or in milliseconds) and ISO 8601 / RFC 5322 dates."""
+    value = text.strip()
+    if not value:
+        raise ReportError("empty date")
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None:
+        if number > 1e11:  # milliseconds
+            number /= 1000
+        if not 0 <= number < 1e10:
+            raise ReportError(f"date out of range: {value[:40]!r}")
+        return int(number)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            raise ReportError(f"unreadable date {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        return calendar.timegm(parsed.timetuple())
+    return int(parsed.timestamp())
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(float(text)) if text else 1
+    except ValueError:
+        raise ReportError(f"bad record count {text[:20]!r}") from None
+    if value < 0:
+        raise ReportError(f"negative record count {value}")
+    return value
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip().strip("[]")))
+    except ValueError:
+        raise ReportError(f"bad source_ip {text[:60]!r}") from None
+
+
+def _eval(text: str) -> str:
+    return "pass" if text.lower() == "pass" else "fail"
+
+
+def parse_aggregate(data: bytes | Any) -> AggregateReport:
+    """Parse one aggregate report, RFC 9990 or RFC 7489 format, tolerating real-world quirks:
+    missing optional elements, wrong or missing namespaces, odd dates, extra whitespace,
+    mixed case. Raises ReportError with the reason when it is not usable."""
+    root = parse_xml(data) if isinstance(data, bytes) else data
+    if _localname(root.tag) != "feedback":
+        raise ReportError(f"not a DMARC aggregate report (root element <{_localname(root.tag) or '?'}>)")
+    top = _children(root)
+    meta_el = top.get("report_metadata")
+    policy_el = top.get("policy_published")
+    if not meta_el:
+        raise ReportError("missing <report_metadata>")
+    if not policy_el:
+        raise ReportError("missing <policy_published>")
+    meta = _children(meta_el[0])
+    dates_el = meta.get("date_range")
+    if not dates_el:
+        raise ReportError("missing <date_range>")
+    dates = _children(dates_el[0])
+    begin, end = parse_timestamp(_text(dates, "begin")), parse_timestamp(_text(dates, "end"))
+    if end < begin:
+        begin, end = end, begin
+    report_id = _text(meta, "report_id")
+    if not report_id:
+        raise ReportError("missing <report_id>")
+    email_address = _text(meta, "email")
+    org_name = _text(meta, "org_name") or domain_of(email_address) or "unknown"
+    metadata = ReportMetadata(
+        org_name=org_name, email=email_address, report_id=report_id, begin=begin, end=end,
+        extra_contact_info=_text(meta, "extra_contact_info"),
+        errors=tuple(" ".join("".join(e.itertext()).split()) for e in meta.get("error", ())),
+        generator=_text(meta, "generator"),
+    )
+    pol = _children(policy_el[0])
+    domain = _lower(pol, "domain").rstrip(".")
+    if not domain:
+        raise ReportError("missing <policy_published><domain>")
+    pct_text = _text(pol, "pct")
+    policy = PolicyPublished(
+        domain=domain, p=_lower(pol, "p") or "none", sp=_lower(pol, "sp") or None, np=_lower(pol, "np") or None,
+        adkim=_lower(pol, "adkim") or None, aspf=_lower(pol, "aspf") or None, fo=_text(pol, "fo") or None,
+        testing=_lower(pol, "testing") or None, discovery_method=_lower(pol, "discovery_method") or None,
+        pct=int(float(pct_text)) if re.fullmatch(r"\d+(\.\d*)?", pct_text) else None,
+    )
+    records = tuple(_parse_record(el) for el in top.get("record", ()))
+    namespace = root.tag[1:].partition("}")[0] if root.tag[:1] == "{" else ""
+    is_9990 = namespace == RFC9990_NAMESPACE or any(
+        value is not None for value in (policy.np, policy.testing, policy.discovery_method)
+    ) or bool(metadata.generator)
+    return AggregateReport(metadata, policy, records, format="rfc9990" if is_9990 else "rfc7489",
+                           version=_text(top, "version") or "1.0")
+
+
+def _parse_record(element: Any) -> ReportRecord:
+    rec = _children(element)
+    row_el = rec.get("row")
+    if not row_el:
+        raise ReportError("a <record> without <row>")
+    row = _children(row_el[0])
+    evaluated = _children(row["policy_evaluated"][0]) if row.get("policy_evaluated") else {}
+    reasons = []
+    for reason_el in evaluated.get("reason", ()):
+        reason = _children(reason_el)
+        reasons.append(OverrideReason(_lower(reason, "type") or "other", _text(reason, "comment")))
+    ids = _children(rec["identifiers"][0]) if rec.get("identifiers") else {}
+    auth = _children(rec["auth_results"][0]) if rec.get("auth_results") else {}
+    dkim = []
+    for dkim_el in auth.get("dkim", ()):
+        d = _children(dkim_el)
+        dkim.append(AuthDkim(domain=_lower(d, "domain"), result=_lower(d, "result") or "none",
+                             selector=_text(d, "selector"), human_result=_text(d, "human_result")))
+    spf = []
+    for spf_el in auth.get("spf", ()):
+        s = _children(spf_el)
+        spf.append(AuthSpf(domain=_lower(s, "domain"), result=_lower(s, "result") or "none",
+                           scope=_lower(s, "scope"), human_result=_text(s, "human_result")))
+    return ReportRecord(
+        source_ip=_ip(_text(row, "source_ip")), count=_count(_text(row, "count")),
+        disposition=_lower(evaluated, "disposition") or "none",
+        dkim_eval=_eval(_text(evaluated, "dkim")), spf_eval=_eval(_text(evaluated, "spf")),
+        header_from=_lower(ids, "header_from"), envelope_from=_lower(ids, "envelope_from"),
+        envelope_to=_lower(ids, "envelope_to"), reasons=tuple(reasons), dkim=tuple(dkim), spf=tuple(spf),
+    )
+
+
+# --- TLS reports (RFC 8460) ---------------------------------------------------------------------
+
+
+def parse_tls_report(data: bytes) -> TlsReport:
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReportError(f"not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or "policies" not in doc:
+        raise ReportError("not an SMTP TLS report (no \"policies\")")
+    dates = doc.get("date-range") or {}
+    policies = []
+    for item in doc.get("policies") or ():
+        if not isinstance(item, dict):
+            continue
+        policy, summary = item.get("policy") or {}, item.get("summary") or {}
+        details = tuple(
+            (str(d.get("result-type", "unknown"))[:64], int(d.get("failed-session-count", 0) or 0))
+            for d in item.get("failure-details") or () if isinstance(d, dict)
+        )
+        policies.append(TlsPolicySummary(
+            policy_type=str(policy.get("policy-type", ""))[:16],
+            policy_domain=str(policy.get("policy-domain", "")).lower(),
+            successful=int(summary.get("total-successful-session-count", 0) or 0),
+            failed=int(summary.get("total-failure-session-count", 0) or 0), failure_details=details))
+    report_id = str(doc.get("report-id") or "")
+    if not report_id:
+        raise ReportError("SMTP TLS report without report-id")
+    try:
+        begin = parse_timestamp(str(dates.get("start-datetime", "")))
+        end = parse_timestamp(str(dates.get("end-datetime", "")))
+    except ReportError as exc:
+        raise ReportError(f"SMTP TLS report date-range: {exc}") from None
+    return TlsReport(organization=str(doc.get("organization-name") or "unknown"), report_id=report_id,
+                     begin=begin, end=end, contact=str(doc.get("contact-info") or ""), policies=tuple(policies))
+
+
+# --- decompression ----------------------------------------------------------------------------
+
+
+def gunzip_capped(data: bytes, cap: int) -> bytes:
+    """Decompress (possibly multi-member) gzip, refusing output beyond ``cap`` bytes."""
+    out = bytearray()
+    remaining = data
+    while remaining:
+        decoder = zlib.decompressobj(wbits=31)
+        chunk_input = remaining
+        while chunk_input:
+            try:
+                piece = decoder.decompress(chunk_input, max(1, cap + 1 - len(out)))
+            except zlib.error as exc:
+                raise ReportError(f"corrupt gzip data: {exc}") from None
+            out += piece
+            if len(out) > cap:
+                raise ReportError(f"gzip expands beyond the {cap // (1 << 20)} MiB limit (decompression bomb?)")
+            chunk_input = decoder.unconsumed_tail
+        if not decoder.eof:
+            raise ReportError("truncated gzip data")
+        remaining = decoder.unused_data.lstrip(b"\0")
+    return bytes(out)
+
+
+def unzip_capped(data: bytes, limits: Limits) -> Iterator[tuple[str, bytes]]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = [info for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ReportError(f"corrupt zip archive: {exc}") from None
+    if len(members) > limits.max_zip_members:
+        raise ReportError(f"zip archive with {len(members)} members refused (limit {limits.max_zip_members})")
+    cap = limits.max_decompressed
+    for info in members:
+        if info.file_size > cap:
+            raise ReportError(f"zip member {info.filename!r} expands beyond the {cap // (1 << 20)} MiB limit (decompression bomb?)")
+        out = bytearray()
+        try:
+            with archive.open(info) as member:  # the declared size may lie: count what comes out
+                while chunk := member.read(1 << 16):
+                    out += chunk
+                    if len(out) > cap:
+                        raise ReportError(f"zip member {info.filename!r} expands beyond the limit (decompression bomb?)")
+        except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, RuntimeError) as exc:
+            raise ReportError(f"corrupt zip member {info.filename!r}: {exc}") from None
+        yield info.filename, bytes(out)
+
+
+# --- email ---------------------------------------------------------------------------------------
+
+_REPORT_TYPES = ("application/gzip", "application/x-gzip", "application/zip", "application/x-zip-compressed",
+                 "application/x-zip", "text/xml", "application/xml", "application/tlsrpt+json",
+                 "application/tlsrpt+gzip", "application/json", "application/octet-stream")
+_REPORT_NAME = re.compile(r"\.(xml|gz|gzip|zip|json)$", re.IGNORECASE)
+
+
+def _header_fields(part: Message) -> Message:
+    """The fields of a message/feedback-report or message/delivery-status part."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        merged = Message()
+        for block in payload:
+            if isinstance(block, Message):
+                for name, value in block.items():
+                    merged[name] = value
+        return merged
+    return _parse_headers(part.get_payload(decode=True))
+
+
+def _parse_headers(payload: object) -> Message:
+    text = payload if isinstance(payload, bytes) else b""
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(text)
+
+
+def _first(fields: Message, name: str) -> str:
+    value = fields.get(name)
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def parse_failure_report(message: Message, raw: bytes) -> FailureReport:
+    """An RFC 6591 authentication failure report (multipart/report; report-type=feedback-report)."""
+    feedback = next((p for p in message.walk() if p.get_content_type() == "message/feedback-report"), None)
+    if feedback is None:
+        raise ReportError("multipart/report without a message/feedback-report part")
+    fields = _header_fields(feedback)
+    feedback_type = _first(fields, "Feedback-Type").lower()
+    if not feedback_type:
+        raise ReportError("feedback report without Feedback-Type")
+    arrival = _first(fields, "Arrival-Date") or _first(fields, "Received-Date")
+    try:
+        arrival_time: int | None = parse_timestamp(arrival) if arrival else None
+    except ReportError:
+        arrival_time = None
+    original = next((p for p in message.walk()
+                     if p.get_content_type() in ("message/rfc822", "text/rfc822-headers")), None)
+    message_id = subject = ""
+    if original is not None:
+        inner = original.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            headers = inner[0]
+        else:
+            headers = _parse_headers(original.get_payload(decode=True))
+        message_id, subject = _first(headers, "Message-ID"), _first(headers, "Subject")
+    source_ip = _first(fields, "Source-IP")
+    try:
+        source_ip = str(ipaddress.ip_address(source_ip)) if source_ip else ""
+    except ValueError:
+        source_ip = ""
+    return FailureReport(
+        reporter=email.utils.parseaddr(str(message.get("From", "")))[1].lower(),
+        feedback_type=feedback_type, auth_failure=_first(fields, "Auth-Failure").lower(),
+        reported_domain=_first(fields, "Reported-Domain").lower().rstrip("."), source_ip=source_ip,
+        arrival_time=arrival_time, original_mail_from=_first(fields, "Original-Mail-From").strip("<>"),
+        original_rcpt_to=_first(fields, "Original-Rcpt-To").strip("<>"),
+        identity_alignment=_first(fields, "Identity-Alignment").lower(),
+        dkim_domain=_first(fields, "DKIM-Domain").lower(), message_id=message_id, subject=subject,
+        digest=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def bounced_addresses(message: Message) -> list[tuple[str, str]]:
+    """Permanently failed recipients of an RFC 3464 delivery status notification."""
+    status_part = next((p for p in message.walk() if p.get_content_type() == "message/delivery-status"), None)
+    if status_part is None:
+        return []
+    payload = status_part.get_payload()
+    blocks = [b for b in payload if isinstance(b, Message)] if isinstance(payload, list) else [_header_fields(status_part)]
+    failed = []
+    for block in blocks:
+        recipient = _first(block, "Final-Recipient") or _first(block, "Original-Recipient")
+        action, status = _first(block, "Action").lower(), _first(block, "Status")
+        # RFC 3464 2.3.3/2.3.4: action "failed" with a permanent (5.x.x) status is a hard bounce.
+        if recipient and action == "failed" and status.startswith("5"):
+            address = recipient.partition(";")[2].strip().strip("<>") or recipient
+            failed.append((address.lower(), f"{status} {_first(block, 'Diagnostic-Code')}".strip()))
+    return failed
+
+
+# --- the ingester ----------------------------------------------------------------------------------
+
+
+class Ingester:
+    """Ingests files, maildirs and IMAP mailboxes into a :class:`ReportStore`."""
+
+    def __init__(self, store: ReportStore, *, limits: Limits | None = None, commit_every: int = 200) -> None:
+        self.store = store
+        self.limits = limits or Limits()
+        self.stats = IngestStats()
+        self._session: IngestSession | None = None
+        self.commit_every = commit_every
+
+    def __enter__(self) -> Ingester:
+        self._session = IngestSession(self.store, batch=self.commit_every)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._session is not None:
+            self._session.close(commit=exc[0] is None)
+            self._session = None
+
+    def _db(self) -> IngestSession:
+        if self._session is None:
+            raise RuntimeError("use the Ingester as a context manager")
+        return self._session
+
+    # --- entry points ---
+
+    def ingest_paths(self, paths: Iterable[str | Path]) -> Iterator[IngestResult]:
+        for path in paths:
+            target = Path(path)
+            if target.is_dir():
+                for directory, subdirs, files in os.walk(target):
+                    subdirs.sort()
+                    for name in sorted(files):
+                        yield from self.ingest_file(Path(directory) / name)
+            else:
+                yield from self.ingest_file(target)
+
+    def ingest_maildir(self, maildir: str | Path) -> Iterator[IngestResult]:
+        root = Path(maildir)
+        if not (root / "cur").is_dir() and not (root / "new").is_dir():
+            yield self._note(IngestResult(str(root), "unknown", "rejected", "not a maildir (no cur/ or new/)"))
+            return
+        for sub in ("new", "cur"):
+            folder = root / sub
+            if not folder.is_dir():
+                continue
+            with os.scandir(folder) as entries:  # lazily: a maildir may hold 100,000 messages
+                for entry in entries:
+                    if entry.is_file():
+                        yield from self.ingest_file(Path(entry.path), as_email=True)
+
+    def ingest_file(self, path: Path, *, as_email: bool = False) -> Iterator[IngestResult]:
+        self.stats.files += 1
+        source = str(path)
+        try:
+            size = path.stat().st_size
+            if size > self.limits.max_file:
+                raise ReportError(f"file of {size} bytes refused (limit {self.limits.max_file})")
+            data = path.read_bytes()
+        except OSError as exc:
+            yield self._note(IngestResult(source, "unknown", "rejected", f"cannot read: {exc.strerror or exc}"))
+            return
+        except ReportError as exc:
+            yield self._note(IngestResult(source, "unknown", "rejected", str(exc)))
+            return
+        yield from self.ingest_bytes(data, source, as_email=as_email)
+
+    def ingest_bytes(self, data: bytes, source: str, *, as_email: bool = False, name: str = "") -> Iterator[IngestResult]:
+        """Ingest one file's bytes; every failure becomes a ``rejected`` result, never an exception
+        (except the database itself being unavailable)."""
+        results = list(self._dispatch(data, source, name or source, depth=0, as_email=as_email))
+        if not results:
+            results = [IngestResult(source, "unknown", "rejected", "no report found")]
+        for result in results:
+            yield self._note(result)
+
+    def ingest_imap(self, url: str, *, password: str | None = None, mark_seen: bool = True) -> Iterator[IngestResult]:
+        """``imaps://user@host[:port]/MAILBOX`` (or imap:// with STARTTLS); the password from the
+        URL or ``password``. Messages are fetched one at a time (bounded memory)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("imap", "imaps") or not parts.hostname:
+            raise ReportError(f"not an IMAP URL: {url!r} (imaps://user@host/INBOX)")
+        user = unquote(parts.username or "")
+        secret = unquote(parts.password) if parts.password else (password or "")
+        mailbox = unquote(parts.path.lstrip("/")) or "INBOX"
+        try:
+            conn: imaplib.IMAP4
+            if parts.scheme == "imaps":
+                conn = imaplib.IMAP4_SSL(parts.hostname, parts.port or 993, timeout=30)
+            else:
+                conn = imaplib.IMAP4(parts.hostname, parts.port or 143, timeout=30)
+                if "STARTTLS" in conn.capabilities:
+                    conn.starttls()
+            conn.login(user, secret)
+            conn.select(_imap_quote(mailbox))
+            status, found = conn.uid("SEARCH", "UNSEEN" if mark_seen else "ALL")
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise ReportError(f"IMAP {parts.hostname}: {exc}") from None
+        try:
+            uids = found[0].split() if status == "OK" and found and found[0] else []
+            for uid in uids:
+                label = f"imap:{mailbox}/{uid.decode()}"
+                status, sized = conn.uid("FETCH", uid, "(RFC822.SIZE)")
+                match = re.search(rb"RFC822\.SIZE (\d+)", sized[0] if sized and isinstance(sized[0], bytes) else b"")
+                if match and int(match.group(1)) > self.limits.max_file:
+                    yield self._note(IngestResult(label, "unknown", "rejected", f"message of {match.group(1).decode()} bytes refused"))
+                    continue
+                status, fetched = conn.uid("FETCH", uid, "(BODY.PEEK[])")
+                raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
+                if status != "OK" or raw is None:
+                    yield self._note(IngestResult(label, "unknown", "rejected", "fetch failed"))
+                    continue
+                self.stats.files += 1
+                yield from self.ingest_bytes(raw, label, as_email=True)
+                if mark_seen:
+                    conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+        finally:
+            with contextlib.suppress(imaplib.IMAP4.error, OSError):
+                conn.logout()
+
+    # --- internals ---
+
+    def _note(self, result: IngestResult) -> IngestResult:
+        self.stats.add(result)
+        return result
+
+    def _dispatch(self, data: bytes, source: str, name: str, *, depth: int, as_email: bool = False) -> Iterator[IngestResult]:
+        if depth > self.limits.max_depth:
+            yield IngestResult(source, "unknown", "rejected", "containers nested too deeply")
+            return
+        try:
+            head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+            if data[:2] == b"\x1f\x8b":
+                inner = gunzip_capped(data, self.limits.max_decompressed)
+                yield from self._dispatch(inner, source, re.sub(r"\.gz(ip)?$", "", name, flags=re.I), depth=depth + 1)
+            elif data[:4] == b"PK\x03\x04":
+                for member, content in unzip_capped(data, self.limits):
+                    yield from self._dispatch(content, f"{source}!{member}" if depth == 0 else source, member, depth=depth + 1)
+            elif not as_email and head.startswith(b"<"):
+                yield self._store_aggregate(parse_aggregate(data), source)
+            elif not as_email and head.startswith(b"{"):
+                yield self._store_tls(parse_tls_report(data), source)
+            elif _looks_like_email(head):
+                yield from self._email(data, source, depth)
+            elif not data.strip():
+                raise ReportError("empty file")
+            else:
+                raise ReportError("unrecognised content (not XML, JSON, gzip, zip or a mail message)")
+        except ReportError as exc:
+            yield IngestResult(source, "unknown", "rejected", str(exc))
+
+    def _email(self, data: bytes, source: str, depth: int) -> Iterator[IngestResult]:
+        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
+        content_type = message.get_content_type()
+        report_type = str(message.get_param("report-type", "") or "").lower()
+        if content_type == "multipart/report" and report_type == "feedback-report":
+            yield self._store_failure(parse_failure_report(message, data), source)
+            return
+        if content_type == "multipart/report" and report_type == "delivery-status":
+            bounced = bounced_addresses(message)
+            for address, reason in bounced:
+                self.store.suppress(address, reason or "bounced")
+                yield IngestResult(source, "bounce", "suppressed", address)
+            if not bounced:
+                yield IngestResult(source, "bounce", "rejected", "delivery status notification without a permanent failure")
+            return
+        found = False
+        for part in message.walk():
+            if part.is_multipart():
+                continue
+            part_type = part.get_content_type()
+            filename = part.get_filename() or ""
+            if part_type not in _REPORT_TYPES and not _REPORT_NAME.search(filename):
+                continue
+            if part_type == "application/octet-stream" and not _REPORT_NAME.search(filename):
+                continue
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes) or not payload.strip():
+                continue
+            found = True
+            if len(payload) > self.limits.max_attachment:
+                yield IngestResult(source, "unknown", "rejected",
+                                   f"attachment {filename or part_type} of {len(payload)} bytes refused")
+                continue
+            label = f"{source}!{filename}" if filename else source
+            yield from self._dispatch(payload, label, filename or part_type, depth=depth + 1)
+        if not found:
+            raise ReportError("mail message without a report attachment")
+
+    def _store_aggregate(self, report: AggregateReport, source: str) -> IngestResult:
+        added = self._db().add_aggregate(report, source)
+        detail = f"{report.metadata.org_name} {report.metadata.report_id} {report.policy.domain}"
+        return IngestResult(source, "aggregate", "stored" if added else "duplicate", detail)
+
+    def _store_failure(self, report: FailureReport, source: str) -> IngestResult:
+        added = self._db().add_failure(report, source)
+        return IngestResult(source, "failure", "stored" if added else "duplicate", report.reported_domain)
+
+    def _store_tls(self, report: TlsReport, source: str) -> IngestResult:
+        added = self._db().add_tls(report, source)
+        return IngestResult(source, "tls", "stored" if added else "duplicate", f"{report.organization} {report.report_id}")
+
+
+_HEADER_LINE = re.compile(rb"^(From [^\r\n]*\r?\n)?[A-Za-z0-9-]{1,76}:[ \t]?")
+
+
+def _looks_like_email(head: bytes) -> bool:
+    return bool(_HEADER_LINE.match(head))
+
+
+def _imap_quote(mailbox: str) -> str:
+    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,257 @@
+"""Data model for DMARC reporting: recorded verification outcomes and aggregate reports.
+
+Pure values (frozen dataclasses), no I/O. The aggregate report model covers both the
+RFC 9990 format (namespace ``urn:ietf:params:xml:ns:dmarc-2.0``) and the RFC 7489 Appendix C
+format: fields only one of them has are optional here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ReportFormat = Literal["rfc9990", "rfc7489"]
+RFC9990_NAMESPACE = "urn:ietf:params:xml:ns:dmarc-2.0"
+
+# RFC 9990 PolicyOverrideType; RFC 7489 adds forwarded and sampled_out, drops policy_test_mode.
+OVERRIDE_TYPES_9990 = frozenset({"local_policy", "mailing_list", "other", "policy_test_mode", "trusted_forwarder"})
+OVERRIDE_TYPES_7489 = frozenset({"forwarded", "sampled_out", "trusted_forwarder", "mailing_list", "local_policy", "other"})
+
+
+def domain_of(address: str) -> str:
+    """The domain of ``local@domain`` (or of a bare domain), lower-case, without angle brackets
+    or a trailing dot. Empty for the null reverse-path ``<>``."""
+    text = address.strip().strip("<>").strip()
+    _, at, domain = text.rpartition("@")
+    return (domain if at else text).rstrip(".").lower()
+
+
+@dataclass(frozen=True)
+class DkimOutcome:
+    """One DKIM signature's result as recorded (RFC 9990 DKIMAuthResultType plus alignment)."""
+
+    domain: str
+    selector: str
+    result: str
+    aligned: bool = False
+    human_result: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One message's verification outcome, as recorded for aggregate and failure reporting.
+
+    ``time`` is seconds since the epoch (UTC). ``envelope_from`` is the RFC 5321.MailFrom
+    address (may be empty), ``header_from`` the RFC 5322.From domain. ``policy_domain`` and
+    ``policy_record`` are where the DMARC record was found and its text as published (None
+    when the From domain publishes none). ``policy`` is the policy that applied (p, sp or np),
+    ``disposition`` what the receiver did (none|quarantine|reject), ``override`` a local
+    override reason type (RFC 9990 PolicyOverrideType) with an optional comment.
+    ``uid`` identifies the outcome so that a replayed spool never counts it twice.
+    """
+
+    time: int
+    source_ip: str
+    header_from: str
+    envelope_from: str = ""
+    helo: str = ""
+    envelope_to: str = ""
+    spf_domain: str = ""
+    spf_scope: str = "mfrom"
+    spf_result: str = "none"
+    spf_aligned: bool = False
+    dkim: tuple[DkimOutcome, ...] = ()
+    dmarc_result: str = "none"
+    policy_domain: str = ""
+    policy_record: str | None = None
+    policy: str | None = None
+    disposition: str = "none"
+    override: str | None = None
+    override_comment: str = ""
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def spf_aligned_pass(self) -> bool:
+        """The DMARC-aligned SPF result (RFC 9989 4.4: SPF passed for an aligned identifier)."""
+        return self.spf_result == "pass" and self.spf_aligned
+
+    @property
+    def dkim_aligned_pass(self) -> bool:
+        return any(sig.result == "pass" and sig.aligned for sig in self.dkim)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["dkim"] = [sig.__dict__ for sig in self.dkim]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outcome:
+        values = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        values["dkim"] = tuple(DkimOutcome(**sig) for sig in data.get("dkim", ()))
+        return cls(**values)
+
+    def dkim_json(self) -> str:
+        """Canonical text of the DKIM results, so identical result sets group together."""
+        return json.dumps(
+            sorted([s.domain, s.selector, s.result, s.aligned, s.human_result] for s in self.dkim),
+            separators=(",", ":"),
+        )
+
+
+def dkim_from_json(text: str) -> tuple[DkimOutcome, ...]:
+    return tuple(DkimOutcome(d, s, r, bool(a), h) for d, s, r, a, h in json.loads(text or "[]"))
+
+
+# --- aggregate reports ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportMetadata:
+    org_name: str
+    email: str
+    report_id: str
+    begin: int
+    end: int
+    extra_contact_info: str = ""
+    errors: tuple[str, ...] = ()
+    generator: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyPublished:
+    """The published policy as reported. ``pct`` exists only in RFC 7489 reports; ``np``,
+    ``testing`` and ``discovery_method`` only in RFC 9990 ones."""
+
+    domain: str
+    p: str
+    sp: str | None = None
+    np: str | None = None
+    adkim: str | None = None
+    aspf: str | None = None
+    fo: str | None = None
+    testing: str | None = None
+    discovery_method: str | None = None
+    pct: int | None = None
+
+
+@dataclass(frozen=True)
+class AuthDkim:
+    domain: str
+    result: str
+    selector: str = ""
+    human_result: str = ""
+
+
+@dataclass(frozen=True)
+class AuthSpf:
+    domain: str
+    result: str
+    scope: str = ""
+    human_result: str = ""
+
+
+@dataclass(frozen=True)
+class OverrideReason:
+    type: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """One <record>: a source IP, a message count, the evaluated policy and the raw results."""
+
+    source_ip: str
+    count: int
+    disposition: str
+    dkim_eval: str
+    spf_eval: str
+    header_from: str
+    envelope_from: str = ""
+    envelope_to: str = ""
+    reasons: tuple[OverrideReason, ...] = ()
+    dkim: tuple[AuthDkim, ...] = ()
+    spf: tuple[AuthSpf, ...] = ()
+
+    @property
+    def dmarc_pass(self) -> bool:
+        # RFC 9989 4.2: DMARC passes when either aligned identifier passes.
+        return self.dkim_eval == "pass" or self.spf_eval == "pass"
+
+    @property
+    def spf_pass(self) -> bool:
+        return any(result.result == "pass" for result in self.spf)
+
+    @property
+    def dkim_pass(self) -> bool:
+        return any(result.result == "pass" for result in self.dkim)
+
+
+@dataclass(frozen=True)
+class AggregateReport:
+    metadata: ReportMetadata
+    policy: PolicyPublished
+    records: tuple[ReportRecord, ...]
+    format: ReportFormat = "rfc9990"
+    version: str = "1.0"
+
+    @property
+    def message_count(self) -> int:
+        return sum(record.count for record in self.records)
+
+
+# --- other received report kinds ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    """An RFC 6591 authentication failure report (ARF) as received (RFC 9991)."""
+
+    reporter: str
+    feedback_type: str
+    auth_failure: str
+    reported_domain: str
+    source_ip: str
+    arrival_time: int | None
+    original_mail_from: str
+    original_rcpt_to: str
+    identity_alignment: str
+    dkim_domain: str
+    message_id: str
+    subject: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class TlsPolicySummary:
+    policy_type: str
+    policy_domain: str
+    successful: int
+    failed: int
+    failure_details: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class TlsReport:
+    """An RFC 8460 SMTP TLS report (JSON)."""
+
+    organization: str
+    report_id: str
+    begin: int
+    end: int
+    contact: str
+    policies: tuple[TlsPolicySummary, ...]
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """A DMARC record's tag-list (RFC 9989 4.7, RFC 6376 3.2 syntax) as a dict, names in
+    lower case, values stripped. Used for the few tags reporting needs (rua, ruf, fo, p, ...);
+    invalid pieces are skipped rather than failing a whole report run."""
+    tags: dict[str, str] = {}
+    for part in text.split(";"):
+        name, sep, value = part.partition("=")
+        name = name.strip().lower()
+        if sep and name and name not in tags:
+            tags[name] = value.strip()
+    return tags

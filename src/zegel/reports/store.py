@@ -1,0 +1,672 @@
+"""The reports database: SQLite (WAL, in a data directory) by default, PostgreSQL by URL.
+
+SQLAlchemy 2 Core for queries; the schema is created and upgraded by alembic migrations
+shipped in :mod:`zegel.reports.migrations`, run programmatically by :func:`open_store`.
+Every write that may be repeated (spool replay, re-ingesting a mailbox) is idempotent:
+outcomes carry a unique ``uid``, aggregate reports are unique on (org, report id, domain,
+date range), failure reports on a digest of their content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from zegel.reports.model import (
+    AggregateReport,
+    FailureReport,
+    Outcome,
+    TlsReport,
+)
+
+DB_FILENAME = "reports.sqlite3"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+metadata = sa.MetaData()
+
+# Mirrors migrations/versions (the migrations are the source of truth for the schema).
+outcomes = sa.Table(
+    "outcomes", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("uid", sa.String(32)),
+    sa.Column("time", sa.BigInteger),
+    sa.Column("source_ip", sa.String(45)),
+    sa.Column("helo", sa.String(255)),
+    sa.Column("envelope_from", sa.String(320)),
+    sa.Column("envelope_from_domain", sa.String(255)),
+    sa.Column("envelope_to", sa.String(255)),
+    sa.Column("header_from", sa.String(255)),
+    sa.Column("spf_domain", sa.String(255)),
+    sa.Column("spf_scope", sa.String(8)),
+    sa.Column("spf_result", sa.String(16)),
+    sa.Column("spf_aligned", sa.Boolean),
+    sa.Column("dkim", sa.Text),
+    sa.Column("spf_aligned_pass", sa.Boolean),
+    sa.Column("dkim_aligned_pass", sa.Boolean),
+    sa.Column("dmarc_result", sa.String(16)),
+    sa.Column("policy_domain", sa.String(255)),
+    sa.Column("policy_record", sa.Text),
+    sa.Column("policy", sa.String(16)),
+    sa.Column("disposition", sa.String(16)),
+    sa.Column("override", sa.String(32)),
+    sa.Column("override_comment", sa.Text),
+)
+sent_reports = sa.Table(
+    "sent_reports", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("policy_domain", sa.String(255)),
+    sa.Column("period_begin", sa.BigInteger),
+    sa.Column("period_end", sa.BigInteger),
+    sa.Column("report_id", sa.String(255)),
+    sa.Column("messages", sa.BigInteger),
+    sa.Column("created_at", sa.BigInteger),
+)
+deliveries = sa.Table(
+    "deliveries", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16)),
+    sa.Column("destination", sa.String(320)),
+    sa.Column("report_id", sa.String(255)),
+    sa.Column("sent_at", sa.BigInteger),
+    sa.Column("status", sa.String(16)),
+    sa.Column("detail", sa.Text),
+)
+suppressions = sa.Table(
+    "suppressions", metadata,
+    sa.Column("address", sa.String(320), primary_key=True),
+    sa.Column("reason", sa.Text),
+    sa.Column("added_at", sa.BigInteger),
+)
+agg_reports = sa.Table(
+    "agg_reports", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("org_name", sa.String(255)),
+    sa.Column("email", sa.String(320)),
+    sa.Column("report_id", sa.String(255)),
+    sa.Column("domain", sa.String(255)),
+    sa.Column("period_begin", sa.BigInteger),
+    sa.Column("period_end", sa.BigInteger),
+    sa.Column("format", sa.String(8)),
+    sa.Column("p", sa.String(16)),
+    sa.Column("sp", sa.String(16)),
+    sa.Column("np", sa.String(16)),
+    sa.Column("adkim", sa.String(4)),
+    sa.Column("aspf", sa.String(4)),
+    sa.Column("fo", sa.String(32)),
+    sa.Column("testing", sa.String(4)),
+    sa.Column("pct", sa.Integer),
+    sa.Column("generator", sa.String(255)),
+    sa.Column("errors", sa.Text),
+    sa.Column("messages", sa.BigInteger),
+    sa.Column("source", sa.Text),
+    sa.Column("ingested_at", sa.BigInteger),
+)
+agg_records = sa.Table(
+    "agg_records", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("report", Id),
+    sa.Column("source_ip", sa.String(45)),
+    sa.Column("count", sa.BigInteger),
+    sa.Column("disposition", sa.String(16)),
+    sa.Column("dkim_eval", sa.String(8)),
+    sa.Column("spf_eval", sa.String(8)),
+    sa.Column("dmarc_pass", sa.Boolean),
+    sa.Column("spf_pass", sa.Boolean),
+    sa.Column("dkim_pass", sa.Boolean),
+    sa.Column("header_from", sa.String(255)),
+    sa.Column("envelope_from", sa.String(255)),
+    sa.Column("envelope_to", sa.String(255)),
+    sa.Column("reasons", sa.Text),
+    sa.Column("spf_results", sa.Text),
+    sa.Column("dkim_results", sa.Text),
+)
+failure_reports = sa.Table(
+    "failure_reports", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("digest", sa.String(64)),
+    sa.Column("reporter", sa.String(320)),
+    sa.Column("feedback_type", sa.String(32)),
+    sa.Column("auth_failure", sa.String(32)),
+    sa.Column("reported_domain", sa.String(255)),
+    sa.Column("source_ip", sa.String(45)),
+    sa.Column("arrival_time", sa.BigInteger),
+    sa.Column("original_mail_from", sa.String(320)),
+    sa.Column("original_rcpt_to", sa.String(320)),
+    sa.Column("identity_alignment", sa.String(32)),
+    sa.Column("dkim_domain", sa.String(255)),
+    sa.Column("message_id", sa.String(998)),
+    sa.Column("subject", sa.Text),
+    sa.Column("source", sa.Text),
+    sa.Column("ingested_at", sa.BigInteger),
+)
+tls_reports = sa.Table(
+    "tls_reports", metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("organization", sa.String(255)),
+    sa.Column("report_id", sa.String(255)),
+    sa.Column("policy_domain", sa.String(255)),
+    sa.Column("policy_type", sa.String(16)),
+    sa.Column("period_begin", sa.BigInteger),
+    sa.Column("period_end", sa.BigInteger),
+    sa.Column("contact", sa.String(320)),
+    sa.Column("successful", sa.BigInteger),
+    sa.Column("failed", sa.BigInteger),
+    sa.Column("failure_details", sa.Text),
+    sa.Column("source", sa.Text),
+    sa.Column("ingested_at", sa.BigInteger),
+)
+
+
+class StoreError(Exception):
+    """The database could not be opened or used; the message is one line."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is unreachable right now (recording spools and retries)."""
+
+
+def default_data_dir() -> Path:
+    """$ZEGEL_DATA_DIR, else $XDG_DATA_HOME/zegel, else ~/.local/share/zegel."""
+    if env := os.environ.get("ZEGEL_DATA_DIR"):
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "zegel"
+
+
+def database_url(url: str | None, data_dir: Path) -> str:
+    """The SQLAlchemy URL: ``url`` (``postgresql://`` gets the psycopg 3 driver) or SQLite
+    in ``data_dir``."""
+    if not url:
+        return f"sqlite:///{data_dir / DB_FILENAME}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _cut(text: str | None, limit: int = 255) -> str:
+    return (text or "")[:limit]
+
+
+@dataclass(frozen=True)
+class AggregateRow:
+    """One group of recorded outcomes: the makings of one report <record>."""
+
+    source_ip: str
+    header_from: str
+    envelope_from: str
+    envelope_to: str
+    spf_domain: str
+    spf_scope: str
+    spf_result: str
+    dkim: str
+    spf_aligned_pass: bool
+    dkim_aligned_pass: bool
+    disposition: str
+    policy: str | None
+    override: str | None
+    override_comment: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    """Received aggregate data for one (source IP, reporter) pair."""
+
+    source_ip: str
+    reporter: str
+    messages: int
+    spf_pass: int
+    spf_aligned: int
+    dkim_pass: int
+    dkim_aligned: int
+    dmarc_pass: int
+    quarantined: int
+    rejected: int
+
+
+class ReportStore:
+    """Database access for recording, sending and ingesting reports. Thread-safe (the engine
+    pools connections); one instance per process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.dialect == "postgresql":
+            return pg_dialect.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite_dialect.insert(table)
+        raise StoreError(f"unsupported database {self.dialect!r} (use SQLite or PostgreSQL)")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as err:
+            raise _translate(err) from None
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as err:
+            raise _translate(err) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self._read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # --- outcomes -----------------------------------------------------------------------
+
+    def add_outcomes(self, batch: Sequence[Outcome]) -> None:
+        """Store outcomes; ones already stored (same uid) are skipped. Raises StoreUnavailable."""
+        if not batch:
+            return
+        rows = [_outcome_row(outcome) for outcome in batch]
+        stmt = self._insert(outcomes).on_conflict_do_nothing(index_elements=["uid"])
+        with self._write() as conn:
+            conn.execute(stmt, rows)
+
+    def count_outcomes(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(outcomes)).scalar_one())
+
+    def reportable_domains(self, begin: int, end: int) -> list[str]:
+        """Policy domains with DMARC-evaluated outcomes in [begin, end)."""
+        query = (
+            sa.select(outcomes.c.policy_domain).distinct()
+            .where(outcomes.c.time >= begin, outcomes.c.time < end, outcomes.c.policy_domain != "",
+                   outcomes.c.dmarc_result.in_(("pass", "fail")))
+            .order_by(outcomes.c.policy_domain)
+        )
+        with self._read() as conn:
+            return [row[0] for row in conn.execute(query)]
+
+    def policy_record(self, domain: str, begin: int, end: int) -> str | None:
+        """The DMARC record text last seen for ``domain`` in the period."""
+        query = (
+            sa.select(outcomes.c.policy_record)
+            .where(outcomes.c.policy_domain == domain, outcomes.c.time >= begin, outcomes.c.time < end,
+                   outcomes.c.policy_record.is_not(None))
+            .order_by(outcomes.c.time.desc()).limit(1)
+        )
+        with self._read() as conn:
+            value = conn.execute(query).scalar()
+        return str(value) if value is not None else None
+
+    def aggregate_rows(self, domain: str, begin: int, end: int) -> list[AggregateRow]:
+        """Outcomes for ``domain`` in [begin, end) grouped by source and results (RFC 9990 3.1:
+        one record per distinct source IP, identifiers, results and disposition)."""
+        keys = [
+            outcomes.c.source_ip, outcomes.c.header_from, outcomes.c.envelope_from_domain,
+            outcomes.c.envelope_to, outcomes.c.spf_domain, outcomes.c.spf_scope, outcomes.c.spf_result,
+            outcomes.c.dkim, outcomes.c.spf_aligned_pass, outcomes.c.dkim_aligned_pass,
+            outcomes.c.disposition, outcomes.c.policy, outcomes.c.override, outcomes.c.override_comment,
+        ]
+        query = (
+            sa.select(*keys, sa.func.count().label("n"))
+            .where(outcomes.c.policy_domain == domain, outcomes.c.time >= begin, outcomes.c.time < end,
+                   outcomes.c.dmarc_result.in_(("pass", "fail")))
+            .group_by(*keys)
+            .order_by(outcomes.c.source_ip, sa.func.count().desc())
+        )
+        with self._read() as conn:
+            return [
+                AggregateRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]), bool(r[9]),
+                             r[10], r[11], r[12], r[13] or "", int(r[14]))
+                for r in conn.execute(query)
+            ]
+
+    # --- sending bookkeeping ---------------------------------------------------------------
+
+    def is_reported(self, domain: str, begin: int, end: int) -> bool:
+        query = sa.select(sent_reports.c.id).where(
+            sent_reports.c.policy_domain == domain, sent_reports.c.period_begin == begin,
+            sent_reports.c.period_end == end)
+        with self._read() as conn:
+            return conn.execute(query).first() is not None
+
+    def mark_reported(self, domain: str, begin: int, end: int, report_id: str, messages: int) -> bool:
+        """Claim the period for ``domain``; False when it was already claimed (by us or another
+        process sharing the database): each period is reported once."""
+        stmt = self._insert(sent_reports).values(
+            policy_domain=domain, period_begin=begin, period_end=end, report_id=report_id,
+            messages=messages, created_at=int(time.time()),
+        ).on_conflict_do_nothing(index_elements=["policy_domain", "period_begin", "period_end"])
+        with self._write() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
+    def log_delivery(self, kind: str, destination: str, report_id: str, status: str, detail: str = "",
+                     at: int | None = None) -> None:
+        with self._write() as conn:
+            conn.execute(deliveries.insert().values(
+                kind=kind, destination=destination.lower(), report_id=report_id,
+                sent_at=int(time.time()) if at is None else at, status=status, detail=detail))
+
+    def deliveries_since(self, destination: str, since: int, kind: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(deliveries).where(
+            deliveries.c.destination == destination.lower(), deliveries.c.sent_at >= since,
+            deliveries.c.status == "sent")
+        if kind:
+            query = query.where(deliveries.c.kind == kind)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def delivery_log(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(sa.select(deliveries).order_by(deliveries.c.id))]
+
+    def suppress(self, address: str, reason: str) -> None:
+        stmt = self._insert(suppressions).values(
+            address=address.lower(), reason=reason[:500], added_at=int(time.time()))
+        stmt = stmt.on_conflict_do_update(index_elements=["address"], set_={"reason": stmt.excluded.reason})
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    def unsuppress(self, address: str) -> bool:
+        with self._write() as conn:
+            return bool(conn.execute(suppressions.delete().where(suppressions.c.address == address.lower())).rowcount)
+
+    def is_suppressed(self, address: str) -> bool:
+        with self._read() as conn:
+            query = sa.select(suppressions.c.address).where(suppressions.c.address == address.lower())
+            return conn.execute(query).first() is not None
+
+    def suppressed(self) -> list[tuple[str, str]]:
+        with self._read() as conn:
+            query = sa.select(suppressions.c.address, suppressions.c.reason).order_by(suppressions.c.address)
+            return [(row[0], row[1]) for row in conn.execute(query)]
+
+    # --- received reports ------------------------------------------------------------------
+
+    def ingest_session(self) -> IngestSession:
+        return IngestSession(self)
+
+    def source_stats(self, domain: str, since: int) -> list[SourceStats]:
+        """Per (source IP, reporter) totals from received aggregate reports whose period ends
+        at or after ``since``."""
+        r, rep = agg_records.c, agg_reports.c
+
+        def total_if(condition: Any) -> Any:
+            return sa.func.sum(sa.case((condition, r.count), else_=0))
+
+        query = (
+            sa.select(
+                r.source_ip, rep.org_name, sa.func.sum(r.count),
+                total_if(r.spf_pass), total_if(r.spf_eval == "pass"),
+                total_if(r.dkim_pass), total_if(r.dkim_eval == "pass"), total_if(r.dmarc_pass),
+                total_if(r.disposition == "quarantine"), total_if(r.disposition == "reject"),
+            )
+            .select_from(agg_records.join(agg_reports, r.report == rep.id))
+            .where(rep.domain == domain.lower(), rep.period_end >= since)
+            .group_by(r.source_ip, rep.org_name)
+            .order_by(sa.func.sum(r.count).desc(), r.source_ip)
+        )
+        with self._read() as conn:
+            return [SourceStats(row[0], row[1], *(int(v or 0) for v in row[2:])) for row in conn.execute(query)]
+
+    def published_policy(self, domain: str, since: int) -> dict[str, Any] | None:
+        """The policy the most recent received report says ``domain`` publishes."""
+        rep = agg_reports.c
+        query = (sa.select(rep.p, rep.sp, rep.np, rep.pct, rep.testing, rep.period_end)
+                 .where(rep.domain == domain.lower(), rep.period_end >= since)
+                 .order_by(rep.period_end.desc()).limit(1))
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return dict(row._mapping) if row is not None else None
+
+    def counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            return {
+                table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                for table in (agg_reports, agg_records, failure_reports, tls_reports, outcomes)
+            }
+
+    def report_totals(self, domain: str | None = None) -> list[tuple[str, str, int, int, int]]:
+        """(org, report id, begin, end, messages) of received aggregate reports."""
+        rep = agg_reports.c
+        query = sa.select(rep.org_name, rep.report_id, rep.period_begin, rep.period_end, rep.messages)
+        if domain:
+            query = query.where(rep.domain == domain.lower())
+        with self._read() as conn:
+            return [(a, b, int(c), int(d), int(e)) for a, b, c, d, e in conn.execute(query.order_by(rep.id))]
+
+
+class IngestSession:
+    """A transaction for storing received reports in batches (commit every ``batch`` files)."""
+
+    def __init__(self, store: ReportStore, batch: int = 200) -> None:
+        self.store = store
+        self.batch = batch
+        self._conn: Connection | None = None
+        self._pending = 0
+
+    def __enter__(self) -> IngestSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(commit=exc[0] is None)
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            try:
+                self._conn = self.store.engine.connect()
+                self._conn.begin()
+            except SQLAlchemyError as err:
+                raise StoreUnavailable(_one_line(err)) from None
+        return self._conn
+
+    def _done_one(self) -> None:
+        self._pending += 1
+        if self._pending >= self.batch:
+            self.commit()
+
+    def commit(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.commit()
+            except SQLAlchemyError as err:
+                raise StoreUnavailable(_one_line(err)) from None
+            self._conn.begin()
+        self._pending = 0
+
+    def close(self, commit: bool = True) -> None:
+        if self._conn is None:
+            return
+        try:
+            if commit:
+                self._conn.commit()
+            else:
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def add_aggregate(self, report: AggregateReport, source: str) -> bool:
+        """Store one aggregate report; False when it is a duplicate (RFC 9990 2.1: the same
+        organisation, report id, domain and date range)."""
+        conn = self._connection()
+        meta, policy = report.metadata, report.policy
+        stmt = self.store._insert(agg_reports).values(
+            org_name=_cut(meta.org_name), email=_cut(meta.email, 320), report_id=_cut(meta.report_id),
+            domain=_cut(policy.domain.lower()), period_begin=meta.begin, period_end=meta.end,
+            format=report.format, p=_cut(policy.p, 16), sp=_cut(policy.sp, 16) or None,
+            np=_cut(policy.np, 16) or None, adkim=_cut(policy.adkim, 4) or None,
+            aspf=_cut(policy.aspf, 4) or None, fo=_cut(policy.fo, 32) or None,
+            testing=_cut(policy.testing, 4) or None, pct=policy.pct,
+            generator=_cut(meta.generator), errors=json.dumps(list(meta.errors))[:4000],
+            messages=report.message_count, source=source[:1000], ingested_at=int(time.time()),
+        ).on_conflict_do_nothing(
+            index_elements=["org_name", "report_id", "domain", "period_begin", "period_end"]
+        ).returning(agg_reports.c.id)
+        try:
+            report_key = conn.execute(stmt).scalar()
+            if report_key is None:
+                return False
+            rows = [
+                {
+                    "report": report_key, "source_ip": _cut(rec.source_ip, 45), "count": rec.count,
+                    "disposition": _cut(rec.disposition, 16), "dkim_eval": _cut(rec.dkim_eval, 8),
+                    "spf_eval": _cut(rec.spf_eval, 8), "dmarc_pass": rec.dmarc_pass,
+                    "spf_pass": rec.spf_pass, "dkim_pass": rec.dkim_pass,
+                    "header_from": _cut(rec.header_from), "envelope_from": _cut(rec.envelope_from),
+                    "envelope_to": _cut(rec.envelope_to),
+                    "reasons": json.dumps([[x.type, x.comment] for x in rec.reasons]),
+                    "spf_results": json.dumps([[x.domain, x.scope, x.result] for x in rec.spf]),
+                    "dkim_results": json.dumps([[x.domain, x.selector, x.result] for x in rec.dkim]),
+                }
+                for rec in report.records
+            ]
+            if rows:
+                conn.execute(agg_records.insert(), rows)
+        except SQLAlchemyError as err:
+            raise StoreUnavailable(_one_line(err)) from None
+        self._done_one()
+        return True
+
+    def add_failure(self, report: FailureReport, source: str) -> bool:
+        conn = self._connection()
+        values = {name: getattr(report, name) for name in report.__dataclass_fields__}
+        for name, value in values.items():
+            if isinstance(value, str):
+                values[name] = value[:998] if name in ("message_id", "subject") else _cut(value, 320)
+        stmt = self.store._insert(failure_reports).values(
+            **values, source=source[:1000], ingested_at=int(time.time()),
+        ).on_conflict_do_nothing(index_elements=["digest"])
+        try:
+            added = bool(conn.execute(stmt).rowcount)
+        except SQLAlchemyError as err:
+            raise StoreUnavailable(_one_line(err)) from None
+        self._done_one()
+        return added
+
+    def add_tls(self, report: TlsReport, source: str) -> bool:
+        conn = self._connection()
+        added = False
+        try:
+            for policy in report.policies or ():
+                stmt = self.store._insert(tls_reports).values(
+                    organization=_cut(report.organization), report_id=_cut(report.report_id),
+                    policy_domain=_cut(policy.policy_domain), policy_type=_cut(policy.policy_type, 16),
+                    period_begin=report.begin, period_end=report.end, contact=_cut(report.contact, 320),
+                    successful=policy.successful, failed=policy.failed,
+                    failure_details=json.dumps(list(policy.failure_details))[:10000],
+                    source=source[:1000], ingested_at=int(time.time()),
+                ).on_conflict_do_nothing(index_elements=["organization", "report_id", "policy_domain"])
+                added = bool(conn.execute(stmt).rowcount) or added
+        except SQLAlchemyError as err:
+            raise StoreUnavailable(_one_line(err)) from None
+        self._done_one()
+        return added
+
+
+def _outcome_row(outcome: Outcome) -> dict[str, Any]:
+    from zegel.reports.model import domain_of
+
+    return {
+        "uid": outcome.uid, "time": int(outcome.time), "source_ip": _cut(outcome.source_ip, 45),
+        "helo": _cut(outcome.helo), "envelope_from": _cut(outcome.envelope_from, 320),
+        "envelope_from_domain": _cut(domain_of(outcome.envelope_from)),
+        "envelope_to": _cut(outcome.envelope_to), "header_from": _cut(outcome.header_from.lower()),
+        "spf_domain": _cut(outcome.spf_domain.lower()), "spf_scope": _cut(outcome.spf_scope, 8),
+        "spf_result": _cut(outcome.spf_result, 16), "spf_aligned": outcome.spf_aligned,
+        "dkim": outcome.dkim_json(), "spf_aligned_pass": outcome.spf_aligned_pass,
+        "dkim_aligned_pass": outcome.dkim_aligned_pass, "dmarc_result": _cut(outcome.dmarc_result, 16),
+        "policy_domain": _cut(outcome.policy_domain.lower()), "policy_record": outcome.policy_record,
+        "policy": outcome.policy, "disposition": _cut(outcome.disposition, 16),
+        "override": outcome.override, "override_comment": outcome.override_comment,
+    }
+
+
+def _translate(err: SQLAlchemyError) -> StoreError:
+    if isinstance(err, DBAPIError) and (err.connection_invalidated or isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError)):
+        return StoreUnavailable(_one_line(err))
+    return StoreError(_one_line(err))
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(getattr(err, "orig", None) or err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers (summary, send) never block the recorder; NORMAL sync is durable across
+    # application crashes, which is what the spool-and-replay design needs.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: str | None = None, data_dir: Path | None = None) -> Engine:
+    data_dir = data_dir or default_data_dir()
+    full = database_url(url, data_dir)
+    try:
+        if full.startswith("sqlite"):
+            if not url:
+                data_dir.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(full, connect_args={"timeout": 10})
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = sa.create_engine(full, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                                      connect_args={"connect_timeout": 5} if "psycopg" in full else {})
+    except (SQLAlchemyError, ValueError, OSError) as err:
+        raise StoreError(f"cannot open database: {_one_line(err)}") from None
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (alembic, shipped in the package)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except SQLAlchemyError as err:
+        raise _translate(err) from None
+
+
+def open_store(url: str | None = None, data_dir: Path | None = None, *, migrate_schema: bool = True) -> ReportStore:
+    """Open (and create or upgrade) the reports database. Raises StoreError/StoreUnavailable."""
+    engine = create_engine(url, data_dir)
+    if migrate_schema:
+        migrate(engine)
+    return ReportStore(engine)
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
