@@ -54,7 +54,7 @@ _FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
 # (RFC 5322 4.5.8) allows WSP between the name and the colon.
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 _WSP_RUN = re.compile(rb"[ \t]+")
-_WSP_RUN_OR_TAB = re.compile(rb"[ \t]{2,}|\t")
+_TAB_TO_SPACE = bytes.maketrans(b"\t", b" ")
 
 
 class MessageFormatError(ValueError):
@@ -106,6 +106,8 @@ def parse_message(raw: bytes) -> Message:
     a header line is neither a field nor a continuation line.
     """
     view = memoryview(raw)
+    if not raw:
+        return Message((), view, False)
     if raw.startswith(b"\r\n"):
         return Message((), view[2:], True)
     if raw.startswith(b"\n"):
@@ -259,8 +261,12 @@ def iter_canonical_body(body: bytes | memoryview, method: str) -> Iterator[bytes
     for chunk in _chunks(body):
         chunk = _to_crlf(chunk)
         if relaxed:
-            if b"\t" in chunk or b"  " in chunk:
-                chunk = _WSP_RUN_OR_TAB.sub(b" ", chunk)
+            # RFC 6376 3.4.4: WSP runs -> one SP. translate/replace work on the whole
+            # buffer without building per-match objects (re.sub would, and costs memory).
+            if b"\t" in chunk:
+                chunk = chunk.translate(_TAB_TO_SPACE)
+            while b"  " in chunk:
+                chunk = chunk.replace(b"  ", b" ")
             if b" \r\n" in chunk:
                 chunk = chunk.replace(b" \r\n", b"\r\n")
             if chunk.endswith(b" "):  # only the final, unterminated line can end in WSP here
