@@ -40,8 +40,9 @@ from zegel.dkim.tags import TagListError, decode_base64
 from zegel.dns import Resolver
 
 # RFC 6376 section 3.5 (d=, s=): dot-separated labels of letters, digits and hyphens
-# (no leading or trailing hyphen); non-ASCII letters pass for U-labels (RFC 8616).
-_LABEL = r"(?:[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\u0080-\U0010ffff-]{0,61}[A-Za-z0-9\u0080-\U0010ffff])?)"
+# (no leading or trailing hyphen); non-ASCII letters pass for U-labels (RFC 8616), and "_",
+# which DNS allows and some published selectors use.
+_LABEL = r"(?:[\w\u0080-\U0010ffff](?:[\w\u0080-\U0010ffff-]{0,61}[\w\u0080-\U0010ffff])?)"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\Z")
 _DIGITS = re.compile(r"[0-9]{1,12}\Z")
 _CANON = ("simple", "relaxed")
