@@ -1,0 +1,156 @@
+"""Build Authentication-Results header values (RFC 8601 section 2.2).
+
+``build(authserv_id, results)`` takes ``ResInfo`` values — made with ``spf_result``,
+``dkim_result``, ``dmarc_result``, ``arc_result`` from plain values — or zegel's own result
+objects (SpfResult, DkimResult, DmarcResult, ArcResult), recognised by their attributes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from zegel.authres.model import AuthProperty, ResInfo
+
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+")  # RFC 2045 token
+_MAILBOX_RE = re.compile(r"([!#$%&'*+\-/=?^_`{|}~.0-9A-Za-z]*)@([A-Za-z0-9_.\-]+)")
+_FOLD_WIDTH = 78
+
+
+def quote_value(value: str) -> str:
+    """``value`` as an RFC 8601 pvalue: a token, local-part@domain, or a quoted-string."""
+    if _TOKEN_RE.fullmatch(value) or _MAILBOX_RE.fullmatch(value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(ch if ch >= " " else " " for ch in escaped)
+    return f'"{escaped}"'
+
+
+def comment(text: str) -> str:
+    """``text`` as an RFC 5322 comment, parentheses and backslashes escaped."""
+    escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    escaped = " ".join("".join(ch if ch >= " " else " " for ch in escaped).split())
+    return f"({escaped})"
+
+
+def _prop(ptype: str, name: str, value: object) -> AuthProperty | None:
+    if value is None or value == "":
+        return None
+    return AuthProperty(ptype, name, str(value))
+
+
+def _props(*items: AuthProperty | None) -> tuple[AuthProperty, ...]:
+    return tuple(item for item in items if item is not None)
+
+
+def _result(value: object) -> str:
+    text = str(getattr(value, "value", value) or "none").strip().lower()
+    return text or "none"
+
+
+def spf_result(result: str, *, mailfrom: str | None = None, helo: str | None = None,
+               comment_text: str | None = None) -> ResInfo:
+    """``spf=RESULT smtp.mailfrom=... smtp.helo=...`` (RFC 8601 2.7.2)."""
+    return ResInfo("spf", _result(result), _props(_prop("smtp", "mailfrom", mailfrom), _prop("smtp", "helo", helo)),
+                   comments=(comment_text,) if comment_text else ())
+
+
+def dkim_result(result: str, *, d: str | None = None, s: str | None = None, b: str | None = None,
+                i: str | None = None, a: str | None = None, reason: str | None = None,
+                comment_text: str | None = None) -> ResInfo:
+    """``dkim=RESULT header.d=... header.s=... header.b=...`` (RFC 8601 2.7.1, RFC 6376)."""
+    return ResInfo("dkim", _result(result), _props(
+        _prop("header", "d", d), _prop("header", "i", i), _prop("header", "s", s),
+        _prop("header", "a", a), _prop("header", "b", b)),
+        reason=reason or None, comments=(comment_text,) if comment_text else ())
+
+
+def dmarc_result(result: str, *, header_from: str | None = None, policy: str | None = None,
+                 p: str | None = None, sp: str | None = None, disposition: str | None = None,
+                 reason: str | None = None) -> ResInfo:
+    """``dmarc=RESULT (p=.. sp=.. dis=..) header.from=... policy.published-domain-policy=...``."""
+    parts = [f"p={p}" if p else "", f"sp={sp}" if sp else "", f"dis={disposition}" if disposition else ""]
+    note = " ".join(part for part in parts if part)
+    return ResInfo("dmarc", _result(result), _props(
+        _prop("header", "from", header_from), _prop("policy", "published-domain-policy", policy)),
+        reason=reason or None, comments=(note,) if note else ())
+
+
+def arc_result(cv: str, *, oldest_pass: int | None = None, remote_ip: str | None = None,
+               comment_text: str | None = None) -> ResInfo:
+    """``arc=CV header.oldest-pass=N smtp.remote-ip=...`` (RFC 8617 section 10.1)."""
+    return ResInfo("arc", _result(cv), _props(
+        _prop("header", "oldest-pass", oldest_pass), _prop("smtp", "remote-ip", remote_ip)),
+        comments=(comment_text,) if comment_text else ())
+
+
+def to_resinfo(item: Any) -> ResInfo:
+    """A ResInfo from a ResInfo or one of zegel's result objects (duck-typed)."""
+    if isinstance(item, ResInfo):
+        return item
+    if hasattr(item, "cv"):  # zegel.arc.ArcResult
+        cv = _result(item.cv)
+        reason = getattr(item, "reason", None)
+        return arc_result(cv, oldest_pass=getattr(item, "oldest_pass", None),
+                          comment_text=reason if cv != "pass" and reason else None)
+    if hasattr(item, "disposition"):  # zegel.dmarc.DmarcResult
+        record = getattr(item, "record", None)
+        return dmarc_result(
+            _result(item.result), header_from=getattr(item, "from_domain", None),
+            policy=getattr(item, "policy", None),
+            p=getattr(record, "p", None) or (None if record is None else "none"),
+            sp=getattr(record, "sp", None),
+            disposition=item.disposition if _result(item.result) == "fail" else None,
+        )
+    if hasattr(item, "selector"):  # zegel.dkim.DkimResult
+        result = _result(item.result)
+        reason = getattr(item, "reason", None)
+        return dkim_result(result, d=getattr(item, "domain", None), s=item.selector,
+                           b=getattr(item, "header_b", None), i=getattr(item, "identity", None),
+                           a=getattr(item, "algorithm", None),
+                           reason=reason if result != "pass" and reason else None)
+    if hasattr(item, "result") and (hasattr(item, "identity") or hasattr(item, "mechanism")):  # SpfResult
+        result = _result(item.result)
+        identity = str(getattr(item, "identity", "mailfrom") or "mailfrom")
+        domain = getattr(item, "domain", None)
+        sender = getattr(item, "sender", None)
+        if identity == "helo":
+            return spf_result(result, helo=domain)
+        return spf_result(result, mailfrom=sender or domain)
+    raise TypeError(f"cannot express {type(item).__name__} as an Authentication-Results result")
+
+
+def format_resinfo(info: ResInfo) -> str:
+    method = info.method + (f"/{info.version}" if info.version else "")
+    parts = [f"{method}={info.result}"]
+    parts.extend(comment(text) for text in info.comments if text)
+    if info.reason:
+        parts.append(f"reason={quote_value(info.reason)}")
+    parts.extend(f"{prop.ptype}.{prop.name}={quote_value(prop.value)}" for prop in info.properties)
+    return " ".join(parts)
+
+
+def _authserv(authserv_id: str) -> str:
+    text = authserv_id.strip()
+    if not text:
+        raise ValueError("authserv_id must not be empty")
+    return text if _TOKEN_RE.fullmatch(text) else quote_value(text)
+
+
+def build(authserv_id: str, results: Iterable[Any], *, version: int | None = None, fold: bool = False) -> str:
+    """The Authentication-Results value: ``authserv-id [version]; result; result`` or
+    ``authserv-id; none`` when there are no results (RFC 8601 2.2). ``fold=True`` puts each
+    result on its own continuation line (CRLF TAB)."""
+    head = _authserv(authserv_id) + (f" {version}" if version is not None else "")
+    items = [format_resinfo(to_resinfo(item)) for item in results]
+    if not items:
+        items = ["none"]
+    separator = ";\r\n\t" if fold else "; "
+    return head + separator + separator.join(items)
+
+
+def build_field(authserv_id: str, results: Iterable[Any], *, version: int | None = None) -> bytes:
+    """The whole header field, folded, with CRLF: ready to prepend to a message."""
+    value = build(authserv_id, results, version=version, fold=True)
+    return b"Authentication-Results: " + value.encode("utf-8") + b"\r\n"

@@ -1,0 +1,118 @@
+"""The Author Domain(s): the domain(s) of the RFC5322.From header field, from raw message bytes.
+
+RFC 7489 section 6.6.1 / RFC 9989 section 5.3.1 leave the odd cases to the receiver; zegel's
+choices (docs/dmarc.md):
+
+- no From field, or From fields without any domain (``From: undisclosed-recipients:;``,
+  ``From: alice``): no Author Domain — ``evaluate_message`` gives ``permerror`` (RFC 5322 3.6
+  requires exactly one From field with at least one mailbox);
+- several From fields, or one with several mailboxes: every distinct domain is an Author Domain
+  and each is evaluated; the strictest outcome wins (RFC 7489 6.6.1);
+- a mailbox whose domain is a literal (``user@[192.0.2.1]``) or not a valid DNS name gives no
+  domain and is reported in ``problems``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+
+from zegel.dmarc.discovery import normalize_domain
+
+# Bounds that keep a hostile header block from costing unbounded time.
+MAX_FROM_FIELDS = 20
+MAX_FROM_VALUE = 16_384
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorDomains:
+    """What the From header field(s) of a message say. ``domains``: distinct A-label domains in
+    order of appearance; ``problems``: one line per oddity (empty for a normal message)."""
+
+    domains: tuple[str, ...]
+    addresses: tuple[str, ...]
+    field_count: int
+    problems: tuple[str, ...] = ()
+
+    @property
+    def domain(self) -> str | None:
+        """The single Author Domain, or None when there are zero or several."""
+        return self.domains[0] if len(self.domains) == 1 else None
+
+
+def header_block(message: bytes) -> bytes:
+    """The header section: everything before the first empty line (CRLF or bare LF)."""
+    if message.startswith((b"\r\n", b"\n")):
+        return b""
+    ends = [i for i in (message.find(b"\r\n\r\n"), message.find(b"\n\n")) if i != -1]
+    return message[: min(ends)] if ends else message
+
+
+def header_fields(block: bytes, name: bytes) -> list[bytes]:
+    """Unfolded values of every field called ``name`` (case-insensitive), in order."""
+    wanted = name.lower()
+    values: list[bytes] = []
+    current: list[bytes] | None = None
+    for line in block.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current.append(line)
+            continue
+        if current is not None:
+            values.append(b"".join(current))
+            current = None
+        field_name, colon, value = line.partition(b":")
+        if colon and field_name.rstrip(b" \t").lower() == wanted:
+            current = [value]
+    if current is not None:
+        values.append(b"".join(current))
+    return values
+
+
+def _domain_of(address: str) -> tuple[str | None, str | None]:
+    local, at, host = address.rpartition("@")
+    if not at or not local:
+        return None, f"mailbox {address!r} has no domain"
+    host = host.strip().rstrip(".")
+    if host.startswith("["):
+        return None, f"mailbox {address!r} uses an address literal, not a domain"
+    domain = normalize_domain(host)
+    if not domain:
+        return None, f"mailbox {address!r} has an invalid domain"
+    return domain, None
+
+
+def author_domains(message: bytes) -> AuthorDomains:
+    """Extract the RFC5322.From domain(s) of a raw message."""
+    fields = header_fields(header_block(message), b"from")
+    problems: list[str] = []
+    if not fields:
+        return AuthorDomains((), (), 0, ("no From header field",))
+    if len(fields) > 1:
+        problems.append(f"{len(fields)} From header fields (RFC 5322 allows one)")
+    domains: list[str] = []
+    addresses: list[str] = []
+    for raw in fields[:MAX_FROM_FIELDS]:
+        if len(raw) > MAX_FROM_VALUE:
+            problems.append(f"From field longer than {MAX_FROM_VALUE} octets; only its start is read")
+            raw = raw[:MAX_FROM_VALUE]
+        # RFC 6532 allows UTF-8 in header fields; anything else is kept as replacement characters.
+        text = raw.decode("utf-8", "replace")
+        pairs = email.utils.getaddresses([text])
+        mailboxes = [addr for _, addr in pairs if addr]
+        if not mailboxes:
+            problems.append("From field without a mailbox")
+            continue
+        for mailbox in mailboxes:
+            addresses.append(mailbox)
+            domain, problem = _domain_of(mailbox)
+            if problem:
+                problems.append(problem)
+            if domain and domain not in domains:
+                domains.append(domain)
+    if len(addresses) > 1 and len(fields) == 1:
+        problems.append(f"From field holds {len(addresses)} mailboxes")
+    if len(domains) > 1:
+        problems.append(f"several author domains: {', '.join(domains)}")
+    return AuthorDomains(tuple(domains), tuple(addresses), len(fields), tuple(problems))

@@ -1,0 +1,267 @@
+"""DMARC evaluation: policy discovery, Identifier Alignment, the result, the policy that applied
+and the disposition (RFC 9989 section 5.3, RFC 7489 section 6.6)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
+
+from publicsuffixlist import PublicSuffixList
+
+from zegel.dmarc.alignment import Alignment, check_alignment
+from zegel.dmarc.author import AuthorDomains, author_domains
+from zegel.dmarc.discovery import (
+    MODES,
+    Mode,
+    OrgDomain,
+    PolicyDiscovery,
+    discover_policy,
+    domain_exists,
+    load_psl,
+    normalize_domain,
+)
+from zegel.dmarc.record import DmarcRecord, Policy
+from zegel.dns import Resolver
+
+DmarcResultName = Literal["pass", "fail", "none", "temperror", "permerror"]
+PolicyTag = Literal["p", "sp", "np"]
+
+_ONE_LEVEL_DOWN: dict[Policy, Policy] = {"reject": "quarantine", "quarantine": "none", "none": "none"}
+_STRICTNESS: dict[str, int] = {"none": 0, "quarantine": 1, "reject": 2}
+
+
+class SpfLike(Protocol):
+    """What evaluate needs of an SPF result (zegel.spf.SpfResult has it): the result for the
+    RFC5321.MailFrom identity (postmaster@HELO for a null MAIL FROM, RFC 7208 2.4) and the
+    domain it checked."""
+
+    @property
+    def result(self) -> str: ...
+
+    @property
+    def domain(self) -> str | None: ...
+
+
+class DkimLike(Protocol):
+    """What evaluate needs of one DKIM signature's result (zegel.dkim.DkimResult has it)."""
+
+    @property
+    def result(self) -> str: ...
+
+    @property
+    def domain(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DmarcResult:
+    """The DMARC verdict for one message (or one author domain of it).
+
+    ``policy``: the Domain Owner Assessment Policy that applies (from ``policy_tag``: p, sp or np),
+    None when no record applies. ``disposition``: what the sender asks to be done with *this*
+    message after pct sampling (RFC 7489 mode) or t=y testing (RFC 9989 mode); ``none`` unless the
+    result is ``fail``.
+    """
+
+    result: DmarcResultName
+    from_domain: str | None
+    policy: Policy | None = None
+    disposition: Policy = "none"
+    policy_domain: str | None = None
+    org_domain: str | None = None
+    record: DmarcRecord | None = None
+    policy_tag: PolicyTag | None = None
+    spf_aligned: bool = False
+    dkim_aligned: bool = False
+    spf_domain: str | None = None
+    dkim_domains: tuple[str, ...] = ()  # d= of passing signatures that aligned
+    alignments: tuple[Alignment, ...] = ()
+    mode: Mode = "rfc9989"
+    testing: bool = False  # t=y lowered the disposition (RFC 9989)
+    sampled: bool | None = None  # RFC 7489 pct: True/False when pct < 100 decided, else None
+    reason: str = ""
+    discovery: PolicyDiscovery | None = field(default=None, repr=False)
+    author: AuthorDomains | None = field(default=None, repr=False)
+
+    @property
+    def aligned(self) -> bool:
+        return self.spf_aligned or self.dkim_aligned
+
+
+_normalized_domain = normalize_domain
+
+
+def _passing(value: str | None) -> bool:
+    return str(value or "").strip().lower() == "pass"
+
+
+async def evaluate(
+    from_domain: str,
+    *,
+    spf: SpfLike | None,
+    dkim: Sequence[DkimLike],
+    resolver: Resolver | None = None,
+    mode: Mode = "rfc9989",
+    psl: PublicSuffixList | None = None,
+    draw: float | None = None,
+) -> DmarcResult:
+    """Evaluate DMARC for author domain ``from_domain`` given the SPF result (for the MAIL FROM
+    identity) and the DKIM results of the message's signatures.
+
+    ``mode``: ``rfc9989`` (Tree Walk, t=) or ``rfc7489`` (Public Suffix List, pct=; pass the
+    ``psl`` from ``load_psl()`` to avoid loading it per call). ``draw``: the random number in
+    [0, 100) used for pct sampling — a message is subject to the policy when ``draw < pct``;
+    None draws one.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    resolver = resolver if resolver is not None else Resolver()
+    if mode == "rfc7489" and psl is None:
+        psl = load_psl()
+    author = _normalized_domain(from_domain) if isinstance(from_domain, str) else None
+    if author is None:
+        return DmarcResult("permerror", from_domain or None, mode=mode,
+                           reason=f"author domain {from_domain!r} is not a valid domain name")
+
+    discovery = await discover_policy(author, resolver, mode=mode, psl=psl)
+    base = DmarcResult("none", author, mode=mode, discovery=discovery, policy_domain=discovery.policy_domain,
+                       org_domain=discovery.org_domain, reason=discovery.reason)
+    if discovery.status == "temperror":
+        return replace(base, result="temperror")
+    if discovery.status == "permerror":
+        return replace(base, result="permerror")
+    if discovery.status == "none" or discovery.record is None:
+        return base
+    record = discovery.record
+    if not record.usable(mode):
+        # RFC 9989 4.10.1 / RFC 7489 6.6.3: an invalid p/sp/np without a valid rua means no DMARC
+        # processing; zegel reports it as permerror so the broken record is visible.
+        return replace(base, result="permerror", record=record, reason=(
+            f"DMARC record at _dmarc.{discovery.policy_domain} has an invalid or missing policy "
+            "and no valid rua"))
+
+    # Authenticated identifiers (RFC 9989 4.4): the SPF-authenticated MAIL FROM domain and the
+    # d= of each passing DKIM signature.
+    spf_domain = None
+    if spf is not None and _passing(spf.result) and spf.domain:
+        spf_domain = _normalized_domain(spf.domain) or spf.domain.lower()
+    dkim_domains = list(dict.fromkeys(
+        (_normalized_domain(sig.domain) or sig.domain.lower()) for sig in dkim if _passing(sig.result) and sig.domain
+    ))
+    org_cache: dict[str, OrgDomain] = {}
+    checks = [
+        *([check_alignment(spf_domain, author, record.aspf, resolver, mode=mode, psl=psl, org_cache=org_cache)]
+          if spf_domain else []),
+        *(check_alignment(d, author, record.adkim, resolver, mode=mode, psl=psl, org_cache=org_cache)
+          for d in dkim_domains),
+    ]
+    policy_tag: PolicyTag = "p"
+    need_existence = (
+        discovery.is_subdomain_policy and mode == "rfc9989" and record.np is not None and not record.np_invalid
+    )
+    if discovery.is_subdomain_policy:
+        policy_tag = "sp"
+    alignments_done, exists = await asyncio.gather(
+        asyncio.gather(*checks), domain_exists(author, resolver) if need_existence else _none()
+    )
+    alignments: list[Alignment] = list(alignments_done)
+    existence_note = ""
+    if need_existence:
+        if exists is False:
+            policy_tag = "np"
+        elif exists is None:
+            existence_note = f"; existence of {author} unknown (DNS failure), sp applied"
+    spf_alignment = alignments[0] if spf_domain else None
+    dkim_alignments = alignments[1:] if spf_domain else alignments
+    spf_aligned = bool(spf_alignment and spf_alignment.aligned)
+    aligned_dkim = tuple(a.identifier for a in dkim_alignments if a.aligned)
+    policy = record.policy_for(policy_tag, mode)
+    common = replace(base, policy=policy, policy_tag=policy_tag, record=record, spf_aligned=spf_aligned,
+                     dkim_aligned=bool(aligned_dkim), spf_domain=spf_domain, dkim_domains=aligned_dkim,
+                     alignments=tuple(alignments))
+
+    if spf_aligned or aligned_dkim:
+        which = " and ".join(filter(None, ["SPF" if spf_aligned else "", "DKIM" if aligned_dkim else ""]))
+        return replace(common, result="pass", reason=f"aligned {which} pass" + existence_note)
+    unknown = [a for a in alignments if a.aligned is None]
+    if unknown:
+        return replace(common, result="temperror", reason=f"alignment undetermined: {unknown[0].reason}")
+
+    disposition, testing, sampled, note = _disposition(policy, record, mode, draw)
+    return replace(common, result="fail", disposition=disposition, testing=testing, sampled=sampled,
+                   reason=_fail_reason(author, spf_domain, dkim_domains, alignments) + note + existence_note)
+
+
+async def _none() -> None:
+    return None
+
+
+def _disposition(policy: Policy, record: DmarcRecord, mode: Mode, draw: float | None) -> tuple[Policy, bool, bool | None, str]:
+    if policy == "none":
+        return "none", False, None, ""
+    if mode == "rfc9989":
+        if record.t:
+            # RFC 9989 4.7 t=y: apply the policy one level below the one published.
+            lowered = _ONE_LEVEL_DOWN[policy]
+            return lowered, True, None, f"; t=y: {policy} lowered to {lowered}"
+        return policy, False, None, ""
+    pct = record.pct_effective
+    if pct >= 100:
+        return policy, False, None, ""
+    value = draw if draw is not None else random.random() * 100
+    if value < pct:
+        return policy, False, True, f"; selected by pct={pct}"
+    # RFC 7489 6.6.4: a message not selected gets the next policy down.
+    lowered = _ONE_LEVEL_DOWN[policy]
+    return lowered, False, False, f"; not selected by pct={pct}: {policy} lowered to {lowered}"
+
+
+def _fail_reason(author: str, spf_domain: str | None, dkim_domains: list[str], alignments: Sequence[Alignment]) -> str:
+    if not spf_domain and not dkim_domains:
+        return "no SPF or DKIM pass to align"
+    details = "; ".join(f"{a.identifier}: {a.reason}" for a in alignments)
+    return f"no authenticated identifier aligns with {author} ({details})"
+
+
+async def evaluate_message(
+    message: bytes,
+    *,
+    spf: SpfLike | None,
+    dkim: Sequence[DkimLike],
+    resolver: Resolver | None = None,
+    mode: Mode = "rfc9989",
+    psl: PublicSuffixList | None = None,
+    draw: float | None = None,
+) -> DmarcResult:
+    """Evaluate DMARC for a raw message: extract the Author Domain(s) from its From field(s)
+    (see zegel.dmarc.author for the choices) and evaluate each; the strictest result wins."""
+    found = author_domains(message)
+    if not found.domains:
+        return DmarcResult("permerror", None, mode=mode, author=found,
+                           reason="; ".join(found.problems) or "no author domain")
+    resolver = resolver if resolver is not None else Resolver()
+    if mode == "rfc7489" and psl is None:
+        psl = load_psl()
+    results = await asyncio.gather(*(
+        evaluate(domain, spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl, draw=draw)
+        for domain in found.domains
+    ))
+    chosen = strictest(results)
+    if len(results) == 1:
+        return _with_author(chosen, found, "")
+    return _with_author(chosen, found, f" [{len(results)} author domains: {', '.join(found.domains)}; strictest shown]")
+
+
+def strictest(results: Sequence[DmarcResult]) -> DmarcResult:
+    """RFC 7489 6.6.1: with several author domains, the most strict policy among those that fail.
+    Order: fail (by disposition, then policy) > temperror > permerror > pass > none."""
+    def rank(result: DmarcResult) -> tuple[int, int, int]:
+        order = {"fail": 4, "temperror": 3, "permerror": 2, "pass": 1, "none": 0}[result.result]
+        return (order, _STRICTNESS[result.disposition], _STRICTNESS.get(result.policy or "none", 0))
+    return max(results, key=rank)
+
+
+def _with_author(result: DmarcResult, found: AuthorDomains, note: str) -> DmarcResult:
+    return replace(result, author=found, reason=result.reason + note)
