@@ -232,6 +232,7 @@ class _Evaluation:
         self.tasks: dict[tuple[str, str], asyncio.Task[Answer[Any]]] = {}
         self.prefetch_budget = 2 * checker.lookup_limit if checker.prefetch else 0
         self.validated: asyncio.Task[tuple[Answer[Any], tuple[str, ...]]] | None = None
+        self.detail = ""  # why the last mechanism did not match, for the trace
 
     # -- top level -------------------------------------------------------------------------
 
@@ -370,10 +371,12 @@ class _Evaluation:
                 self.lookups += 1
                 if self.lookups > limit:
                     raise _Stop("permerror", f"more than {limit} DNS-querying terms", mechanism.text)
+            self.detail = ""
             if await self._matches(mechanism, domain, depth, indent):
                 result = mechanism.result
                 self.trace.append(f"{indent}  {mechanism.text}: match -> {result}")
                 return _Outcome(result, mechanism.text, record, domain, f"matched {mechanism.text} in {domain}")
+            self.trace.append(f"{indent}  {mechanism.text}: no match{self.detail}")
         redirect = record.redirect
         if redirect is not None and not record.has_all:
             # RFC 7208 6.1: redirect applies when no mechanism matched; it counts as a lookup.
@@ -397,8 +400,8 @@ class _Evaluation:
     def _count_void(self, name: str, rdtype: str, answer: Answer[Any], term: str, indent: str) -> None:
         # RFC 7208 4.6.4: lookups answered NODATA or NXDOMAIN are void; more than 2 -> permerror.
         self.voids += 1
-        self.trace.append(f"{indent}  {term}: {rdtype} {name}: {answer.status.value} "
-                          f"(void lookup {self.voids}/{self.checker.void_lookup_limit})")
+        self.detail = (f" ({rdtype} {name}: {answer.status.value}, "
+                       f"void lookup {self.voids}/{self.checker.void_lookup_limit})")
         if self.voids > self.checker.void_lookup_limit:
             raise _Stop("permerror", f"more than {self.checker.void_lookup_limit} void lookups", term)
 
@@ -428,10 +431,11 @@ class _Evaluation:
         if isinstance(mechanism, Include):
             # RFC 7208 5.2: pass matches; fail/softfail/neutral do not; none is a permerror;
             # temperror/permerror propagate (raised from inside).
-            self.trace.append(f"{indent}  {text} (term {self.lookups})")
+            self.trace.append(f"{indent}  {text} (DNS term {self.lookups}/{self.checker.lookup_limit})")
             inner = await self._check_domain(target, depth + 1, text)
             if inner.result == "none":
                 raise _Stop("permerror", f"included domain {target} has no SPF record", text)
+            self.detail = f" (included result {inner.result})"
             return inner.result == "pass"
         if isinstance(mechanism, A):
             return self._address_match(await self._lookup(target, self.address_type), target, text, indent,
@@ -458,10 +462,7 @@ class _Evaluation:
         if answer.is_void:
             self._count_void(target, answer.rdtype, answer, text, indent)
             return False
-        matched = self._in_network(answer.records, cidr4, cidr6)
-        if not matched:
-            self.trace.append(f"{indent}  {text}: no match")
-        return matched
+        return self._in_network(answer.records, cidr4, cidr6)
 
     async def _mx_match(self, mechanism: Mx, target: str, indent: str) -> bool:
         text = mechanism.text
@@ -482,7 +483,7 @@ class _Evaluation:
                                          f"{host_answer.reason}", text)
             if host_answer.ok and self._in_network(host_answer.records, mechanism.cidr4, mechanism.cidr6):
                 return True
-        self.trace.append(f"{indent}  {text}: no match ({len(hosts)} MX host(s))")
+        self.detail = f" ({len(hosts)} MX host(s))"
         return False
 
     async def _lookup_all(self, names: Sequence[str], rdtype: str) -> list[Answer[Any]]:
@@ -529,7 +530,7 @@ class _Evaluation:
         for name in names:
             if name == wanted or name.endswith("." + wanted):
                 return True
-        self.trace.append(f"{indent}  {text}: no match ({len(names)} validated name(s))")
+        self.detail = f" ({len(names)} validated PTR name(s))"
         return False
 
     # -- explanation -----------------------------------------------------------------------------
