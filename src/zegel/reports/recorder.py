@@ -312,12 +312,19 @@ def outcome_from_verdict(verdict: Any, *, ip: str, helo: str, mail_from: str, no
     record_text = None
     if record is not None:
         record_text = getattr(record, "text", None) or getattr(record, "raw", None) or str(record)
-    strict_dkim = getattr(record, "adkim", "r") == "s"
+    # zegel.dmarc reports which passing signatures aligned (dkim_domains); without it (an
+    # older or foreign verdict) fall back to relaxed alignment by organizational domain.
+    aligned_domains = getattr(dmarc, "dkim_domains", None)
+    aligned_set = {str(d).lower().rstrip(".") for d in aligned_domains or ()}
     dkim = []
     for sig in getattr(verdict, "dkim", ()) or ():
-        sig_domain = str(getattr(sig, "domain", "") or "")
-        aligned = (sig_domain.lower() == from_domain.lower()) if strict_dkim else _relaxed_aligned(sig_domain, from_domain)
-        dkim.append(DkimOutcome(sig_domain, str(getattr(sig, "selector", "") or ""), str(sig.result), aligned,
+        sig_domain = str(getattr(sig, "domain", "") or "").lower().rstrip(".")
+        result = str(getattr(sig, "result", "none"))
+        if aligned_domains is not None:
+            aligned = result == "pass" and sig_domain in aligned_set
+        else:
+            aligned = _relaxed_aligned(sig_domain, from_domain)
+        dkim.append(DkimOutcome(sig_domain, str(getattr(sig, "selector", "") or ""), result, aligned,
                                 str(getattr(sig, "reason", "") or "")[:200]))
     spf_domain = str(getattr(spf, "domain", "") or "") if spf is not None else ""
     override = getattr(action, "override", None)

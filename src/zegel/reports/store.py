@@ -373,6 +373,13 @@ class ReportStore:
         with self._read() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def delivered(self, report_id: str, destination: str) -> bool:
+        query = sa.select(deliveries.c.id).where(
+            deliveries.c.report_id == report_id, deliveries.c.destination == destination.lower(),
+            deliveries.c.status == "sent")
+        with self._read() as conn:
+            return conn.execute(query).first() is not None
+
     def delivery_log(self) -> list[dict[str, Any]]:
         with self._read() as conn:
             return [dict(row._mapping) for row in conn.execute(sa.select(deliveries).order_by(deliveries.c.id))]

@@ -1,0 +1,355 @@
+"""``zegel reports``: send aggregate reports, ingest received reports, summarise a domain."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from zegel.cli.common import dns_options, make_resolver, print_json, usage_error
+from zegel.reports.store import ReportStore, StoreError, default_data_dir, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_options(func: F) -> F:
+    options = [
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="ZEGEL_DATA_DIR",
+                     help="Directory for the SQLite database and the recording spool "
+                          "[default: $ZEGEL_DATA_DIR or ~/.local/share/zegel]."),
+        click.option("--db", "db_url", metavar="URL", envvar="ZEGEL_DB_URL",
+                     help="Database URL instead of SQLite, e.g. postgresql://user@host/zegel [$ZEGEL_DB_URL]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _open(data_dir: Path | None, db_url: str | None) -> ReportStore:
+    try:
+        return open_store(db_url, data_dir or default_data_dir())
+    except StoreError as exc:
+        click.echo(f"zegel: {exc}", err=True)
+        sys.exit(1)
+
+
+@click.group("reports")
+def command() -> None:
+    """Send, ingest and summarise DMARC reports.
+
+    \b
+    Receiver side:      zegel reports send --period day --dry-run out/
+    Domain-owner side:  zegel reports ingest --maildir ~/Maildir/.dmarc
+                        zegel reports summary --domain example.com --since 30d
+    """
+
+
+# --- send ---------------------------------------------------------------------------------------
+
+
+def _relay(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    if not port:
+        return value, 25
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        usage_error(f"--relay: bad port in {value!r}")
+    return host, int(port)
+
+
+@command.command("send")
+@click.option("--period", type=click.Choice(["day", "hour"]), default="day", show_default=True,
+              help="Reporting period; days run 00:00-24:00 UTC (RFC 9990 2.1).")
+@click.option("--back", type=click.IntRange(1, 60), default=3, show_default=True,
+              help="How many complete periods to look back for unreported data.")
+@click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write the report messages into DIR instead of mailing them (nothing is marked sent).")
+@click.option("--format", "fmt", type=click.Choice(["rfc9990", "rfc7489"]), default="rfc9990", show_default=True,
+              help="Aggregate report format (rfc7489 = RFC 7489 Appendix C, for old receivers).")
+@click.option("--org-name", envvar="ZEGEL_REPORT_ORG", metavar="NAME", help="Reporting organisation [$ZEGEL_REPORT_ORG].")
+@click.option("--org-email", envvar="ZEGEL_REPORT_EMAIL", metavar="ADDR",
+              help="Contact address in the reports [$ZEGEL_REPORT_EMAIL].")
+@click.option("--reporter-domain", envvar="ZEGEL_REPORT_DOMAIN", metavar="DOMAIN",
+              help="Our domain: Submitter in the subject [default: the --org-email domain].")
+@click.option("--from", "from_address", envvar="ZEGEL_REPORT_FROM", metavar="ADDR",
+              help="From: of report mail [default: --org-email].")
+@click.option("--envelope-sender", envvar="ZEGEL_REPORT_ENVELOPE", metavar="ADDR",
+              help="MAIL FROM of report mail; bounces go there (ingest them to suppress dead addresses) "
+                   "[default: --from].")
+@click.option("--relay", default="localhost:25", show_default=True, metavar="HOST[:PORT]", envvar="ZEGEL_RELAY",
+              help="SMTP relay to hand report mail to.")
+@click.option("--no-starttls", is_flag=True, help="Do not use STARTTLS even when the relay offers it.")
+@click.option("--rate-limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Messages per destination address per hour.")
+@dns_options
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the deliveries as JSON.")
+def send_command(period: str, back: int, dry_run: Path | None, fmt: str, org_name: str | None, org_email: str | None,
+                 reporter_domain: str | None, from_address: str | None, envelope_sender: str | None, relay: str,
+                 no_starttls: bool, rate_limit: int, zones: tuple[str, ...], nameservers: tuple[str, ...],
+                 offline: bool, timeout: float, data_dir: Path | None, db_url: str | None, as_json: bool) -> None:
+    """Send aggregate reports for complete periods not reported yet.
+
+    Each policy domain with recorded outcomes gets one report per period, mailed to every
+    mailto: address in its rua= tag (third-party addresses only when they authorise it via
+    _report._dmarc). Safe to run from cron or a systemd timer: a period is reported once.
+    Exit status 0 when nothing failed, 1 when a delivery failed (it is retried next run).
+
+    \b
+    Example:
+      zegel reports send --org-name "Example ISP" --org-email dmarc@isp.example \\
+          --envelope-sender dmarc-bounces@isp.example --relay smtp.isp.example:25
+    """
+    from zegel.reports.generate import ReporterInfo
+    from zegel.reports.model import domain_of
+    from zegel.reports.send import (
+        AggregateSender,
+        Mailer,
+        MailerConfig,
+        complete_periods,
+        summary_json,
+    )
+
+    if not org_name or not org_email or "@" not in org_email:
+        usage_error("send needs --org-name and --org-email (or $ZEGEL_REPORT_ORG / $ZEGEL_REPORT_EMAIL)")
+    reporter = ReporterInfo(org_name, org_email, (reporter_domain or domain_of(org_email)).lower())
+    host, port = _relay(relay)
+    sender_from = from_address or org_email
+    config = MailerConfig(envelope_sender=envelope_sender or sender_from, from_address=sender_from, relay_host=host,
+                          relay_port=port, starttls=not no_starttls, rate_limit_per_hour=rate_limit,
+                          username=os.environ.get("ZEGEL_RELAY_USER"), password=os.environ.get("ZEGEL_RELAY_PASSWORD"))
+    resolver = make_resolver(zones, nameservers, offline, timeout)
+    store = _open(data_dir, db_url)
+    try:
+        mailer = Mailer(store, config, dry_run_dir=dry_run)
+        sender = AggregateSender(store, reporter, mailer, resolver, fmt=fmt)  # type: ignore[arg-type]
+        summary = asyncio.run(sender.send(complete_periods(time.time(), period, back)))
+    except StoreError as exc:
+        click.echo(f"zegel: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        store.close()
+    if as_json:
+        print_json(summary_json(summary))
+    else:
+        for d in summary.deliveries:
+            click.echo(f"{d.domain} -> {d.destination}: {d.status}" + (f" ({d.detail})" if d.detail else ""))
+        click.echo(f"{summary.reports} report(s) built, {summary.already_reported} period(s) already reported, "
+                   f"{sum(d.status in ('sent', 'dry-run') for d in summary.deliveries)} delivered")
+    if any(d.status == "failed" for d in summary.deliveries):
+        sys.exit(1)
+
+
+# --- ingest ---------------------------------------------------------------------------------------
+
+
+@command.command("ingest")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--maildir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Read every message of a maildir (cur/ and new/).")
+@click.option("--imap", "imap_url", metavar="URL",
+              help="imaps://user@host/MAILBOX: read unseen messages and mark them seen "
+                   "(password from $ZEGEL_IMAP_PASSWORD).")
+@store_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-report lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per report (JSON lines) and totals.")
+def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str | None, data_dir: Path | None,
+                   db_url: str | None, quiet: bool, as_json: bool) -> None:
+    """Ingest received DMARC aggregate reports, failure reports and SMTP TLS reports.
+
+    Files may be XML, .xml.gz, .zip, .json (TLS-RPT) or mail messages (.eml) carrying them;
+    directories are read recursively. Duplicates (same reporter, report id, domain and period)
+    are stored once. Each rejected file gets one line on stderr saying why; the run goes on.
+    Exit status 0 when every file was usable, 1 when some were rejected.
+
+    \b
+    Examples:
+      zegel reports ingest reports/*.xml.gz
+      zegel reports ingest --maildir ~/Maildir/.DMARC
+      ZEGEL_IMAP_PASSWORD=... zegel reports ingest --imap imaps://dmarc@mail.example.com/INBOX
+    """
+    import json
+
+    from zegel.reports.ingest import Ingester, IngestResult, ReportError
+
+    sources = sum(bool(x) for x in (paths, maildir, imap_url))
+    if sources != 1:
+        usage_error("give PATH..., --maildir DIR or --imap URL (exactly one)")
+    for path in paths:
+        if not path.exists():
+            usage_error(f"cannot read {path}: no such file or directory")
+    if maildir is not None and not maildir.is_dir():
+        usage_error(f"--maildir {maildir}: not a directory")
+    store = _open(data_dir, db_url)
+    total = _count_inputs(paths, maildir) if not quiet and not as_json and sys.stderr.isatty() else None
+
+    def results(ingester: Ingester) -> Iterator[IngestResult]:
+        if maildir is not None:
+            return ingester.ingest_maildir(maildir)
+        if imap_url:
+            return ingester.ingest_imap(imap_url, password=os.environ.get("ZEGEL_IMAP_PASSWORD"))
+        return ingester.ingest_paths(paths)
+
+    try:
+        with Ingester(store) as ingester:
+            if total is not None:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+
+                columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+                with Progress(*columns, transient=True) as progress:
+                    task = progress.add_task("ingest", total=total)
+                    seen = 0
+                    for result in results(ingester):
+                        _report_line(result, quiet=quiet, as_json=False)
+                        if ingester.stats.files != seen:
+                            seen = ingester.stats.files
+                            progress.update(task, completed=seen)
+            else:
+                for result in results(ingester):
+                    if as_json:
+                        click.echo(json.dumps(result.__dict__))
+                    else:
+                        _report_line(result, quiet=quiet, as_json=False)
+    except ReportError as exc:
+        click.echo(f"zegel: {exc}", err=True)
+        sys.exit(1)
+    except StoreError as exc:
+        click.echo(f"zegel: database: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        store.close()
+    stats = ingester.stats
+    if as_json:
+        click.echo(json.dumps({"files": stats.files, "stored": stats.stored, "duplicate": stats.duplicate,
+                               "rejected": stats.rejected, "suppressed": stats.suppressed, "by_kind": stats.by_kind}))
+    else:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(stats.by_kind.items())) or "nothing new"
+        click.echo(f"{stats.files} file(s): {stats.stored} stored ({kinds}), {stats.duplicate} duplicate(s), "
+                   f"{stats.rejected} rejected" + (f", {stats.suppressed} address(es) suppressed" if stats.suppressed else ""))
+    if stats.rejected:
+        sys.exit(1)
+
+
+def _report_line(result: Any, *, quiet: bool, as_json: bool) -> None:
+    if result.status == "rejected":
+        click.echo(f"zegel: rejected {result.source}: {result.detail}", err=True)
+    elif not quiet and result.status == "suppressed":
+        click.echo(f"suppressed {result.detail} (bounced)")
+
+
+def _count_inputs(paths: tuple[Path, ...], maildir: Path | None) -> int | None:
+    """Files to read, for the progress bar (cheap directory scans; None for IMAP)."""
+    count = 0
+    if maildir is not None:
+        for sub in ("new", "cur"):
+            if (maildir / sub).is_dir():
+                with os.scandir(maildir / sub) as entries:
+                    count += sum(1 for _ in entries)
+        return count
+    for path in paths:
+        if path.is_dir():
+            count += sum(len(files) for _, _, files in os.walk(path))
+        else:
+            count += 1
+    return count if count > 20 else None
+
+
+# --- summary ---------------------------------------------------------------------------------------
+
+_SINCE = re.compile(r"^(\d+)([hdw])$")
+
+
+def parse_since(text: str, now: float) -> int:
+    """``30d``, ``12h``, ``2w`` or a date ``2026-11-01`` -> epoch seconds."""
+    match = _SINCE.match(text.strip().lower())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return int(now - amount * {"h": 3600, "d": 86400, "w": 7 * 86400}[unit])
+    from zegel.reports.ingest import ReportError, parse_timestamp
+
+    try:
+        return parse_timestamp(text)
+    except ReportError:
+        usage_error(f"--since: expected e.g. 30d, 12h, 2w or a date like 2026-11-01, not {text!r}")
+
+
+@command.command("summary")
+@click.option("--domain", required=True, metavar="DOMAIN", help="The domain whose received reports to summarise.")
+@click.option("--since", default="30d", show_default=True, metavar="AGE|DATE",
+              help="Reports whose period ended after this: 30d, 12h, 2w or 2026-11-01.")
+@click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
+              help="Language of the recommendation.")
+@click.option("--no-ptr", is_flag=True, help="Do not look up the PTR names of sources.")
+@dns_options
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per (source, reporter).")
+def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tuple[str, ...],
+                    nameservers: tuple[str, ...], offline: bool, timeout: float, data_dir: Path | None,
+                    db_url: str | None, as_json: bool, as_csv: bool) -> None:
+    """Per sending source: messages, SPF/DKIM pass and alignment, DMARC pass rate; which sources
+    p=quarantine or p=reject would hurt; and a recommendation for the next policy step.
+
+    \b
+    Examples:
+      zegel reports summary --domain example.com --since 30d
+      zegel reports summary --domain example.com --lang nl
+      zegel reports summary --domain example.com --csv > sources.csv
+    """
+    from zegel.reports.summary import CSV_COLUMNS, csv_rows, summarize
+
+    if as_json and as_csv:
+        usage_error("--json and --csv exclude each other")
+    if "." not in domain.strip(".") and domain.strip().lower() != "localhost":
+        usage_error(f"--domain: {domain!r} is not a domain name")
+    start = parse_since(since, time.time())
+    resolver = None if no_ptr else make_resolver(zones, nameservers, offline, timeout)
+    store = _open(data_dir, db_url)
+    try:
+        result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang))  # type: ignore[arg-type]
+    except StoreError as exc:
+        click.echo(f"zegel: database: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        store.close()
+    if as_json:
+        print_json(result.to_json())
+        return
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(csv_rows(result))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    policy = f"p={result.policy}" if result.policy else ("beleid onbekend" if lang == "nl" else "policy unknown")
+    console.print(f"[bold]{result.domain}[/bold] — {result.reports} report(s), {result.messages} message(s), "
+                  f"DMARC pass {result.pass_rate * 100:.1f}%, {policy}")
+    if result.sources:
+        table = Table(show_edge=False)
+        for column in ("source", "PTR", "reporter", "msgs", "SPF pass/aligned", "DKIM pass/aligned", "DMARC pass",
+                       "category"):
+            table.add_column(column, justify="right" if column in ("msgs", "DMARC pass") else "left")
+        for s in result.sources[:50]:
+            table.add_row(s.source_ip, s.ptr or "-", s.reporter, str(s.messages), f"{s.spf_pass}/{s.spf_aligned}",
+                          f"{s.dkim_pass}/{s.dkim_aligned}", f"{s.pass_rate * 100:.0f}%", s.category)
+        console.print(table)
+        if len(result.sources) > 50:
+            console.print(f"... and {len(result.sources) - 50} more sources (use --csv for all)")
+    console.print()
+    console.print(result.recommendation, soft_wrap=True)
