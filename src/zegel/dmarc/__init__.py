@@ -13,6 +13,7 @@ from zegel.dmarc.discovery import (
     domain_exists,
     fetch_dmarc,
     load_psl,
+    normalize_domain,
     organizational_domain,
     tree_walk_names,
 )
@@ -33,6 +34,7 @@ from zegel.dmarc.record import (
     parse_record,
     parse_report_uri,
 )
+from zegel.dmarc.report import ReportAuthorization, check_report_authorization
 
 __all__ = [
     "MAX_TREE_WALK_QUERIES",
@@ -47,10 +49,12 @@ __all__ = [
     "OrgDomain",
     "PolicyDiscovery",
     "RecordIssue",
+    "ReportAuthorization",
     "ReportUri",
     "SpfLike",
     "author_domains",
     "check_alignment",
+    "check_report_authorization",
     "discover_policy",
     "domain_exists",
     "evaluate",
@@ -58,6 +62,7 @@ __all__ = [
     "fetch_dmarc",
     "is_dmarc_record",
     "load_psl",
+    "normalize_domain",
     "organizational_domain",
     "parse_record",
     "parse_report_uri",

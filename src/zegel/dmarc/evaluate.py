@@ -7,7 +7,7 @@ import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from publicsuffixlist import PublicSuffixList
 
@@ -88,6 +88,27 @@ class DmarcResult:
     @property
     def aligned(self) -> bool:
         return self.spf_aligned or self.dkim_aligned
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``result``, ``policy``, ``disposition``, ``from_domain`` and the details."""
+        return {
+            "result": self.result,
+            "policy": self.policy,
+            "disposition": self.disposition,
+            "from_domain": self.from_domain,
+            "policy_domain": self.policy_domain,
+            "org_domain": self.org_domain,
+            "policy_tag": self.policy_tag,
+            "spf_aligned": self.spf_aligned,
+            "dkim_aligned": self.dkim_aligned,
+            "spf_domain": self.spf_domain,
+            "dkim_domains": list(self.dkim_domains),
+            "mode": self.mode,
+            "testing": self.testing,
+            "sampled": self.sampled,
+            "record": self.record.text if self.record is not None else None,
+            "reason": self.reason,
+        }
 
 
 _normalized_domain = normalize_domain

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Policy = Literal["none", "quarantine", "reject"]
 POLICIES: tuple[Policy, ...] = ("none", "quarantine", "reject")
@@ -51,6 +51,9 @@ class RecordIssue:
     def __str__(self) -> str:
         return self.message
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "tag": self.tag}
+
 
 @dataclass(frozen=True, slots=True)
 class ReportUri:
@@ -62,6 +65,10 @@ class ReportUri:
     address: str | None  # for mailto: the mailbox (local@domain), else None
     domain: str | None  # for mailto: the mailbox domain (lower-case), else None
     size_limit: int | None  # bytes, from the obsolete "!10m" suffix (RFC 7489 only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"uri": self.uri, "scheme": self.scheme, "address": self.address, "domain": self.domain,
+                "size_limit": self.size_limit}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,19 @@ class DmarcRecord:
     def pct_effective(self) -> int:
         """The RFC 7489 sampling rate (default 100)."""
         return 100 if self.pct is None else self.pct
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (used by ``zegel dmarc ... --json``)."""
+        return {
+            "text": self.text,
+            "p": self.p, "sp": self.sp, "np": self.np, "psd": self.psd, "t": "y" if self.t else "n",
+            "adkim": self.adkim, "aspf": self.aspf,
+            "rua": [uri.to_dict() for uri in self.rua], "ruf": [uri.to_dict() for uri in self.ruf],
+            "fo": list(self.fo), "pct": self.pct, "rf": list(self.rf) if self.rf is not None else None,
+            "ri": self.ri,
+            "tags": [{"name": name, "value": value} for name, value in self.tags],
+            "warnings": [issue.to_dict() for issue in self.warnings],
+        }
 
     def usable(self, mode: str = "rfc9989") -> bool:
         """Whether a receiver applies DMARC with this record (RFC 9989 4.10.1, RFC 7489 6.6.3).
