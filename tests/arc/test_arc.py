@@ -385,3 +385,44 @@ def test_mutated_chains_give_a_result(dns: Resolver, keys: dict[str, Any], data:
                 [b";", b"=", b"\r\n", b"\r\n ", b"i=1;", b"ARC-Seal: i=2; cv=pass\r\n", b"\x00", b":"]))
     result = check(bytes(message), dns)
     assert result.cv in ("none", "pass", "fail") and result.reason
+
+
+# -- interoperability with a real peer (dkimpy's ARC) --------------------------------------
+
+
+def _dkimpy_dns(resolver: Resolver) -> Callable[..., bytes | None]:
+    """dkimpy's TXT lookup hook, answered through zegel's resolver from the test DNS server."""
+
+    def lookup(name: bytes | str, timeout: int = 5) -> bytes | None:
+        text = name.decode() if isinstance(name, bytes) else name
+        answer = asyncio.run(resolver.txt(text.rstrip(".")))
+        return answer.records[0].encode() if answer.ok else None
+
+    return lookup
+
+
+def test_dkimpy_validates_zegel_chains(dns: Resolver, keys: dict[str, Any]) -> None:
+    import dkim  # dkimpy, a dev dependency (pyproject.toml)
+    first = add_set(MESSAGE, keys, "hop1")
+    modified = first.replace(b"Subject: Plans", b"Subject: [list] Plans")
+    second = add_set(modified, keys, "hop2", results="arc=pass")
+    cv, _, reason = dkim.arc_verify(second, dnsfunc=_dkimpy_dns(dns))
+    assert cv == b"pass", reason
+
+
+def test_zegel_validates_dkimpy_chains(dns: Resolver, keys: dict[str, Any]) -> None:
+    import dkim  # dkimpy, a dev dependency (pyproject.toml)
+    pem = keys["hop1"].private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                     serialization.NoEncryption())
+    message = b"Authentication-Results: mx.forwarder.example; spf=pass smtp.mailfrom=sender.example\r\n" + MESSAGE
+    fields = dkim.arc_sign(message, b"arc1", b"forwarder.example", pem, b"mx.forwarder.example",
+                           include_headers=[b"from", b"to", b"subject", b"date"])
+    sealed = b"".join(fields) + message
+    result = check(sealed, dns)
+    assert result.cv == "pass", result.reason
+    assert result.hops[0].authserv_id == "mx.forwarder.example"
+    # zegel seals on top of dkimpy's set; dkimpy accepts the result.
+    second = add_set(sealed, keys, "hop2", results="arc=pass")
+    assert check(second, dns).cv == "pass"
+    cv, _, reason = dkim.arc_verify(second, dnsfunc=_dkimpy_dns(dns))
+    assert cv == b"pass", reason

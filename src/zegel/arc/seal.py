@@ -210,7 +210,8 @@ def _field(name: str, value: str) -> bytes:
     for piece in _split_results(value):
         if len(line) + 1 + len(piece) > _LINE_LIMIT and not line.endswith(":"):
             lines.append(line)
-            line = "\t" + piece
+            # A space, not a tab: some validators (dkimpy) look for " i=N;" in the raw field.
+            line = " " + piece
         else:
             line += " " + piece
     lines.append(line)
