@@ -1,0 +1,372 @@
+"""What the milter does with one complete message: verify inbound mail, sign outbound mail.
+
+:class:`MessageHandler` takes the collected connection facts, envelope and message and returns
+a :class:`Decision`: the header modifications and the final reply, as protocol responses. The
+session (:mod:`zegel.milter.server`) only moves packets; this is where the rules live.
+
+- Outbound: the client authenticated (``{auth_authen}`` macro) or connects from a trusted
+  network, and the RFC5322.From domain has rows in the signing table: one DKIM-Signature per
+  row (RSA and Ed25519 dual signing is two rows), inserted at the top.
+- Inbound: everything else. :func:`zegel.verify.verify_message` decides; forged
+  Authentication-Results claiming our authserv-id are removed (RFC 8601 section 5), ours is
+  inserted at the top, then the local policy's action is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import importlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zegel.dns import Resolver
+from zegel.milter.config import MilterConfig, SigningKey
+from zegel.milter.message import Envelope, MessageBuffer, to_lf
+from zegel.milter.protocol import (
+    AddHeader,
+    ChangeHeader,
+    Continue,
+    InsertHeader,
+    Quarantine,
+    ReplyCode,
+    Response,
+)
+from zegel.policy import Policy
+
+log = logging.getLogger("zegel.milter")
+
+AUTH_RESULTS = b"Authentication-Results"
+SUBJECT = b"Subject"
+INTERNAL_ERROR_REPLY = "4.3.0 Temporary local problem while authenticating the message; try again later"
+
+
+@dataclass(frozen=True)
+class ConnectionFacts:
+    """What the MTA told us about the SMTP client."""
+
+    address: str  # client IP ("" for a local or unknown client)
+    hostname: str
+    helo: str
+    macros: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def authenticated_as(self) -> str:
+        return self.macros.get("{auth_authen}", "")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The modifications (in order) and the final reply for one message, plus what to log."""
+
+    modifications: tuple[Response, ...]
+    final: Response
+    direction: str  # inbound | outbound
+    result: str  # the metrics "result" label
+    action: str  # the metrics "action" label
+    details: dict[str, str] = field(default_factory=dict)
+
+
+def _engine(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def from_domain(buffer: MessageBuffer) -> str | None:
+    """The single RFC5322.From domain, or None (no From, several From fields or mailboxes)."""
+    values = buffer.header_values(b"From")
+    if len(values) != 1:
+        return None
+    text = values[0].decode("utf-8", errors="replace").replace("\r", " ").replace("\n", " ")
+    addresses = [a for _, a in email.utils.getaddresses([text]) if a]
+    if len(addresses) != 1 or "@" not in addresses[0]:
+        return None
+    return addresses[0].rpartition("@")[2].strip().rstrip(".").lower() or None
+
+
+def _split_field(raw: bytes) -> tuple[bytes, bytes]:
+    """``Name: value\\r\\n`` -> (name, value with its leading whitespace, no final CRLF)."""
+    name, colon, value = raw.partition(b":")
+    if not colon:
+        raise ValueError("signer returned a header field without a colon")
+    if value.endswith(b"\r\n"):
+        value = value[:-2]
+    return name.strip(), value
+
+
+def fold_results(value: str) -> str:
+    """Fold a long Authentication-Results value after each ``;`` (RFC 5322 section 2.2.3)."""
+    if "\n" in value or len(value) <= 100:
+        return value
+    parts = [p.strip() for p in value.split(";")]
+    return ";\n\t".join(p for p in parts if p)
+
+
+def sanitize_reply_text(text: str) -> str:
+    """One printable-ASCII line, bounded, for an SMTP reply (RFC 5321 section 4.2)."""
+    cleaned = "".join(c if 32 <= ord(c) < 127 else " " for c in text)
+    return " ".join(cleaned.split())[:400]
+
+
+class MessageHandler:
+    """Turns one complete message into a :class:`Decision` (see the module docstring)."""
+
+    def __init__(self, config: MilterConfig, *, resolver: Resolver, policy: Policy | None = None,
+                 recorder: Any = None) -> None:
+        self.config = config
+        self.resolver = resolver
+        self.policy = policy or Policy.default()
+        self.recorder = recorder
+        self._signing_keys: dict[tuple[str, str], Any] = {}
+
+    # -- entry point ---------------------------------------------------------------------
+
+    def is_outbound(self, facts: ConnectionFacts) -> bool:
+        if self.config.sign_authenticated and facts.authenticated_as:
+            return True
+        return self.config.is_trusted(facts.address)
+
+    async def decide(self, facts: ConnectionFacts, envelope: Envelope, buffer: MessageBuffer, *,
+                     leading_space: bool, message_id: str) -> Decision:
+        """Never raises: an internal error gives the on_error decision, logged."""
+        outbound = self.is_outbound(facts)
+        direction = "outbound" if outbound else "inbound"
+        try:
+            if outbound:
+                return await self._outbound(facts, buffer, leading_space)
+            return await asyncio.wait_for(
+                self._inbound(facts, envelope, buffer, leading_space), self.config.verify_timeout)
+        except TimeoutError:
+            log.warning("verification timed out", extra={"fields": {
+                "msg_id": message_id, "timeout_s": str(self.config.verify_timeout)}})
+            return self._internal_error(direction, "timeout")
+        except Exception as exc:
+            log.error("internal error", extra={"fields": {
+                "msg_id": message_id, "error": f"{type(exc).__name__}: {exc}"}})
+            return self._internal_error(direction, "exception")
+
+    def _internal_error(self, direction: str, kind: str) -> Decision:
+        # Fail-open accepts and adds nothing; fail-closed asks the client to retry later.
+        if self.config.on_error == "tempfail":
+            return Decision((), ReplyCode(451, INTERNAL_ERROR_REPLY), direction, "error", "tempfail", {"error": kind})
+        return Decision((), Continue(), direction, "error", "accept", {"error": kind})
+
+    # -- inbound -------------------------------------------------------------------------
+
+    def _value(self, text: str | bytes, leading_space: bool) -> bytes:
+        raw = text.encode("utf-8") if isinstance(text, str) else text
+        raw = to_lf(raw).lstrip(b" ")
+        # With SMFIP_HDR_LEADSPC the MTA adds no space after the colon: we write it.
+        return b" " + raw if leading_space else raw
+
+    def _strip_ours(self, buffer: MessageBuffer) -> list[Response]:
+        """CHGHEADER with an empty value for each Authentication-Results claiming our authserv-id.
+
+        RFC 8601 section 5: a border MTA removes such fields (they are forged or stale).
+        Deleted from the highest index down, so earlier indexes stay valid whether or not the
+        MTA renumbers after a deletion.
+        """
+        ours = self.config.authserv_id.lower()
+        indexes = []
+        for index, value in enumerate(buffer.header_values(AUTH_RESULTS), 1):
+            if _claims_authserv_id(value, ours):
+                indexes.append(index)
+        return [ChangeHeader(i, AUTH_RESULTS, b"") for i in sorted(indexes, reverse=True)]
+
+    async def _inbound(self, facts: ConnectionFacts, envelope: Envelope, buffer: MessageBuffer,
+                       leading_space: bool) -> Decision:
+        strip = self._strip_ours(buffer)
+        if buffer.oversized or not self.config.verify_inbound:
+            why = (f"message larger than {self.config.max_message_size} bytes was not verified"
+                   if buffer.oversized else "inbound verification is disabled")
+            results = f"{self.config.authserv_id}; none ({why})"
+            mods: list[Response] = [*strip, InsertHeader(0, AUTH_RESULTS, self._value(results, leading_space))]
+            label = "oversized" if buffer.oversized else "unverified"
+            return Decision(tuple(mods), Continue(), "inbound", label, "accept", {"note": why})
+
+        verify = _engine("zegel.verify")
+        message = buffer.message_bytes()
+        verdict = await verify.verify_message(
+            message,
+            ip=facts.address,
+            helo=facts.helo,
+            mail_from=envelope.mail_from,
+            resolver=self.resolver,
+            authserv_id=self.config.authserv_id,
+            policy=self.policy,
+            recorder=self.recorder,
+        )
+        action = verdict.action
+        dmarc_result = getattr(verdict.dmarc, "result", None) or "none"
+        details = {
+            "spf": getattr(verdict.spf, "result", "none") or "none",
+            "dkim": ",".join(f"{getattr(d, 'result', '?')}:{getattr(d, 'domain', '')}" for d in verdict.dkim) or "none",
+            "dmarc": dmarc_result,
+            "arc": getattr(verdict.arc, "cv", "none") or "none",
+            "from_domain": verdict.from_domain or "",
+            "reason": action.reason,
+        }
+        if action.kind == "reject":
+            text = action.smtp_reply or f"5.7.1 {action.reason or 'Message rejected by local policy'}"
+            reply = ReplyCode(action.smtp_code or 550, sanitize_reply_text(text))
+            return Decision((), reply, "inbound", dmarc_result, "reject", details)
+        if action.kind == "tempfail":
+            text = action.smtp_reply or "4.4.3 Temporary DNS failure while authenticating the message; try again later"
+            reply = ReplyCode(action.smtp_code or 451, sanitize_reply_text(text))
+            return Decision((), reply, "inbound", dmarc_result, "tempfail", details)
+
+        results_value = fold_results(verdict.authentication_results)
+        mods = [*strip, InsertHeader(0, AUTH_RESULTS, self._value(results_value, leading_space))]
+        if action.header is not None:
+            name, value = action.header
+            mods.append(AddHeader(name.encode("ascii"), self._value(value, leading_space)))
+        if action.kind == "quarantine":
+            reason = sanitize_reply_text(action.reason or "local policy")
+            if self.config.quarantine == "milter":
+                mods.append(Quarantine(reason))
+            else:
+                mods.append(AddHeader(self.config.quarantine_header.encode("ascii"),
+                                      self._value(f"yes ({reason})", leading_space)))
+        if action.subject_tag:
+            mods.extend(self._tag_subject(buffer, action.subject_tag, leading_space))
+        sealed = self._arc_seal(buffer, envelope, results_value, mods, leading_space)
+        details["arc_sealed"] = "yes" if sealed else "no"
+        return Decision((*sealed, *mods), Continue(), "inbound", dmarc_result, action.kind, details)
+
+    def _tag_subject(self, buffer: MessageBuffer, tag: str, leading_space: bool) -> list[Response]:
+        subjects = buffer.header_values(SUBJECT)
+        if not subjects:
+            return [AddHeader(SUBJECT, self._value(tag, leading_space))]
+        current = subjects[0].lstrip(b" \t")
+        if current.startswith(tag.encode("utf-8")):
+            return []  # already tagged (a second pass must not stack tags)
+        return [ChangeHeader(1, SUBJECT, self._value(tag.encode("utf-8") + b" " + current, leading_space))]
+
+    def _arc_seal(self, buffer: MessageBuffer, envelope: Envelope, results: str,
+                  mods: Sequence[Response], leading_space: bool) -> list[Response]:
+        arc_config = self.config.arc
+        if arc_config is None:
+            return []
+        if arc_config.recipient_domains:
+            domains = {r.rpartition("@")[2].lower().rstrip(".") for r in envelope.recipients}
+            if not domains & arc_config.recipient_domains:
+                return []
+        arc = _engine("zegel.arc")
+        seal = getattr(arc, "seal", None) if arc is not None else None
+        if seal is None:
+            log.warning("ARC sealing configured but zegel.arc.seal is not available")
+            return []
+        # RFC 8617 section 5.1: the seal covers the message as it leaves us, so apply our
+        # own header changes to the copy we seal.
+        message = _apply(buffer, mods)
+        results_text = results.replace("\n", " ").split(";", 1)[1].strip() if ";" in results else "none"
+        fields = seal(message, domain=arc_config.domain, selector=arc_config.selector,
+                      private_key=self._private_key(arc_config.domain, arc_config.selector, arc_config.private_key_pem),
+                      authserv_id=self.config.authserv_id, auth_results=results_text)
+        out: list[Response] = []
+        for index, raw in enumerate(fields):
+            name, value = _split_field(raw)
+            out.append(InsertHeader(index, name, self._value(value, leading_space)))
+        return out
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def _private_key(self, domain: str, selector: str, pem: bytes) -> Any:
+        key = self._signing_keys.get((domain, selector))
+        if key is None:
+            keys = _engine("zegel.dkim.keys")
+            loader = getattr(keys, "load_private_key", None) if keys is not None else None
+            key = loader(pem) if loader is not None else pem
+            self._signing_keys[(domain, selector)] = key
+        return key
+
+    async def _outbound(self, facts: ConnectionFacts, buffer: MessageBuffer, leading_space: bool) -> Decision:
+        domain = from_domain(buffer)
+        details = {"from_domain": domain or "", "client": facts.address,
+                   "auth": facts.authenticated_as or ""}
+        if buffer.oversized:
+            details["note"] = f"larger than {self.config.max_message_size} bytes: not signed"
+            return Decision((), Continue(), "outbound", "oversized", "accept", details)
+        keys: tuple[SigningKey, ...] = self.config.signing_keys_for(domain) if domain else ()
+        if not keys:
+            details["note"] = "no signing key for the From domain" if domain else "no single From domain"
+            return Decision((), Continue(), "outbound", "unsigned", "accept", details)
+        dkim = _engine("zegel.dkim")
+        sign = getattr(dkim, "sign", None) if dkim is not None else None
+        if sign is None:
+            raise RuntimeError("zegel.dkim.sign is not available")
+        message = buffer.message_bytes()
+        started = time.perf_counter()
+        mods: list[Response] = []
+        for index, key in enumerate(keys):
+            raw = sign(message, domain=key.domain, selector=key.selector,
+                       private_key=self._private_key(key.domain, key.selector, key.private_key_pem))
+            name, value = _split_field(raw if isinstance(raw, bytes) else str(raw).encode("ascii"))
+            mods.append(InsertHeader(index, name, self._value(value, leading_space)))
+        details["signatures"] = ",".join(f"{k.selector}/{k.algorithm}" for k in keys)
+        details["sign_ms"] = f"{(time.perf_counter() - started) * 1000:.1f}"
+        return Decision(tuple(mods), Continue(), "outbound", "signed", "sign", details)
+
+
+def _claims_authserv_id(value: bytes, ours: str) -> bool:
+    """Whether an Authentication-Results value names ``ours`` as its authserv-id (RFC 8601 section 2.2)."""
+    text = value.decode("utf-8", errors="replace")
+    authres = _engine("zegel.authres")
+    parse = getattr(authres, "parse", None) if authres is not None else None
+    if parse is not None:
+        try:
+            parsed = parse(text)
+            found = getattr(parsed, "authserv_id", None)
+            if isinstance(found, str):
+                return found.strip().lower() == ours
+        except Exception:
+            pass  # unparseable: fall back to the first token below
+    # authserv-id is the first token, before any version number, comment or ";".
+    token = _strip_comments(text).strip().split(";", 1)[0].split()
+    return bool(token) and token[0].lower() == ours
+
+
+def _strip_comments(text: str) -> str:
+    out: list[str] = []
+    depth = 0
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+            continue
+        if char == "\\" and depth:
+            escaped = True
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(char)
+    return "".join(out)
+
+
+def _apply(buffer: MessageBuffer, mods: Sequence[Response]) -> bytes:
+    """The message with ``mods`` applied (header inserts, adds, changes and deletes)."""
+    headers = [(h.name, h.value) for h in buffer.headers]
+    for mod in mods:
+        if isinstance(mod, InsertHeader):
+            headers.insert(min(mod.index, len(headers)), (mod.name, mod.value))
+        elif isinstance(mod, AddHeader):
+            headers.append((mod.name, mod.value))
+        elif isinstance(mod, ChangeHeader):
+            seen = 0
+            for position, (name, _) in enumerate(headers):
+                if name.lower() == mod.name.lower():
+                    seen += 1
+                    if seen == mod.index:
+                        if mod.value:
+                            headers[position] = (name, mod.value)
+                        else:
+                            del headers[position]
+                        break
+    return b"".join(buffer.field_bytes(n, v) for n, v in headers) + b"\r\n" + buffer.body_bytes()

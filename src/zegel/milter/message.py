@@ -1,0 +1,131 @@
+"""One message as the milter collects it: envelope, header fields and a bounded body.
+
+Memory stays bounded whatever the MTA sends:
+
+- the body is kept in memory up to ``memory_limit`` bytes, then spooled to a temporary file
+  (:class:`tempfile.SpooledTemporaryFile`, deleted when the message is done);
+- past ``max_size`` bytes (header fields plus body) the milter stops collecting: the message is
+  *not* verified or signed, it is passed on unchanged except that forged Authentication-Results
+  headers claiming our authserv-id are still removed and ours says ``none`` with the reason.
+  Mail is never lost or refused for its size here; the MTA's own size limit governs that.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO
+
+
+@dataclass
+class HeaderField:
+    name: bytes
+    value: bytes  # raw value as the MTA sent it (leading space kept when negotiated)
+
+
+def new_message_id() -> str:
+    """A short random id that tags every log line about one message."""
+    return secrets.token_hex(6)
+
+
+@dataclass
+class Envelope:
+    """The SMTP envelope of the message in progress."""
+
+    mail_from: str = ""  # without angle brackets; "" for the null sender
+    mail_args: tuple[str, ...] = ()
+    recipients: list[str] = field(default_factory=list)
+
+
+def strip_brackets(address: str) -> str:
+    address = address.strip()
+    if address.startswith("<") and address.endswith(">"):
+        return address[1:-1]
+    return address
+
+
+class MessageBuffer:
+    """Header fields and body of one message, bounded as described in the module docstring."""
+
+    def __init__(self, *, memory_limit: int, max_size: int, spool_dir: str | None = None,
+                 leading_space_kept: bool = False) -> None:
+        self.memory_limit = memory_limit
+        self.max_size = max_size
+        self.spool_dir = spool_dir
+        self.leading_space_kept = leading_space_kept
+        self.headers: list[HeaderField] = []
+        self.size = 0
+        self.body_size = 0
+        self.oversized = False
+        self._body: IO[bytes] | None = None
+
+    def add_header(self, name: bytes, value: bytes) -> None:
+        if self.oversized:
+            return
+        self.size += len(name) + len(value) + 4
+        if self.size > self.max_size:
+            self._overflow()
+            return
+        self.headers.append(HeaderField(name, value))
+
+    def add_body(self, chunk: bytes) -> None:
+        if self.oversized or not chunk:
+            return
+        self.size += len(chunk)
+        if self.size > self.max_size:
+            self._overflow()
+            return
+        if self._body is None:
+            # Lives as long as the message (closed by close_body), so not a with-block.
+            self._body = tempfile.SpooledTemporaryFile(max_size=self.memory_limit, dir=self.spool_dir)  # noqa: SIM115
+        self._body.write(chunk)
+        self.body_size += len(chunk)
+
+    def _overflow(self) -> None:
+        self.oversized = True
+        self.close_body()
+
+    @property
+    def spooled(self) -> bool:
+        rolled = getattr(self._body, "_rolled", False)
+        return bool(rolled)
+
+    def header_bytes(self) -> bytes:
+        """The header section in RFC 5322 form (CRLF line ends), without the blank line."""
+        return b"".join(self.field_bytes(h.name, h.value) for h in self.headers)
+
+    def field_bytes(self, name: bytes, value: bytes) -> bytes:
+        # Without SMFIP_HDR_LEADSPC the MTA removed the space after the colon; put one back.
+        separator = b":" if self.leading_space_kept else b": "
+        return name + separator + to_crlf(value) + b"\r\n"
+
+    def body_bytes(self) -> bytes:
+        if self._body is None:
+            return b""
+        self._body.seek(0)
+        return self._body.read()
+
+    def message_bytes(self) -> bytes:
+        return self.header_bytes() + b"\r\n" + self.body_bytes()
+
+    def close_body(self) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+
+    def header_values(self, name: bytes) -> list[bytes]:
+        wanted = name.lower()
+        return [h.value for h in self.headers if h.name.lower() == wanted]
+
+
+def to_crlf(value: bytes) -> bytes:
+    """Folded header values arrive with bare LF (Postfix) or CRLF (Sendmail); give CRLF."""
+    if b"\n" not in value:
+        return value
+    return value.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def to_lf(value: bytes) -> bytes:
+    """A header value for the MTA: folding as bare LF, which Postfix and Sendmail both expect."""
+    return value.replace(b"\r\n", b"\n")
