@@ -10,13 +10,19 @@ and the local policy (:mod:`zegel.policy`) turns the results into an :class:`Act
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from zegel.arc import validate as arc_validate
+from zegel.authres import build
+from zegel.authres import parse as parse_authres
+from zegel.dkim import verify as dkim_verify
+from zegel.dkim.keys import KeyCache
+from zegel.dmarc import evaluate_message, load_psl
 from zegel.dns import Resolver
 from zegel.policy import Action, ActionKind, Override, Policy, PolicyError
+from zegel.spf import SpfChecker
 
 __all__ = [
     "Action",
@@ -30,6 +36,7 @@ __all__ = [
     "PolicyError",
     "SpfOutcome",
     "Verdict",
+    "Verifier",
     "verify_message",
 ]
 
@@ -108,6 +115,35 @@ class Verdict:
     from_domain: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: keys spf, dkim, arc, dmarc, authentication_results, action."""
+        return {
+            "spf": _fields(self.spf, ("result", "domain", "identity", "sender", "mechanism", "explanation", "reason")),
+            "dkim": [_fields(d, ("result", "domain", "selector", "algorithm", "identity", "header_b", "reason"))
+                     for d in self.dkim],
+            "arc": _arc_dict(self.arc),
+            "dmarc": _fields(self.dmarc, ("result", "policy", "disposition", "from_domain", "policy_domain",
+                                          "spf_aligned", "dkim_aligned", "mode", "reason")),
+            "authentication_results": self.authentication_results,
+            "action": asdict(self.action),
+        }
+
+
+def _fields(obj: object, names: Sequence[str]) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    return {name: getattr(obj, name) for name in names if hasattr(obj, name)}
+
+
+def _arc_dict(arc: ArcOutcome | None) -> dict[str, Any] | None:
+    if arc is None:
+        return None
+    to_dict = getattr(arc, "to_dict", None)
+    if callable(to_dict):
+        data: dict[str, Any] = to_dict()
+        return data
+    return {"cv": arc.cv, "reason": arc.reason, "hops": []}
+
 
 @runtime_checkable
 class OutcomeSink(Protocol):
@@ -117,63 +153,184 @@ class OutcomeSink(Protocol):
 
 
 # RFC 5322 sets no limit on the header section; MTAs do (Postfix header_size_limit is 100 KiB).
-# Beyond these bounds the signatures are not evaluated (a defined "permerror"-like outcome
-# with a reason) so a hostile header block cannot cost unbounded time in every engine.
+# Beyond these bounds DKIM and ARC are not evaluated (a defined outcome with a reason), so a
+# hostile header block cannot cost unbounded time in every engine.
 MAX_HEADER_BYTES = 1024 * 1024
 MAX_HEADER_FIELDS = 10_000
 
 
-def _engine(module: str) -> Any:
-    """The engine module, or None while it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
+# -- stand-ins for a stage that could not run: each says why, in the engine's own shape -------
 
 
 @dataclass(frozen=True)
-class _Unchecked:
-    """Stands in for an engine result when a stage could not run; carries why."""
-
+class UncheckedSpf:
     result: str
     reason: str
-    explanation: str | None = None
     domain: str = ""
-    identity: str = ""
+    sender: str = ""
+    identity: str = "mailfrom"
+    explanation: str | None = None
+    mechanism: str | None = None
+
+
+@dataclass(frozen=True)
+class UncheckedDkim:
+    result: str
+    reason: str
+    domain: str = ""
     selector: str = ""
     header_b: str = ""
-    policy: str | None = None
-    disposition: str = "none"
-    from_domain: str | None = None
-    cv: str = "none"
+
+
+@dataclass(frozen=True)
+class UncheckedArc:
+    cv: str
+    reason: str
     hops: tuple[Any, ...] = ()
 
 
-def header_section(message: bytes) -> tuple[bytes, int, str | None]:
-    """The header section, its field count, and why it is unusable (None when it is fine).
+@dataclass(frozen=True)
+class UncheckedDmarc:
+    result: str
+    reason: str
+    from_domain: str | None = None
+    policy: str | None = None
+    disposition: str = "none"
 
-    RFC 5322 section 2.1: header fields, then an empty line, then the body. A message that
-    starts with something other than a field (``name:``) has no header section.
+
+def header_problem(message: bytes) -> str | None:
+    """Why ``message`` has no usable header section, or None when it has one.
+
+    RFC 5322 section 2.1: header fields, then an empty line, then the body; section 3.6.8:
+    a field name is printable US-ASCII except the colon.
     """
-    end = -1
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        found = message.find(separator, 0, MAX_HEADER_BYTES + 4)
-        if found != -1 and (end == -1 or found < end):
-            end = found
-    if end == -1:
-        if len(message) > MAX_HEADER_BYTES:
-            return b"", 0, f"header section larger than {MAX_HEADER_BYTES} bytes"
-        end = len(message)
-    head = message[:end]
-    first_line = head.split(b"\n", 1)[0]
-    name, colon, _ = first_line.partition(b":")
-    # RFC 5322 section 3.6.8: field-name = 1*ftext (printable US-ASCII except colon).
+    window = message[: MAX_HEADER_BYTES + 4]
+    ends = [i for i in (window.find(b"\r\n\r\n"), window.find(b"\n\n")) if i != -1]
+    if ends:
+        head = window[: min(ends)]
+    elif len(message) > MAX_HEADER_BYTES:
+        return f"header section larger than {MAX_HEADER_BYTES} bytes"
+    else:
+        head = message
+    if not head.strip():
+        return "not an RFC 5322 message: no header section"
+    name, colon, _ = head.split(b"\n", 1)[0].partition(b":")
+    name = name.rstrip(b" \t")
     if not colon or not name or any(c < 33 or c > 126 for c in name):
-        return head, 0, "not an RFC 5322 message: it does not start with a header field"
-    fields = sum(1 for line in head.split(b"\n") if line[:1] not in (b" ", b"\t"))
+        return "not an RFC 5322 message: it does not start with a header field"
+    fields = head.count(b"\n") + 1 - head.count(b"\n ") - head.count(b"\n\t")
     if fields > MAX_HEADER_FIELDS:
-        return head, fields, f"header section has {fields} fields (limit {MAX_HEADER_FIELDS})"
-    return head, fields, None
+        return f"header section has {fields} fields (limit {MAX_HEADER_FIELDS})"
+    return None
+
+
+class Verifier:
+    """The pipeline bound to a resolver and a policy, keeping parse caches across messages.
+
+    A long-running receiver (the milter) keeps one; :func:`verify_message` makes one per call.
+    The caches (SPF records, DKIM/ARC key records, the Public Suffix List for RFC 7489 mode)
+    belong to this object, not to the process.
+    """
+
+    def __init__(
+        self,
+        resolver: Resolver | None = None,
+        *,
+        authserv_id: str,
+        policy: Policy | None = None,
+        recorder: OutcomeSink | None = None,
+        psl: Any = None,
+    ) -> None:
+        if not authserv_id.strip():
+            raise ValueError("authserv_id must not be empty")
+        self.resolver = resolver if resolver is not None else Resolver()
+        self.authserv_id = authserv_id
+        self.policy = policy if policy is not None else Policy.default()
+        self.recorder = recorder
+        self._psl = psl
+        self._spf_checker = SpfChecker(self.resolver, receiver=authserv_id)
+        self._key_cache = KeyCache()
+
+    @property
+    def psl(self) -> Any:
+        if self._psl is None and self.policy.dmarc_mode == "rfc7489":
+            self._psl = load_psl()
+        return self._psl
+
+    async def verify(self, message: bytes, *, ip: str, helo: str, mail_from: str) -> Verdict:
+        """Authenticate ``message`` as received from ``ip`` (HELO ``helo``, MAIL FROM ``mail_from``).
+
+        Never raises for bad input: a message that is not RFC 5322, an engine that fails or a
+        DNS failure all give results with a reason (see ``Verdict.notes``).
+        """
+        notes: list[str] = []
+        problem = header_problem(message)
+        spf_stage = self._spf(ip, mail_from, helo, notes)
+        dkim: tuple[DkimOutcome, ...]
+        arc: ArcOutcome
+        dmarc: DmarcOutcome
+        if problem:
+            notes.append(problem)
+            spf = await spf_stage
+            dkim, arc = (), UncheckedArc("none", f"not checked: {problem}")
+            dmarc = UncheckedDmarc("permerror", f"no From domain: {problem}")
+        else:
+            # SPF, DKIM and ARC are independent: run them (and their DNS lookups) concurrently.
+            spf, dkim, arc = await asyncio.gather(spf_stage, self._dkim(message, notes), self._arc(message, notes))
+            dmarc = await self._dmarc(message, spf, dkim, notes)
+        from_domain = dmarc.from_domain
+        forwarder = trusted_forwarder(arc, from_domain, self.policy)
+        action = self.policy.decide(spf, dkim, dmarc, arc_cv=arc.cv, trusted_forwarder=forwarder)
+        try:
+            results = build(self.authserv_id, [spf, *dkim, dmarc, arc])
+        except (TypeError, ValueError) as exc:  # cannot happen for our own results; be safe
+            notes.append(f"Authentication-Results not built: {exc}")
+            results = f"{self.authserv_id}; none"
+        verdict = Verdict(spf, dkim, arc, dmarc, results, action, from_domain, tuple(notes))
+        if self.recorder is not None:
+            try:
+                self.recorder.record(verdict, ip=ip, helo=helo, mail_from=mail_from)
+            except Exception as exc:  # reporting must never cost the verdict
+                verdict = Verdict(spf, dkim, arc, dmarc, results, action, from_domain,
+                                  (*notes, f"recording the outcome failed: {type(exc).__name__}: {exc}"))
+        return verdict
+
+    async def _spf(self, ip: str, mail_from: str, helo: str, notes: list[str]) -> SpfOutcome:
+        try:
+            # RFC 7208 section 2.3/2.4: MAIL FROM, or postmaster@HELO for the null sender.
+            return await self._spf_checker.check(ip, mail_from, helo)
+        except ValueError as exc:  # the only documented raise: a client address that is not one
+            notes.append(f"SPF not checked: {exc}")
+            return UncheckedSpf("permerror", f"not checked: {exc}", sender=mail_from)
+        except Exception as exc:
+            notes.append(f"SPF stage failed: {type(exc).__name__}: {exc}")
+            return UncheckedSpf("temperror", f"SPF stage failed: {exc}", sender=mail_from)
+
+    async def _dkim(self, message: bytes, notes: list[str]) -> tuple[DkimOutcome, ...]:
+        try:
+            return tuple(await dkim_verify(message, resolver=self.resolver, key_cache=self._key_cache))
+        except Exception as exc:
+            notes.append(f"DKIM stage failed: {type(exc).__name__}: {exc}")
+            return (UncheckedDkim("permerror", f"DKIM stage failed: {exc}"),)
+
+    async def _arc(self, message: bytes, notes: list[str]) -> ArcOutcome:
+        try:
+            return await arc_validate(message, resolver=self.resolver, key_cache=self._key_cache)
+        except Exception as exc:
+            notes.append(f"ARC stage failed: {type(exc).__name__}: {exc}")
+            return UncheckedArc("fail", f"ARC stage failed: {exc}")
+
+    async def _dmarc(
+        self, message: bytes, spf: SpfOutcome, dkim: tuple[DkimOutcome, ...], notes: list[str]
+    ) -> DmarcOutcome:
+        try:
+            # RFC 7489 section 6.6.1: zegel.dmarc extracts the From domain(s) and, with several,
+            # applies the strictest result (the choices are in docs/dmarc.md).
+            return await evaluate_message(message, spf=spf, dkim=dkim, resolver=self.resolver,
+                                          mode=self.policy.dmarc_mode, psl=self.psl)
+        except Exception as exc:
+            notes.append(f"DMARC stage failed: {type(exc).__name__}: {exc}")
+            return UncheckedDmarc("temperror", f"DMARC stage failed: {exc}")
 
 
 async def verify_message(
@@ -186,196 +343,41 @@ async def verify_message(
     authserv_id: str,
     policy: Policy | None = None,
     recorder: OutcomeSink | None = None,
+    psl: Any = None,
 ) -> Verdict:
-    """Authenticate ``message`` as received from ``ip`` (HELO ``helo``, MAIL FROM ``mail_from``).
+    """Authenticate ``message`` as a receiving server: SPF, DKIM, ARC, DMARC, local policy.
 
-    Never raises for bad input: a message that is not RFC 5322, an engine that cannot run,
-    or a DNS failure all give results with a reason (``Verdict.notes``).
+    ``psl``: a Public Suffix List (``zegel.dmarc.load_psl()``) for RFC 7489 mode, so callers
+    load it once. Keep a :class:`Verifier` instead to reuse parse caches across messages.
     """
-    policy = policy or Policy.default()
-    resolver = resolver or Resolver()
-    notes: list[str] = []
-    _, _, problem = header_section(message)
-    if problem:
-        notes.append(problem)
-
-    spf_task = _run_spf(ip, mail_from, helo, resolver, notes)
-    if problem:
-        spf = await spf_task
-        dkim: tuple[DkimOutcome, ...] = ()
-        arc: ArcOutcome | None = _Unchecked("none", f"not checked: {problem}")
-    else:
-        spf, dkim, arc = await asyncio.gather(
-            spf_task, _run_dkim(message, resolver, notes), _run_arc(message, resolver, notes)
-        )
-    from_domain, from_problem = _from_domain(message, problem)
-    if from_problem:
-        notes.append(from_problem)
-    dmarc = await _run_dmarc(from_domain, spf, dkim, resolver, policy, notes, from_problem)
-
-    trusted = trusted_forwarder(arc, from_domain, policy)
-    action = policy.decide(spf, dkim, dmarc, arc_cv=arc.cv if arc is not None else None,
-                           trusted_forwarder=trusted)
-    results = _build_authentication_results(authserv_id, spf, dkim, dmarc, arc, mail_from, helo,
-                                            from_domain, notes)
-    verdict = Verdict(spf, dkim, arc, dmarc, results, action, from_domain, tuple(notes))
-    if recorder is not None:
-        try:
-            recorder.record(verdict, ip=ip, helo=helo, mail_from=mail_from)
-        except Exception as exc:  # reporting must never cost the verdict
-            verdict = Verdict(spf, dkim, arc, dmarc, results, action, from_domain,
-                              (*notes, f"recording the outcome failed: {type(exc).__name__}: {exc}"))
-    return verdict
-
-
-async def _run_spf(ip: str, mail_from: str, helo: str, resolver: Resolver, notes: list[str]) -> SpfOutcome | None:
-    spf = _engine("zegel.spf")
-    if spf is None:
-        notes.append("SPF not checked: zegel.spf is not available")
-        return None
-    try:
-        # RFC 7208 section 2.3/2.4: MAIL FROM, or postmaster@HELO for the null sender.
-        return await spf.check(ip, mail_from, helo, resolver=resolver)  # type: ignore[no-any-return]
-    except Exception as exc:
-        notes.append(f"SPF stage failed: {type(exc).__name__}: {exc}")
-        return _Unchecked("temperror", f"SPF stage failed: {exc}")
-
-
-async def _run_dkim(message: bytes, resolver: Resolver, notes: list[str]) -> tuple[DkimOutcome, ...]:
-    dkim = _engine("zegel.dkim")
-    if dkim is None:
-        notes.append("DKIM not checked: zegel.dkim is not available")
-        return ()
-    try:
-        return tuple(await dkim.verify(message, resolver=resolver))
-    except Exception as exc:
-        notes.append(f"DKIM stage failed: {type(exc).__name__}: {exc}")
-        return (_Unchecked("permerror", f"DKIM stage failed: {exc}"),)
-
-
-async def _run_arc(message: bytes, resolver: Resolver, notes: list[str]) -> ArcOutcome | None:
-    arc = _engine("zegel.arc")
-    if arc is None:
-        notes.append("ARC not checked: zegel.arc is not available")
-        return None
-    try:
-        return await arc.validate(message, resolver=resolver)  # type: ignore[no-any-return]
-    except Exception as exc:
-        notes.append(f"ARC stage failed: {type(exc).__name__}: {exc}")
-        return _Unchecked("fail", f"ARC stage failed: {exc}", cv="fail")
-
-
-def _from_domain(message: bytes, problem: str | None) -> tuple[str | None, str | None]:
-    """The RFC5322.From domain DMARC evaluates, or None and why (zegel.dmarc decides the rules)."""
-    if problem:
-        return None, None
-    dmarc = _engine("zegel.dmarc")
-    extract = getattr(dmarc, "from_domain", None) if dmarc is not None else None
-    if extract is None:
-        return None, "From domain not extracted: zegel.dmarc is not available"
-    try:
-        found = extract(message)
-    except Exception as exc:
-        return None, f"From domain not found: {exc}"
-    if isinstance(found, tuple):  # (domain, reason)
-        return found[0], found[1] if len(found) > 1 else None
-    return (found or None), (None if found else "message has no usable From domain")
-
-
-async def _run_dmarc(
-    from_domain: str | None,
-    spf: SpfOutcome | None,
-    dkim: tuple[DkimOutcome, ...],
-    resolver: Resolver,
-    policy: Policy,
-    notes: list[str],
-    from_problem: str | None,
-) -> DmarcOutcome | None:
-    dmarc = _engine("zegel.dmarc")
-    if dmarc is None:
-        notes.append("DMARC not checked: zegel.dmarc is not available")
-        return None
-    if from_domain is None:
-        # RFC 7489 section 6.6.1: without a single From domain DMARC cannot be applied.
-        return _Unchecked("none", from_problem or "no From domain", from_domain=None)
-    try:
-        return await dmarc.evaluate(  # type: ignore[no-any-return]
-            from_domain, spf=spf, dkim=list(dkim), resolver=resolver, mode=policy.dmarc_mode
-        )
-    except Exception as exc:
-        notes.append(f"DMARC stage failed: {type(exc).__name__}: {exc}")
-        return _Unchecked("temperror", f"DMARC stage failed: {exc}", from_domain=from_domain)
+    verifier = Verifier(resolver, authserv_id=authserv_id, policy=policy, recorder=recorder, psl=psl)
+    return await verifier.verify(message, ip=ip, helo=helo, mail_from=mail_from)
 
 
 def trusted_forwarder(arc: ArcOutcome | None, from_domain: str | None, policy: Policy) -> str | None:
-    """The listed forwarder whose validated ARC chain authenticates ``from_domain``, if any.
+    """The listed forwarder whose validated ARC chain vouches for ``from_domain``, if any.
 
     RFC 8617 section 7.2: a receiver may use the ARC-Authentication-Results of intermediaries
-    it trusts. We accept the chain only when it validates (cv=pass); walking from the newest
-    set (the one that handed us the message) down while the sealers are trusted, a hop whose
-    recorded results show DMARC passing for the From domain vouches for it.
+    it trusts. Only a validating chain (cv=pass) counts. Walking from the newest ARC set (the
+    intermediary that handed us the message) down while the sealers are listed, a hop whose
+    recorded results say DMARC passed for the From domain vouches for it.
     """
     if arc is None or arc.cv != "pass" or not from_domain or not policy.trusted_forwarders:
         return None
-    authres = _engine("zegel.authres")
-    if authres is None:
-        return None
     for hop in reversed(tuple(arc.hops)):
         sealer = str(getattr(hop, "domain", "")).lower().rstrip(".")
-        if not _in_domains(sealer, policy.trusted_forwarders):
+        if not any(sealer == d or sealer.endswith("." + d) for d in policy.trusted_forwarders):
             return None
-        if _results_authenticate(authres, str(getattr(hop, "results", "")), getattr(hop, "authserv_id", ""), from_domain):
+        if _vouches(str(getattr(hop, "authserv_id", "")), str(getattr(hop, "results", "")), from_domain):
             return sealer
     return None
 
 
-def _in_domains(domain: str, listed: frozenset[str]) -> bool:
-    return any(domain == d or domain.endswith("." + d) for d in listed)
-
-
-def _results_authenticate(authres: Any, text: str, authserv_id: str, from_domain: str) -> bool:
-    try:
-        parsed = authres.parse(f"{authserv_id}; {text}" if authserv_id and not text.startswith(authserv_id) else text)
-    except Exception:
-        return False
-    for result in getattr(parsed, "results", ()):
-        method = str(getattr(result, "method", "")).lower()
-        value = str(getattr(result, "result", "")).lower()
-        props = _properties(result)
-        if method == "dmarc" and value == "pass" and props.get("header.from", from_domain).lower() == from_domain:
-            return True
+def _vouches(authserv_id: str, results: str, from_domain: str) -> bool:
+    parsed = parse_authres(f"{authserv_id or 'unknown'}; {results}")
+    for info in parsed.results:
+        if info.method == "dmarc" and info.result == "pass":
+            header_from = (info.get("header.from") or from_domain).lower().rstrip(".")
+            if header_from == from_domain:
+                return True
     return False
-
-
-def _properties(result: Any) -> dict[str, str]:
-    props = getattr(result, "properties", {})
-    if isinstance(props, dict):
-        return {str(k).lower(): str(v) for k, v in props.items()}
-    out: dict[str, str] = {}
-    for item in props:
-        ptype, name, value = (getattr(item, "ptype", ""), getattr(item, "name", ""), getattr(item, "value", ""))
-        out[f"{ptype}.{name}".lower()] = str(value)
-    return out
-
-
-def _build_authentication_results(
-    authserv_id: str,
-    spf: SpfOutcome | None,
-    dkim: tuple[DkimOutcome, ...],
-    dmarc: DmarcOutcome | None,
-    arc: ArcOutcome | None,
-    mail_from: str,
-    helo: str,
-    from_domain: str | None,
-    notes: list[str],
-) -> str:
-    authres = _engine("zegel.authres")
-    if authres is None:
-        notes.append("Authentication-Results not built: zegel.authres is not available")
-        return f"{authserv_id}; none"
-    try:
-        return str(authres.build(authserv_id, {"spf": spf, "dkim": list(dkim), "dmarc": dmarc, "arc": arc,
-                                              "mail_from": mail_from, "helo": helo, "from_domain": from_domain}))
-    except Exception as exc:
-        notes.append(f"Authentication-Results not built: {type(exc).__name__}: {exc}")
-        return f"{authserv_id}; none"

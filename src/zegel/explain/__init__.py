@@ -1,0 +1,7 @@
+"""Plain-language explanations (English and Dutch) of authentication results, DMARC failure
+causes, and look-alike sender domains."""
+
+from zegel.explain.lookalike import Lookalike, LookalikeDetector
+from zegel.explain.texts import LANGUAGES, Lang, text
+
+__all__ = ["LANGUAGES", "Lang", "Lookalike", "LookalikeDetector", "text"]

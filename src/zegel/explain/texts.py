@@ -1,0 +1,198 @@
+"""Plain-language texts, English and Dutch.
+
+Keys are stable identifiers; values are ``str.format`` templates with named fields. Both
+languages have exactly the same keys and fields (a test checks), so a caller never meets a
+missing translation.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Lang = Literal["en", "nl"]
+LANGUAGES: Final[tuple[Lang, ...]] = ("en", "nl")
+
+EN: Final[dict[str, str]] = {
+    # -- section titles
+    "title.spf": "SPF (is the sending server allowed to send for {domain}?)",
+    "title.dkim": "DKIM (digital signatures)",
+    "title.arc": "ARC (results passed on by forwarders)",
+    "title.dmarc": "DMARC (does the visible sender {domain} check out?)",
+    "title.action": "What this server does",
+    "title.cause": "Why DMARC failed",
+    "title.notes": "Could not check everything",
+    # -- SPF results (RFC 7208 section 2.6)
+    "spf.pass": "Pass: {domain} lists the sending server {ip} as allowed to send its mail.",
+    "spf.fail": "Fail: {domain} says the sending server {ip} may not send its mail.",
+    "spf.softfail": "Soft fail: {domain} says the sending server {ip} is probably not allowed to send its mail, but does not ask for rejection.",
+    "spf.neutral": "Neutral: {domain} does not say whether the sending server {ip} may send its mail.",
+    "spf.none": "None: {domain} publishes no SPF record, so nothing can be said about the sending server.",
+    "spf.temperror": "Temporary error: the SPF record of {domain} could not be fetched (DNS problem); trying again later may work.",
+    "spf.permerror": "Permanent error: the SPF record of {domain} is broken and cannot be evaluated{detail}.",
+    "spf.unknown": "Not checked{detail}.",
+    # -- DKIM results (RFC 6376 / RFC 8601 section 2.7.1)
+    "dkim.none": "No DKIM signature: the message is not signed.",
+    "dkim.pass": "Pass: a valid signature from {domain} (selector {selector}). {domain} vouches for this message and it was not changed on the way.",
+    "dkim.fail": "Fail: the signature from {domain} (selector {selector}) does not match the message; it was changed after signing or the signature is forged{detail}.",
+    "dkim.neutral": "Neutral: the signature from {domain} could not be checked{detail}.",
+    "dkim.policy": "Policy: the signature from {domain} is valid but not acceptable here{detail}.",
+    "dkim.temperror": "Temporary error: the key of {domain} (selector {selector}) could not be fetched (DNS problem){detail}.",
+    "dkim.permerror": "Permanent error: the signature from {domain} cannot be checked{detail}.",
+    # -- ARC (RFC 8617)
+    "arc.none": "None: no forwarder added ARC information.",
+    "arc.pass": "Pass: the message passed through {count} intermediar{plural} ({servers}) and their sealed record of earlier results is intact.",
+    "arc.fail": "Fail: the ARC chain is broken{detail}; the results recorded by forwarders cannot be trusted.",
+    # -- DMARC (RFC 9989 / RFC 7489)
+    "dmarc.pass": "Pass: the visible sender domain {domain} is confirmed by {by}.",
+    "dmarc.fail": "Fail: neither SPF nor DKIM confirms the visible sender domain {domain}. The domain's policy is {policy}.",
+    "dmarc.none": "None: {domain} publishes no DMARC policy, so the receiver decides on its own.",
+    "dmarc.temperror": "Temporary error: the DMARC policy of {domain} could not be fetched (DNS problem).",
+    "dmarc.permerror": "Permanent error: the DMARC record of {domain} is broken{detail}.",
+    "dmarc.unknown": "Not checked{detail}.",
+    "dmarc.by_spf": "SPF (the envelope sender domain {spf_domain} matches)",
+    "dmarc.by_dkim": "DKIM (the signature of {dkim_domain} matches)",
+    "dmarc.by_both": "SPF and DKIM",
+    "policy.none": "none (only monitoring: deliver as usual)",
+    "policy.quarantine": "quarantine (treat as suspicious, e.g. the spam folder)",
+    "policy.reject": "reject (refuse the message)",
+    "policy.unknown": "unknown",
+    # -- DMARC failure causes (the usual ones, see docs/explain.md)
+    "cause.not_aligned": "No identifier matches the From domain {domain}. {details} DMARC needs SPF or DKIM to pass for {domain} itself{relaxed}.",
+    "cause.not_aligned.spf": "SPF passed, but for the envelope domain {spf_domain}, which does not match {domain} in {mode} mode.",
+    "cause.not_aligned.dkim": "DKIM passed, but the signature is from {dkim_domain}, which does not match {domain} in {mode} mode.",
+    "cause.relaxed": " (or, in relaxed mode, a domain of the same organization)",
+    "cause.mode.relaxed": "relaxed",
+    "cause.mode.strict": "strict",
+    "cause.provider_dkim": "The message is signed only with the sending provider's own domain ({dkim_domain}), not with {domain}. Set up DKIM for {domain} at that provider so it signs with d={domain}.",
+    "cause.no_dkim": "The message has no DKIM signature at all, and SPF does not confirm {domain}. Set up DKIM signing for {domain}.",
+    "cause.spf_source": "The server that sent this ({ip}) is not listed in the SPF record of {spf_domain}, and there is no valid DKIM signature from {domain}. If this mail is genuine, add this sending source (for example your newsletter or invoicing service) to the SPF record and let it sign with DKIM.",
+    "cause.forwarding_spf": "The message was forwarded{via}: the forwarding server {ip} is not in the SPF record of {spf_domain}, so SPF fails on the way. That is normal for forwarding; only a DKIM signature survives it.",
+    "cause.forwarding_modified": "The message was changed on the way{via}: the DKIM signature of {dkim_domain} no longer matches ({detail}). A mailing list that adds a footer or changes the subject, or a virus scanner that rewrites the message, breaks DKIM.",
+    "cause.forwarding_arc": "A forwarder ({servers}) recorded in its ARC seal that the message did authenticate when it arrived there: {results}.",
+    "cause.spoofing": "Nothing confirms {domain}: the sending server {ip} is not allowed by its SPF record and no signature from {domain} is present, while {domain} has a strict policy ({policy}). This message is most likely forged (spoofing).",
+    "cause.unknown": "The available results do not point to one usual cause.",
+    "detail.body_hash": "the body was changed",
+    "detail.signature": "the signed header fields were changed",
+    "via": " via {servers}",
+    # -- actions
+    "action.accept": "Accept and deliver the message.",
+    "action.add_header": "Deliver the message with the header {header} added.",
+    "action.tag_subject": "Deliver the message with {tag} added to the subject.",
+    "action.quarantine": "Deliver the message to the spam folder (quarantine).",
+    "action.reject": "Refuse the message: {code} {reply}",
+    "action.tempfail": "Ask the sending server to try again later: {code} {reply}",
+    "action.tag_also": " The subject gets {tag}.",
+    "action.override.local_policy": " The sender's DMARC policy asked for more; this server's own policy is milder (reported as local_policy).",
+    "action.override.trusted_forwarder": " A trusted forwarder's ARC results override the failure (reported as trusted_forwarder).",
+    # -- zegel explain (reading a received message)
+    "received.from": "Visible sender (From): {domain}",
+    "received.no_from": "The message has no usable From domain.",
+    "received.authenticated.true": "The sender domain {domain} was authenticated by {server}.",
+    "received.authenticated.false": "The sender domain {domain} was NOT authenticated by {server}: be careful with this message.",
+    "received.authenticated.none": "No trusted server recorded whether {domain} is authentic; the headers say nothing reliable.",
+    "received.hops": "What each server concluded (oldest first):",
+    "received.hop": "{n}. {server} ({source}): {results}",
+    "received.hop.untrusted": " (added before your own server; could be forged)",
+    "received.no_hops": "No Authentication-Results or ARC headers found.",
+    "lookalike.title": "Look-alike domain",
+    "lookalike.none": "The From domain does not resemble a well-known or previously seen domain.",
+    "lookalike.homoglyph": "{domain} imitates {imitates}: it uses look-alike characters ({detail}).",
+    "lookalike.swap": "{domain} imitates {imitates}: one character differs ({detail}).",
+    "lookalike.added_words": "{domain} imitates {imitates}: it adds words to the name ({detail}).",
+    "lookalike.other_tld": "{domain} imitates {imitates}: the same name under another top-level domain ({detail}); check that it really belongs to them.",
+    "lookalike.embedded": "{domain} imitates {imitates}: the real domain is {registrable}; {imitates} is only part of the name.",
+}
+
+NL: Final[dict[str, str]] = {
+    "title.spf": "SPF (mag de verzendende server mail versturen voor {domain}?)",
+    "title.dkim": "DKIM (digitale handtekeningen)",
+    "title.arc": "ARC (resultaten doorgegeven door doorstuurservers)",
+    "title.dmarc": "DMARC (klopt de zichtbare afzender {domain}?)",
+    "title.action": "Wat deze server doet",
+    "title.cause": "Waarom DMARC faalde",
+    "title.notes": "Niet alles kon worden gecontroleerd",
+    "spf.pass": "Geslaagd: {domain} noemt de verzendende server {ip} als toegestaan om zijn mail te versturen.",
+    "spf.fail": "Mislukt: volgens {domain} mag de verzendende server {ip} zijn mail niet versturen.",
+    "spf.softfail": "Zacht mislukt (softfail): volgens {domain} mag de verzendende server {ip} waarschijnlijk geen mail versturen, maar het domein vraagt niet om weigeren.",
+    "spf.neutral": "Neutraal: {domain} zegt niet of de verzendende server {ip} zijn mail mag versturen.",
+    "spf.none": "Geen: {domain} publiceert geen SPF-record, dus over de verzendende server valt niets te zeggen.",
+    "spf.temperror": "Tijdelijke fout: het SPF-record van {domain} kon niet worden opgehaald (DNS-probleem); later opnieuw proberen kan helpen.",
+    "spf.permerror": "Blijvende fout: het SPF-record van {domain} is ongeldig en kan niet worden beoordeeld{detail}.",
+    "spf.unknown": "Niet gecontroleerd{detail}.",
+    "dkim.none": "Geen DKIM-handtekening: het bericht is niet ondertekend.",
+    "dkim.pass": "Geslaagd: een geldige handtekening van {domain} (selector {selector}). {domain} staat in voor dit bericht en het is onderweg niet veranderd.",
+    "dkim.fail": "Mislukt: de handtekening van {domain} (selector {selector}) past niet bij het bericht; het is na het ondertekenen veranderd of de handtekening is vervalst{detail}.",
+    "dkim.neutral": "Neutraal: de handtekening van {domain} kon niet worden gecontroleerd{detail}.",
+    "dkim.policy": "Beleid: de handtekening van {domain} is geldig, maar wordt hier niet geaccepteerd{detail}.",
+    "dkim.temperror": "Tijdelijke fout: de sleutel van {domain} (selector {selector}) kon niet worden opgehaald (DNS-probleem){detail}.",
+    "dkim.permerror": "Blijvende fout: de handtekening van {domain} kan niet worden gecontroleerd{detail}.",
+    "arc.none": "Geen: geen enkele doorstuurserver heeft ARC-gegevens toegevoegd.",
+    "arc.pass": "Geslaagd: het bericht ging via {count} tussenstation{plural} ({servers}) en hun verzegelde verslag van de eerdere resultaten is intact.",
+    "arc.fail": "Mislukt: de ARC-keten is verbroken{detail}; de resultaten die doorstuurservers vastlegden zijn niet te vertrouwen.",
+    "dmarc.pass": "Geslaagd: het zichtbare afzenderdomein {domain} wordt bevestigd door {by}.",
+    "dmarc.fail": "Mislukt: SPF noch DKIM bevestigt het zichtbare afzenderdomein {domain}. Het beleid van het domein is {policy}.",
+    "dmarc.none": "Geen: {domain} publiceert geen DMARC-beleid, dus de ontvanger beslist zelf.",
+    "dmarc.temperror": "Tijdelijke fout: het DMARC-beleid van {domain} kon niet worden opgehaald (DNS-probleem).",
+    "dmarc.permerror": "Blijvende fout: het DMARC-record van {domain} is ongeldig{detail}.",
+    "dmarc.unknown": "Niet gecontroleerd{detail}.",
+    "dmarc.by_spf": "SPF (het envelopdomein {spf_domain} komt overeen)",
+    "dmarc.by_dkim": "DKIM (de handtekening van {dkim_domain} komt overeen)",
+    "dmarc.by_both": "SPF en DKIM",
+    "policy.none": "none (alleen monitoren: gewoon afleveren)",
+    "policy.quarantine": "quarantine (als verdacht behandelen, bijvoorbeeld in de spammap)",
+    "policy.reject": "reject (het bericht weigeren)",
+    "policy.unknown": "onbekend",
+    "cause.not_aligned": "Geen enkele identiteit komt overeen met het From-domein {domain}. {details} DMARC vereist dat SPF of DKIM slaagt voor {domain} zelf{relaxed}.",
+    "cause.not_aligned.spf": "SPF slaagde, maar voor het envelopdomein {spf_domain}, dat in {mode} modus niet overeenkomt met {domain}.",
+    "cause.not_aligned.dkim": "DKIM slaagde, maar de handtekening is van {dkim_domain}, dat in {mode} modus niet overeenkomt met {domain}.",
+    "cause.relaxed": " (of, in relaxed modus, voor een domein van dezelfde organisatie)",
+    "cause.mode.relaxed": "relaxed",
+    "cause.mode.strict": "strict",
+    "cause.provider_dkim": "Het bericht is alleen ondertekend met het eigen domein van de verzendende dienst ({dkim_domain}), niet met {domain}. Stel bij die dienst DKIM in voor {domain}, zodat hij ondertekent met d={domain}.",
+    "cause.no_dkim": "Het bericht heeft helemaal geen DKIM-handtekening en SPF bevestigt {domain} niet. Stel DKIM-ondertekening in voor {domain}.",
+    "cause.spf_source": "De server die dit verstuurde ({ip}) staat niet in het SPF-record van {spf_domain}, en er is geen geldige DKIM-handtekening van {domain}. Is deze mail echt, voeg deze verzendbron (bijvoorbeeld uw nieuwsbrief- of factuurdienst) dan toe aan het SPF-record en laat hem met DKIM ondertekenen.",
+    "cause.forwarding_spf": "Het bericht is doorgestuurd{via}: de doorstuurserver {ip} staat niet in het SPF-record van {spf_domain}, dus SPF faalt onderweg. Dat is normaal bij doorsturen; alleen een DKIM-handtekening overleeft dat.",
+    "cause.forwarding_modified": "Het bericht is onderweg veranderd{via}: de DKIM-handtekening van {dkim_domain} klopt niet meer ({detail}). Een mailinglijst die een voettekst toevoegt of het onderwerp aanpast, of een virusscanner die het bericht herschrijft, maakt DKIM ongeldig.",
+    "cause.forwarding_arc": "Een doorstuurserver ({servers}) legde in zijn ARC-zegel vast dat het bericht bij aankomst daar wel klopte: {results}.",
+    "cause.spoofing": "Niets bevestigt {domain}: de verzendende server {ip} is volgens het SPF-record niet toegestaan en er is geen handtekening van {domain}, terwijl {domain} een streng beleid heeft ({policy}). Dit bericht is zeer waarschijnlijk vervalst (spoofing).",
+    "cause.unknown": "De beschikbare resultaten wijzen niet op één van de gebruikelijke oorzaken.",
+    "detail.body_hash": "de inhoud is veranderd",
+    "detail.signature": "de ondertekende headers zijn veranderd",
+    "via": " via {servers}",
+    "action.accept": "Het bericht accepteren en afleveren.",
+    "action.add_header": "Het bericht afleveren met de header {header} erbij.",
+    "action.tag_subject": "Het bericht afleveren met {tag} in het onderwerp.",
+    "action.quarantine": "Het bericht in de spammap afleveren (quarantaine).",
+    "action.reject": "Het bericht weigeren: {code} {reply}",
+    "action.tempfail": "De verzendende server vragen het later opnieuw te proberen: {code} {reply}",
+    "action.tag_also": " Het onderwerp krijgt {tag}.",
+    "action.override.local_policy": " Het DMARC-beleid van de afzender vroeg om meer; het eigen beleid van deze server is milder (gerapporteerd als local_policy).",
+    "action.override.trusted_forwarder": " De ARC-resultaten van een vertrouwde doorstuurserver heffen de fout op (gerapporteerd als trusted_forwarder).",
+    "received.from": "Zichtbare afzender (From): {domain}",
+    "received.no_from": "Het bericht heeft geen bruikbaar From-domein.",
+    "received.authenticated.true": "Het afzenderdomein {domain} is bevestigd door {server}.",
+    "received.authenticated.false": "Het afzenderdomein {domain} is NIET bevestigd door {server}: wees voorzichtig met dit bericht.",
+    "received.authenticated.none": "Geen vertrouwde server heeft vastgelegd of {domain} echt is; de headers zeggen niets betrouwbaars.",
+    "received.hops": "Wat elke server concludeerde (oudste eerst):",
+    "received.hop": "{n}. {server} ({source}): {results}",
+    "received.hop.untrusted": " (toegevoegd vóór uw eigen server; kan vervalst zijn)",
+    "received.no_hops": "Geen Authentication-Results- of ARC-headers gevonden.",
+    "lookalike.title": "Lijkt op een ander domein",
+    "lookalike.none": "Het From-domein lijkt niet op een bekend of eerder gezien domein.",
+    "lookalike.homoglyph": "{domain} doet zich voor als {imitates}: het gebruikt tekens die erop lijken ({detail}).",
+    "lookalike.swap": "{domain} doet zich voor als {imitates}: er verschilt één teken ({detail}).",
+    "lookalike.added_words": "{domain} doet zich voor als {imitates}: er zijn woorden aan de naam toegevoegd ({detail}).",
+    "lookalike.other_tld": "{domain} doet zich voor als {imitates}: dezelfde naam onder een andere extensie ({detail}); controleer of die echt van hen is.",
+    "lookalike.embedded": "{domain} doet zich voor als {imitates}: het echte domein is {registrable}; {imitates} is alleen een deel van de naam.",
+}
+
+CATALOG: Final[dict[str, dict[str, str]]] = {"en": EN, "nl": NL}
+
+
+def text(lang: str, key: str, **fields: object) -> str:
+    """The text ``key`` in ``lang`` (English when the language is unknown), filled in."""
+    template = CATALOG.get(lang, EN).get(key) or EN.get(key, key)
+    try:
+        return template.format(**fields)
+    except (KeyError, IndexError, ValueError):
+        return template
