@@ -336,8 +336,8 @@ def public_key_record(key: PrivateKey | PublicKey, *, testing: bool = False) -> 
     return f"v=DKIM1; k={key_type}{flags}; p={base64.b64encode(der).decode('ascii')}"
 
 
-def zone_file_line(selector: str, domain: str, record: str) -> str:
-    """``selector._domainkey.domain. IN TXT ( "..." "..." )``: the record as an RFC 1035
+def zone_file_line(selector: str, domain: str, record: str, ttl: int = 3600) -> str:
+    """``selector._domainkey.domain. 3600 IN TXT ( "..." "..." )``: the record as an RFC 1035
     master-file line, split into character-strings of at most 255 octets (RFC 1035 3.3.14;
     resolvers join them, RFC 6376 3.6.2.2)."""
     data = record.encode("ascii")
@@ -345,5 +345,5 @@ def zone_file_line(selector: str, domain: str, record: str) -> str:
     quoted = " ".join(f'"{s}"' for s in strings)
     owner = key_name(selector, domain).rstrip(".") + "."
     if len(strings) == 1:
-        return f"{owner} IN TXT {quoted}"
-    return f"{owner} IN TXT ( {quoted} )"
+        return f"{owner} {ttl} IN TXT {quoted}"
+    return f"{owner} {ttl} IN TXT ( {quoted} )"
