@@ -79,6 +79,17 @@ def test_rfc8601_grammar_features() -> None:
     assert parsed.first("iprev") is not None
 
 
+def test_comments_everywhere() -> None:
+    # RFC 8601 allows CFWS between every token (the authres library rejects this one)
+    parsed = parse("foo.example.net (foobar) 1 (baz); dkim (Because I like it) / 1 (One yay) = (wait for it) "
+                   "fail policy (A dot can go here) . (like that) expired (this surprised me) = "
+                   "(as I wasn't expecting it) 1362471462")
+    assert (parsed.authserv_id, parsed.version, parsed.authserv_comments) == ("foo.example.net", 1, ("foobar", "baz"))
+    (dkim,) = parsed.results
+    assert (dkim.method, dkim.version, dkim.result, dkim.get("policy.expired")) == ("dkim", "1", "fail", "1362471462")
+    assert len(dkim.comments) == 7 and parsed.warnings == ()
+
+
 def test_parse_none_forms() -> None:
     for value in ["example.org 1; none", "example.org; none", "example.org;none;", "example.org"]:
         parsed = parse(value)
