@@ -426,3 +426,34 @@ def test_zegel_validates_dkimpy_chains(dns: Resolver, keys: dict[str, Any]) -> N
     assert check(second, dns).cv == "pass"
     cv, _, reason = dkim.arc_verify(second, dnsfunc=_dkimpy_dns(dns))
     assert cv == b"pass", reason
+
+
+def test_large_body_and_huge_header_block(dns: Resolver, keys: dict[str, Any]) -> None:
+    body = b"A line of body text,   with  some spaces \t\r\n" * 300_000  # ~13 MB, streamed
+    big = MESSAGE + body
+    assert check(add_set(big, keys, "hop1"), dns).cv == "pass"
+    junk = b"X-Junk: " + b"y" * 20 + b"\r\n"
+    result = check(junk * 100_000 + MESSAGE, dns)
+    assert result.cv == "none"
+    result = check(junk * 100_000 + add_set(MESSAGE, keys, "hop1"), dns)
+    assert result.cv == "pass"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_seal_never_raises_anything_but_arc_seal_error(keys: dict[str, Any], data: st.DataObject) -> None:
+    message = bytearray(_two_hops(keys))
+    for _ in range(data.draw(st.integers(0, 5))):
+        position = data.draw(st.integers(0, len(message) - 1))
+        if data.draw(st.booleans()):
+            del message[position : position + data.draw(st.integers(1, 60))]
+        else:
+            message[position:position] = data.draw(st.sampled_from(
+                [b";", b"\r\n", b"\r\nARC-Seal: i=3; cv=fail\r\n", b"\xff", b"i=9;", b"\r\n\r\n"]))
+    try:
+        fields = seal(bytes(message), domain="relay.example", selector="ed", private_key=keys["hop3"],
+                      authserv_id="mx.relay.example", auth_results="arc=pass")
+    except ArcSealError as exc:
+        assert str(exc)
+    else:
+        assert fields == [] or len(fields) == 3

@@ -66,10 +66,9 @@ class _Check:
 class _ChainFail(Exception):
     """Validation ends with cv=fail (internal control flow)."""
 
-    def __init__(self, reason: str, temporary: bool = False) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.temporary = temporary
 
 
 async def validate(
@@ -79,7 +78,7 @@ async def validate(
     key_cache: KeyCache | None = None,
     now: float | None = None,
 ) -> ArcResult:
-    """Validate the ARC chain of ``message`` (raw bytes, CRLF line ends).
+    """Validate the ARC chain of ``message`` (raw bytes; CRLF, or bare LF as in .eml files).
 
     Returns ``cv=none`` when there are no ARC header fields, ``pass`` when the structure is
     sound, the newest ARC-Message-Signature and every ARC-Seal verify, ``fail`` otherwise;
