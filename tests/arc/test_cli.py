@@ -72,6 +72,7 @@ def test_seal_then_validate_json(setup: tuple[Path, str, Path], tmp_path: Path) 
     assert result.exit_code == 0
     assert result.output.startswith("arc=pass")
     assert "i=2 lists.example" in result.output
+    assert "mx.lists.example; spf=pass smtp.mailfrom=sender.example; arc=pass" in result.output
 
 
 def test_validate_plain_from_stdin(setup: tuple[Path, str, Path]) -> None:

@@ -74,7 +74,7 @@ def _print_result(result: ArcResult) -> None:
               help='This hop\'s results, e.g. "spf=pass smtp.mailfrom=a.example; dkim=pass header.d=a.example".')
 @click.option("--cv", type=click.Choice(["none", "pass", "fail"]),
               help="The status of the chain as received; default: an arc= result in --auth-results, "
-                   "else validate the chain now.")
+                   "else validate the chain now (and add arc=<cv> to the results).")
 @click.option("--headers", "signed", metavar="NAME:NAME...",
               help="Header fields the ARC-Message-Signature covers (default: zegel's list).")
 @click.option("--timestamp", type=click.IntRange(min=0), help="t= (Unix time); default now.")
@@ -109,6 +109,8 @@ def seal_command(
     if cv is None and b"arc-seal" in message[: 1 << 20].lower() and "arc=" not in auth_results.lower():
         resolver = make_resolver(zones, nameservers, offline, timeout)
         cv = asyncio.run(validate(message, resolver=resolver)).cv
+        # RFC 8617 section 4.1.1: the AAR carries this hop's results, the ARC one included.
+        auth_results = f"{auth_results.strip().rstrip(';')}; arc={cv}" if auth_results.strip() else f"arc={cv}"
     try:
         fields = seal(message, domain=domain, selector=selector, private_key=key, authserv_id=authserv_id,
                       auth_results=auth_results, timestamp=timestamp, cv=cv, **options)
