@@ -1,0 +1,100 @@
+"""The findings model: what is wrong (or right) with a domain's mail records, and how to fix it.
+
+A :class:`Finding` is one observation with a stable dotted ``code`` (``spf.too-many-lookups``),
+a severity, a message and a fix, already in the reader's language. The texts live in
+:mod:`zegel.audit.catalog`; :class:`Texts` turns a code and its parameters into a Finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from zegel.audit.catalog import CATALOG, PHRASES
+
+Severity = Literal["error", "warning", "info"]
+Lang = Literal["en", "nl"]
+LANGUAGES: tuple[Lang, ...] = ("en", "nl")
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One observation about a domain's records, with the fix in plain words."""
+
+    severity: Severity
+    code: str
+    message: str
+    fix: str
+
+    @property
+    def area(self) -> str:
+        """The part before the first dot: spf, dmarc, dkim, mx, domain, nomail."""
+        return self.code.partition(".")[0]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"severity": self.severity, "code": self.code, "message": self.message, "fix": self.fix}
+
+
+def severity_rank(severity: Severity) -> int:
+    return _SEVERITY_RANK[severity]
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Errors first, then warnings, then information; stable within a severity."""
+    return tuple(sorted(findings, key=lambda f: _SEVERITY_RANK[f.severity]))
+
+
+class _Params(dict[str, object]):
+    """format_map mapping that leaves an unknown placeholder visible instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _format(template: str, params: Mapping[str, object]) -> str:
+    return template.format_map(_Params(params))
+
+
+def parse_lang(value: str) -> Lang:
+    """``en`` or ``nl`` (case-insensitive, region suffix ignored: ``nl_NL`` -> ``nl``)."""
+    base = value.strip().lower().replace("-", "_").partition("_")[0]
+    for lang in LANGUAGES:
+        if base == lang:
+            return lang
+    raise ValueError(f"unsupported language {value!r} (use en or nl)")
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """The message catalogue in one language."""
+
+    lang: Lang = "en"
+
+    def finding(self, code: str, **params: object) -> Finding:
+        spec = CATALOG[code]
+        return Finding(
+            severity=cast(Severity, spec.severity),
+            code=code,
+            message=_format(spec.message[self.lang], params),
+            fix=_format(spec.fix[self.lang], params),
+        )
+
+    def phrase(self, key: str, **params: object) -> str:
+        """A user-interface sentence (headings, verdicts) in this language."""
+        return _format(PHRASES[key][self.lang], params)
+
+
+__all__ = [
+    "LANGUAGES",
+    "SEVERITIES",
+    "Finding",
+    "Lang",
+    "Severity",
+    "Texts",
+    "parse_lang",
+    "severity_rank",
+    "sort_findings",
+]

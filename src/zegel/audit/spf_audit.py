@@ -1,0 +1,371 @@
+"""SPF audit: the record, its syntax, and the DNS-lookup tree over includes and redirects.
+
+Parsing is zegel.spf's (``parse_record`` and its AST); this module walks the AST with the
+injected resolver to count lookups per branch the way RFC 7208 4.6.4 counts them at a
+receiver, in the worst case (no mechanism matches, so every term is evaluated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from zegel.audit.findings import Finding, Texts
+from zegel.dns import Answer, Resolver, Status
+from zegel.dns.names import InvalidName, normalize
+from zegel.spf import SpfSyntaxError, check_host, parse_record
+from zegel.spf.parser import (
+    A,
+    All,
+    DnsMechanism,
+    Exists,
+    Include,
+    Ip4,
+    Ip6,
+    Mx,
+    Ptr,
+    SpfRecord,
+    is_spf_record,
+)
+
+# RFC 7208 4.6.4: at most 10 DNS-querying terms, and (SHOULD) at most 2 void lookups.
+LOOKUP_LIMIT = 10
+VOID_LIMIT = 2
+# How far the audit itself follows a tree: far enough past 10 to show the real count, bounded
+# so a hostile or looping tree cannot make one domain cost thousands of queries.
+MAX_AUDIT_LOOKUPS = 60
+MAX_DEPTH = 12
+# Ranges wider than these are flagged (own records only: providers' includes are theirs).
+BROAD_IP4_PREFIX = 16  # shorter than /16: more than 65,536 addresses
+HUGE_IP4_PREFIX = 8  # /8 or shorter: a sixteenth of the IPv4 internet or more
+BROAD_IP6_PREFIX = 32
+HUGE_IP6_PREFIX = 16
+
+_TERM_START = re.compile(
+    r"[+\-~?]?(?:all(?=\s|$)|include:|exists:|ip4:|ip6:|redirect=|exp=|a(?=[:/\s]|$)|mx(?=[:/\s]|$)|ptr(?=[:\s]|$))",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SpfNode:
+    """One branch of the lookup tree.
+
+    ``term``: the term as written ("include:_spf.example.net"), or the domain for the root.
+    ``lookups``: DNS-querying terms in this branch, this term included; ``void``: those that
+    found nothing. ``note``: why the branch stops ("no SPF record", "loop", ...), or "".
+    """
+
+    term: str
+    domain: str | None
+    lookups: int
+    void: int = 0
+    note: str = ""
+    children: tuple[SpfNode, ...] = ()
+
+    def lines(self, *, prefix: str = "", last: bool = True, root: bool = True) -> list[str]:
+        """The tree as text lines with box-drawing branches and the count per branch."""
+        count = f"[{self.lookups}]"
+        label = f"{self.term} {count}" + (f"  ({self.note})" if self.note else "")
+        if root:
+            out = [label]
+            child_prefix = ""
+        else:
+            out = [prefix + ("└── " if last else "├── ") + label]
+            child_prefix = prefix + ("    " if last else "│   ")
+        for index, child in enumerate(self.children):
+            out.extend(child.lines(prefix=child_prefix, last=index == len(self.children) - 1, root=False))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SpfAudit:
+    findings: tuple[Finding, ...]
+    status: str  # found | none | multiple | invalid | tempfail | nxdomain
+    record: str | None = None
+    tree: SpfNode | None = None
+    lookups: int = 0
+    void_lookups: int = 0
+    reason: str = ""
+    no_mail: bool = False  # exactly "v=spf1 -all": the domain says it sends no mail
+
+
+@dataclass
+class _Walk:
+    """Mutable state of one audit's walk (owned by one call, never shared)."""
+
+    domain: str
+    resolver: Resolver
+    texts: Texts
+    findings: list[Finding] = field(default_factory=list)
+    budget: int = MAX_AUDIT_LOOKUPS
+    truncated: bool = False
+
+    def spend(self) -> bool:
+        if self.budget <= 0:
+            self.truncated = True
+            return False
+        self.budget -= 1
+        return True
+
+    def add(self, code: str, **params: object) -> None:
+        finding = self.texts.finding(code, **params)
+        if finding not in self.findings:
+            self.findings.append(finding)
+
+
+def select_spf(answer: Answer[str]) -> list[tuple[str, tuple[bytes, ...]]]:
+    """RFC 7208 4.5: the TXT records that start with "v=spf1", with their character-strings."""
+    strings = answer.txt_strings or tuple((text.encode(),) for text in answer.records)
+    return [(text, parts) for text, parts in zip(answer.records, strings, strict=False) if is_spf_record(text)]
+
+
+def _is_own(name: str, domain: str) -> bool:
+    return name == domain or name.endswith("." + domain)
+
+
+def _target(spec_text: str) -> str | None:
+    try:
+        return normalize(spec_text)
+    except InvalidName:
+        return None
+
+
+async def _address_void(resolver: Resolver, name: str) -> tuple[bool, str]:
+    a, aaaa = await resolver.addresses(name)
+    if a.ok or aaaa.ok:
+        return False, ""
+    if a.is_tempfail or aaaa.is_tempfail:
+        return False, a.reason or aaaa.reason
+    return True, ""
+
+
+async def _term_node(walk: _Walk, source: str, mechanism: DnsMechanism, stack: tuple[str, ...],
+                     depth: int) -> SpfNode:
+    """One DNS-querying mechanism (RFC 7208 4.6.4 counts each as one lookup)."""
+    if not walk.spend():
+        return SpfNode(mechanism.text, None, 0, note="not followed: audit limit")
+    spec = mechanism.domain_spec
+    if spec is not None and not spec.is_literal:
+        return SpfNode(mechanism.text, None, 1, note="macro: depends on the sender")
+    target = source if spec is None else _target(spec.literal)
+    if target is None:
+        return SpfNode(mechanism.text, None, 1, note="invalid domain")
+    if isinstance(mechanism, Include):
+        return await _include_node(walk, source, mechanism.text, target, stack, depth)
+    if isinstance(mechanism, Ptr):
+        if _is_own(source, walk.domain):
+            walk.add("spf.ptr", source=source, term=mechanism.text)
+        return SpfNode(mechanism.text, target, 1, note="needs the client's address")
+    if isinstance(mechanism, Mx):
+        answer = await walk.resolver.mx(target)
+        if answer.is_void:
+            return SpfNode(mechanism.text, target, 1, void=1, note="no MX")
+        return SpfNode(mechanism.text, target, 1)
+    if isinstance(mechanism, (A, Exists)):
+        void, reason = await _address_void(walk.resolver, target)
+        if void:
+            return SpfNode(mechanism.text, target, 1, void=1, note="no address")
+        return SpfNode(mechanism.text, target, 1, note=f"DNS error: {reason}" if reason else "")
+    return SpfNode(mechanism.text, target, 1)
+
+
+async def _include_node(walk: _Walk, source: str, term: str, target: str, stack: tuple[str, ...],
+                        depth: int) -> SpfNode:
+    """include: or redirect=: fetch the target's record and walk it (RFC 7208 5.2, 6.1)."""
+    if target in stack:
+        walk.add("spf.include-loop", source=source, term=term, target=target)
+        return SpfNode(term, target, 1, note="loop")
+    if depth >= MAX_DEPTH:
+        return SpfNode(term, target, 1, note="not followed: too deep")
+    answer = await walk.resolver.txt(target)
+    if answer.is_tempfail:
+        walk.add("spf.include-dns-error", term=term, target=target, reason=answer.reason)
+        return SpfNode(term, target, 1, note=f"DNS error: {answer.reason}")
+    records = select_spf(answer) if answer.ok else []
+    if not records:
+        void = 1 if answer.is_void else 0
+        walk.add("spf.include-no-record", source=source, term=term, target=target)
+        return SpfNode(term, target, 1, void=void, note="no SPF record")
+    if len(records) > 1:
+        walk.add("spf.include-invalid", term=term, target=target,
+                 reason=f"{len(records)} SPF records")
+        return SpfNode(term, target, 1, note=f"{len(records)} SPF records")
+    try:
+        record = parse_record(records[0][0])
+    except SpfSyntaxError as exc:
+        walk.add("spf.include-invalid", term=term, target=target,
+                 reason=f"{exc.reason} at character {exc.position + 1}")
+        return SpfNode(term, target, 1, note="syntax error")
+    children, lookups, void = await _walk_record(walk, target, record, (*stack, target), depth + 1)
+    return SpfNode(term, target, 1 + lookups, void, children=children)
+
+
+async def _walk_record(walk: _Walk, source: str, record: SpfRecord, stack: tuple[str, ...],
+                       depth: int) -> tuple[tuple[SpfNode, ...], int, int]:
+    """Children of one record: its DNS terms (concurrently) and a redirect when no 'all'."""
+    own = _is_own(source, walk.domain)
+    for mechanism in record.mechanisms:
+        if isinstance(mechanism, All) and mechanism.qualifier == "+":
+            # An include of a "+all" record passes every sender too (RFC 7208 5.2 table).
+            walk.add("spf.pass-all", domain=source, term=mechanism.text)
+        elif isinstance(mechanism, (Ip4, Ip6)):
+            _check_range(walk, source, mechanism, own=own)
+    dns_terms = [m for m in record.mechanisms if isinstance(m, DnsMechanism)]
+    children = list(await asyncio.gather(*(_term_node(walk, source, m, stack, depth) for m in dns_terms)))
+    redirect = record.redirect
+    if redirect is not None:
+        if record.has_all:
+            walk.add("spf.redirect-ignored", domain=source, term=redirect.text)
+        elif not walk.spend():
+            children.append(SpfNode(redirect.text, None, 0, note="not followed: audit limit"))
+        elif not redirect.domain_spec.is_literal:
+            children.append(SpfNode(redirect.text, None, 1, note="macro: depends on the sender"))
+        else:
+            target = _target(redirect.domain_spec.literal)
+            if target is None:
+                children.append(SpfNode(redirect.text, None, 1, note="invalid domain"))
+            else:
+                children.append(await _include_node(walk, source, redirect.text, target, stack, depth))
+    return tuple(children), sum(c.lookups for c in children), sum(c.void for c in children)
+
+
+def _check_range(walk: _Walk, source: str, mechanism: Ip4 | Ip6, *, own: bool) -> None:
+    network = mechanism.network
+    if isinstance(mechanism, Ip4):
+        huge, broad = network.prefixlen <= HUGE_IP4_PREFIX, network.prefixlen < BROAD_IP4_PREFIX
+    else:
+        huge, broad = network.prefixlen <= HUGE_IP6_PREFIX, network.prefixlen < BROAD_IP6_PREFIX
+    count = _count_text(network.num_addresses)
+    if huge:
+        walk.add("spf.huge-range", source=source, term=mechanism.text, count=count, domain=walk.domain)
+    elif broad and own:
+        walk.add("spf.broad-range", source=source, term=mechanism.text, count=count, domain=walk.domain)
+
+
+def _count_text(count: int) -> str:
+    if count < 10**9:
+        return f"{count:,}"
+    return f"2^{count.bit_length() - 1}"
+
+
+def _void_terms(node: SpfNode) -> list[str]:
+    """Terms whose own lookup found nothing, in record order (depth first)."""
+    own = node.void - sum(child.void for child in node.children)
+    found = [node.term] if own > 0 else []
+    for child in node.children:
+        found.extend(_void_terms(child))
+    return found
+
+
+def _effective_all(record: SpfRecord) -> All | None:
+    for mechanism in record.mechanisms:
+        if isinstance(mechanism, All):
+            return mechanism
+    return None
+
+
+def _split_problem(strings: tuple[bytes, ...]) -> tuple[str, str, str] | None:
+    """RFC 7208 3.3: strings are joined without adding spaces. A boundary where neither side
+    has a space and the right side starts a new term has glued two terms together."""
+    for left_raw, right_raw in itertools.pairwise(strings):
+        left = left_raw.decode("utf-8", "replace")
+        right = right_raw.decode("utf-8", "replace")
+        if not left or not right or left[-1].isspace() or right[0].isspace():
+            continue
+        if _TERM_START.match(right) is None:
+            continue
+        left_token = left.rsplit(" ", 1)[-1]
+        right_token = right.split(" ", 1)[0]
+        return left_token + right_token, left_token, right_token
+    return None
+
+
+def _syntax_near(text: str, position: int) -> str:
+    start = max(0, position - 12)
+    return text[start:position + 12].strip()
+
+
+async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
+                    *, answer: Answer[str] | None = None) -> SpfAudit:
+    """Audit the SPF record of ``domain`` (A-label). ``answer``: its TXT answer, if fetched."""
+    if answer is None:
+        answer = await resolver.txt(domain)
+    if answer.is_tempfail:
+        return SpfAudit((texts.finding("spf.dns-error", domain=domain, reason=answer.reason),),
+                        "tempfail", reason=answer.reason)
+    if answer.status is Status.NXDOMAIN:
+        return SpfAudit((), "nxdomain", reason=answer.reason)
+    records = select_spf(answer) if answer.ok else []
+    if not records:
+        return SpfAudit((texts.finding("spf.none", domain=domain),), "none")
+    if len(records) > 1:
+        return SpfAudit((texts.finding("spf.multiple-records", domain=domain, count=len(records)),),
+                        "multiple")
+    text, strings = records[0]
+    findings: list[Finding] = []
+    glued = _split_problem(strings)
+    if glued is not None:
+        findings.append(texts.finding("spf.split-without-space", domain=domain, joined=glued[0],
+                                      left=glued[1], right=glued[2]))
+    try:
+        record = parse_record(text)
+    except SpfSyntaxError as exc:
+        if len(strings) == 1 and len(strings[0]) == 255:
+            findings.append(texts.finding("spf.record-truncated", domain=domain))
+        findings.append(texts.finding("spf.syntax", domain=domain, position=exc.position + 1,
+                                      reason=exc.reason, near=_syntax_near(text, exc.position)))
+        return SpfAudit(tuple(findings), "invalid", record=text)
+    if len(strings) == 1 and len(strings[0]) == 255 and not record.has_all and record.redirect is None:
+        findings.append(texts.finding("spf.record-truncated", domain=domain))
+
+    walk = _Walk(domain, resolver, texts)
+    children, lookups, void = await _walk_record(walk, domain, record, (domain,), 0)
+    tree = SpfNode(domain, domain, lookups, void, children=children)
+    findings.extend(walk.findings)
+
+    # The result for unlisted senders comes from the top record's "all", else its redirect
+    # target's (RFC 7208 6.1); "no all" only when neither exists.
+    all_term = _effective_all(record)
+    if all_term is None and record.redirect is None:
+        findings.append(texts.finding("spf.no-all", domain=domain))
+    elif all_term is not None and all_term.qualifier == "?":
+        findings.append(texts.finding("spf.neutral-all", domain=domain, term=all_term.text))
+
+    shown = f"{lookups}+" if walk.truncated else str(lookups)
+    if lookups > LOOKUP_LIMIT:
+        branches = sorted(tree.children, key=lambda n: -n.lookups)[:3]
+        listing = ", ".join(f"{node.term} ({node.lookups})" for node in branches)
+        findings.append(texts.finding("spf.too-many-lookups", count=shown, branches=listing))
+    else:
+        findings.append(texts.finding("spf.lookups", count=shown, void=void))
+    if void > VOID_LIMIT:
+        findings.append(texts.finding("spf.too-many-void-lookups", count=void,
+                                      names=", ".join(_void_terms(tree))))
+    no_mail = (record.redirect is None and len(record.mechanisms) == 1
+               and isinstance(record.mechanisms[0], All) and record.mechanisms[0].qualifier == "-")
+    return SpfAudit(tuple(findings), "found", record=text, tree=tree, lookups=lookups,
+                    void_lookups=void, no_mail=no_mail)
+
+
+async def mx_coverage(domain: str, resolver: Resolver, texts: Texts,
+                      addresses: dict[str, tuple[str, ...]]) -> tuple[Finding, ...]:
+    """For an owner whose MX hosts also send: does SPF pass each of their addresses?
+
+    Evaluated with zegel.spf's check_host, MAIL FROM postmaster@domain (RFC 7208 2.4).
+    """
+    pairs = [(host, ip) for host, ips in addresses.items() for ip in ips]
+    results = await asyncio.gather(*(
+        check_host(ip, domain, f"postmaster@{domain}", resolver=resolver) for _, ip in pairs
+    ))
+    findings = []
+    for (host, ip), result in zip(pairs, results, strict=True):
+        if result.result != "pass":
+            findings.append(texts.finding("spf.mx-not-covered", host=host, ip=ip, domain=domain,
+                                          result=result.result))
+    return tuple(findings)
+
+
+__all__ = ["LOOKUP_LIMIT", "VOID_LIMIT", "SpfAudit", "SpfNode", "audit_spf", "mx_coverage", "select_spf"]

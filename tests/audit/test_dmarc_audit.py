@@ -1,0 +1,91 @@
+"""DMARC findings on zone files (RFC 9989, and what RFC 7489 receivers still read)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zegel.audit import DomainReport
+
+CASES: dict[str, set[str]] = {
+    "dmarc-none.example": {"dmarc.none"},
+    "dmarc-syntax.example": {"dmarc.syntax", "dmarc.policy-none"},
+    "dmarc-broken.example": {"dmarc.syntax"},
+    "dmarc-dup.example": {"dmarc.multiple-records"},
+    "dmarc-old.example": {"dmarc.tag-removed", "dmarc.policy-reject"},
+    "dmarc-new.example": {"dmarc.tag-new"},
+    "dmarc-monitor.example": {"dmarc.policy-none"},
+    "dmarc-quarantine.example": {"dmarc.policy-quarantine"},
+    "dmarc-norua.example": {"dmarc.no-rua"},
+    "dmarc-pct.example": {"dmarc.pct"},
+    "dmarc-weak-sp.example": {"dmarc.sp-weaker", "dmarc.np-weaker"},
+    "dmarc-testing.example": {"dmarc.testing"},
+    "dmarc-uri.example": {"dmarc.invalid-uri", "dmarc.warning"},
+    "third-party.example": {"dmarc.report-unauthorized"},  # rua to a third party without authorization
+    "sub.good.example": {"dmarc.inherited"},
+    "good.example": {"dmarc.alignment", "dmarc.policy-reject"},
+}
+
+
+def _codes(report: DomainReport) -> set[str]:
+    return {f.code for f in report.findings}
+
+
+@pytest.mark.parametrize("domain", sorted(CASES))
+def test_dmarc_findings(audit, domain: str) -> None:
+    report = audit(domain)
+    missing = CASES[domain] - _codes(report)
+    assert not missing, f"{domain}: missing {missing}; got {sorted(_codes(report))}"
+
+
+def test_removed_tags_each_named(audit) -> None:
+    removed = [f.message for f in audit("dmarc-old.example").findings if f.code == "dmarc.tag-removed"]
+    assert len(removed) == 3
+    assert all("RFC 9989" in m for m in removed)
+    assert {m.split("'")[1] for m in removed} == {"pct", "rf", "ri"}
+
+
+def test_new_tags_each_named(audit) -> None:
+    new = [f.message.split("'")[1] for f in audit("dmarc-new.example").findings if f.code == "dmarc.tag-new"]
+    assert sorted(new) == ["np", "psd", "t"]
+
+
+def test_policy_none_gives_the_path_to_reject(audit) -> None:
+    report = audit("dmarc-monitor.example")
+    finding = next(f for f in report.findings if f.code == "dmarc.policy-none")
+    assert finding.severity == "warning"
+    assert "p=quarantine" in finding.fix and "p=reject" in finding.fix
+    assert report.protected is False
+
+
+def test_third_party_rua_names_the_authorization_record(audit) -> None:
+    finding = next(f for f in audit("third-party.example").findings if f.code == "dmarc.report-unauthorized")
+    assert "third-party.example._report._dmarc.dmarc-service.example" in finding.fix
+
+
+def test_authorized_third_party_and_own_subdomain_are_fine(audit) -> None:
+    assert "dmarc.report-unauthorized" not in _codes(audit("authorised.example"))
+
+
+def test_pct_weakens_protection(audit) -> None:
+    report = audit("dmarc-pct.example")
+    assert report.protected is False
+    assert "pct=50" in report.verdict
+
+
+def test_testing_flag_steps_policy_down(audit) -> None:
+    reject = audit("dmarc-testing.example")
+    assert reject.protected is True  # t=y on reject: quarantine still keeps forged mail out of the inbox
+    assert "quarantine" in next(f for f in reject.findings if f.code == "dmarc.testing").message
+    quarantine = audit("dmarc-testing-q.example")
+    assert quarantine.protected is False
+
+
+def test_alignment_modes_explained(audit) -> None:
+    finding = next(f for f in audit("dmarc-uri.example").findings if f.code == "dmarc.alignment")
+    assert "DKIM strict (s)" in finding.message and "SPF relaxed (r)" in finding.message
+
+
+def test_invalid_uri_is_quoted(audit) -> None:
+    finding = next(f for f in audit("dmarc-uri.example").findings if f.code == "dmarc.invalid-uri")
+    assert "'dmarc@dmarc-uri.example'" in finding.message
+    assert "mailto:" in finding.fix

@@ -1,0 +1,118 @@
+"""SPF findings on zone files, including the real-world mistakes the issue names."""
+
+from __future__ import annotations
+
+import pytest
+
+from zegel.audit import DomainReport
+
+# domain -> codes that must be reported
+CASES: dict[str, set[str]] = {
+    "include-nx.example": {"spf.include-no-record"},  # an include of a name that publishes nothing
+    "include-nospf.example": {"spf.include-no-record"},
+    "include-bad.example": {"spf.include-invalid"},
+    "loop-a.example": {"spf.include-loop"},
+    "redirect-nx.example": {"spf.include-no-record"},
+    "redirect-all.example": {"spf.redirect-ignored"},
+    "deep.example": {"spf.too-many-lookups"},  # 12 lookups through nested includes
+    "void.example": {"spf.too-many-void-lookups"},
+    "dup.example": {"spf.multiple-records"},  # duplicate SPF records
+    "syntax.example": {"spf.syntax"},
+    "passall.example": {"spf.pass-all"},
+    "neutral.example": {"spf.neutral-all"},
+    "noall.example": {"spf.no-all"},
+    "ptr.example": {"spf.ptr"},
+    "broad.example": {"spf.broad-range"},
+    "huge.example": {"spf.huge-range"},
+    "split.example": {"spf.split-without-space", "spf.syntax"},
+    "truncated.example": {"spf.record-truncated", "spf.include-no-record", "spf.no-all"},
+    "nothing.example": {"spf.none"},
+    "good.example": {"spf.lookups"},
+}
+
+
+def _codes(report: DomainReport) -> set[str]:
+    return {f.code for f in report.findings}
+
+
+@pytest.mark.parametrize("domain", sorted(CASES))
+def test_spf_findings(audit, domain: str) -> None:
+    report = audit(domain)
+    missing = CASES[domain] - _codes(report)
+    assert not missing, f"{domain}: missing {missing}; got {sorted(_codes(report))}"
+
+
+def test_clean_record_has_no_spf_problem(audit) -> None:
+    report = audit("good.example")
+    spf = [f for f in report.findings if f.area == "spf"]
+    assert [f.code for f in spf] == ["spf.lookups"]
+    assert spf[0].severity == "info"
+    assert "1 of the 10" in spf[0].message
+
+
+def test_correct_split_is_not_flagged(audit) -> None:
+    report = audit("split-ok.example")
+    assert not {"spf.split-without-space", "spf.syntax"} & _codes(report)
+
+
+def test_twelve_lookups_tree_counts_each_branch(audit) -> None:
+    report = audit("deep.example")
+    tree = report.spf_tree
+    assert tree is not None and tree.lookups == 12
+    branches = {child.term: child.lookups for child in tree.children}
+    assert branches == {"mx": 1, "a": 1, "include:d1.chain.example": 10}
+    d1 = next(c for c in tree.children if c.term == "include:d1.chain.example")
+    assert {c.term: c.lookups for c in d1.children} == {
+        "include:d2.chain.example": 5, "include:d3.chain.example": 3, "a:host.chain.example": 1}
+    lines = tree.lines()
+    assert lines[0] == "deep.example [12]"
+    assert any("└── include:d1.chain.example [10]" in line for line in lines)
+    finding = next(f for f in report.findings if f.code == "spf.too-many-lookups")
+    assert finding.severity == "error"
+    assert "12 DNS lookups" in finding.message and "include:d1.chain.example (10)" in finding.message
+
+
+def test_void_lookups_are_named_in_record_order(audit) -> None:
+    finding = next(f for f in audit("void.example").findings if f.code == "spf.too-many-void-lookups")
+    assert "3 lookups" in finding.message
+    assert finding.message.index("a:gone1") < finding.message.index("a:gone2") < finding.message.index("mx:gone3")
+
+
+def test_syntax_error_gives_position(audit) -> None:
+    finding = next(f for f in audit("syntax.example").findings if f.code == "spf.syntax")
+    # "v=spf1 ip4:192.0.2.1 ip4:192.0.2.300 -all": the bad address starts at character 26.
+    assert "character 26" in finding.message
+    assert "192.0.2.300" in finding.message
+
+
+def test_duplicate_records_stop_the_walk(audit) -> None:
+    report = audit("dup.example")
+    spf = [f.code for f in report.findings if f.area == "spf"]
+    assert spf == ["spf.multiple-records"]
+    assert "2 SPF records" in report.findings[0].message or any(
+        "2 SPF records" in f.message for f in report.findings)
+
+
+def test_broad_range_counts_addresses(audit) -> None:
+    messages = [f.message for f in audit("broad.example").findings if f.code == "spf.broad-range"]
+    assert any("1,048,576" in m for m in messages)  # 10.0.0.0/12
+    assert any("2^104" in m for m in messages)  # 2001:db8::/24
+
+
+def test_provider_ranges_are_not_the_owners_problem(audit) -> None:
+    # _spf.provider.example has ip6:2001:db8::/32 and a /24; an owner cannot change them.
+    assert "spf.broad-range" not in _codes(audit("good.example"))
+
+
+def test_mx_hosts_not_covered_when_owner_says_they_send(audit) -> None:
+    report = audit("mxsends.example", mx_sends=True)
+    finding = next(f for f in report.findings if f.code == "spf.mx-not-covered")
+    assert "198.51.100.7" in finding.message and "'fail'" in finding.message
+    assert "spf.mx-not-covered" not in _codes(audit("mxsends.example"))  # only with the flag
+    assert "spf.mx-not-covered" not in _codes(audit("mxsends-ok.example", mx_sends=True))
+
+
+def test_dutch_texts(audit) -> None:
+    finding = next(f for f in audit("deep.example", lang="nl").findings if f.code == "spf.too-many-lookups")
+    assert "DNS-lookups" in finding.message and "ontvangers" in finding.message
+    assert finding.fix.startswith("Verwijder")
