@@ -210,7 +210,11 @@ class MilterSession:
                 self.helo = command.name
                 return self._reply(command)
             case Mail():
+                # The MAIL macros arrived just before this command: they belong to the new message.
+                mail_macros = self.macros.get(b"M")
                 self._end_message()
+                if mail_macros is not None:
+                    self.macros[b"M"] = mail_macros
                 self._begin_message(command)
                 return self._reply(command)
             case Rcpt():

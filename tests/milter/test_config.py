@@ -1,0 +1,113 @@
+"""Configuration validation, --check-config, and the bounded message buffer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from zegel.cli import cli
+from zegel.milter.config import ConfigError, config_from_toml, load_config, parse_socket
+from zegel.milter.message import MessageBuffer
+
+
+def test_socket_forms() -> None:
+    assert str(parse_socket("inet:127.0.0.1:8891")) == "inet:127.0.0.1:8891"
+    assert parse_socket("inet6:[::1]:8891").host == "::1"
+    assert parse_socket("unix:/run/zegel/milter.sock").path == "/run/zegel/milter.sock"
+    assert parse_socket("local:/run/x.sock").kind == "unix"
+    for bad in ("inet:8891", "unix:relative.sock", "inet:host:99999", "8891@localhost", "inet:8891@localhost"):
+        with pytest.raises(ValueError):
+            parse_socket(bad)
+
+
+def test_complete_config_loads(write_config: Callable[..., Path]) -> None:
+    config = load_config(write_config('[arc]\ndomain = "corp.example"\nselector = "ed1"\nkey = "ed1.pem"\n'
+                                      'recipient_domains = ["lists.corp.example"]\n'
+                                      '[metrics]\nlisten = "127.0.0.1:9419"\n[log]\nformat = "json"\n'))
+    assert config.authserv_id == "mx.zegel.test"
+    assert [(k.domain, k.selector, k.algorithm) for k in config.signing] == [
+        ("corp.example", "rsa1", "rsa"), ("corp.example", "ed1", "ed25519")]
+    assert config.signing_keys_for("CORP.example.") == config.signing
+    assert config.is_trusted("10.2.3.4") and config.is_trusted("::ffff:10.2.3.4")
+    assert not config.is_trusted("192.0.2.1") and not config.is_trusted("")
+    assert config.arc is not None and config.arc.recipient_domains == frozenset({"lists.corp.example"})
+    assert config.metrics_listen == ("127.0.0.1", 9419)
+
+
+@pytest.mark.parametrize("text,message", [
+    ('socket = "inet:127.0.0.1:1"', "authserv_id is required"),
+    ('authserv_id = "mx"', "socket is required"),
+    ('authserv_id = "mx example"\nsocket = "inet:127.0.0.1:1"', "single token"),
+    ('authserv_id = "mx"\nsocket = "inet:127.0.0.1:1"\nsokcet = 1', "sokcet: unknown setting"),
+    ('authserv_id = "mx"\nsocket = "8891"', "use inet:HOST:PORT"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\non_error = "maybe"', "on_error must be one of"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\n[timeouts]\nverify = -1', "timeouts.verify must be a number"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\n[dns]\nnameservers = ["ns.example"]', "must be an IP address"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\n[outbound]\ntrusted_networks = ["10.0.0.0/33"]', "not an IP network"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\n[inbound]\nmax_message_size = "lots"', "max_message_size must be a size"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\n[inbound]\nquarantine = "trash"', "inbound.quarantine must be one of"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\n[[outbound.sign]]\ndomain = "a.example"\nselector = "s"\nkey = "missing.pem"',
+     "cannot read"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\n[[outbound.sign]]\ndomain = "a.example"\nselector = "bad_sel"\nkey = "k"',
+     "not a valid selector"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\npolicy = "nope.toml"', "policy:"),
+    ("not toml = = =", "not valid TOML"),
+])
+def test_bad_configs_give_one_line(text: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        config_from_toml(text, source="milter.toml", base=tmp_path)
+    assert "\n" not in str(info.value) and str(info.value).startswith("milter.toml: ")
+
+
+def test_weak_and_garbage_keys_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "k.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    text = ('authserv_id = "mx"\nsocket = "inet:a:1"\n[[outbound.sign]]\ndomain = "a.example"\n'
+            'selector = "s"\nkey = "k.pem"\n')
+    with pytest.raises(ConfigError, match="not an unencrypted PEM private key"):
+        config_from_toml(text, base=tmp_path)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret")))
+    with pytest.raises(ConfigError, match="not an unencrypted PEM private key"):
+        config_from_toml(text, base=tmp_path)
+
+
+def test_check_config_cli(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    runner = CliRunner()
+    path = write_config()
+    result = runner.invoke(cli, ["milter", "--check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output and "corp.example with ed1 (ed25519" in result.output
+    result = runner.invoke(cli, ["milter", "--check-config", str(path), "--json"])
+    data = json.loads(result.output)
+    assert data["ok"] is True and data["socket"] == "inet:127.0.0.1:0"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('authserv_id = "mx"\n')
+    result = runner.invoke(cli, ["milter", "--check-config", str(bad)])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("zegel: ") and "socket is required" in result.output
+    result = runner.invoke(cli, ["milter"])
+    assert result.exit_code == 2 and "exactly one of" in result.output
+
+
+def test_message_buffer_spools_and_caps(tmp_path: Path) -> None:
+    buffer = MessageBuffer(memory_limit=4096, max_size=100_000, spool_dir=str(tmp_path), leading_space_kept=True)
+    buffer.add_header(b"From", b" a@example.org")
+    buffer.add_header(b"X-Folded", b" one\n\ttwo")
+    for _ in range(10):
+        buffer.add_body(b"z" * 1000)
+    assert buffer.spooled and not buffer.oversized
+    raw = buffer.message_bytes()
+    assert raw.startswith(b"From: a@example.org\r\nX-Folded: one\r\n\ttwo\r\n\r\nzzz")
+    assert len(raw) == len(b"From: a@example.org\r\nX-Folded: one\r\n\ttwo\r\n\r\n") + 10_000
+    for _ in range(100):
+        buffer.add_body(b"z" * 1000)
+    assert buffer.oversized and buffer.body_bytes() == b""  # the spool is released at once
+    buffer.close_body()

@@ -1,0 +1,409 @@
+"""The milter service end to end over its socket, driven as Postfix drives it.
+
+Real sessions over TCP/unix sockets, real DNS over the loopback test server, real DKIM peers
+(dkimpy signs inbound mail and checks our outbound signatures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.milter.conftest import AUTHSERV_ID, CLIENT_IP, Keys
+from tests.milter.helpers import dkimpy_verify_all, header_values, message, sign_with_dkimpy
+from tests.milter.milter_client import (
+    POSTFIX_PROTOCOL,
+    EomResult,
+    MilterClient,
+    apply_modifications,
+)
+
+from zegel.dkim import verify as zegel_dkim_verify
+from zegel.dns import Resolver
+from zegel.dns.testserver import TestDnsServer
+from zegel.milter import protocol as p
+from zegel.milter.config import load_config
+from zegel.milter.service import MilterService
+
+
+@asynccontextmanager
+async def serving(config_path: Path) -> AsyncIterator[MilterService]:
+    service = MilterService(load_config(config_path))
+    await service.start()
+    try:
+        yield service
+    finally:
+        service.request_stop("test over")
+        await service.stop()
+
+
+def run(config_path: Path, scenario: Callable[[MilterService], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        async with serving(config_path) as service:
+            return await asyncio.wait_for(scenario(service), 60)
+
+    return asyncio.run(main())
+
+
+async def client_for(service: MilterService) -> MilterClient:
+    if service.config.socket.kind == "unix":
+        client = await MilterClient.connect_unix(service.config.socket.path)
+    else:
+        client = await MilterClient.connect("127.0.0.1", service.server.port)
+    await client.optneg()
+    return client
+
+
+def pass_message(keys: Keys, **kwargs: Any) -> bytes:
+    return sign_with_dkimpy(message("alice@pass.example", **kwargs), domain="pass.example", selector="sel",
+                            key=keys.inbound_rsa)
+
+
+# -- negotiation -------------------------------------------------------------------------------
+
+
+def test_negotiation_asks_only_for_what_the_mta_offers(write_config: Callable[..., Path]) -> None:
+    async def scenario(service: MilterService) -> None:
+        client = await MilterClient.connect("127.0.0.1", service.server.port)
+        reply = await client.optneg()
+        assert reply.version == 6
+        assert reply.actions == (p.ActionFlag.ADDHDRS | p.ActionFlag.CHGHDRS | p.ActionFlag.QUARANTINE
+                                 | p.ActionFlag.SETSYMLIST)
+        assert p.ProtocolFlag.HDR_LEADSPC in reply.protocol and p.ProtocolFlag.NR_HDR in reply.protocol
+        assert p.ProtocolFlag.NR_BODY not in reply.protocol  # body replies carry SKIP
+        assert "{auth_authen}" in reply.macros[p.MacroStage.ENVFROM]
+        await client.close()
+        # An older MTA (version 2, no v6 steps, no macro lists): we ask nothing it lacks.
+        old = await MilterClient.connect("127.0.0.1", service.server.port)
+        reply = await old.optneg(version=2, actions=p.ActionFlag(0x3F), protocol=p.ProtocolFlag(0x7F))
+        assert reply.version == 2
+        assert reply.macros == {}
+        assert int(reply.protocol) & ~0x7F == 0 and int(reply.actions) & ~0x3F == 0
+        await old.close()
+
+    run(write_config(), scenario)
+
+
+# -- inbound -----------------------------------------------------------------------------------
+
+
+def test_dmarc_pass_gets_our_results_and_forged_ones_removed(write_config: Callable[..., Path], keys: Keys) -> None:
+    forged = (f"Authentication-Results: {AUTHSERV_ID}; dmarc=pass header.from=pass.example\r\n"
+              "Authentication-Results: other.example; spf=pass\r\n"
+              f"Authentication-Results: {AUTHSERV_ID.upper()} (forged); dkim=pass\r\n")
+    raw = pass_message(keys, extra_headers=forged)
+
+    async def scenario(service: MilterService) -> p.Response | None:
+        client = await client_for(service)
+        result = await client.message(raw, client_ip=CLIENT_IP, mail_from="alice@pass.example")
+        await client.close()
+        # Both claims of our authserv-id go, highest index first; the other host's stays.
+        deletions = [m for m in result.modifications if isinstance(m, p.ChangeHeader)]
+        assert [(d.index, d.value) for d in deletions] == [(3, b""), (1, b"")]
+        inserted = [m for m in result.modifications if isinstance(m, p.InsertHeader)]
+        assert inserted[0].index == 0 and inserted[0].name == b"Authentication-Results"
+        delivered = apply_modifications(raw, result)
+        results = header_values(delivered, "Authentication-Results")
+        assert len(results) == 2 and results[1] == "other.example; spf=pass"
+        ours = " ".join(results[0].split())
+        assert ours.startswith(f"{AUTHSERV_ID};")
+        assert "spf=pass" in ours and "dkim=pass" in ours and "dmarc=pass" in ours
+        return result.final
+
+    assert isinstance(run(write_config(), scenario), p.Continue)
+
+
+def test_spoofed_mail_from_reject_domain_gets_550(write_config: Callable[..., Path]) -> None:
+    async def scenario(service: MilterService) -> p.Response | None:
+        client = await client_for(service)
+        result = await client.message(message("ceo@spoof.example"), mail_from="ceo@spoof.example")
+        await client.close()
+        assert result.modifications == []
+        return result.final
+
+    final = run(write_config(), scenario)
+    assert isinstance(final, p.ReplyCode)
+    assert final.code == 550 and final.text.startswith("5.7.")
+    assert "spoof.example" in final.text
+
+
+def test_quarantine_as_header_or_milter_action(write_config: Callable[..., Path]) -> None:
+    raw = message("news@quar.example")
+
+    async def scenario(service: MilterService) -> list[p.Response]:
+        client = await client_for(service)
+        result = await client.message(raw, mail_from="news@quar.example")
+        await client.close()
+        assert isinstance(result.final, p.Continue)
+        return result.modifications
+
+    mods = run(write_config(), scenario)
+    marks = [m for m in mods if isinstance(m, p.AddHeader) and m.name == b"X-Zegel-Quarantine"]
+    assert len(marks) == 1 and marks[0].value.startswith(b" yes")
+    mods = run(write_config('[inbound]\nquarantine = "milter"\n', name="m2.toml"), scenario)
+    assert [m for m in mods if isinstance(m, p.Quarantine)]
+    assert not [m for m in mods if isinstance(m, p.AddHeader) and m.name == b"X-Zegel-Quarantine"]
+
+
+def test_local_policy_tags_subject_and_tempfails_on_dns_errors(
+        write_config: Callable[..., Path], dns_server: Callable[..., TestDnsServer]) -> None:
+    policy = ('[on]\ndmarc_quarantine = { action = "tag_subject", tag = "[SPAM]" }\n'
+              'dmarc_temperror = "tempfail"\nspf_temperror = "tempfail"\n')
+    raw = message("news@quar.example", subject="Great offer")
+
+    async def scenario(service: MilterService) -> tuple[list[p.Response], p.Response | None]:
+        client = await client_for(service)
+        result = await client.message(raw, mail_from="news@quar.example")
+        await client.close()
+        return result.modifications, result.final
+
+    mods, final = run(write_config(policy=policy), scenario)
+    assert isinstance(final, p.Continue)
+    changes = [m for m in mods if isinstance(m, p.ChangeHeader) and m.name == b"Subject"]
+    assert changes == [p.ChangeHeader(1, b"Subject", b" [SPAM] Great offer")]
+
+    # A domain whose server fails: temporary DNS error -> 451 where the policy says so.
+    broken = dns_server({"broken.example": [("TXT", "v=spf1 -all")]}, servfail=["broken.example", "_dmarc.broken.example"])
+    raw = message("a@broken.example")
+
+    async def tempfail(service: MilterService) -> p.Response | None:
+        client = await client_for(service)
+        result = await client.message(raw, mail_from="a@broken.example")
+        await client.close()
+        return result.final
+
+    path = write_config(policy=policy, name="broken.toml")
+    text = path.read_text().replace('nameservers = ["', f'nameservers = ["{broken.address}", "', 1)
+    path.write_text(text.replace(f'["{broken.address}", "', f'["{broken.address}"]  # ', 1))
+    final = run(path, tempfail)
+    assert isinstance(final, p.ReplyCode) and final.code == 451 and final.text.startswith("4.")
+
+
+# -- outbound ----------------------------------------------------------------------------------
+
+
+def test_trusted_network_mail_is_dual_signed_and_verifies_with_zegel_and_dkimpy(
+        write_config: Callable[..., Path], test_dns: TestDnsServer) -> None:
+    raw = message("boss@corp.example", to="partner@example.net")
+
+    async def scenario(service: MilterService) -> bytes:
+        client = await client_for(service)
+        result = await client.message(raw, client_ip="10.1.2.3", mail_from="boss@corp.example")
+        await client.close()
+        assert isinstance(result.final, p.Continue)
+        inserted = [m for m in result.modifications if isinstance(m, p.InsertHeader)]
+        assert [m.name for m in inserted] == [b"DKIM-Signature", b"DKIM-Signature"]
+        assert not [m for m in result.modifications if isinstance(m, p.ChangeHeader)]
+        return apply_modifications(raw, result)
+
+    signed = run(write_config(), scenario)
+    signatures = header_values(signed, "DKIM-Signature")
+    assert "a=rsa-sha256" in signatures[0] and "s=rsa1" in signatures[0]
+    assert "a=ed25519-sha256" in signatures[1] and "s=ed1" in signatures[1]
+    results = asyncio.run(zegel_dkim_verify(signed, resolver=Resolver([test_dns.address], timeout=1.0)))
+    assert [(r.result, r.selector) for r in results] == [("pass", "rsa1"), ("pass", "ed1")]
+    # dkimpy checks the RSA signature (its Ed25519 support needs the PyNaCl extra).
+    assert dkimpy_verify_all(signed, test_dns.address)[0] is True
+
+
+def test_authenticated_client_is_signed_and_others_are_not(write_config: Callable[..., Path]) -> None:
+    raw = message("boss@corp.example")
+
+    async def scenario(service: MilterService) -> tuple[int, int, int]:
+        client = await client_for(service)
+        authenticated = await client.message(raw, client_ip="203.0.113.5", mail_from="boss@corp.example",
+                                             macros={"{auth_authen}": "boss", "{auth_type}": "PLAIN"})
+        await client.close()
+        client = await client_for(service)
+        anonymous = await client.message(message("x@unsigned.example"), client_ip="10.9.9.9")
+        await client.close()
+        client = await client_for(service)
+        # Inbound mail claiming our domain from outside is verified, never signed.
+        outsider = await client.message(raw, client_ip="203.0.113.5", mail_from="boss@corp.example")
+        await client.close()
+
+        def signatures(result: Any) -> int:
+            return sum(1 for m in result.modifications if isinstance(m, p.InsertHeader) and m.name == b"DKIM-Signature")
+
+        return signatures(authenticated), signatures(anonymous), signatures(outsider)
+
+    assert run(write_config(), scenario) == (2, 0, 0)
+
+
+# -- robustness --------------------------------------------------------------------------------
+
+
+def test_malformed_and_oversized_packets_end_only_that_session(write_config: Callable[..., Path], keys: Keys) -> None:
+    async def scenario(service: MilterService) -> None:
+        good = await client_for(service)
+        bad = await client_for(service)
+        await bad.send_raw(struct.pack("!I", 3) + b"L" + b"xy")  # header without NULs
+        assert await bad.read() is None  # the milter closed it
+        huge = await client_for(service)
+        await huge.send_raw(struct.pack("!I", 50_000_000) + b"B")
+        assert await huge.read() is None
+        garbage = await MilterClient.connect("127.0.0.1", service.server.port)
+        await garbage.send_raw(b"GET / HTTP/1.0\r\n\r\n")
+        assert await garbage.read() is None
+        result = await good.message(pass_message(keys), mail_from="alice@pass.example")
+        assert isinstance(result.final, p.Continue)
+        await good.close()
+        assert service.metrics.protocol_errors == 3
+
+    run(write_config(), scenario)
+
+
+def test_idle_session_times_out(write_config: Callable[..., Path]) -> None:
+    async def scenario(service: MilterService) -> None:
+        client = await client_for(service)
+        assert await client.read(wait=10.0) is None  # closed by the milter after 0.3 s of silence
+
+    run(write_config('[timeouts]\nsession = 0.3\n'), scenario)
+
+
+def test_large_bodies_are_bounded_and_oversized_ones_pass_unverified(write_config: Callable[..., Path]) -> None:
+    body = ("line of text " * 6 + "\r\n") * 5000  # about 400 KB
+
+    async def scenario(service: MilterService) -> list[p.Response]:
+        client = await client_for(service)
+        result = await client.message(message("a@pass.example", body=body), mail_from="a@pass.example")
+        await client.close()
+        assert isinstance(result.final, p.Continue)
+        return result.modifications
+
+    config = write_config('[inbound]\nmax_message_size = "100K"\nmemory_limit = "16K"\n')
+    mods = run(config, scenario)
+    inserted = [m for m in mods if isinstance(m, p.InsertHeader)]
+    assert len(inserted) == 1
+    assert b"none (message larger than 102400 bytes was not verified)" in inserted[0].value
+    assert service_metrics_oversized(config) == 1
+
+
+def service_metrics_oversized(config: Path) -> int:
+    async def scenario(service: MilterService) -> int:
+        client = await client_for(service)
+        body = "y" * 200_000 + "\r\n"
+        result = await client.message(message("a@pass.example", body=body), mail_from="a@pass.example",
+                                      chunk_size=8192)
+        await client.close()
+        assert isinstance(result.final, p.Continue)
+        return service.metrics.oversized
+
+    return int(run(config, scenario))
+
+
+def test_verification_timeout_follows_on_error(write_config: Callable[..., Path]) -> None:
+    raw = message("a@slow.example")
+
+    async def scenario(service: MilterService) -> EomResult:
+        client = await client_for(service)
+        result = await client.message(raw, mail_from="a@slow.example")
+        await client.close()
+        return result
+
+    # fail-open: accept and add nothing
+    result = run(write_config('[timeouts]\nverify = 0.3\n'), scenario)
+    assert isinstance(result.final, p.Continue) and result.modifications == []
+    # fail-closed: tempfail
+    result = run(write_config('[timeouts]\nverify = 0.3\n', top='on_error = "tempfail"\n', name="closed.toml"), scenario)
+    assert isinstance(result.final, p.ReplyCode) and result.final.code == 451
+
+
+def test_unix_socket_and_many_concurrent_sessions(write_config: Callable[..., Path], tmp_path: Path, keys: Keys) -> None:
+    socket_path = tmp_path / "milter.sock"
+    raw = pass_message(keys)
+
+    async def one(service: MilterService) -> p.Response | None:
+        client = await client_for(service)
+        result = await client.message(raw, mail_from="alice@pass.example")
+        await client.close()
+        return result.final
+
+    async def scenario(service: MilterService) -> list[p.Response | None]:
+        return await asyncio.gather(*(one(service) for _ in range(25)))
+
+    finals = run(write_config(socket=f"unix:{socket_path}"), scenario)
+    assert all(isinstance(f, p.Continue) for f in finals)
+    assert not socket_path.exists()  # removed at shutdown
+
+
+def test_graceful_shutdown_finishes_the_message_in_flight(write_config: Callable[..., Path]) -> None:
+    raw = message("a@slow.example")  # verification waits ~3 s on DNS
+
+    async def main() -> tuple[p.Response | None, bool]:
+        service = MilterService(load_config(write_config()))
+        await service.start()
+        port = service.server.port
+        client = await client_for(service)
+        idle = await client_for(service)
+        in_flight = asyncio.create_task(client.message(raw, mail_from="a@slow.example"))
+        while service.metrics.messages_in_flight == 0:  # noqa: ASYNC110 - polling a counter, no event to wait on
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        service.request_stop("test")
+        stopping = asyncio.create_task(service.stop())
+        assert await idle.read() is None  # an idle session is closed at once
+        refused = False
+        try:
+            await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            refused = True
+        result = await in_flight
+        await stopping
+        return result.final, refused
+
+    final, refused = asyncio.run(main())
+    assert isinstance(final, p.Continue)
+    assert refused
+
+
+def test_metrics_endpoint(write_config: Callable[..., Path], keys: Keys) -> None:
+    async def scenario(service: MilterService) -> str:
+        client = await client_for(service)
+        await client.message(pass_message(keys), mail_from="alice@pass.example")
+        await client.message(message("ceo@spoof.example"), mail_from="ceo@spoof.example", connect=False)
+        await client.close()
+        assert service.metrics_server is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", service.metrics_server.port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = await reader.read()
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", service.metrics_server.port)
+        writer.write(b"GET /other HTTP/1.1\r\n\r\n")
+        other = await reader.read()
+        writer.close()
+        assert other.startswith(b"HTTP/1.1 404")
+        return data.decode()
+
+    text = run(write_config('[metrics]\nlisten = "127.0.0.1:0"\n'), scenario)
+    assert text.startswith("HTTP/1.1 200 OK")
+    assert "text/plain; version=0.0.4" in text
+    assert 'zegel_milter_messages_total{direction="inbound",result="pass",action="accept"} 1' in text
+    assert 'zegel_milter_messages_total{direction="inbound",result="fail",action="reject"} 1' in text
+    assert 'zegel_milter_message_seconds_bucket{le="+Inf"} 2' in text
+    assert "zegel_dns_cache_hit_ratio " in text
+
+
+def test_protocol_flags_without_no_reply_support(write_config: Callable[..., Path], keys: Keys) -> None:
+    """An MTA that offers no NR_* flags gets a reply to every step."""
+    offered = POSTFIX_PROTOCOL & ~(p.ProtocolFlag.NR_CONN | p.ProtocolFlag.NR_HELO | p.ProtocolFlag.NR_MAIL
+                                   | p.ProtocolFlag.NR_RCPT | p.ProtocolFlag.NR_HDR | p.ProtocolFlag.NR_EOH
+                                   | p.ProtocolFlag.HDR_LEADSPC)
+
+    async def scenario(service: MilterService) -> bytes:
+        client = await MilterClient.connect("127.0.0.1", service.server.port)
+        await client.optneg(protocol=offered)
+        raw = pass_message(keys)
+        result = await client.message(raw, mail_from="alice@pass.example")
+        await client.close()
+        inserted = [m for m in result.modifications if isinstance(m, p.InsertHeader)]
+        # Without HDR_LEADSPC the MTA adds the space after the colon itself.
+        assert not inserted[0].value.startswith(b" ")
+        return apply_modifications(raw, result, leadspc=False)
+
+    delivered = run(write_config(), scenario)
+    assert "dmarc=pass" in header_values(delivered, "Authentication-Results")[0]
