@@ -7,7 +7,6 @@ Data: ``$ZEGEL_CONFORMANCE/arc`` (default ``../shared/conformance/arc``); see FO
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.conftest import conformance_root
 
 from zegel.arc import seal, validate
 from zegel.arc.seal import collect_auth_results
@@ -22,12 +22,6 @@ from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 
 Factory = Callable[..., TestDnsServer]
-
-
-def conformance_root() -> Path:
-    # The same rule as the conformance_dir fixture (tests/conftest.py), needed at collection time.
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
-    return Path(os.environ.get("ZEGEL_CONFORMANCE", default))
 
 
 def _load(name: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
