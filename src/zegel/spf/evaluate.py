@@ -10,6 +10,7 @@ changes a result, because counting happens where the evaluation reaches the term
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 import socket
@@ -94,6 +95,9 @@ def _address_int(text: str, family: int) -> int | None:
 def parse_ip(ip: str | IpAddress) -> IpAddress:
     """The client address; IPv4-mapped IPv6 addresses count as IPv4 (RFC 7208 5)."""
     address = ip if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address) else None
+    if address is None and isinstance(ip, str) and ip.isascii() and "." in ip and ":" not in ip:
+        with contextlib.suppress(OSError):  # fast path for the common dotted quad
+            address = ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, ip))
     if address is None:
         text = str(ip).strip()
         if text.startswith("[") and text.endswith("]"):
@@ -157,6 +161,7 @@ class SpfChecker:
         self.prefetch = prefetch
         self._parse_cache_size = parse_cache_size
         self._parsed: dict[str, SpfRecord | tuple[str, int]] = {}
+        self.cache_keys: dict[str, str] = {}  # name -> the resolver's cache key (bounded)
 
     def parse(self, text: str) -> SpfRecord:
         """parse_record() with a bounded cache (syntax errors are cached too)."""
@@ -258,8 +263,16 @@ class _Evaluation:
     # -- DNS access --------------------------------------------------------------------------
 
     def _peek(self, name: str, rdtype: str) -> Answer[Any] | None:
-        key = _cache_key(name)
-        return self.cache.get((key, rdtype)) if key is not None else None
+        keys = self.checker.cache_keys
+        key = keys.get(name)
+        if key is None:
+            key = _cache_key(name)
+            if key is None:
+                return None
+            if len(keys) >= 4096:
+                keys.clear()
+            keys[name] = key
+        return self.cache.get((key, rdtype))
 
     async def _lookup(self, name: str, rdtype: str) -> Answer[Any]:
         task = self.tasks.get((name, rdtype))
@@ -334,7 +347,10 @@ class _Evaluation:
             # RFC 7208 4.3: a malformed or single-label domain gives "none".
             self.trace.append(f"{indent}{domain[:100]}: {problem} -> none")
             return _Outcome("none", None, None, domain, problem)
-        answer = await self._lookup(domain, "TXT")
+        answer = self._peek(domain, "TXT") if (domain, "TXT") not in self.tasks else None
+        from_cache = answer is not None
+        if answer is None:
+            answer = await self._lookup(domain, "TXT")
         if answer.is_tempfail:
             raise _Stop("temperror", f"TXT lookup for {domain} failed: {answer.reason}", via)
         if answer.is_void:
@@ -359,13 +375,28 @@ class _Evaluation:
         except SpfSyntaxError as exc:
             raise _Stop("permerror", f"syntax error in the record of {domain}: {exc.reason} "
                                      f"(at position {exc.position})", via) from None
-        if self.prefetch_budget > 0:
+        if self.prefetch_budget > 0 and not from_cache:
+            # A record fetched over the network: its terms' lookups are most likely not cached
+            # either, so start them all now. (A cached record's were cached with it.)
             self._prefetch(record, domain)
         return await self._evaluate(record, domain, depth, indent)
 
     async def _evaluate(self, record: SpfRecord, domain: str, depth: int, indent: str) -> _Outcome:
         limit = self.checker.lookup_limit
+        ip_int = self.ip_int
+        network_type = Ip4 if self.ip_version == 4 else Ip6
+        missed = 0  # ip4/ip6 terms passed over since the last trace line (one line for a run)
         for mechanism in record.mechanisms:
+            kind = type(mechanism)
+            if kind is Ip4 or kind is Ip6:
+                # RFC 7208 5.6: an address of the other family never matches.
+                if kind is network_type and (ip_int & mechanism.mask) == mechanism.value:  # type: ignore[attr-defined]
+                    return self._matched(mechanism, record, domain, indent, missed)
+                missed += 1
+                continue
+            if missed:
+                self.trace.append(f"{indent}  {missed} ip4/ip6 term(s): no match")
+                missed = 0
             if mechanism.queries_dns:
                 # RFC 7208 4.6.4: at most 10 DNS-querying terms, counted across include/redirect.
                 self.lookups += 1
@@ -373,10 +404,10 @@ class _Evaluation:
                     raise _Stop("permerror", f"more than {limit} DNS-querying terms", mechanism.text)
             self.detail = ""
             if await self._matches(mechanism, domain, depth, indent):
-                result = mechanism.result
-                self.trace.append(f"{indent}  {mechanism.text}: match -> {result}")
-                return _Outcome(result, mechanism.text, record, domain, f"matched {mechanism.text} in {domain}")
+                return self._matched(mechanism, record, domain, indent, 0)
             self.trace.append(f"{indent}  {mechanism.text}: no match{self.detail}")
+        if missed:
+            self.trace.append(f"{indent}  {missed} ip4/ip6 term(s): no match")
         redirect = record.redirect
         if redirect is not None and not record.has_all:
             # RFC 7208 6.1: redirect applies when no mechanism matched; it counts as a lookup.
@@ -391,6 +422,13 @@ class _Evaluation:
             return outcome
         self.trace.append(f"{indent}  no term matched -> neutral")
         return _Outcome("neutral", None, record, domain, f"no term matched in {domain}")
+
+    def _matched(self, mechanism: Mechanism, record: SpfRecord, domain: str, indent: str, missed: int) -> _Outcome:
+        if missed:
+            self.trace.append(f"{indent}  {missed} ip4/ip6 term(s): no match")
+        result = mechanism.result
+        self.trace.append(f"{indent}  {mechanism.text}: match -> {result}")
+        return _Outcome(result, mechanism.text, record, domain, f"matched {mechanism.text} in {domain}")
 
     async def _target(self, spec: Any, domain: str) -> str:
         validated = await self._validated_for(domain) if spec.needs_ptr else None

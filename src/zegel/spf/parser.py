@@ -78,20 +78,16 @@ class MacroString:
 
     text: str
     parts: tuple[MacroPart, ...]
+    # Precomputed for the hot path.
+    is_literal: bool = field(init=False)
+    literal: str = field(init=False)  # escapes (%% %_ %-) resolved; meaningful when is_literal
+    needs_ptr: bool = field(init=False)  # expansion needs %{p}, the validated client name (DNS)
 
-    @property
-    def is_literal(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
-
-    @property
-    def literal(self) -> str:
-        """The text with escapes (%% %_ %-) resolved; only meaningful when ``is_literal``."""
-        return "".join(p for p in self.parts if isinstance(p, str))
-
-    @property
-    def needs_ptr(self) -> bool:
-        """True when expansion needs the validated client name (%{p}: DNS lookups)."""
-        return any(isinstance(p, MacroExpand) and p.letter == "p" for p in self.parts)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_literal", all(isinstance(p, str) for p in self.parts))
+        object.__setattr__(self, "literal", "".join(p for p in self.parts if isinstance(p, str)))
+        object.__setattr__(self, "needs_ptr",
+                           any(isinstance(p, MacroExpand) and p.letter == "p" for p in self.parts))
 
 
 # -- the AST ------------------------------------------------------------------------------
