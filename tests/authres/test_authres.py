@@ -107,7 +107,7 @@ def test_round_trip_plain_values() -> None:
         spf_result("pass", mailfrom="bounce@mail.example.com"),
         spf_result("none", helo="mx.example.com"),
         dkim_result("fail", d="example.com", s="sel1", b="AbCdEfGh", reason="body hash mismatch"),
-        dmarc_result("fail", header_from="example.com", policy="reject", p="reject", sp="none", disposition="reject"),
+        dmarc_result("fail", header_from="example.com", p="reject", sp="none", disposition="reject"),
         arc_result("pass", oldest_pass=1),
     ]
     value = build("mx.receiver.example", results)
@@ -172,8 +172,10 @@ def test_build_from_result_objects_duck_typed() -> None:
     spf, helo, dkim, dm, arc = parsed.results
     assert spf.get("smtp.mailfrom") == "a@example.com" and helo.get("smtp.helo") == "mx.example.com"
     assert (dkim.get("header.d"), dkim.get("header.s"), dkim.get("header.b")) == ("example.com", "s1", "12345678")
-    assert dm.get("header.from") == "example.com" and dm.get("policy.published-domain-policy") == "quarantine"
+    assert dm.get("header.from") == "example.com" and dm.get("policy.published-domain-policy") == "reject"
+    assert dm.get("policy.dmarc") == "quarantine"  # RFC 9989 9.1: the policy applied
     assert dm.comments == ("p=reject sp=quarantine dis=quarantine",)
+    assert spf.comments == ()  # no ip on this stand-in
     assert arc.result == "fail" and arc.comments == ("AMS i=1 broken",)
     with pytest.raises(TypeError):
         build("mx.example", [object()])
@@ -237,3 +239,23 @@ def test_fuzz_round_trip(items: list[tuple[str, str, str]]) -> None:
     results = [ResInfo(m, r, (AuthProperty("header", "x", v),)) for m, r, v in items]
     parsed = parse(build("mx.example", results))
     assert parsed.results == tuple(results)
+
+
+def test_build_from_zegel_result_classes() -> None:
+    from zegel.arc.result import ArcResult
+    from zegel.dkim.result import DkimResult
+    from zegel.spf.result import SpfResult
+
+    spf = SpfResult("softfail", None, "~all", 1, 0, (), domain="example.com", identity="mailfrom",
+                    sender="a@example.com", ip="192.0.2.1")
+    dkim = DkimResult("pass", domain="example.com", selector="s1", algorithm="rsa-sha256", header_b="AbCdEfGh",
+                      key_bits=2048)
+    unsigned = DkimResult("none")
+    arc = ArcResult(cv="none", reason="no ARC sets")
+    parsed = parse(build("mx.example", [spf, dkim, unsigned, arc]))
+    spf_info, dkim_info, none_info, arc_info = parsed.results
+    assert spf_info.comments == ("domain of transitioning a@example.com does not designate 192.0.2.1 as permitted sender",)
+    assert (dkim_info.get("header.d"), dkim_info.get("header.a"), dkim_info.comments) == (
+        "example.com", "rsa-sha256", ("2048-bit key",))
+    assert (none_info.method, none_info.result, none_info.properties) == ("dkim", "none", ())
+    assert (arc_info.method, arc_info.result) == ("arc", "none")

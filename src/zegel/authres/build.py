@@ -66,14 +66,24 @@ def dkim_result(result: str, *, d: str | None = None, s: str | None = None, b: s
         reason=reason or None, comments=(comment_text,) if comment_text else ())
 
 
-def dmarc_result(result: str, *, header_from: str | None = None, policy: str | None = None,
-                 p: str | None = None, sp: str | None = None, disposition: str | None = None,
+def dmarc_result(result: str, *, header_from: str | None = None, p: str | None = None,
+                 sp: str | None = None, np: str | None = None, disposition: str | None = None,
                  reason: str | None = None) -> ResInfo:
-    """``dmarc=RESULT (p=.. sp=.. dis=..) header.from=... policy.published-domain-policy=...``."""
-    parts = [f"p={p}" if p else "", f"sp={sp}" if sp else "", f"dis={disposition}" if disposition else ""]
+    """``dmarc=RESULT (p=.. sp=.. dis=..) header.from=... policy.dmarc=...
+    policy.published-domain-policy=...``.
+
+    ``policy.dmarc`` (RFC 9989 section 9.1) is the policy applied after t=/pct processing — the
+    disposition — and is written for a ``fail``; ``policy.published-domain-policy`` is the
+    record's p. The comment repeats the record's policies as large receivers write them.
+    """
+    result = _result(result)
+    parts = [f"p={p}" if p else "", f"sp={sp}" if sp else "", f"np={np}" if np else "",
+             f"dis={disposition}" if disposition else ""]
     note = " ".join(part for part in parts if part)
-    return ResInfo("dmarc", _result(result), _props(
-        _prop("header", "from", header_from), _prop("policy", "published-domain-policy", policy)),
+    return ResInfo("dmarc", result, _props(
+        _prop("header", "from", header_from),
+        _prop("policy", "dmarc", disposition if result == "fail" else None),
+        _prop("policy", "published-domain-policy", p)),
         reason=reason or None, comments=(note,) if note else ())
 
 
@@ -83,6 +93,26 @@ def arc_result(cv: str, *, oldest_pass: int | None = None, remote_ip: str | None
     return ResInfo("arc", _result(cv), _props(
         _prop("header", "oldest-pass", oldest_pass), _prop("smtp", "remote-ip", remote_ip)),
         comments=(comment_text,) if comment_text else ())
+
+
+def _spf_comment(result: str, who: object, ip: object, reason: object) -> str | None:
+    """The customary human note (what large receivers write), for people reading headers."""
+    if not who:
+        return None
+    if ip:
+        phrases = {
+            "pass": f"domain of {who} designates {ip} as permitted sender",
+            "fail": f"domain of {who} does not designate {ip} as permitted sender",
+            "softfail": f"domain of transitioning {who} does not designate {ip} as permitted sender",
+            "neutral": f"{ip} is neither permitted nor denied by domain of {who}",
+        }
+        if result in phrases:
+            return phrases[result]
+    if result == "none":
+        return f"domain of {who} does not designate permitted sender hosts"
+    if result in ("temperror", "permerror") and reason:
+        return str(reason)
+    return None
 
 
 def to_resinfo(item: Any) -> ResInfo:
@@ -98,26 +128,28 @@ def to_resinfo(item: Any) -> ResInfo:
         record = getattr(item, "record", None)
         return dmarc_result(
             _result(item.result), header_from=getattr(item, "from_domain", None),
-            policy=getattr(item, "policy", None),
-            p=getattr(record, "p", None) or (None if record is None else "none"),
-            sp=getattr(record, "sp", None),
-            disposition=item.disposition if _result(item.result) == "fail" else None,
+            p=(getattr(record, "p", None) or "none") if record is not None else None,
+            sp=getattr(record, "sp", None), np=getattr(record, "np", None),
+            disposition=item.disposition if record is not None else None,
         )
     if hasattr(item, "selector"):  # zegel.dkim.DkimResult
         result = _result(item.result)
         reason = getattr(item, "reason", None)
+        bits = getattr(item, "key_bits", None)
         return dkim_result(result, d=getattr(item, "domain", None), s=item.selector,
                            b=getattr(item, "header_b", None), i=getattr(item, "identity", None),
                            a=getattr(item, "algorithm", None),
-                           reason=reason if result != "pass" and reason else None)
+                           reason=reason if result != "pass" and reason else None,
+                           comment_text=f"{bits}-bit key" if isinstance(bits, int) and bits > 0 else None)
     if hasattr(item, "result") and (hasattr(item, "identity") or hasattr(item, "mechanism")):  # SpfResult
         result = _result(item.result)
         identity = str(getattr(item, "identity", "mailfrom") or "mailfrom")
         domain = getattr(item, "domain", None)
         sender = getattr(item, "sender", None)
+        note = _spf_comment(result, sender or domain, getattr(item, "ip", None), getattr(item, "reason", None))
         if identity == "helo":
-            return spf_result(result, helo=domain)
-        return spf_result(result, mailfrom=sender or domain)
+            return spf_result(result, helo=domain, comment_text=note)
+        return spf_result(result, mailfrom=sender or domain, comment_text=note)
     raise TypeError(f"cannot express {type(item).__name__} as an Authentication-Results result")
 
 
