@@ -26,6 +26,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -129,24 +130,36 @@ def _localname(tag: Any) -> str:
     return (tag.rpartition("}")[2] if tag[:1] == "{" else tag).strip().lower()
 
 
-def _children(element: Any) -> dict[str, list[Any]]:
-    grouped: dict[str, list[Any]] = {}
-    for child in element:
-        name = _localname(child.tag)
-        if name:
-            grouped.setdefault(name, []).append(child)
-    return grouped
+def _normalize_tags(root: Any) -> str:
+    """Drop namespaces and fold element names to lower case in one pass, so every reporter's
+    dialect (no namespace, RFC 9990's, the old draft's, a wrong one) reads the same.
+    Returns the root's original namespace."""
+    namespace = root.tag[1:].partition("}")[0] if root.tag[:1] == "{" else ""
+    for element in root.iter():
+        tag = element.tag
+        if not isinstance(tag, str):
+            continue
+        name = tag.rpartition("}")[2] if tag[:1] == "{" else tag
+        if not name.islower():
+            name = name.lower()
+        if name is not tag:
+            element.tag = name
+    return namespace
 
 
-def _text(groups: dict[str, list[Any]], name: str) -> str:
-    elements = groups.get(name)
-    if not elements:
+def _text(element: Any, name: str) -> str:
+    if element is None:
         return ""
-    return " ".join("".join(elements[0].itertext()).split())
+    value = element.findtext(name)
+    return value.strip() if value else ""
 
 
-def _lower(groups: dict[str, list[Any]], name: str) -> str:
-    return _text(groups, name).lower()
+def _lower(element: Any, name: str) -> str:
+    return _text(element, name).lower()
+
+
+def _free_text(element: Any, name: str) -> str:
+    return " ".join(_text(element, name).split())
 
 
 def parse_timestamp(text: str) -> int:
@@ -188,6 +201,14 @@ def _count(text: str) -> int:
 
 
 def _ip(text: str) -> str:
+    text = text.strip()
+    if "." in text and ":" not in text:
+        # IPv4 fast path (most rows): inet_pton accepts exactly the dotted-quad form.
+        try:
+            socket.inet_pton(socket.AF_INET, text)
+            return text
+        except OSError:
+            pass
     try:
         return str(ipaddress.ip_address(text.strip().strip("[]")))
     except ValueError:
@@ -205,81 +226,76 @@ def parse_aggregate(data: bytes | Any) -> AggregateReport:
     root = parse_xml(data) if isinstance(data, bytes) else data
     if _localname(root.tag) != "feedback":
         raise ReportError(f"not a DMARC aggregate report (root element <{_localname(root.tag) or '?'}>)")
-    top = _children(root)
-    meta_el = top.get("report_metadata")
-    policy_el = top.get("policy_published")
-    if not meta_el:
+    namespace = _normalize_tags(root)
+    meta = root.find("report_metadata")
+    policy_el = root.find("policy_published")
+    if meta is None:
         raise ReportError("missing <report_metadata>")
-    if not policy_el:
+    if policy_el is None:
         raise ReportError("missing <policy_published>")
-    meta = _children(meta_el[0])
-    dates_el = meta.get("date_range")
-    if not dates_el:
+    dates = meta.find("date_range")
+    if dates is None:
         raise ReportError("missing <date_range>")
-    dates = _children(dates_el[0])
     begin, end = parse_timestamp(_text(dates, "begin")), parse_timestamp(_text(dates, "end"))
     if end < begin:
         begin, end = end, begin
-    report_id = _text(meta, "report_id")
+    report_id = _free_text(meta, "report_id")
     if not report_id:
         raise ReportError("missing <report_id>")
     email_address = _text(meta, "email")
-    org_name = _text(meta, "org_name") or domain_of(email_address) or "unknown"
+    org_name = _free_text(meta, "org_name") or domain_of(email_address) or "unknown"
     metadata = ReportMetadata(
         org_name=org_name, email=email_address, report_id=report_id, begin=begin, end=end,
-        extra_contact_info=_text(meta, "extra_contact_info"),
-        errors=tuple(" ".join("".join(e.itertext()).split()) for e in meta.get("error", ())),
-        generator=_text(meta, "generator"),
+        extra_contact_info=_free_text(meta, "extra_contact_info"),
+        errors=tuple(" ".join((e.text or "").split()) for e in meta.iterfind("error")),
+        generator=_free_text(meta, "generator"),
     )
-    pol = _children(policy_el[0])
-    domain = _lower(pol, "domain").rstrip(".")
+    domain = _lower(policy_el, "domain").rstrip(".")
     if not domain:
         raise ReportError("missing <policy_published><domain>")
-    pct_text = _text(pol, "pct")
+    pct_text = _text(policy_el, "pct")
     policy = PolicyPublished(
-        domain=domain, p=_lower(pol, "p") or "none", sp=_lower(pol, "sp") or None, np=_lower(pol, "np") or None,
-        adkim=_lower(pol, "adkim") or None, aspf=_lower(pol, "aspf") or None, fo=_text(pol, "fo") or None,
-        testing=_lower(pol, "testing") or None, discovery_method=_lower(pol, "discovery_method") or None,
+        domain=domain, p=_lower(policy_el, "p") or "none", sp=_lower(policy_el, "sp") or None,
+        np=_lower(policy_el, "np") or None, adkim=_lower(policy_el, "adkim") or None,
+        aspf=_lower(policy_el, "aspf") or None, fo=_text(policy_el, "fo") or None,
+        testing=_lower(policy_el, "testing") or None, discovery_method=_lower(policy_el, "discovery_method") or None,
         pct=int(float(pct_text)) if re.fullmatch(r"\d+(\.\d*)?", pct_text) else None,
     )
-    records = tuple(_parse_record(el) for el in top.get("record", ()))
-    namespace = root.tag[1:].partition("}")[0] if root.tag[:1] == "{" else ""
+    records = tuple(_parse_record(el) for el in root.iterfind("record"))
+    # np alone proves nothing (RFC 9091 added it and reporters put it in RFC 7489 reports).
     is_9990 = namespace == RFC9990_NAMESPACE or any(
-        value is not None for value in (policy.np, policy.testing, policy.discovery_method)
+        value is not None for value in (policy.testing, policy.discovery_method)
     ) or bool(metadata.generator)
     return AggregateReport(metadata, policy, records, format="rfc9990" if is_9990 else "rfc7489",
-                           version=_text(top, "version") or "1.0")
+                           version=_text(root, "version") or "1.0")
 
 
 def _parse_record(element: Any) -> ReportRecord:
-    rec = _children(element)
-    row_el = rec.get("row")
-    if not row_el:
+    row = element.find("row")
+    if row is None:
         raise ReportError("a <record> without <row>")
-    row = _children(row_el[0])
-    evaluated = _children(row["policy_evaluated"][0]) if row.get("policy_evaluated") else {}
-    reasons = []
-    for reason_el in evaluated.get("reason", ()):
-        reason = _children(reason_el)
-        reasons.append(OverrideReason(_lower(reason, "type") or "other", _text(reason, "comment")))
-    ids = _children(rec["identifiers"][0]) if rec.get("identifiers") else {}
-    auth = _children(rec["auth_results"][0]) if rec.get("auth_results") else {}
-    dkim = []
-    for dkim_el in auth.get("dkim", ()):
-        d = _children(dkim_el)
-        dkim.append(AuthDkim(domain=_lower(d, "domain"), result=_lower(d, "result") or "none",
-                             selector=_text(d, "selector"), human_result=_text(d, "human_result")))
-    spf = []
-    for spf_el in auth.get("spf", ()):
-        s = _children(spf_el)
-        spf.append(AuthSpf(domain=_lower(s, "domain"), result=_lower(s, "result") or "none",
-                           scope=_lower(s, "scope"), human_result=_text(s, "human_result")))
+    evaluated = row.find("policy_evaluated")
+    reasons: tuple[OverrideReason, ...] = ()
+    if evaluated is not None:
+        reasons = tuple(OverrideReason(_lower(r, "type") or "other", _free_text(r, "comment"))
+                        for r in evaluated.iterfind("reason"))
+    ids = element.find("identifiers")
+    auth = element.find("auth_results")
+    dkim: tuple[AuthDkim, ...] = ()
+    spf: tuple[AuthSpf, ...] = ()
+    if auth is not None:
+        dkim = tuple(AuthDkim(domain=_lower(d, "domain"), result=_lower(d, "result") or "none",
+                              selector=_text(d, "selector"), human_result=_free_text(d, "human_result"))
+                     for d in auth.iterfind("dkim"))
+        spf = tuple(AuthSpf(domain=_lower(x, "domain"), result=_lower(x, "result") or "none",
+                            scope=_lower(x, "scope"), human_result=_free_text(x, "human_result"))
+                    for x in auth.iterfind("spf"))
     return ReportRecord(
         source_ip=_ip(_text(row, "source_ip")), count=_count(_text(row, "count")),
         disposition=_lower(evaluated, "disposition") or "none",
         dkim_eval=_eval(_text(evaluated, "dkim")), spf_eval=_eval(_text(evaluated, "spf")),
         header_from=_lower(ids, "header_from"), envelope_from=_lower(ids, "envelope_from"),
-        envelope_to=_lower(ids, "envelope_to"), reasons=tuple(reasons), dkim=tuple(dkim), spf=tuple(spf),
+        envelope_to=_lower(ids, "envelope_to"), reasons=reasons, dkim=dkim, spf=spf,
     )
 
 
@@ -623,7 +639,7 @@ class Ingester:
         if content_type == "multipart/report" and report_type == "delivery-status":
             bounced = bounced_addresses(message)
             for address, reason in bounced:
-                self.store.suppress(address, reason or "bounced")
+                self._db().suppress(address, reason or "bounced")
                 yield IngestResult(source, "bounce", "suppressed", address)
             if not bounced:
                 yield IngestResult(source, "bounce", "rejected", "delivery status notification without a permanent failure")

@@ -353,9 +353,12 @@ class ReportStore:
         stmt = self._insert(sent_reports).values(
             policy_domain=domain, period_begin=begin, period_end=end, report_id=report_id,
             messages=messages, created_at=int(time.time()),
-        ).on_conflict_do_nothing(index_elements=["policy_domain", "period_begin", "period_end"])
+        ).on_conflict_do_nothing(
+            index_elements=["policy_domain", "period_begin", "period_end"]
+        ).returning(sent_reports.c.id)
+        # RETURNING, not rowcount: PostgreSQL drivers report a non-zero rowcount for a skipped row.
         with self._write() as conn:
-            return bool(conn.execute(stmt).rowcount)
+            return conn.execute(stmt).scalar() is not None
 
     def log_delivery(self, kind: str, destination: str, report_id: str, status: str, detail: str = "",
                      at: int | None = None) -> None:
@@ -384,12 +387,14 @@ class ReportStore:
         with self._read() as conn:
             return [dict(row._mapping) for row in conn.execute(sa.select(deliveries).order_by(deliveries.c.id))]
 
-    def suppress(self, address: str, reason: str) -> None:
+    def _suppress_statement(self, address: str, reason: str) -> Any:
         stmt = self._insert(suppressions).values(
             address=address.lower(), reason=reason[:500], added_at=int(time.time()))
-        stmt = stmt.on_conflict_do_update(index_elements=["address"], set_={"reason": stmt.excluded.reason})
+        return stmt.on_conflict_do_update(index_elements=["address"], set_={"reason": stmt.excluded.reason})
+
+    def suppress(self, address: str, reason: str) -> None:
         with self._write() as conn:
-            conn.execute(stmt)
+            conn.execute(self._suppress_statement(address, reason))
 
     def unsuppress(self, address: str) -> bool:
         with self._write() as conn:
@@ -468,6 +473,7 @@ class IngestSession:
         self.batch = batch
         self._conn: Connection | None = None
         self._pending = 0
+        self._report_insert: Any = None
 
     def __enter__(self) -> IngestSession:
         return self
@@ -515,7 +521,7 @@ class IngestSession:
         organisation, report id, domain and date range)."""
         conn = self._connection()
         meta, policy = report.metadata, report.policy
-        stmt = self.store._insert(agg_reports).values(
+        params = dict(
             org_name=_cut(meta.org_name), email=_cut(meta.email, 320), report_id=_cut(meta.report_id),
             domain=_cut(policy.domain.lower()), period_begin=meta.begin, period_end=meta.end,
             format=report.format, p=_cut(policy.p, 16), sp=_cut(policy.sp, 16) or None,
@@ -524,11 +530,15 @@ class IngestSession:
             testing=_cut(policy.testing, 4) or None, pct=policy.pct,
             generator=_cut(meta.generator), errors=json.dumps(list(meta.errors))[:4000],
             messages=report.message_count, source=source[:1000], ingested_at=int(time.time()),
-        ).on_conflict_do_nothing(
-            index_elements=["org_name", "report_id", "domain", "period_begin", "period_end"]
-        ).returning(agg_reports.c.id)
+        )
+        if self._report_insert is None:
+            # Built once per session: compiling the statement per report would cost more than running it.
+            self._report_insert = self.store._insert(agg_reports).on_conflict_do_nothing(
+                index_elements=["org_name", "report_id", "domain", "period_begin", "period_end"]
+            ).returning(agg_reports.c.id)
+        stmt = self._report_insert
         try:
-            report_key = conn.execute(stmt).scalar()
+            report_key = conn.execute(stmt, params).scalar()
             if report_key is None:
                 return False
             rows = [
@@ -552,6 +562,14 @@ class IngestSession:
         self._done_one()
         return True
 
+    def suppress(self, address: str, reason: str) -> None:
+        """Add a bounced address to the suppression list (within this session's transaction:
+        SQLite allows one writer, and the session is it)."""
+        try:
+            self._connection().execute(self.store._suppress_statement(address, reason))
+        except SQLAlchemyError as err:
+            raise StoreUnavailable(_one_line(err)) from None
+
     def add_failure(self, report: FailureReport, source: str) -> bool:
         conn = self._connection()
         values = {name: getattr(report, name) for name in report.__dataclass_fields__}
@@ -560,9 +578,9 @@ class IngestSession:
                 values[name] = value[:998] if name in ("message_id", "subject") else _cut(value, 320)
         stmt = self.store._insert(failure_reports).values(
             **values, source=source[:1000], ingested_at=int(time.time()),
-        ).on_conflict_do_nothing(index_elements=["digest"])
+        ).on_conflict_do_nothing(index_elements=["digest"]).returning(failure_reports.c.id)
         try:
-            added = bool(conn.execute(stmt).rowcount)
+            added = conn.execute(stmt).scalar() is not None
         except SQLAlchemyError as err:
             raise StoreUnavailable(_one_line(err)) from None
         self._done_one()
@@ -580,8 +598,10 @@ class IngestSession:
                     successful=policy.successful, failed=policy.failed,
                     failure_details=json.dumps(list(policy.failure_details))[:10000],
                     source=source[:1000], ingested_at=int(time.time()),
-                ).on_conflict_do_nothing(index_elements=["organization", "report_id", "policy_domain"])
-                added = bool(conn.execute(stmt).rowcount) or added
+                ).on_conflict_do_nothing(
+                    index_elements=["organization", "report_id", "policy_domain"]
+                ).returning(tls_reports.c.id)
+                added = (conn.execute(stmt).scalar() is not None) or added
         except SQLAlchemyError as err:
             raise StoreUnavailable(_one_line(err)) from None
         self._done_one()
