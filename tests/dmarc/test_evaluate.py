@@ -172,3 +172,41 @@ def test_bad_input_never_raises(resolver: Resolver) -> None:
     assert result.result in ("permerror", "fail", "none")
     junk = bytes(range(256)) * 400
     assert run(evaluate_message(junk, spf=None, dkim=[], resolver=resolver)).result == "permerror"
+
+
+def test_invalid_np_and_the_rua_rescue(dns_server: Factory, psl) -> None:  # type: ignore[no-untyped-def]
+    server = dns_server({
+        "_dmarc.badnp.example": [("TXT", "v=DMARC1; p=reject; np=never")],
+        "_dmarc.rescued.example": [("TXT", "v=DMARC1; p=never; rua=mailto:r@rescued.example")],
+    })
+    resolver = Resolver([server.address], timeout=0.5, lifetime=1.5)
+    assert run(evaluate("badnp.example", spf=None, dkim=[], resolver=resolver)).result == "permerror"
+    # RFC 7489 has no np tag, so the record is fine there
+    old = run(evaluate("badnp.example", spf=None, dkim=[], resolver=resolver, mode="rfc7489", psl=psl))
+    assert (old.result, old.disposition) == ("fail", "reject")
+    rescued = run(evaluate("rescued.example", spf=None, dkim=[], resolver=resolver))
+    assert (rescued.result, rescued.policy, rescued.disposition) == ("fail", "none", "none")
+
+
+def test_psd_n_boundary_limits_relaxed_alignment(dns_server: Factory) -> None:
+    server = dns_server({
+        "_dmarc.dept.example.com": [("TXT", "v=DMARC1; p=reject; psd=n")],
+        "_dmarc.example.com": [("TXT", "v=DMARC1; p=none")],
+    })
+    resolver = Resolver([server.address], timeout=0.5, lifetime=1.5)
+    inside = run(evaluate("a.dept.example.com", spf=None, dkim=[Dkim("pass", "mail.dept.example.com")], resolver=resolver))
+    assert inside.result == "pass"
+    outside = run(evaluate("a.dept.example.com", spf=None, dkim=[Dkim("pass", "example.com")], resolver=resolver))
+    assert outside.result == "fail" and "dept.example.com" in outside.reason
+    assert (outside.policy_domain, outside.disposition) == ("dept.example.com", "reject")
+
+
+def test_spf_domain_given_as_an_address(resolver: Resolver) -> None:
+    result = run(evaluate("example.com", spf=Spf("pass", "bounce@mail.example.com"), dkim=[], resolver=resolver))
+    assert result.result == "pass" and result.spf_domain == "mail.example.com"
+
+
+def test_to_dict_has_the_cli_keys(resolver: Resolver) -> None:
+    data = run(evaluate("example.com", spf=None, dkim=[], resolver=resolver)).to_dict()
+    assert {"result", "policy", "disposition", "from_domain"} <= set(data)
+    assert data["result"] == "fail" and data["disposition"] == "reject"

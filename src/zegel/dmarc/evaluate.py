@@ -114,6 +114,13 @@ class DmarcResult:
 _normalized_domain = normalize_domain
 
 
+def _identifier(domain: str) -> str:
+    """An authenticated domain as given by SPF/DKIM results; some tools pass the whole MAIL FROM
+    address (RFC 8601 2.7.2 allows it for smtp.mailfrom), so the domain part is taken."""
+    text = domain.rpartition("@")[2] if "@" in domain else domain
+    return _normalized_domain(text) or text.strip().rstrip(".").lower()
+
+
 def _passing(value: str | None) -> bool:
     return str(value or "").strip().lower() == "pass"
 
@@ -167,10 +174,8 @@ async def evaluate(
     # d= of each passing DKIM signature.
     spf_domain = None
     if spf is not None and _passing(spf.result) and spf.domain:
-        spf_domain = _normalized_domain(spf.domain) or spf.domain.lower()
-    dkim_domains = list(dict.fromkeys(
-        (_normalized_domain(sig.domain) or sig.domain.lower()) for sig in dkim if _passing(sig.result) and sig.domain
-    ))
+        spf_domain = _identifier(spf.domain)
+    dkim_domains = list(dict.fromkeys(_identifier(sig.domain) for sig in dkim if _passing(sig.result) and sig.domain))
     org_cache: dict[str, OrgDomain] = {}
     checks = [
         *([check_alignment(spf_domain, author, record.aspf, resolver, mode=mode, psl=psl, org_cache=org_cache)]

@@ -160,13 +160,10 @@ def _split_tags(text: str) -> list[tuple[str, str]]:
     """RFC 6376 3.2 tag-list: tag-spec *( ";" tag-spec ) [ ";" ]; whitespace around names,
     '=' and values is ignored."""
     pairs: list[tuple[str, str]] = []
-    parts = text.split(";")
-    for index, part in enumerate(parts):
+    for part in text.split(";"):
         spec = part.strip(" \t\r\n")
         if not spec:
-            if index == len(parts) - 1 or index == 0:
-                continue  # trailing ";" is allowed; an empty first spec is caught by v= check
-            continue  # "a=b;;c=d": tolerated (an empty tag-spec), as most receivers do
+            continue  # a trailing ";" is allowed; "a=b;;c=d" is tolerated, as most receivers do
         name, sep, value = spec.partition("=")
         name = name.strip(" \t\r\n")
         if not sep:
@@ -290,14 +287,16 @@ def parse_record(text: str) -> DmarcRecord:
         raise DmarcRecordError("record must be text")
     issues = _Issues()
     stripped = text.strip(" \t\r\n")
-    if stripped != text.strip("\r\n") and text.lstrip(" \t") != text:
-        issues.add("leading-whitespace", "the record starts with whitespace; strict receivers ignore it")
     if not stripped:
         raise DmarcRecordError("empty record")
+    if text[:1] in (" ", "\t"):
+        issues.add("leading-whitespace", "the record starts with whitespace; strict receivers ignore it")
     if not is_dmarc_record(stripped):
         head = stripped.split(";", 1)[0].strip()
-        if re.match(r"v\s*=\s*dmarc1\s*$", head, re.IGNORECASE):
+        if re.fullmatch(r"v\s*=\s*dmarc1", head, re.IGNORECASE):
             raise DmarcRecordError(f"version {head!r} must be exactly v=DMARC1 (case-sensitive)")
+        if re.match(r"v\s*=\s*DMARC1\s", head):
+            raise DmarcRecordError(f"missing ';' after v=DMARC1 in {_short(head)!r}")
         raise DmarcRecordError(f"not a DMARC record: must start with v=DMARC1, found {_short(head)!r}")
     pairs = _split_tags(stripped)
     seen: set[str] = set()
