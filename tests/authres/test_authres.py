@@ -259,3 +259,47 @@ def test_build_from_zegel_result_classes() -> None:
         "example.com", "rsa-sha256", ("2048-bit key",))
     assert (none_info.method, none_info.result, none_info.properties) == ("dkim", "none", ())
     assert (arc_info.method, arc_info.result) == ("arc", "none")
+
+
+def _seed_headers(text: str) -> list[str]:
+    """Authentication-Results blocks as the blog quotes them: the field (or its name alone on one
+    line, the value on the next), results on following lines until an empty line or prose."""
+    lines = text.splitlines()
+    blocks: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("Authentication-Results"):
+            block = [line]
+            index += 1
+            while index < len(lines) and lines[index].strip() and (
+                    lines[index].startswith((":", " ", "\t")) or "=" in lines[index].split(" ", 1)[0]):
+                block.append(lines[index])
+                index += 1
+            blocks.append("\n".join(block))
+            continue
+        index += 1
+    return blocks
+
+
+def test_every_header_quoted_in_the_seed_texts() -> None:
+    from tests.conftest import REPO, require
+
+    seeds = sorted((REPO.parent / "shared" / "seeds").glob("003_*.txt"))
+    require(bool(seeds), "seed texts not found at ../shared/seeds")
+    blocks = _seed_headers(seeds[0].read_text(encoding="utf-8"))
+    assert len(blocks) >= 6
+    for block in blocks:
+        parsed = parse(block)
+        assert parsed.authserv_id in ("mail.iss.as9143.net", "mx.google.com"), block
+        methods = [r.method for r in parsed.results]
+        assert {"spf", "dkim", "dmarc"} <= set(methods), block
+        dmarc = parsed.first("dmarc")
+        assert dmarc is not None and dmarc.result in ("pass", "none")
+        assert dmarc.get("header.from"), block
+
+
+def test_property_count_is_capped() -> None:
+    parsed = parse("x.example; dkim=pass " + " ".join(f"header.p{i}=v" for i in range(10_000)))
+    (dkim,) = parsed.results
+    assert len(dkim.properties) == 64 and any("properties" in w for w in parsed.warnings)

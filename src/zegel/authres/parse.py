@@ -13,6 +13,7 @@ from zegel.authres.model import AuthProperty, AuthResults, ResInfo
 MAX_RESULTS = 256
 MAX_WARNINGS = 50
 MAX_COMMENTS = 16
+MAX_PROPERTIES = 64
 # RFC 2045 tspecials plus space and controls end a token (RFC 8601 2.2 uses MIME "value").
 _TSPECIALS = frozenset('()<>@,;:\\"/[]?=')
 _WORD_END = frozenset(" \t\r\n;()")
@@ -260,7 +261,11 @@ def _resinfo(cur: _Cursor) -> ResInfo | None:
                 pvalue = cur.word()
                 if not pvalue:
                     cur.warn(f"{method}: {lowered}.{prop} has no value")
-                properties.append(AuthProperty(lowered, prop, pvalue))
+                if len(properties) < MAX_PROPERTIES:
+                    properties.append(AuthProperty(lowered, prop, pvalue))
+                elif len(properties) == MAX_PROPERTIES:
+                    cur.warn(f"{method}: more than {MAX_PROPERTIES} properties; the rest ignored")
+                    properties.append(AuthProperty(lowered, prop, pvalue))
                 continue
             cur.warn(f"{method}: skipped malformed property {_short(cur.text[start:cur.pos])!r}")
             continue
@@ -270,5 +275,5 @@ def _resinfo(cur: _Cursor) -> ResInfo | None:
             cur.skip_cfws()
             cur.word()
         cur.warn(f"{method}: skipped {_short(cur.text[start:cur.pos].strip())!r} (not ptype.property=value)")
-    return ResInfo(method=method, result=result, properties=tuple(properties), reason=reason,
+    return ResInfo(method=method, result=result, properties=tuple(properties[:MAX_PROPERTIES]), reason=reason,
                    comments=tuple(comments[:MAX_COMMENTS]), version=method_version)
