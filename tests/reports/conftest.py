@@ -93,3 +93,64 @@ def store(backend: tuple[str | None, Path]) -> Iterator[ReportStore]:
     opened = open_store(url, data_dir)
     yield opened
     opened.close()
+
+
+class SmtpSink:
+    """A small SMTP server on 127.0.0.1 that accepts mail into ``messages`` and refuses the
+    recipients in ``refuse`` with 550 (a real SMTP conversation for smtplib to hold)."""
+
+    def __init__(self, refuse: set[str] | None = None) -> None:
+        import socketserver
+        import threading
+
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.refuse = {r.lower() for r in refuse or set()}
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 sink.test ESMTP\r\n")
+                sender, recipients = "", []
+                while line := self.rfile.readline(10000):
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        self.wfile.write(b"250-sink.test\r\n250 8BITMIME\r\n")
+                    elif verb == b"MAIL":
+                        sender, recipients = line.decode().split(":", 1)[1].strip().strip("<>"), []
+                        self.wfile.write(b"250 ok\r\n")
+                    elif verb == b"RCPT":
+                        address = line.decode().split(":", 1)[1].strip().strip("<>").lower()
+                        if address in sink.refuse:
+                            self.wfile.write(b"550 5.1.1 no such user\r\n")
+                        else:
+                            recipients.append(address)
+                            self.wfile.write(b"250 ok\r\n")
+                    elif verb == b"DATA":
+                        self.wfile.write(b"354 go\r\n")
+                        body = bytearray()
+                        while (chunk := self.rfile.readline(1 << 20)) not in (b".\r\n", b""):
+                            body += chunk[1:] if chunk.startswith(b"..") else chunk
+                        sink.messages.append((sender, recipients, bytes(body)))
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink({"gone@sender.example"})
+    yield sink
+    sink.close()

@@ -247,6 +247,7 @@ class Recorder:
             try:
                 store.add_outcomes(batch)
                 self.stats.written += len(batch)
+                self._down_until = 0.0
                 return
             except StoreError as exc:
                 self._mark_down(str(exc))
@@ -273,6 +274,7 @@ class Recorder:
                 return  # the claimed file stays; the next replay picks it up again
             path.unlink(missing_ok=True)
         self.stats.last_error = ""
+        self._down_until = 0.0
 
 
 # --- Verdict -> Outcome -------------------------------------------------------------------------
@@ -320,6 +322,8 @@ def outcome_from_verdict(verdict: Any, *, ip: str, helo: str, mail_from: str, no
     for sig in getattr(verdict, "dkim", ()) or ():
         sig_domain = str(getattr(sig, "domain", "") or "").lower().rstrip(".")
         result = str(getattr(sig, "result", "none"))
+        if not sig_domain:
+            continue  # "no signature": nothing to report (RFC 9990 DKIM results name a d= domain)
         if aligned_domains is not None:
             aligned = result == "pass" and sig_domain in aligned_set
         else:
@@ -328,11 +332,9 @@ def outcome_from_verdict(verdict: Any, *, ip: str, helo: str, mail_from: str, no
                                 str(getattr(sig, "reason", "") or "")[:200]))
     spf_domain = str(getattr(spf, "domain", "") or "") if spf is not None else ""
     override = getattr(action, "override", None)
-    if override:
-        kind = getattr(action, "kind", "accept")
-        disposition = kind if kind in ("quarantine", "reject") else "none"
-    else:
-        disposition = str(getattr(dmarc, "disposition", None) or "none")
+    # The disposition actually applied (zegel.policy Action.disposition), which a local
+    # override may have made milder than what the Domain Owner asked for (dmarc.disposition).
+    disposition = str(getattr(action, "disposition", None) or getattr(dmarc, "disposition", None) or "none")
     return Outcome(
         time=int(now),
         source_ip=ip,

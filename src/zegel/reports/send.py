@@ -17,6 +17,7 @@ gzip it and mail it to every ``mailto:`` rua URI of the domain's DMARC record:
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import email.utils
 import smtplib
 import time
@@ -113,7 +114,9 @@ def report_message(report: AggregateReport, reporter: ReporterInfo, mailer: Mail
                    *, now: float | None = None) -> EmailMessage:
     """The report mail (RFC 9990 section 4): a human-readable part and the gzip'd XML."""
     meta = report.metadata
-    message = EmailMessage()
+    # CRLF line ends for SMTP, and no folding of the subject below 998 octets: some report
+    # consumers match the RFC 9990 subject with a one-line pattern.
+    message = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
     message["From"] = mailer.from_address
     message["To"] = to
     message["Date"] = email.utils.formatdate(now if now is not None else time.time(), usegmt=True)

@@ -1,0 +1,123 @@
+"""Recording: batched writes off the hot path, the verify pipeline as producer, and a database
+outage (the PostgreSQL server stopped mid-run) that loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from tests.reports.conftest import PgCluster
+
+from zegel.dns import Resolver
+from zegel.reports.model import DkimOutcome, Outcome
+from zegel.reports.recorder import SPOOL_NAME, Recorder
+from zegel.reports.store import ReportStore, open_store
+
+
+def sample(i: int) -> Outcome:
+    return Outcome(time=1_790_000_000 + i, source_ip=f"192.0.2.{i % 200 + 1}", header_from="example.com",
+                   envelope_from=f"u{i}@example.com", spf_domain="example.com", spf_result="pass", spf_aligned=True,
+                   dkim=(DkimOutcome("example.com", "s1", "pass", True),), dmarc_result="pass",
+                   policy_domain="example.com", policy_record="v=DMARC1; p=none", policy="none")
+
+
+def test_batched_recording(store: ReportStore, tmp_path: Path) -> None:
+    with Recorder(store, spool_dir=tmp_path / "spool", batch_size=64) as recorder:
+        for i in range(1000):
+            recorder.record_outcome(sample(i))
+        assert recorder.flush()
+        assert recorder.stats.written == 1000 and recorder.stats.spooled == 0
+    assert store.count_outcomes() == 1000
+
+
+def test_records_verdicts_from_the_pipeline(tmp_path: Path) -> None:
+    from zegel.verify import verify_message
+
+    zone = tmp_path / "example.zone"
+    zone.write_text(
+        "$ORIGIN example.com.\n$TTL 300\n"
+        '@ IN TXT "v=spf1 ip4:192.0.2.0/24 -all"\n'
+        '_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.com"\n'
+    )
+    resolver = Resolver(zones=[str(zone)], offline=True)
+    message = b"From: Alice <alice@example.com>\r\nTo: bob@rx.example\r\nSubject: hi\r\n\r\nhello\r\n"
+    store = open_store(None, tmp_path)
+    recorder = Recorder(store, spool_dir=tmp_path / "spool")
+
+    async def run() -> None:
+        for ip, mail_from in (("192.0.2.5", "alice@example.com"), ("198.51.100.5", "x@evil.example")):
+            await verify_message(message, ip=ip, helo="mx.test", mail_from=mail_from, resolver=resolver,
+                                 authserv_id="rx.example", recorder=recorder)
+
+    asyncio.run(run())
+    recorder.close()
+    rows = {row.source_ip: row for row in store.aggregate_rows("example.com", 0, 1 << 40)}
+    assert rows["192.0.2.5"].spf_aligned_pass and rows["192.0.2.5"].disposition == "none"
+    assert not rows["198.51.100.5"].spf_aligned_pass and rows["198.51.100.5"].disposition == "reject"
+    assert rows["198.51.100.5"].envelope_from == "evil.example"
+    assert store.policy_record("example.com", 0, 1 << 40) == "v=DMARC1; p=reject; rua=mailto:dmarc@example.com"
+    store.close()
+
+
+def test_spool_replay_is_idempotent(store: ReportStore, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    lines = [json.dumps(sample(i).to_json()) for i in range(50)]
+    # the same outcomes twice (a replay interrupted after its commit) and a torn last line
+    (spool / SPOOL_NAME).write_text("\n".join(lines + lines) + '\n{"time": 17')
+    with Recorder(store, spool_dir=spool) as recorder:
+        assert recorder.flush(replay=True)
+        assert recorder.stats.replayed == 100 and recorder.stats.spool_lines_unreadable == 1
+    assert store.count_outcomes() == 50
+    assert not list(spool.iterdir())
+
+
+@pytest.mark.slow
+def test_database_outage_loses_nothing(pg_cluster: PgCluster, tmp_path: Path) -> None:
+    url = pg_cluster.new_database()
+    spool = tmp_path / "spool"
+    recorder = Recorder(url=url, data_dir=tmp_path, spool_dir=spool, batch_size=50, retry_interval=0.2)
+    try:
+        for i in range(300):
+            recorder.record_outcome(sample(i))
+        assert recorder.flush()
+        assert recorder.stats.written == 300
+
+        pg_cluster.stop()  # the database goes away mid-run
+        for i in range(300, 1000):
+            recorder.record_outcome(sample(i))  # never blocks, never raises
+        assert recorder.flush()
+        assert recorder.stats.spooled == 700
+        assert recorder.stats.last_error
+        assert sum(1 for _ in (spool / SPOOL_NAME).open()) == 700
+    finally:
+        pg_cluster.start()
+    assert recorder.flush(replay=True)
+    for i in range(1000, 1100):
+        recorder.record_outcome(sample(i))
+    recorder.close()
+    assert recorder.stats.replayed == 700
+    store = open_store(url)
+    assert store.count_outcomes() == 1100
+    store.close()
+    assert not list(spool.glob(SPOOL_NAME + "*"))
+
+
+@pytest.mark.slow
+def test_database_down_at_start(pg_cluster: PgCluster, tmp_path: Path) -> None:
+    url = pg_cluster.new_database()
+    pg_cluster.stop()
+    try:
+        recorder = Recorder(url=url, data_dir=tmp_path, spool_dir=tmp_path / "spool", retry_interval=0.2)
+        for i in range(120):
+            recorder.record_outcome(sample(i))
+        assert recorder.flush()
+        assert recorder.stats.spooled == 120 and recorder.stats.written == 0
+    finally:
+        pg_cluster.start()
+    recorder.close()  # closing replays what is spooled
+    store = open_store(url)
+    assert store.count_outcomes() == 120
+    store.close()
