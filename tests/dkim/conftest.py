@@ -81,9 +81,10 @@ VARIANTS: dict[str, bytes] = {
         b"\tthat is folded\r\n   twice over\r\nTo: a@example.net,\r\n b@example.net\r\n\r\nbody\r\n"
     ),
     "trailing-whitespace": (
-        b"From: joe@example.com \t\r\nSubject:   spaced    out  \r\nTo: x@example.net\r\n\r\n"
+        b"From: joe@example.com \t\r\nSubject: spaced    out  \r\nTo: x@example.net\r\n\r\n"
         b"line with trailing   \r\n\tindented\t  line\t \r\n  \r\nend \r\n"
     ),
+    "odd-colon-spacing": b"From:joe@example.com\r\nSubject:   spaced\r\nTo:\tx@example.net\r\n\r\nbody\r\n",
     "blank-lines-at-end": b"From: joe@example.com\r\nSubject: blank\r\n\r\nbody\r\n\r\n\r\n\r\n \r\n\r\n",
     "empty-body": b"From: joe@example.com\r\nSubject: nothing\r\n\r\n",
     "no-final-crlf": b"From: joe@example.com\r\nSubject: cut\r\n\r\nfirst line\r\nlast line without CRLF",
