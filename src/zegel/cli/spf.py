@@ -10,7 +10,17 @@ from zegel.cli.common import dns_options, make_resolver, print_json, usage_error
 from zegel.spf import SpfChecker, SpfResult, parse_ip
 
 
-@click.command("spf")
+class _OneLineUsageErrors(click.Command):
+    """Usage errors (missing option, bad value) as one line and exit 2, not click's usage block."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            usage_error(f"spf: {exc.format_message()} (see 'zegel spf --help')")
+
+
+@click.command("spf", cls=_OneLineUsageErrors)
 @click.option("--ip", "ip", required=True, metavar="IP", help="The SMTP client's IP address (IPv4 or IPv6).")
 @click.option("--mail-from", "mail_from", required=True, metavar="ADDR",
               help="The MAIL FROM address; '' or '<>' (bounces) checks postmaster@HELO instead.")
