@@ -39,8 +39,9 @@ def _canonical(domain: str) -> str:
         return text
 
 
-def _share_a_parent(a: str, b: str) -> bool:
-    # Two names can only have the same Organizational Domain if they share its labels.
+def shares_top_label(a: str, b: str) -> bool:
+    """Two names can only have the same Organizational Domain if they share its labels, so at
+    least the top-level one; otherwise relaxed alignment needs no lookups."""
     return bool(labels_of(a)) and bool(labels_of(b)) and labels_of(a)[-1] == labels_of(b)[-1]
 
 
@@ -64,7 +65,7 @@ async def check_alignment(
         return Alignment(ident, author, alignment_mode, True, "identical domains")
     if alignment_mode == "s":
         return Alignment(ident, author, "s", False, f"strict alignment: {ident} is not {author}")
-    if not _share_a_parent(ident, author):
+    if not shares_top_label(ident, author):
         return Alignment(ident, author, "r", False, f"{ident} and {author} share no parent domain")
     orgs = await _org_domains([ident, author], resolver, mode=mode, psl=psl, cache=org_cache)
     org_ident, org_author = orgs[ident], orgs[author]

@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from publicsuffixlist import PublicSuffixList
 
-from zegel.dmarc.alignment import Alignment, check_alignment
+from zegel.dmarc.alignment import Alignment, check_alignment, shares_top_label
 from zegel.dmarc.author import AuthorDomains, author_domains
 from zegel.dmarc.discovery import (
     MODES,
@@ -22,6 +22,7 @@ from zegel.dmarc.discovery import (
     domain_exists,
     load_psl,
     normalize_domain,
+    organizational_domains,
 )
 from zegel.dmarc.record import DmarcRecord, Policy
 from zegel.dns import Resolver
@@ -153,7 +154,25 @@ async def evaluate(
         return DmarcResult("permerror", from_domain or None, mode=mode,
                            reason=f"author domain {from_domain!r} is not a valid domain name")
 
-    discovery = await discover_policy(author, resolver, mode=mode, psl=psl)
+    # Authenticated identifiers (RFC 9989 4.4): the SPF-authenticated MAIL FROM domain and the
+    # d= of each passing DKIM signature.
+    spf_domain = None
+    if spf is not None and _passing(spf.result) and spf.domain:
+        spf_domain = _identifier(spf.domain)
+    dkim_domains = list(dict.fromkeys(_identifier(sig.domain) for sig in dkim if _passing(sig.result) and sig.domain))
+    org_cache: dict[str, OrgDomain] = {}
+    # The Tree Walks relaxed alignment may need do not depend on the policy record: run them
+    # beside policy discovery (they share most names, which the resolver coalesces and caches).
+    walk_for = [d for d in dict.fromkeys([spf_domain or "", *dkim_domains]) if d and d != author
+                and shares_top_label(d, author)] if mode == "rfc9989" else []
+    if walk_for:
+        discovery, orgs = await asyncio.gather(
+            discover_policy(author, resolver, mode=mode, psl=psl),
+            organizational_domains([author, *walk_for], resolver, mode=mode, psl=psl),
+        )
+        org_cache.update(orgs)
+    else:
+        discovery = await discover_policy(author, resolver, mode=mode, psl=psl)
     base = DmarcResult("none", author, mode=mode, discovery=discovery, policy_domain=discovery.policy_domain,
                        org_domain=discovery.org_domain, reason=discovery.reason)
     if discovery.status == "temperror":
@@ -170,13 +189,6 @@ async def evaluate(
             f"DMARC record at _dmarc.{discovery.policy_domain} has an invalid or missing policy "
             "and no valid rua"))
 
-    # Authenticated identifiers (RFC 9989 4.4): the SPF-authenticated MAIL FROM domain and the
-    # d= of each passing DKIM signature.
-    spf_domain = None
-    if spf is not None and _passing(spf.result) and spf.domain:
-        spf_domain = _identifier(spf.domain)
-    dkim_domains = list(dict.fromkeys(_identifier(sig.domain) for sig in dkim if _passing(sig.result) and sig.domain))
-    org_cache: dict[str, OrgDomain] = {}
     checks = [
         *([check_alignment(spf_domain, author, record.aspf, resolver, mode=mode, psl=psl, org_cache=org_cache)]
           if spf_domain else []),
