@@ -106,10 +106,10 @@ class Verdict:
     ``notes`` says what could not be checked and why (bad input, a stage that failed).
     """
 
-    spf: SpfOutcome | None
+    spf: SpfOutcome
     dkim: tuple[DkimOutcome, ...]
-    arc: ArcOutcome | None
-    dmarc: DmarcOutcome | None
+    arc: ArcOutcome
+    dmarc: DmarcOutcome
     authentication_results: str
     action: Action
     from_domain: str | None = None
@@ -135,9 +135,7 @@ def _fields(obj: object, names: Sequence[str]) -> dict[str, Any] | None:
     return {name: getattr(obj, name) for name in names if hasattr(obj, name)}
 
 
-def _arc_dict(arc: ArcOutcome | None) -> dict[str, Any] | None:
-    if arc is None:
-        return None
+def _arc_dict(arc: ArcOutcome) -> dict[str, Any]:
     to_dict = getattr(arc, "to_dict", None)
     if callable(to_dict):
         data: dict[str, Any] = to_dict()
