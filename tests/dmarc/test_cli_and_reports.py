@@ -66,6 +66,7 @@ def test_report_authorization(dns_server: Factory) -> None:
     server = dns_server({
         "example.com._report._dmarc.reports.example.net": [("TXT", "v=DMARC1")],
         "other.example._report._dmarc.reports.example.net": [("TXT", "v=spf1 -all")],
+        "moved.example._report._dmarc.reports.example.net": [("TXT", "v=DMARC1; rua=mailto:new@reports.example.net")],
     }, servfail=["flaky.example._report._dmarc.reports.example.net"])
     resolver = Resolver([server.address], timeout=0.5, lifetime=1.5)
     record = parse_record("v=DMARC1; p=none; rua=mailto:agg@reports.example.net, mailto:d@mail.example.com")
@@ -77,3 +78,6 @@ def test_report_authorization(dns_server: Factory) -> None:
     assert run(check_report_authorization("other.example", "mailto:x@reports.example.net", resolver)).authorized is False
     assert run(check_report_authorization("flaky.example", "reports.example.net", resolver)).authorized is None
     assert run(check_report_authorization("example.com", "mailto:broken", resolver)).authorized is False
+    moved = run(check_report_authorization("moved.example", "reports.example.net", resolver))
+    assert moved.authorized is True and [u.address for u in moved.rua_override] == ["new@reports.example.net"]
+    assert ok.rua_override == ()

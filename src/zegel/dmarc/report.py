@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from publicsuffixlist import PublicSuffixList
 
 from zegel.dmarc.discovery import Mode, normalize_domain, organizational_domain
-from zegel.dmarc.record import ReportUri, is_dmarc_record, parse_report_uri
+from zegel.dmarc.record import (
+    DmarcRecordError,
+    ReportUri,
+    is_dmarc_record,
+    parse_record,
+    parse_report_uri,
+)
 from zegel.dns import Resolver, Status
 
 
@@ -28,6 +34,9 @@ class ReportAuthorization:
     authorized: bool | None
     query_name: str | None  # the TXT name asked, None when no query was needed
     reason: str
+    # RFC 7489 7.1: the authorizing record may name other addresses (rua=/ruf=) to use instead.
+    rua_override: tuple[ReportUri, ...] = ()
+    ruf_override: tuple[ReportUri, ...] = ()
 
 
 async def check_report_authorization(
@@ -64,8 +73,15 @@ async def check_report_authorization(
     answer = await resolver.txt(query)
     if answer.status is Status.TEMPFAIL:
         return ReportAuthorization(policy, host, None, query, f"DNS failure: {answer.reason}")
-    if answer.status is Status.ANSWER and any(is_dmarc_record(text) for text in answer.records):
-        return ReportAuthorization(policy, host, True, query, f"{query} authorizes reports")
+    records = [text for text in answer.records if is_dmarc_record(text)] if answer.status is Status.ANSWER else []
+    if records:
+        try:
+            grant = parse_record(records[0])
+        except DmarcRecordError:
+            grant = None  # "v=DMARC1" alone is the usual form; a broken rest still authorizes
+        return ReportAuthorization(policy, host, True, query, f"{query} authorizes reports",
+                                   rua_override=grant.rua if grant else (),
+                                   ruf_override=grant.ruf if grant else ())
     return ReportAuthorization(policy, host, False, query,
                                f"no v=DMARC1 record at {query}: {host} has not agreed to receive reports "
                                f"for {policy}")
