@@ -61,6 +61,7 @@ def records(keys: Keys, client_ip: str = CLIENT_IP) -> dict[str, list[tuple[str,
         "_dmarc.corp.example": [("TXT", "v=DMARC1; p=reject")],
         "rsa1._domainkey.corp.example": [("TXT", key_record(keys.sign_rsa))],
         "ed1._domainkey.corp.example": [("TXT", key_record(keys.sign_ed25519))],
+        "arc1._domainkey.corp.example": [("TXT", key_record(keys.sign_rsa))],
         "slow.example": [("TXT", "v=spf1 -all")],
         "_dmarc.slow.example": [("TXT", "v=DMARC1; p=none")],
     }

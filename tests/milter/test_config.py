@@ -132,3 +132,16 @@ def test_example_config_is_valid(tmp_path: Path) -> None:
     config = config_from_toml(text, base=tmp_path)
     assert len(config.signing) == 3 and config.arc is None
     assert config.signing_keys_for("example.nl")[1].algorithm == "ed25519"
+
+
+def test_structured_log_lines() -> None:
+    import logging
+
+    from zegel.milter.logs import StructuredFormatter
+
+    record = logging.LogRecord("zegel.milter", logging.INFO, __file__, 1, "message", None, None)
+    record.fields = {"msg_id": "abc123", "reason": 'spf "fail" here', "queue_id": ""}
+    text = StructuredFormatter("text").format(record)
+    assert " msg=message msg_id=abc123 " in text and 'reason="spf \\"fail\\" here"' in text and 'queue_id=""' in text
+    data = json.loads(StructuredFormatter("json").format(record))
+    assert data["msg_id"] == "abc123" and data["level"] == "info" and data["msg"] == "message"

@@ -22,6 +22,7 @@ from tests.milter.milter_client import (
     apply_modifications,
 )
 
+from zegel.arc import validate as zegel_arc_validate
 from zegel.dkim import verify as zegel_dkim_verify
 from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
@@ -181,6 +182,49 @@ def test_local_policy_tags_subject_and_tempfails_on_dns_errors(
     path.write_text(text.replace(f'["{broken.address}", "', f'["{broken.address}"]  # ', 1))
     final = run(path, tempfail)
     assert isinstance(final, p.ReplyCode) and final.code == 451 and final.text.startswith("4.")
+
+
+def test_arc_sealing_of_forwarded_mail_validates(write_config: Callable[..., Path], keys: Keys,
+                                                 test_dns: TestDnsServer) -> None:
+    raw = pass_message(keys, to="members@lists.corp.example")
+    arc = '[arc]\ndomain = "corp.example"\nselector = "arc1"\nkey = "rsa1.pem"\nrecipient_domains = ["lists.corp.example"]\n'
+
+    async def scenario(service: MilterService) -> tuple[bytes, int]:
+        client = await client_for(service)
+        listed = await client.message(raw, mail_from="alice@pass.example", recipients=["members@lists.corp.example"])
+        other = await client.message(raw, mail_from="alice@pass.example", recipients=["user@example.test"],
+                                     connect=False)
+        await client.close()
+        arc_fields = sum(1 for m in other.modifications if isinstance(m, p.InsertHeader) and m.name.startswith(b"ARC-"))
+        return apply_modifications(raw, listed), arc_fields
+
+    sealed, unsealed_count = run(write_config(arc), scenario)
+    assert unsealed_count == 0  # not to a listed recipient domain: not sealed
+    names = [line.split(b":", 1)[0] for line in sealed.split(b"\r\n\r\n", 1)[0].split(b"\r\n") if line[:1] not in (b" ", b"\t")]
+    assert names[:4] == [b"ARC-Seal", b"ARC-Message-Signature", b"ARC-Authentication-Results", b"Authentication-Results"]
+    result = asyncio.run(zegel_arc_validate(sealed, resolver=Resolver([test_dns.address], timeout=1.0)))
+    assert result.cv == "pass", result.reason
+    assert "dmarc=pass" in " ".join(header_values(sealed, "ARC-Authentication-Results")[0].split())
+
+
+def test_verdicts_are_recorded_for_dmarc_reports(write_config: Callable[..., Path], keys: Keys, tmp_path: Path) -> None:
+    from zegel.reports.store import open_store
+
+    database = f"sqlite:///{tmp_path / 'reports.db'}"
+    config = write_config(f'[reports]\ndatabase = "{database}"\ndata_dir = "{tmp_path / "data"}"\n')
+
+    async def scenario(service: MilterService) -> None:
+        client = await client_for(service)
+        await client.message(pass_message(keys), mail_from="alice@pass.example")
+        await client.message(message("ceo@spoof.example"), mail_from="ceo@spoof.example", connect=False)
+        await client.close()
+
+    run(config, scenario)  # the service stops: the recorder flushes its queue
+    store = open_store(database)
+    try:
+        assert store.count_outcomes() == 2
+    finally:
+        store.close()
 
 
 # -- outbound ----------------------------------------------------------------------------------

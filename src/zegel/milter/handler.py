@@ -234,9 +234,11 @@ class MessageHandler:
                                       self._value(f"yes ({reason})", leading_space)))
         if action.subject_tag:
             mods.extend(self._tag_subject(buffer, action.subject_tag, leading_space))
-        sealed = self._arc_seal(buffer, envelope, results_value, mods, leading_space)
+        sealed = self._arc_seal(buffer, envelope, results_value, mods, leading_space,
+                                cv=getattr(verdict.arc, "cv", None))
         details["arc_sealed"] = "yes" if sealed else "no"
-        return Decision((*sealed, *mods), Continue(), "inbound", dmarc_result, action.kind, details)
+        # Applied in order: deletions, our A-R at the top, then the ARC set above it.
+        return Decision((*mods, *sealed), Continue(), "inbound", dmarc_result, action.kind, details)
 
     def _tag_subject(self, buffer: MessageBuffer, tag: str, leading_space: bool) -> list[Response]:
         subjects = buffer.header_values(SUBJECT)
@@ -248,7 +250,7 @@ class MessageHandler:
         return [ChangeHeader(1, SUBJECT, self._value(tag.encode("utf-8") + b" " + current, leading_space))]
 
     def _arc_seal(self, buffer: MessageBuffer, envelope: Envelope, results: str,
-                  mods: Sequence[Response], leading_space: bool) -> list[Response]:
+                  mods: Sequence[Response], leading_space: bool, *, cv: str | None) -> list[Response]:
         arc_config = self.config.arc
         if arc_config is None:
             return []
@@ -267,7 +269,8 @@ class MessageHandler:
         results_text = results.replace("\n", " ").split(";", 1)[1].strip() if ";" in results else "none"
         fields = seal(message, domain=arc_config.domain, selector=arc_config.selector,
                       private_key=self._private_key(arc_config.domain, arc_config.selector, arc_config.private_key_pem),
-                      authserv_id=self.config.authserv_id, auth_results=results_text)
+                      authserv_id=self.config.authserv_id, auth_results=results_text,
+                      cv=cv if cv in ("none", "pass", "fail") else None)
         out: list[Response] = []
         for index, raw in enumerate(fields):
             name, value = _split_field(raw)
