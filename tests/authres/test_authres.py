@@ -303,3 +303,9 @@ def test_property_count_is_capped() -> None:
     parsed = parse("x.example; dkim=pass " + " ".join(f"header.p{i}=v" for i in range(10_000)))
     (dkim,) = parsed.results
     assert len(dkim.properties) == 64 and any("properties" in w for w in parsed.warnings)
+
+
+def test_missing_authserv_id_keeps_the_results() -> None:
+    parsed = parse("spf=pass smtp.mailfrom=a@b.example; dkim=none")
+    assert not parsed.valid and parsed.warnings == ("no authserv-id",)
+    assert [(r.method, r.result) for r in parsed.results] == [("spf", "pass"), ("dkim", "none")]

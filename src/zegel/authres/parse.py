@@ -145,11 +145,21 @@ def parse(value: str | bytes) -> AuthResults:
         text = rest
     cur = _Cursor(text)
     cur.skip_cfws()
+    id_start = cur.pos
     authserv_id = cur.quoted() if cur.peek() == '"' else cur.token(frozenset(";()"))
+    results: list[ResInfo] = []
+    if "=" in authserv_id and cur.text[id_start] != '"':
+        # No authserv-id at all ("Authentication-Results: spf=pass ..."): keep the result.
+        cur.warn("no authserv-id")
+        authserv_id = ""
+        cur.pos = id_start
+        first = _resinfo(cur)
+        if first is not None:
+            results.append(first)
     id_comments = cur.take_comments()
     cur.skip_cfws()
     id_comments += cur.take_comments()
-    if not authserv_id:
+    if not authserv_id and not results:
         cur.warn("no authserv-id")
     version: int | None = None
     # authres-version = 1*DIGIT [CFWS], before the first ';' (RFC 8601 2.2)
@@ -163,7 +173,6 @@ def parse(value: str | bytes) -> AuthResults:
         cur.pos = save
         junk = cur.skip_to_semicolon()
         cur.warn(f"unexpected text after authserv-id: {_short(junk)!r}")
-    results: list[ResInfo] = []
     while not cur.done:
         if cur.peek() != ";":
             junk = cur.skip_to_semicolon()
