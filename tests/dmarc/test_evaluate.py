@@ -4,8 +4,11 @@ pct and t= (deterministic), temperror/permerror, the From header choices."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.dmarc.helpers import Dkim, Spf, run
 
 from zegel.dmarc import author_domains, evaluate, evaluate_message, load_psl
@@ -210,3 +213,29 @@ def test_to_dict_has_the_cli_keys(resolver: Resolver) -> None:
     data = run(evaluate("example.com", spf=None, dkim=[], resolver=resolver)).to_dict()
     assert {"result", "policy", "disposition", "from_domain"} <= set(data)
     assert data["result"] == "fail" and data["disposition"] == "reject"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600))
+def test_fuzz_author_domains(data: bytes) -> None:
+    found = author_domains(b"From: " + data + b"\r\n\r\n")
+    assert all(domain == domain.lower() and "@" not in domain for domain in found.domains)
+
+
+def test_fuzz_evaluate_message_offline(tmp_path: Path) -> None:
+    zone = tmp_path / "offline.zone"
+    zone.write_text('_dmarc.example.com. 300 IN TXT "v=DMARC1; p=reject"\n')
+    resolver = Resolver(zones=[str(zone)], offline=True)
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.binary(max_size=300), st.sampled_from(["rfc9989", "rfc7489"]))
+    def check(data: bytes, mode: str) -> None:
+        message = b"From: x@example.com\r\nFrom: " + data + b"\r\n\r\nbody"
+        result = run(evaluate_message(message, spf=Spf("pass", "example.com"), dkim=[], resolver=resolver,
+                                      mode=mode, psl=PSL))  # type: ignore[arg-type]
+        assert result.result in ("pass", "fail", "none", "temperror", "permerror")
+
+    check()
+
+
+PSL = load_psl()
