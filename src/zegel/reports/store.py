@@ -455,12 +455,14 @@ class ReportStore:
                 for table in (agg_reports, agg_records, failure_reports, tls_reports, outcomes)
             }
 
-    def report_totals(self, domain: str | None = None) -> list[tuple[str, str, int, int, int]]:
+    def report_totals(self, domain: str | None = None, since: int | None = None) -> list[tuple[str, str, int, int, int]]:
         """(org, report id, begin, end, messages) of received aggregate reports."""
         rep = agg_reports.c
         query = sa.select(rep.org_name, rep.report_id, rep.period_begin, rep.period_end, rep.messages)
         if domain:
             query = query.where(rep.domain == domain.lower())
+        if since is not None:
+            query = query.where(rep.period_end >= since)
         with self._read() as conn:
             return [(a, b, int(c), int(d), int(e)) for a, b, c, d, e in conn.execute(query.order_by(rep.id))]
 

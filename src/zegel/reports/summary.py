@@ -112,7 +112,7 @@ async def summarize(store: ReportStore, domain: str, since: int, *, resolver: Re
     )
     published = store.published_policy(domain, since)
     policy = str(published["p"]) if published else None
-    reports = len(store.report_totals(domain))
+    reports = len(store.report_totals(domain, since))
     hurt = tuple(sorted((s for s in sources if s.legitimate_looking and s.dmarc_fail),
                         key=lambda s: -s.dmarc_fail))
     spoofing = tuple(s for s in sources if s.category == "unauthenticated")
