@@ -216,6 +216,9 @@ async def evaluate(
     spf_aligned = bool(spf_alignment and spf_alignment.aligned)
     aligned_dkim = tuple(a.identifier for a in dkim_alignments if a.aligned)
     policy = record.policy_for(policy_tag, mode)
+    author_org = org_cache.get(author)
+    if base.org_domain is None and author_org is not None and author_org.status == "ok":
+        base = replace(base, org_domain=author_org.org_domain)  # known from an alignment walk
     common = replace(base, policy=policy, policy_tag=policy_tag, record=record, spf_aligned=spf_aligned,
                      dkim_aligned=bool(aligned_dkim), spf_domain=spf_domain, dkim_domains=aligned_dkim,
                      alignments=tuple(alignments))
