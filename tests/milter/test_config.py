@@ -145,3 +145,16 @@ def test_structured_log_lines() -> None:
     assert " msg=message msg_id=abc123 " in text and 'reason="spf \\"fail\\" here"' in text and 'queue_id=""' in text
     data = json.loads(StructuredFormatter("json").format(record))
     assert data["msg_id"] == "abc123" and data["level"] == "info" and data["msg"] == "message"
+
+
+def test_header_flood_is_capped_but_auth_results_are_remembered() -> None:
+    from zegel.milter import message as m
+
+    buffer = MessageBuffer(memory_limit=4096, max_size=10**9)
+    buffer.add_header(b"Authentication-Results", b" mx; none")
+    for _ in range(m.MAX_HEADER_FIELDS + 5):
+        buffer.add_header(b"X", b"")
+    buffer.add_header(b"Authentication-Results", b" mx; spf=pass")
+    assert buffer.oversized and "header section" in buffer.oversize_reason
+    assert len(buffer.headers) == m.MAX_HEADER_FIELDS
+    assert buffer.auth_results == [b" mx; none", b" mx; spf=pass"]

@@ -55,7 +55,7 @@ class ConnectionFacts:
 
     @property
     def authenticated_as(self) -> str:
-        return self.macros.get("{auth_authen}", "")
+        return self.macros.get("{auth_authen}") or self.macros.get("auth_authen") or ""
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class MessageHandler:
         """
         ours = self.config.authserv_id.lower()
         indexes = []
-        for index, value in enumerate(buffer.header_values(AUTH_RESULTS), 1):
+        for index, value in enumerate(buffer.auth_results, 1):
             if _claims_authserv_id(value, ours):
                 indexes.append(index)
         return [ChangeHeader(i, AUTH_RESULTS, b"") for i in sorted(indexes, reverse=True)]
@@ -182,7 +182,7 @@ class MessageHandler:
                        leading_space: bool) -> Decision:
         strip = self._strip_ours(buffer)
         if buffer.oversized or not self.config.verify_inbound:
-            why = (f"message larger than {self.config.max_message_size} bytes was not verified"
+            why = (f"{buffer.oversize_reason or 'message too large'} was not verified"
                    if buffer.oversized else "inbound verification is disabled")
             results = f"{self.config.authserv_id}; none ({why})"
             mods: list[Response] = [*strip, InsertHeader(0, AUTH_RESULTS, self._value(results, leading_space))]

@@ -8,6 +8,8 @@ Memory stays bounded whatever the MTA sends:
   *not* verified or signed, it is passed on unchanged except that forged Authentication-Results
   headers claiming our authserv-id are still removed and ours says ``none`` with the reason.
   Mail is never lost or refused for its size here; the MTA's own size limit governs that.
+- the header section is capped too (:data:`MAX_HEADER_FIELDS` fields, :data:`MAX_HEADER_BYTES`
+  bytes): a flood of tiny header fields cannot cost more memory than the bytes it carries.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ import secrets
 import tempfile
 from dataclasses import dataclass, field
 from typing import IO
+
+# Far above real mail (Postfix's header_size_limit is 100 KiB per field); beyond these the
+# message is handled as oversized.
+MAX_HEADER_FIELDS = 10_000
+MAX_HEADER_BYTES = 4 * 1024 * 1024
+# Authentication-Results fields are remembered even past the caps (to remove forged ones).
+MAX_AUTH_RESULTS = 1000
 
 
 @dataclass
@@ -55,17 +64,27 @@ class MessageBuffer:
         self.spool_dir = spool_dir
         self.leading_space_kept = leading_space_kept
         self.headers: list[HeaderField] = []
+        self.auth_results: list[bytes] = []  # every Authentication-Results value, in order
         self.size = 0
         self.body_size = 0
         self.oversized = False
+        self.oversize_reason = ""
+        self._header_bytes = 0
         self._body: IO[bytes] | None = None
 
     def add_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"authentication-results" and len(self.auth_results) < MAX_AUTH_RESULTS:
+            self.auth_results.append(value)
         if self.oversized:
             return
-        self.size += len(name) + len(value) + 4
+        field_size = len(name) + len(value) + 4
+        self.size += field_size
+        self._header_bytes += field_size
         if self.size > self.max_size:
-            self._overflow()
+            self._overflow(f"message larger than {self.max_size} bytes")
+            return
+        if len(self.headers) >= MAX_HEADER_FIELDS or self._header_bytes > MAX_HEADER_BYTES:
+            self._overflow(f"header section over {MAX_HEADER_FIELDS} fields or {MAX_HEADER_BYTES} bytes")
             return
         self.headers.append(HeaderField(name, value))
 
@@ -74,7 +93,7 @@ class MessageBuffer:
             return
         self.size += len(chunk)
         if self.size > self.max_size:
-            self._overflow()
+            self._overflow(f"message larger than {self.max_size} bytes")
             return
         if self._body is None:
             # Lives as long as the message (closed by close_body), so not a with-block.
@@ -82,8 +101,9 @@ class MessageBuffer:
         self._body.write(chunk)
         self.body_size += len(chunk)
 
-    def _overflow(self) -> None:
+    def _overflow(self, reason: str) -> None:
         self.oversized = True
+        self.oversize_reason = reason
         self.close_body()
 
     @property

@@ -166,6 +166,10 @@ class MilterSession:
                 "peer": self.peer, "error": str(exc), **self._msg_fields()}})
         except (ConnectionError, OSError) as exc:
             log.debug("connection lost", extra={"fields": {"peer": self.peer, "error": str(exc)}})
+        except Exception as exc:  # a bug must cost this session only; the MTA applies its default action
+            self.metrics.error("session")
+            log.error("session failed", exc_info=True, extra={"fields": {
+                "peer": self.peer, "error": f"{type(exc).__name__}: {exc}", **self._msg_fields()}})
         finally:
             self._end_message()
             self.writer.close()
@@ -178,9 +182,11 @@ class MilterSession:
         return {"msg_id": self.txn.message_id, "queue_id": self._macro("i")}
 
     def _macro(self, name: str) -> str:
-        # Later commands' definitions win (the EOM "i" over the MAIL "i").
+        # Later commands' definitions win (the EOM "i" over the MAIL "i"); Sendmail may write
+        # one-letter names braced ("{i}").
         for code in (b"E", b"N", b"L", b"T", b"R", b"M", b"H", b"C"):
-            value = self.macros.get(code, {}).get(name)
+            values = self.macros.get(code, {})
+            value = values.get(name) or values.get("{" + name + "}")
             if value:
                 return value
         return ""
@@ -237,7 +243,9 @@ class MilterSession:
                 self._end_message()
                 return []
             case QuitNewConnection():
+                # The MTA reuses this socket for another SMTP connection: forget this one.
                 self._reset_connection()
+                self.macros = {}
                 return []
             case Quit():
                 return []
