@@ -322,3 +322,37 @@ def test_checker_reuses_parsed_records(server: TestDnsServer) -> None:
     sent = checker.resolver.queries_sent
     asyncio.run(twice())
     assert checker.resolver.queries_sent == sent  # warm: answered from the cache
+
+
+def test_time_limit_gives_temperror(dns_server: Callable[..., TestDnsServer]) -> None:
+    # RFC 7208 4.6.4: a bound on the whole evaluation; past it the result is temperror.
+    server = dns_server({"slowchain.example": [("TXT", "v=spf1 include:s1.example include:s2.example -all")],
+                         "s1.example": [("TXT", "v=spf1 a:x1.example -all")],
+                         "s2.example": [("TXT", "v=spf1 -all")]},
+                        delays={"x1.example": 0.5})
+    resolver = Resolver([server.address], timeout=2.0, lifetime=2.0)
+    outcome = asyncio.run(check("192.0.2.1", "a@slowchain.example", "h.example", resolver=resolver, time_limit=0.2))
+    assert outcome.result == "temperror" and "longer than 0.2 s" in outcome.reason
+    # The same check with time to spare completes.
+    patient = Resolver([server.address], timeout=2.0, lifetime=2.0)
+    assert asyncio.run(check("192.0.2.1", "a@slowchain.example", "h.example", resolver=patient,
+                             time_limit=5.0)).result == "fail"
+
+
+def test_cancelled_check_leaves_shared_lookups_intact(dns_server: Callable[..., TestDnsServer]) -> None:
+    # Two checks share one resolver (its identical queries are coalesced); the first is cut
+    # short by its time limit, the second still gets its answers.
+    server = dns_server({"shared.example": [("TXT", "v=spf1 a:host.shared.example -all")],
+                         "host.shared.example": [("A", "192.0.2.1")]},
+                        delays={"host.shared.example": 0.3})
+    resolver = Resolver([server.address], timeout=2.0, lifetime=2.0)
+
+    async def both() -> tuple[SpfResult, SpfResult]:
+        hasty = SpfChecker(resolver, time_limit=0.1)
+        patient = SpfChecker(resolver)
+        return await asyncio.gather(hasty.check("192.0.2.1", "a@shared.example", "h"),
+                                    patient.check("192.0.2.1", "a@shared.example", "h"))
+
+    hasty, patient = asyncio.run(both())
+    assert hasty.result == "temperror"
+    assert patient.result == "pass"

@@ -14,6 +14,7 @@ import contextlib
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -139,7 +140,8 @@ class SpfChecker:
     Create one per resolver and reuse it: repeated checks then parse each distinct record
     once. ``lookup_limit`` and ``void_lookup_limit`` are RFC 7208 4.6.4's 10 and 2;
     ``receiver`` is the %{r} name used in explanations; ``prefetch`` starts a record's
-    independent lookups concurrently (off: strictly one lookup at a time).
+    independent lookups concurrently (off: strictly one lookup at a time); ``time_limit``
+    bounds one check in seconds (RFC 7208 4.6.4 asks for at least 20; past it: temperror).
     """
 
     def __init__(
@@ -151,6 +153,7 @@ class SpfChecker:
         receiver: str = "unknown",
         prefetch: bool = True,
         parse_cache_size: int = 2048,
+        time_limit: float = 20.0,
     ) -> None:
         if lookup_limit < 1 or void_lookup_limit < 0:
             raise ValueError("lookup_limit must be >= 1 and void_lookup_limit >= 0")
@@ -159,6 +162,9 @@ class SpfChecker:
         self.void_lookup_limit = void_lookup_limit
         self.receiver = receiver
         self.prefetch = prefetch
+        if time_limit <= 0:
+            raise ValueError("time_limit must be positive")
+        self.time_limit = time_limit
         self._parse_cache_size = parse_cache_size
         self._parsed: dict[str, SpfRecord | tuple[str, int]] = {}
         self.cache_keys: dict[str, str] = {}  # name -> the resolver's cache key (bounded)
@@ -245,14 +251,27 @@ class _Evaluation:
         ctx = self.ctx
         self.trace.append(f"check_host(ip={ctx.ip}, domain={domain}, sender={ctx.sender}) [{identity}]")
         explanation: str | None = None
+        time_limit = self.checker.time_limit
+        started = time.monotonic()
         try:
-            outcome = await self._check_domain(domain, 0, None)
+            # RFC 7208 4.6.4: bound the elapsed time of check_host(); past it, temperror.
+            async with asyncio.timeout(time_limit):
+                outcome = await self._check_domain(domain, 0, None)
             result, mechanism, reason = outcome.result, outcome.mechanism, outcome.reason
             if result == "fail":
-                explanation = await self._explain(outcome)
+                try:
+                    async with asyncio.timeout(max(0.0, time_limit - (time.monotonic() - started))):
+                        explanation = await self._explain(outcome)
+                except TimeoutError:
+                    explanation = self._default_explanation(outcome)
+                    self.trace.append("exp=: time limit reached: default explanation used")
         except _Stop as stop:
             result, mechanism, reason = stop.result, stop.term, stop.reason
             self.trace.append(f"stopped: {result}: {reason}")
+        except TimeoutError:
+            result, mechanism = "temperror", None
+            reason = f"evaluation took longer than {time_limit:g} s"
+            self.trace.append(f"stopped: temperror: {reason}")
         self.trace.append(
             f"result: {result} ({reason}); {self.lookups} DNS-querying term(s) of "
             f"{self.checker.lookup_limit}, {self.voids} void lookup(s) of {self.checker.void_lookup_limit}"
@@ -275,13 +294,16 @@ class _Evaluation:
         return self.cache.get((key, rdtype))
 
     async def _lookup(self, name: str, rdtype: str) -> Answer[Any]:
-        task = self.tasks.get((name, rdtype))
-        if task is not None:
-            return await task
-        cached = self._peek(name, rdtype)
-        if cached is not None:
-            return cached
-        return await self.resolver.query(name, rdtype)
+        key = (name, rdtype)
+        task = self.tasks.get(key)
+        if task is None:
+            cached = self._peek(name, rdtype)
+            if cached is not None:
+                return cached
+            task = self.tasks[key] = asyncio.ensure_future(self.resolver.query(name, rdtype))
+        # Shielded: if this check is cancelled (time limit, caller), the query itself finishes
+        # for whoever else shares it (the resolver coalesces identical queries).
+        return await asyncio.shield(task)
 
     def _spawn(self, name: str, rdtype: str, coro: Coroutine[Any, Any, Answer[Any]] | None = None) -> None:
         """Start a lookup in the background unless it is cached or already running."""
@@ -441,7 +463,8 @@ class _Evaluation:
         self.detail = (f" ({rdtype} {name}: {answer.status.value}, "
                        f"void lookup {self.voids}/{self.checker.void_lookup_limit})")
         if self.voids > self.checker.void_lookup_limit:
-            raise _Stop("permerror", f"more than {self.checker.void_lookup_limit} void lookups", term)
+            raise _Stop("permerror", f"more than {self.checker.void_lookup_limit} void lookups "
+                                     f"({rdtype} {name}: {answer.status.value})", term)
 
     # -- mechanisms ------------------------------------------------------------------------------
 
@@ -545,7 +568,7 @@ class _Evaluation:
     async def _validated(self) -> tuple[Answer[Any], tuple[str, ...]]:
         if self.validated is None:
             self.validated = asyncio.ensure_future(self._validated_names())
-        return await self.validated
+        return await asyncio.shield(self.validated)
 
     async def _validated_for(self, domain: str) -> str:
         """%{p} (RFC 7208 7.3): the validated name equal to, else under, ``domain``; else any."""
@@ -573,9 +596,12 @@ class _Evaluation:
 
     # -- explanation -----------------------------------------------------------------------------
 
+    def _default_explanation(self, outcome: _Outcome) -> str:
+        return f"{self.ctx.ip} is not allowed to send mail for {outcome.domain} (SPF fail)"
+
     async def _explain(self, outcome: _Outcome) -> str:
         """RFC 7208 6.2: exp= of the record that gave "fail"; any problem -> the default text."""
-        default = f"{self.ctx.ip} is not allowed to send mail for {outcome.domain} (SPF fail)"
+        default = self._default_explanation(outcome)
         record = outcome.record
         if record is None or record.explanation is None:
             return default
@@ -613,6 +639,7 @@ async def check_host(
     void_lookup_limit: int = DEFAULT_VOID_LOOKUP_LIMIT,
     receiver: str = "unknown",
     timestamp: int | None = None,
+    time_limit: float = 20.0,
 ) -> SpfResult:
     """RFC 7208 check_host(): the SPF result of ``domain`` for client ``ip`` and ``sender``.
 
@@ -622,7 +649,7 @@ async def check_host(
     """
     if checker is None:
         checker = SpfChecker(resolver, lookup_limit=lookup_limit, void_lookup_limit=void_lookup_limit,
-                             receiver=receiver)
+                             receiver=receiver, time_limit=time_limit)
     return await checker.check_host(ip, domain, sender, helo=helo, timestamp=timestamp)
 
 
@@ -637,10 +664,11 @@ async def check(
     void_lookup_limit: int = DEFAULT_VOID_LOOKUP_LIMIT,
     receiver: str = "unknown",
     timestamp: int | None = None,
+    time_limit: float = 20.0,
 ) -> SpfResult:
     """RFC 7208 2.3/2.4: check the MAIL FROM identity, or postmaster@HELO when MAIL FROM is
     empty (``result.identity`` says which). Raises ValueError only for a bad ``ip``."""
     if checker is None:
         checker = SpfChecker(resolver, lookup_limit=lookup_limit, void_lookup_limit=void_lookup_limit,
-                             receiver=receiver)
+                             receiver=receiver, time_limit=time_limit)
     return await checker.check(ip, mail_from, helo, timestamp=timestamp)
