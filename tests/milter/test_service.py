@@ -451,3 +451,37 @@ def test_protocol_flags_without_no_reply_support(write_config: Callable[..., Pat
 
     delivered = run(write_config(), scenario)
     assert "dmarc=pass" in header_values(delivered, "Authentication-Results")[0]
+
+
+def test_sigterm_finishes_the_message_in_flight_and_exits_cleanly(write_config: Callable[..., Path],
+                                                                   tmp_path: Path) -> None:
+    """The real `zegel milter --config` process: SIGTERM mid-message, the answer still comes."""
+    import signal
+
+    from tests.milter.postfix_harness import MilterProcess, free_port
+
+    port = free_port()
+    process = MilterProcess(write_config(socket=f"inet:127.0.0.1:{port}", name="proc.toml"), port,
+                            log_file=tmp_path / "milter.log").start()
+
+    async def scenario() -> p.Response | None:
+        client = await MilterClient.connect("127.0.0.1", port)
+        await client.optneg()
+        in_flight = asyncio.create_task(client.message(message("a@slow.example"), mail_from="a@slow.example"))
+        await asyncio.sleep(1.0)  # inside verification: slow.example's DNS answers after 3 s
+        assert process.process is not None
+        process.process.send_signal(signal.SIGTERM)
+        result = await in_flight
+        await client.close()
+        return result.final
+
+    try:
+        final = asyncio.run(asyncio.wait_for(scenario(), 60))
+        assert process.process is not None
+        assert process.process.wait(30) == 0
+    finally:
+        process.kill()
+    assert isinstance(final, p.Continue)
+    log = (tmp_path / "milter.log").read_text()
+    assert "msg=\"shutting down\"" in log and "msg=stopped" in log
+    assert "result=" in log and "msg_id=" in log
