@@ -309,3 +309,12 @@ def test_missing_authserv_id_keeps_the_results() -> None:
     parsed = parse("spf=pass smtp.mailfrom=a@b.example; dkim=none")
     assert not parsed.valid and parsed.warnings == ("no authserv-id",)
     assert [(r.method, r.result) for r in parsed.results] == [("spf", "pass"), ("dkim", "none")]
+
+
+def test_arc_oldest_pass_is_zero_when_every_ams_validates() -> None:
+    from zegel.arc.result import ArcResult
+
+    all_pass = ArcResult(cv="pass", reason="", hops=(), oldest_pass=1)
+    assert "header.oldest-pass=0" in build("mx.example", [all_pass])
+    older_broken = ArcResult(cv="pass", reason="", hops=(), oldest_pass=2)
+    assert "header.oldest-pass=2" in build("mx.example", [older_broken])

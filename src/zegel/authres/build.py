@@ -122,7 +122,9 @@ def to_resinfo(item: Any) -> ResInfo:
     if hasattr(item, "cv"):  # zegel.arc.ArcResult
         cv = _result(item.cv)
         reason = getattr(item, "reason", None)
-        return arc_result(cv, oldest_pass=getattr(item, "oldest_pass", None),
+        # IANA email-auth registry / RFC 8617 5.2: oldest-pass is 0 when every AMS validates.
+        oldest = getattr(item, "ams_oldest_pass", getattr(item, "oldest_pass", None))
+        return arc_result(cv, oldest_pass=oldest,
                           comment_text=reason if cv != "pass" and reason else None)
     if hasattr(item, "disposition"):  # zegel.dmarc.DmarcResult
         record = getattr(item, "record", None)
