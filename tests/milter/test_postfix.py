@@ -9,15 +9,18 @@ comes from 127.0.0.1; "our users" send from 127.0.0.2, the milter's trusted netw
 from __future__ import annotations
 
 import asyncio
+import os
 import smtplib
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from tests.conftest import require_tool
+from tests.conftest import require, require_tool
 from tests.milter.conftest import AUTHSERV_ID, Keys, records
 from tests.milter.helpers import dkimpy_verify_all, header_values, message, sign_with_dkimpy
 from tests.milter.postfix_harness import MilterProcess, PostfixInstance, free_port
@@ -57,20 +60,12 @@ def _message_id(raw: bytes) -> str:
     return header_values(raw, "Message-ID")[0]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    require_tool("postfix")
-    keys = Keys(rsa.generate_private_key(public_exponent=65537, key_size=2048),
-                rsa.generate_private_key(public_exponent=65537, key_size=2048),
-                ed25519.Ed25519PrivateKey.generate())
-    dns = TestDnsServer(records(keys, client_ip=INBOUND_IP), delays={"slow.example": 4.0}).start_in_thread()
-    work = tmp_path_factory.mktemp("milter-postfix")
+def _milter_config(work: Path, keys: Keys, dns: TestDnsServer, port: int, *, quarantine: str) -> Path:
     (work / "rsa1.pem").write_bytes(Keys.pem(keys.sign_rsa))
     (work / "ed1.pem").write_bytes(Keys.pem(keys.sign_ed25519))
-    milter_port = free_port()
-    config = work / "milter.toml"
+    config = work / f"milter-{quarantine}.toml"
     config.write_text(f"""authserv_id = "{AUTHSERV_ID}"
-socket = "inet:127.0.0.1:{milter_port}"
+socket = "inet:127.0.0.1:{port}"
 
 [dns]
 nameservers = ["{dns.address}"]
@@ -78,7 +73,7 @@ timeout = 2.0
 lifetime = 8.0
 
 [inbound]
-quarantine = "header"
+quarantine = "{quarantine}"
 
 [outbound]
 trusted_networks = ["{TRUSTED_IP}/32"]
@@ -96,7 +91,19 @@ key = "ed1.pem"
 [log]
 level = "debug"
 """, encoding="utf-8")
-    milter = MilterProcess(config, milter_port)
+    return config
+
+
+@contextmanager
+def _stack(work: Path, *, quarantine: str = "header") -> Iterator[Stack]:
+    require_tool("postfix")
+    require(os.geteuid() == 0, "starting a Postfix instance needs root (its daemons run as user postfix)")
+    keys = Keys(rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                ed25519.Ed25519PrivateKey.generate())
+    dns = TestDnsServer(records(keys, client_ip=INBOUND_IP), delays={"slow.example": 4.0}).start_in_thread()
+    milter_port = free_port()
+    milter = MilterProcess(_milter_config(work, keys, dns, milter_port, quarantine=quarantine), milter_port)
     postfix = PostfixInstance(milter=f"inet:127.0.0.1:{milter_port}", default_action="tempfail")
     try:
         milter.start()
@@ -106,6 +113,12 @@ level = "debug"
         postfix.stop()
         milter.terminate()
         dns.stop_thread()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with _stack(tmp_path_factory.mktemp("milter-postfix")) as running:
+        yield running
 
 
 def test_dmarc_pass_is_delivered_with_our_authentication_results(stack: Stack) -> None:
@@ -192,3 +205,18 @@ def test_milter_killed_mid_message_follows_default_action_without_loss_or_duplic
     assert len(copies) == 1
     assert header_values(copies[0], "Authentication-Results")
     assert stack.postfix.queued() == []
+
+
+def test_milter_quarantine_action_puts_the_message_on_hold(tmp_path: Path) -> None:
+    """quarantine = "milter": SMFIR_QUARANTINE, which Postfix turns into its hold queue."""
+    with _stack(tmp_path, quarantine="milter") as running:
+        raw = message("news@quar.example", to=MAILBOX, subject="Held newsletter")
+        running.send(raw, "news@quar.example")  # accepted at SMTP
+        deadline = time.monotonic() + 30
+        while not running.postfix.held() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        held = running.postfix.held()
+        assert len(held) == 1, running.postfix.log_tail()
+        assert _message_id(raw).encode() in held[0].read_bytes()
+        assert running.delivered_with(_message_id(raw), timeout=1.0) == []
+        assert "milter triggers HOLD action" in running.postfix.log_tail(200)

@@ -318,18 +318,16 @@ class MessageHandler:
 
 def _claims_authserv_id(value: bytes, ours: str) -> bool:
     """Whether an Authentication-Results value names ``ours`` as its authserv-id (RFC 8601 section 2.2)."""
-    text = value.decode("utf-8", errors="replace")
-    authres = _engine("zegel.authres")
-    parse = getattr(authres, "parse", None) if authres is not None else None
-    if parse is not None:
+    strip = _engine("zegel.authres.strip")
+    claims = getattr(strip, "claims", None) if strip is not None else None
+    unfolded = value.replace(b"\r", b" ").replace(b"\n", b" ")
+    if claims is not None:
         try:
-            parsed = parse(text)
-            found = getattr(parsed, "authserv_id", None)
-            if isinstance(found, str):
-                return found.strip().lower() == ours
+            return bool(claims(unfolded, frozenset({ours})))
         except Exception:
             pass  # unparseable: fall back to the first token below
     # authserv-id is the first token, before any version number, comment or ";".
+    text = unfolded[:2048].decode("utf-8", errors="replace")
     token = _strip_comments(text).strip().split(";", 1)[0].split()
     return bool(token) and token[0].lower() == ours
 
