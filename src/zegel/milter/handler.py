@@ -41,6 +41,7 @@ log = logging.getLogger("zegel.milter")
 
 AUTH_RESULTS = b"Authentication-Results"
 SUBJECT = b"Subject"
+LARGE_MESSAGES_AT_ONCE = 2
 INTERNAL_ERROR_REPLY = "4.3.0 Temporary local problem while authenticating the message; try again later"
 
 
@@ -123,6 +124,9 @@ class MessageHandler:
         self.policy = policy or Policy.default()
         self.recorder = recorder
         self._signing_keys: dict[tuple[str, str], Any] = {}
+        # Spooled (large) messages are read back into memory to be verified or signed: at
+        # most this many at once, so memory stays bounded however many arrive together.
+        self._large_messages = asyncio.Semaphore(LARGE_MESSAGES_AT_ONCE)
 
     # -- entry point ---------------------------------------------------------------------
 
@@ -137,10 +141,10 @@ class MessageHandler:
         outbound = self.is_outbound(facts)
         direction = "outbound" if outbound else "inbound"
         try:
-            if outbound:
-                return await self._outbound(facts, buffer, leading_space)
-            return await asyncio.wait_for(
-                self._inbound(facts, envelope, buffer, leading_space), self.config.verify_timeout)
+            if buffer.spooled:
+                async with self._large_messages:
+                    return await self._decide(outbound, facts, envelope, buffer, leading_space)
+            return await self._decide(outbound, facts, envelope, buffer, leading_space)
         except TimeoutError:
             log.warning("verification timed out", extra={"fields": {
                 "msg_id": message_id, "timeout_s": str(self.config.verify_timeout)}})
@@ -149,6 +153,13 @@ class MessageHandler:
             log.error("internal error", extra={"fields": {
                 "msg_id": message_id, "error": f"{type(exc).__name__}: {exc}"}})
             return self._internal_error(direction, "exception")
+
+    async def _decide(self, outbound: bool, facts: ConnectionFacts, envelope: Envelope, buffer: MessageBuffer,
+                      leading_space: bool) -> Decision:
+        if outbound:
+            return await self._outbound(facts, buffer, leading_space)
+        return await asyncio.wait_for(self._inbound(facts, envelope, buffer, leading_space),
+                                      self.config.verify_timeout)
 
     def _internal_error(self, direction: str, kind: str) -> Decision:
         # Fail-open accepts and adds nothing; fail-closed asks the client to retry later.
@@ -292,20 +303,22 @@ class MessageHandler:
         domain = from_domain(buffer)
         details = {"from_domain": domain or "", "client": facts.address,
                    "auth": facts.authenticated_as or ""}
+        # Our users' mail may be delivered locally too: results claiming to be ours go here as well.
+        strip = self._strip_ours(buffer)
         if buffer.oversized:
-            details["note"] = f"larger than {self.config.max_message_size} bytes: not signed"
-            return Decision((), Continue(), "outbound", "oversized", "accept", details)
+            details["note"] = f"{buffer.oversize_reason}: not signed"
+            return Decision(tuple(strip), Continue(), "outbound", "oversized", "accept", details)
         keys: tuple[SigningKey, ...] = self.config.signing_keys_for(domain) if domain else ()
         if not keys:
             details["note"] = "no signing key for the From domain" if domain else "no single From domain"
-            return Decision((), Continue(), "outbound", "unsigned", "accept", details)
+            return Decision(tuple(strip), Continue(), "outbound", "unsigned", "accept", details)
         dkim = _engine("zegel.dkim")
         sign = getattr(dkim, "sign", None) if dkim is not None else None
         if sign is None:
             raise RuntimeError("zegel.dkim.sign is not available")
         message = buffer.message_bytes()
         started = time.perf_counter()
-        mods: list[Response] = []
+        mods: list[Response] = list(strip)
         for index, key in enumerate(keys):
             raw = sign(message, domain=key.domain, selector=key.selector,
                        private_key=self._private_key(key.domain, key.selector, key.private_key_pem))
