@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 from tests.pipeline.helpers import AUTHSERV_ID, EXAMPLES, MESSAGES, ZONE, sample
 
 from zegel.cli import cli
+from zegel.reports.store import open_store
 
 
 def zegel(*args: str) -> tuple[int, str, str]:
@@ -78,3 +80,13 @@ def test_explain_plain_and_seen_domains(tmp_path: object) -> None:
     assert "bakkerij-jansen.nl" in out
     code, out, _ = zegel("explain", str(MESSAGES / "genuine.eml"), "--seen", "bakkerij-janssen.nl")
     assert code == 1 and "bakkerij-janssen.nl" in out
+
+
+def test_verify_record_stores_the_outcome(tmp_path: Path) -> None:
+    code, _, err = zegel(*verify_args("spoofed.eml", "--record", "--data-dir", str(tmp_path)))
+    assert code == 1, err
+    store = open_store(None, tmp_path)
+    try:
+        assert store.count_outcomes() == 1
+    finally:
+        store.close()

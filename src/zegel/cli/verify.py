@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import socket
 import sys
+from pathlib import Path
 
 import click
 
@@ -34,6 +35,13 @@ _EXIT = {"accept": 0, "add_header": 0, "tag_subject": 0, "quarantine": 1, "rejec
 @click.option("--explain", is_flag=True, help="Say in plain language what each result means and why DMARC failed.")
 @click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
               help="Language of --explain.")
+@click.option("--record", is_flag=True,
+              help="Record the outcome for DMARC aggregate reports (see `zegel reports`).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="ZEGEL_DATA_DIR",
+              help="With --record: directory of the SQLite database and spool [default: $ZEGEL_DATA_DIR "
+                   "or ~/.local/share/zegel].")
+@click.option("--db", "db_url", metavar="URL", envvar="ZEGEL_DB_URL",
+              help="With --record: database URL instead of SQLite [$ZEGEL_DB_URL].")
 def command(
     file: str,
     ip: str,
@@ -48,6 +56,9 @@ def command(
     as_json: bool,
     explain: bool,
     lang: str,
+    record: bool,
+    data_dir: Path | None,
+    db_url: str | None,
 ) -> None:
     """Verify FILE (a raw message, or - for stdin) as received from --ip.
 
@@ -76,8 +87,17 @@ def command(
         usage_error(str(exc))
     message = read_input(file)
     resolver = make_resolver(zones, nameservers, offline, timeout)
-    verifier = Verifier(resolver, authserv_id=server_id, policy=policy)
-    verdict = asyncio.run(verifier.verify(message, ip=client, helo=helo.strip(), mail_from=mail_from))
+    recorder = None
+    if record:
+        from zegel.reports.recorder import Recorder
+
+        recorder = Recorder(url=db_url, data_dir=data_dir)
+    verifier = Verifier(resolver, authserv_id=server_id, policy=policy, recorder=recorder)
+    try:
+        verdict = asyncio.run(verifier.verify(message, ip=client, helo=helo.strip(), mail_from=mail_from))
+    finally:
+        if recorder is not None:
+            recorder.close()  # writes the outcome (or spools it while the database is down)
     if as_json:
         data = verdict.to_dict()
         if explain:
