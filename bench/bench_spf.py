@@ -123,11 +123,15 @@ def run() -> list[Row]:
                 for case in MIX:
                     pyspf_check(*case)
 
-        zegel_rate = _rate(zegel_batch) * batch * len(MIX)
-        pyspf_rate = _rate(pyspf_batch) * batch * len(MIX)
+        # Interleaved rounds, best of each: on a shared machine, load that comes and goes then
+        # hits both sides alike instead of whichever happened to run at the time.
+        zegel_rate = pyspf_rate = 0.0
+        for _round in range(5):
+            zegel_rate = max(zegel_rate, _rate(zegel_batch, 0.5) * batch * len(MIX))
+            pyspf_rate = max(pyspf_rate, _rate(pyspf_batch, 0.5) * batch * len(MIX))
         note = "same results" if not mismatches else f"results differ for {', '.join(mismatches)}"
         rows.append(Row(AREA, f"warm-cache checks/s ({len(MIX)}-case mix)", "checks/s", zegel_rate,
-                        "pyspf", pyspf_rate, note=note))
+                        "pyspf", pyspf_rate, note=f"{note}; best of 5 interleaved rounds"))
 
     # (b) cold cache, 20 ms per answer
     with TestDnsServer(RECORDS, delay=0.020) as slow:

@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from zegel.dns import Answer, InvalidName, Resolver, normalize
 from zegel.spf.macros import MacroContext, expand, expand_domain
@@ -56,6 +56,7 @@ MAX_TRACE_RECORD = 300  # characters of a record shown in the trace
 _SIMPLE_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?")
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_T = TypeVar("_T")
 
 
 class _Stop(Exception):
@@ -234,6 +235,8 @@ class _Evaluation:
         self.ctx = ctx
         self.ip_version = ctx.ip.version
         self.ip_int = int(ctx.ip)
+        self.ip_text = str(ctx.ip)
+        self.deadline = 0.0  # monotonic time past which lookups stop (RFC 7208 4.6.4)
         self.family = socket.AF_INET if self.ip_version == 4 else socket.AF_INET6
         self.address_type = "A" if self.ip_version == 4 else "AAAA"
         self.width = 32 if self.ip_version == 4 else 128
@@ -249,35 +252,29 @@ class _Evaluation:
 
     async def run(self, domain: str, identity: str, sender: str) -> SpfResult:
         ctx = self.ctx
-        self.trace.append(f"check_host(ip={ctx.ip}, domain={domain}, sender={ctx.sender}) [{identity}]")
+        self.trace.append(f"check_host(ip={self.ip_text}, domain={domain}, sender={ctx.sender}) [{identity}]")
         explanation: str | None = None
-        time_limit = self.checker.time_limit
-        started = time.monotonic()
+        # RFC 7208 4.6.4: bound the elapsed time of check_host(); past it, temperror. Only a
+        # lookup that has to wait for the network can take time, so that is where it is enforced.
+        self.deadline = time.monotonic() + self.checker.time_limit
         try:
-            # RFC 7208 4.6.4: bound the elapsed time of check_host(); past it, temperror.
-            async with asyncio.timeout(time_limit):
-                outcome = await self._check_domain(domain, 0, None)
+            outcome = await self._check_domain(domain, 0, None)
             result, mechanism, reason = outcome.result, outcome.mechanism, outcome.reason
             if result == "fail":
                 try:
-                    async with asyncio.timeout(max(0.0, time_limit - (time.monotonic() - started))):
-                        explanation = await self._explain(outcome)
-                except TimeoutError:
+                    explanation = await self._explain(outcome)
+                except _Stop as stop:
                     explanation = self._default_explanation(outcome)
-                    self.trace.append("exp=: time limit reached: default explanation used")
+                    self.trace.append(f"exp=: {stop.reason}: default explanation used")
         except _Stop as stop:
             result, mechanism, reason = stop.result, stop.term, stop.reason
             self.trace.append(f"stopped: {result}: {reason}")
-        except TimeoutError:
-            result, mechanism = "temperror", None
-            reason = f"evaluation took longer than {time_limit:g} s"
-            self.trace.append(f"stopped: temperror: {reason}")
         self.trace.append(
             f"result: {result} ({reason}); {self.lookups} DNS-querying term(s) of "
             f"{self.checker.lookup_limit}, {self.voids} void lookup(s) of {self.checker.void_lookup_limit}"
         )
         return SpfResult(result, explanation, mechanism, self.lookups, self.voids, tuple(self.trace),
-                         domain, identity, sender, str(ctx.ip), reason)
+                         domain, identity, sender, self.ip_text, reason)
 
     # -- DNS access --------------------------------------------------------------------------
 
@@ -301,9 +298,22 @@ class _Evaluation:
             if cached is not None:
                 return cached
             task = self.tasks[key] = asyncio.ensure_future(self.resolver.query(name, rdtype))
-        # Shielded: if this check is cancelled (time limit, caller), the query itself finishes
-        # for whoever else shares it (the resolver coalesces identical queries).
-        return await asyncio.shield(task)
+        return await self._wait(task)
+
+    async def _wait(self, task: asyncio.Future[_T]) -> _T:
+        """Await a lookup within the time limit. Shielded: when this check gives up (time limit,
+        or the caller cancels it), the query itself still finishes for whoever else shares it
+        (the resolver coalesces identical queries)."""
+        if task.done():
+            return task.result()
+        remaining = self.deadline - time.monotonic()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            return await asyncio.wait_for(asyncio.shield(task), remaining)
+        except TimeoutError:
+            limit = self.checker.time_limit
+            raise _Stop("temperror", f"evaluation took longer than {limit:g} s") from None
 
     def _spawn(self, name: str, rdtype: str, coro: Coroutine[Any, Any, Answer[Any]] | None = None) -> None:
         """Start a lookup in the background unless it is cached or already running."""
@@ -557,7 +567,7 @@ class _Evaluation:
     async def _validated_names(self) -> tuple[Answer[Any], tuple[str, ...]]:
         """RFC 7208 5.5: PTR names of the client whose own addresses include it (first 10 names).
         A failed PTR lookup gives none; a failed address lookup skips that name."""
-        answer = await self.resolver.ptr(str(self.ctx.ip))
+        answer = await self.resolver.ptr(self.ip_text)
         if not answer.ok:
             return answer, ()
         names = [n for n in answer.records[:MAX_PTR_NAMES] if n]
@@ -568,7 +578,7 @@ class _Evaluation:
     async def _validated(self) -> tuple[Answer[Any], tuple[str, ...]]:
         if self.validated is None:
             self.validated = asyncio.ensure_future(self._validated_names())
-        return await asyncio.shield(self.validated)
+        return await self._wait(self.validated)
 
     async def _validated_for(self, domain: str) -> str:
         """%{p} (RFC 7208 7.3): the validated name equal to, else under, ``domain``; else any."""
@@ -597,7 +607,7 @@ class _Evaluation:
     # -- explanation -----------------------------------------------------------------------------
 
     def _default_explanation(self, outcome: _Outcome) -> str:
-        return f"{self.ctx.ip} is not allowed to send mail for {outcome.domain} (SPF fail)"
+        return f"{self.ip_text} is not allowed to send mail for {outcome.domain} (SPF fail)"
 
     async def _explain(self, outcome: _Outcome) -> str:
         """RFC 7208 6.2: exp= of the record that gave "fail"; any problem -> the default text."""
