@@ -84,7 +84,11 @@ def test_negotiation_asks_only_for_what_the_mta_offers(write_config: Callable[..
         assert reply.version == 2
         assert reply.macros == {}
         assert int(reply.protocol) & ~0x7F == 0 and int(reply.actions) & ~0x3F == 0
+        result = await old.message(message("a@quar.example"), mail_from="a@quar.example")
         await old.close()
+        # No SMFIR_INSHEADER before version 3: our header is appended instead.
+        assert not [m for m in result.modifications if isinstance(m, p.InsertHeader)]
+        assert [m for m in result.modifications if isinstance(m, p.AddHeader) and m.name == b"Authentication-Results"]
 
     run(write_config(), scenario)
 

@@ -331,6 +331,9 @@ class MilterSession:
         for mod in modifications:
             if isinstance(mod, AddHeader | InsertHeader) and ActionFlag.ADDHDRS not in self.actions:
                 continue
+            if isinstance(mod, InsertHeader) and self.version < 3:
+                # SMFIR_INSHEADER arrived with protocol version 3; older MTAs can only append.
+                mod = AddHeader(mod.name, mod.value)
             if isinstance(mod, ChangeHeader) and ActionFlag.CHGHDRS not in self.actions:
                 continue
             if isinstance(mod, Quarantine) and ActionFlag.QUARANTINE not in self.actions:
