@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
@@ -287,12 +287,11 @@ class Policy:
                 decided = self._decide(matched, domain)
                 if _SEVERITY[decided.kind] <= _SEVERITY[self.trusted_action]:
                     decided = self._action_for(Rule(self.trusted_action), "trusted_forwarder", domain)
-                override: Override | None = "trusted_forwarder" if sender_disposition != "none" or forgiven else None
                 return _replace(
                     decided,
                     reason=f"ARC chain from trusted forwarder {trusted_forwarder} vouches for {domain}; "
                     f"overrides {', '.join(forgiven)}",
-                    override=override,
+                    override="trusted_forwarder",
                     disposition=_applied_disposition(decided.kind),
                     outcomes=tuple(forgiven) + decided.outcomes,
                 )
@@ -342,8 +341,6 @@ class Policy:
 
 
 def _replace(action: Action, **changes: Any) -> Action:
-    from dataclasses import replace
-
     return replace(action, **changes)
 
 
