@@ -47,6 +47,16 @@ RECORDS: dict[str, list[tuple[str, Any]]] = {
     "macro.example": [("TXT", "v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} include:%{d2}._policy.example -all")],
     "2.100.51.198.alice._spf.macro.example": [("A", "127.0.0.2")],
     "macro.example._policy.example": [("TXT", "v=spf1 ip4:198.51.100.200 -all")],
+    # A company on several providers at once: its own MX, the big provider's tree, a CRM, a newsletter.
+    "multi.example": [("TXT", "v=spf1 mx include:_spf.mailhost.example include:spf.crm.example "
+                              "include:mail.newsletter.example -all"),
+                      ("MX", (10, "mx1.multi.example")), ("MX", (20, "mx2.multi.example"))],
+    "mx1.multi.example": [("A", "192.0.2.121")],
+    "mx2.multi.example": [("A", "192.0.2.122")],
+    "spf.crm.example": [("TXT", "v=spf1 include:_n1.crm.example include:_n2.crm.example ~all")],
+    "_n1.crm.example": [("TXT", "v=spf1 ip4:198.51.100.64/28 ip4:198.51.100.96/28 ~all")],
+    "_n2.crm.example": [("TXT", "v=spf1 ip6:2001:db8:c::/48 ~all")],
+    "mail.newsletter.example": [("TXT", "v=spf1 ip4:203.0.113.0/26 ~all")],
 }
 
 # (ip, mail_from, helo): passes deep in the tree and failures that walk everything.
@@ -61,12 +71,15 @@ MIX: list[tuple[str, str, str]] = [
     ("198.51.100.2", "alice@macro.example", "mail.macro.example"),
     ("198.51.100.200", "carol@macro.example", "mail.macro.example"),
     ("203.0.113.99", "carol@macro.example", "mail.macro.example"),
+    ("203.0.113.7", "news@multi.example", "out.newsletter.example"),
+    ("198.18.0.9", "news@multi.example", "spam.example"),
 ]
 # The include tree (bigcorp -> _spf -> 3 netblock records, one including a fourth): a pass found
 # in the deepest record, and a fail that must read all six records.
 COLD_CASES = {
     "pass in deepest include": ("100.64.9.9", "bob@bigcorp.example", "out.mailhost.example"),
     "fail, all 6 records read": ("198.18.0.1", "bob@bigcorp.example", "spam.example"),
+    "fail, 4 providers, 10 records + MX": ("198.18.0.9", "news@multi.example", "spam.example"),
 }
 
 

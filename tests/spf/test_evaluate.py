@@ -356,3 +356,21 @@ def test_cancelled_check_leaves_shared_lookups_intact(dns_server: Callable[..., 
     hasty, patient = asyncio.run(both())
     assert hasty.result == "temperror"
     assert patient.result == "pass"
+
+
+def test_hostile_answers_give_defined_results(dns_server: Callable[..., TestDnsServer]) -> None:
+    server = dns_server({
+        "binary.example": [("TXT", b"v=spf1 ip4:192.0.2.1 \xff\xfe -all")],
+        "crowd.example": [("TXT", f"filler record {i}") for i in range(150)] + [("TXT", "v=spf1 ip4:192.0.2.1 -all")],
+        "loop-a.example": [("CNAME", "loop-b.example")],
+        "loop-b.example": [("CNAME", "loop-a.example")],
+        "cname-inc.example": [("TXT", "v=spf1 include:loop-a.example -all")],
+        "selfmx.example": [("TXT", "v=spf1 mx -all"), ("MX", (10, "selfmx.example"))],
+        "manya.example": [("TXT", "v=spf1 a -all")] + [("A", f"198.51.{i // 250}.{i % 250}") for i in range(400)],
+    })
+    binary = spf(server, "192.0.2.1", "x@binary.example")
+    assert binary.result == "permerror" and "non-ASCII" in binary.reason
+    assert spf(server, "192.0.2.1", "x@crowd.example").result == "pass"  # large answer, over TCP
+    assert spf(server, "192.0.2.1", "x@cname-inc.example").result in ("temperror", "permerror")
+    assert spf(server, "192.0.2.1", "x@selfmx.example").result == "fail"  # MX host without A
+    assert spf(server, "198.51.1.10", "x@manya.example").result == "pass"  # no limit on A records
