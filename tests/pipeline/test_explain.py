@@ -179,3 +179,9 @@ def random_bytes() -> bytes:
     import random
 
     return random.Random(7).randbytes(50_000)
+
+
+def test_idn_from_domain_is_shown_decoded() -> None:
+    report = explain_received(received(from_domain="xn--pypal-4ve.com"))
+    assert report.lookalike is not None and report.lookalike.kind == "homoglyph"
+    assert "xn--pypal-4ve.com (pаypal.com)" in report.render("en")

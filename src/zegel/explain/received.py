@@ -16,7 +16,7 @@ from typing import Any
 from zegel.authres import AuthResults, ResInfo, parse
 from zegel.dmarc import author_domains
 from zegel.explain.causes import related
-from zegel.explain.lookalike import Lookalike, LookalikeDetector
+from zegel.explain.lookalike import Lookalike, LookalikeDetector, to_unicode
 from zegel.explain.texts import text
 
 # A header block this large is not a real message; reading stops there (bounded work).
@@ -83,8 +83,10 @@ class ReceivedReport:
         }
 
     def render(self, lang: str = "en") -> str:
-        lines = [text(lang, "received.from", domain=self.from_domain) if self.from_domain
-                 else text(lang, "received.no_from")]
+        shown = self.from_domain
+        if shown and "xn--" in shown and to_unicode(shown) != shown:
+            shown = f"{shown} ({to_unicode(shown)})"  # IDN: show what the mail program shows too
+        lines = [text(lang, "received.from", domain=shown) if shown else text(lang, "received.no_from")]
         domain = self.from_domain or "?"
         state = {True: "true", False: "false", None: "none"}[self.authenticated]
         lines.append(text(lang, f"received.authenticated.{state}", domain=domain, server=self.deciding_server or "?"))
