@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import importlib
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from zegel.arc import seal as arc_seal
+from zegel.authres.strip import claims
+from zegel.dkim import sign as dkim_sign
+from zegel.dkim.keys import PrivateKey, load_private_key
 from zegel.dns import Resolver
 from zegel.milter.config import MilterConfig, SigningKey
 from zegel.milter.message import Envelope, MessageBuffer, to_lf
@@ -36,6 +38,7 @@ from zegel.milter.protocol import (
     Response,
 )
 from zegel.policy import Policy
+from zegel.verify import OutcomeSink, verify_message
 
 log = logging.getLogger("zegel.milter")
 
@@ -69,13 +72,6 @@ class Decision:
     result: str  # the metrics "result" label
     action: str  # the metrics "action" label
     details: dict[str, str] = field(default_factory=dict)
-
-
-def _engine(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
 
 
 def from_domain(buffer: MessageBuffer) -> str | None:
@@ -118,12 +114,12 @@ class MessageHandler:
     """Turns one complete message into a :class:`Decision` (see the module docstring)."""
 
     def __init__(self, config: MilterConfig, *, resolver: Resolver, policy: Policy | None = None,
-                 recorder: Any = None) -> None:
+                 recorder: OutcomeSink | None = None) -> None:
         self.config = config
         self.resolver = resolver
         self.policy = policy or Policy.default()
         self.recorder = recorder
-        self._signing_keys: dict[tuple[str, str], Any] = {}
+        self._signing_keys: dict[tuple[str, str], PrivateKey] = {}
         # Spooled (large) messages are read back into memory to be verified or signed: at
         # most this many at once, so memory stays bounded however many arrive together.
         self._large_messages = asyncio.Semaphore(LARGE_MESSAGES_AT_ONCE)
@@ -200,9 +196,8 @@ class MessageHandler:
             label = "oversized" if buffer.oversized else "unverified"
             return Decision(tuple(mods), Continue(), "inbound", label, "accept", {"note": why})
 
-        verify = _engine("zegel.verify")
         message = buffer.message_bytes()
-        verdict = await verify.verify_message(
+        verdict = await verify_message(
             message,
             ip=facts.address,
             helo=facts.helo,
@@ -269,16 +264,11 @@ class MessageHandler:
             domains = {r.rpartition("@")[2].lower().rstrip(".") for r in envelope.recipients}
             if not domains & arc_config.recipient_domains:
                 return []
-        arc = _engine("zegel.arc")
-        seal = getattr(arc, "seal", None) if arc is not None else None
-        if seal is None:
-            log.warning("ARC sealing configured but zegel.arc.seal is not available")
-            return []
         # RFC 8617 section 5.1: the seal covers the message as it leaves us, so apply our
         # own header changes to the copy we seal.
         message = _apply(buffer, mods)
         results_text = results.replace("\n", " ").split(";", 1)[1].strip() if ";" in results else "none"
-        fields = seal(message, domain=arc_config.domain, selector=arc_config.selector,
+        fields = arc_seal(message, domain=arc_config.domain, selector=arc_config.selector,
                       private_key=self._private_key(arc_config.domain, arc_config.selector, arc_config.private_key_pem),
                       authserv_id=self.config.authserv_id, auth_results=results_text,
                       cv=cv if cv in ("none", "pass", "fail") else None)
@@ -290,12 +280,10 @@ class MessageHandler:
 
     # -- outbound ------------------------------------------------------------------------
 
-    def _private_key(self, domain: str, selector: str, pem: bytes) -> Any:
+    def _private_key(self, domain: str, selector: str, pem: bytes) -> PrivateKey:
         key = self._signing_keys.get((domain, selector))
         if key is None:
-            keys = _engine("zegel.dkim.keys")
-            loader = getattr(keys, "load_private_key", None) if keys is not None else None
-            key = loader(pem) if loader is not None else pem
+            key = load_private_key(pem)  # parsed once, not per message
             self._signing_keys[(domain, selector)] = key
         return key
 
@@ -312,17 +300,13 @@ class MessageHandler:
         if not keys:
             details["note"] = "no signing key for the From domain" if domain else "no single From domain"
             return Decision(tuple(strip), Continue(), "outbound", "unsigned", "accept", details)
-        dkim = _engine("zegel.dkim")
-        sign = getattr(dkim, "sign", None) if dkim is not None else None
-        if sign is None:
-            raise RuntimeError("zegel.dkim.sign is not available")
         message = buffer.message_bytes()
         started = time.perf_counter()
         mods: list[Response] = list(strip)
         for index, key in enumerate(keys):
-            raw = sign(message, domain=key.domain, selector=key.selector,
-                       private_key=self._private_key(key.domain, key.selector, key.private_key_pem))
-            name, value = _split_field(raw if isinstance(raw, bytes) else str(raw).encode("ascii"))
+            raw = dkim_sign(message, domain=key.domain, selector=key.selector,
+                            private_key=self._private_key(key.domain, key.selector, key.private_key_pem))
+            name, value = _split_field(raw)
             mods.append(InsertHeader(index, name, self._value(value, leading_space)))
         details["signatures"] = ",".join(f"{k.selector}/{k.algorithm}" for k in keys)
         details["sign_ms"] = f"{(time.perf_counter() - started) * 1000:.1f}"
@@ -331,14 +315,11 @@ class MessageHandler:
 
 def _claims_authserv_id(value: bytes, ours: str) -> bool:
     """Whether an Authentication-Results value names ``ours`` as its authserv-id (RFC 8601 section 2.2)."""
-    strip = _engine("zegel.authres.strip")
-    claims = getattr(strip, "claims", None) if strip is not None else None
     unfolded = value.replace(b"\r", b" ").replace(b"\n", b" ")
-    if claims is not None:
-        try:
-            return bool(claims(unfolded, frozenset({ours})))
-        except Exception:
-            pass  # unparseable: fall back to the first token below
+    try:
+        return claims(unfolded, frozenset({ours}))
+    except Exception:
+        pass  # unparseable by the RFC 8601 parser: fall back to the first token below
     # authserv-id is the first token, before any version number, comment or ";".
     text = unfolded[:2048].decode("utf-8", errors="replace")
     token = _strip_comments(text).strip().split(";", 1)[0].split()

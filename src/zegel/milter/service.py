@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from zegel.dns import Resolver
 from zegel.milter.config import MilterConfig
@@ -22,6 +21,9 @@ from zegel.milter.protocol import DEFAULT_MAX_PACKET
 from zegel.milter.server import MilterServer, SessionLimits
 from zegel.policy import Policy
 
+if TYPE_CHECKING:
+    from zegel.reports.recorder import Recorder
+
 log = logging.getLogger("zegel.milter")
 
 
@@ -30,21 +32,18 @@ def build_resolver(config: MilterConfig) -> Resolver:
                     lifetime=config.dns_lifetime, zones=config.zones)
 
 
-def build_recorder(config: MilterConfig) -> Any:
-    """The zegel.reports outcome recorder for ``[reports] database``, or None."""
+def build_recorder(config: MilterConfig) -> Recorder | None:
+    """The zegel.reports outcome recorder for ``[reports] database``, or None.
+
+    The recorder only enqueues on the hot path; a background thread writes batches and
+    spools to disk while the database is unreachable (so a database outage never stops mail).
+    """
     if config.reports_database is None:
         return None
-    try:
-        recorder_module = importlib.import_module("zegel.reports.recorder")
-    except ImportError:
-        log.warning("reports.database is set but zegel.reports is not available; not recording")
-        return None
-    factory = getattr(recorder_module, "Recorder", None)
-    if factory is None:
-        log.warning("zegel.reports.recorder has no Recorder; not recording")
-        return None
+    from zegel.reports.recorder import Recorder
+
     data_dir = Path(config.reports_data_dir) if config.reports_data_dir else None
-    return factory(url=config.reports_database, data_dir=data_dir)
+    return Recorder(url=config.reports_database, data_dir=data_dir)
 
 
 class MilterService:
@@ -91,11 +90,10 @@ class MilterService:
                         extra={"fields": {"sessions": str(left)}})
         if self.metrics_server is not None:
             await self.metrics_server.stop()
-        close = getattr(self.recorder, "close", None)
-        if callable(close):
+        if self.recorder is not None:
             # Recorder.close() joins its writer thread: keep the event loop free meanwhile.
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(close)
+                await asyncio.to_thread(self.recorder.close)
         log.info("stopped")
 
     async def run(self) -> None:
