@@ -1,7 +1,7 @@
 """Message splitting, header selection and canonicalization (RFC 6376 sections 3.4, 3.7, 5.4.2).
 
 Everything works on raw bytes. A message with bare LF line endings (a Unix .eml file) is
-treated as if every LF were CRLF. Bodies are canonicalized in bounded chunks cut at line
+treated as if every LF were CRLF (decided by its header section; see ``Message.unix_newlines``). Bodies are canonicalized in bounded chunks cut at line
 ends with whole-buffer bytes operations (no per-line Python loops), so a 50 MB body costs
 one pass and about one chunk of extra memory.
 
@@ -14,7 +14,8 @@ Public, stable API (zegel.arc depends on it):
 - ``headers_hash_input(headers, names, method) -> bytes``: the selected fields, canonicalized.
 - ``signature_field_input(raw_field, method, tag="b") -> bytes``: the signature's own field
   with the b= value removed and no final CRLF (RFC 6376 section 3.7).
-- ``body_hash(body, method, hash_name="sha256", limit=None) -> BodyHash``.
+- ``body_hash(body, method, hash_name="sha256", limit=None, unix_newlines=None) -> BodyHash``
+  (pass ``unix_newlines=message.unix_newlines``).
 - ``canonicalize_body(body, method) -> bytes``; ``iter_canonical_body(body, method)``.
 - ``MessageFormatError``: the header section cannot be split into fields.
 
@@ -77,12 +78,16 @@ class Message:
     ``body`` is a zero-copy view of the original bytes (line endings as received).
     ``has_separator`` is False when no empty line was found: everything is header, the body
     is empty. ``skipped_mbox_line`` is True when a leading Unix mbox ``From `` line was dropped.
+    ``unix_newlines`` is True when the header section has bare LF line ends (a Unix file):
+    then the body's bare LFs are read as CRLF too; a message with CRLF headers (as from SMTP)
+    has its body taken as it is.
     """
 
     headers: tuple[HeaderField, ...]
     body: memoryview
     has_separator: bool
     skipped_mbox_line: bool = False
+    unix_newlines: bool = False
 
     def fields_named(self, name: str) -> list[HeaderField]:
         """All fields with that (case-insensitive) name, top to bottom."""
@@ -111,13 +116,15 @@ def parse_message(raw: bytes) -> Message:
     if raw.startswith(b"\r\n"):
         return Message((), view[2:], True)
     if raw.startswith(b"\n"):
-        return Message((), view[1:], True)
+        return Message((), view[1:], True, unix_newlines=True)
     match = _BLANK_LINE.search(raw)
     if match is not None:
         header_bytes, body, has_separator = raw[: match.start() + 1], view[match.end():], True
     else:
         header_bytes, body, has_separator = raw, view[len(raw):], False
-    header_bytes = _to_crlf(header_bytes)
+    converted = _to_crlf(header_bytes)
+    unix_newlines = converted is not header_bytes
+    header_bytes = converted
     if not header_bytes.endswith(b"\r\n"):
         header_bytes += b"\r\n"
     pieces = _FIELD_SPLIT.split(header_bytes)
@@ -134,7 +141,7 @@ def parse_message(raw: bytes) -> Message:
             raise MessageFormatError(f"header line {number} is not a header field: {shown!r}")
         name = match_name.group(1).decode("ascii").lower()
         fields.append(HeaderField(name, piece + b"\r\n"))
-    return Message(tuple(fields), body, has_separator, skipped)
+    return Message(tuple(fields), body, has_separator, skipped, unix_newlines)
 
 
 def select_headers(headers: Sequence[HeaderField], names: Sequence[str]) -> list[HeaderField | None]:
@@ -144,15 +151,15 @@ def select_headers(headers: Sequence[HeaderField], names: Sequence[str]) -> list
     upwards; a name with no unused instance left yields None, which hashes as nothing
     (this is what makes over-signing work).
     """
-    wanted = {name.lower() for name in names}
-    positions: dict[str, list[int]] = {name: [] for name in wanted}
+    lowered = [name.lower() for name in names]
+    positions: dict[str, list[int]] = {name: [] for name in lowered}
     for index, field in enumerate(headers):
         bucket = positions.get(field.name)
         if bucket is not None:
             bucket.append(index)
     selected: list[HeaderField | None] = []
-    for name in names:
-        bucket = positions[name.lower()]
+    for name in lowered:
+        bucket = positions[name]
         selected.append(headers[bucket.pop()] if bucket else None)
     return selected
 
@@ -161,7 +168,9 @@ def _relaxed_field(field: bytes) -> bytes:
     # RFC 6376 3.4.2: lower-case the name, unfold, reduce WSP runs to one SP, delete WSP at
     # the end of the value and around the colon.
     name, _, value = field.partition(b":")
-    value = _WSP_RUN.sub(b" ", value.replace(b"\r\n", b"")).strip(b" ")
+    if b"\n" in value or b"\t" in value or b"  " in value:
+        value = _WSP_RUN.sub(b" ", value.replace(b"\r\n", b""))
+    value = value.strip(b" ")
     return name.rstrip(b" \t").lower() + b":" + value + b"\r\n"
 
 
@@ -228,29 +237,56 @@ def _chunks(body: bytes | memoryview) -> Iterator[bytes]:
         start += cut + 1
 
 
-def _split_trailing_empty_lines(chunk: bytes) -> tuple[bytes, int]:
-    """(content, n): ``chunk`` == content + CRLF * n, where content is empty or does not end in
-    an empty line. Works with whole-buffer operations even for millions of empty lines."""
-    core = chunk.rstrip(b"\r\n")
-    tail = chunk[len(core):]
+def _trailing_line_ends(chunk: bytes) -> int:
+    """Length of ``chunk`` without its trailing CR/LF octets, without copying the chunk
+    (a short scan from the end; bytes.rstrip would copy everything before)."""
+    end = len(chunk)
+    index = end
+    while index and chunk[index - 1] in (10, 13):
+        index -= 1
+        if end - index > 64:  # a long run of empty lines: let C do it
+            return len(chunk.rstrip(b"\r\n"))
+    return index
+
+
+def _split_trailing_empty_lines(chunk: bytes) -> tuple[int, int]:
+    """(content_length, n): ``chunk`` == chunk[:content_length] + CRLF * n, where the content
+    is empty or does not end in an empty line (all LFs are in CRLF pairs here)."""
+    core = _trailing_line_ends(chunk)
+    tail = chunk[core:]
     if not tail:
-        return chunk, 0
+        return len(chunk), 0
     if tail.endswith(b"\r") and not tail.endswith(b"\r\n"):
-        return chunk, 0  # ends in a bare CR: no line end at all
-    bare_cr = tail.rfind(b"\r\r")  # the last CR not followed by LF (LFs are all CRLF here)
+        return len(chunk), 0  # ends in a bare CR: no line end at all
+    bare_cr = tail.rfind(b"\r\r")  # the last CR not followed by LF
     if bare_cr >= 0:
-        keep = len(core) + bare_cr + 1 + 2  # the line with the bare CR, and its CRLF
-        return chunk[:keep], (len(chunk) - keep) // 2
+        keep = core + bare_cr + 1 + 2  # the line with the bare CR, and its CRLF
+        return keep, (len(chunk) - keep) // 2
     if core:
-        return chunk[: len(core) + 2], (len(tail) - 2) // 2
-    return b"", len(tail) // 2
+        return core + 2, (len(tail) - 2) // 2
+    return 0, len(tail) // 2
 
 
-def iter_canonical_body(body: bytes | memoryview, method: str) -> Iterator[bytes]:
+def _collapse_spaces(chunk: bytes) -> bytes:
+    """Runs of SP -> one SP. split/join is one pass in C (bytes.replace with a shorter
+    replacement makes two); a run of three or more needs another round."""
+    while b"  " in chunk:
+        chunk = b" ".join(chunk.split(b"  "))
+    return chunk
+
+
+def iter_canonical_body(
+    body: bytes | memoryview, method: str, *, unix_newlines: bool | None = None
+) -> Iterator[bytes | memoryview]:
     """The canonical body (RFC 6376 sections 3.4.3 simple, 3.4.4 relaxed) as byte pieces.
 
     Empty lines at the end are dropped; a non-empty body gets a final CRLF; the simple
     canonical form of an empty body is one CRLF, the relaxed form is empty.
+
+    Line endings: ``unix_newlines=True`` turns every bare LF into CRLF (a Unix .eml file),
+    ``False`` takes the body as it is (a message from SMTP, where lines end in CRLF and a
+    stray LF is data), ``None`` (default) detects bare LFs piece by piece and converts them.
+    ``parse_message`` tells which applies: ``Message.unix_newlines``.
     """
     if method not in CANONICALIZATIONS:
         raise ValueError(f"unknown canonicalization {method!r}")
@@ -259,36 +295,38 @@ def iter_canonical_body(body: bytes | memoryview, method: str) -> Iterator[bytes
     emitted = False
     ends_with_crlf = True
     for chunk in _chunks(body):
-        chunk = _to_crlf(chunk)
+        if unix_newlines is None:
+            chunk = _to_crlf(chunk)
+        elif unix_newlines and b"\n" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         if relaxed:
-            # RFC 6376 3.4.4: WSP runs -> one SP. translate/replace work on the whole
-            # buffer without building per-match objects (re.sub would, and costs memory).
+            # RFC 6376 3.4.4: WSP runs become one SP, WSP at line ends goes. Whole-buffer
+            # C operations only: no per-line loop, no per-match objects.
             if b"\t" in chunk:
                 chunk = chunk.translate(_TAB_TO_SPACE)
-            while b"  " in chunk:
-                chunk = chunk.replace(b"  ", b" ")
+            chunk = _collapse_spaces(chunk)
             if b" \r\n" in chunk:
-                chunk = chunk.replace(b" \r\n", b"\r\n")
+                chunk = b"\r\n".join(chunk.split(b" \r\n"))
             if chunk.endswith(b" "):  # only the final, unterminated line can end in WSP here
                 chunk = chunk[:-1]
-        content, empty_lines = _split_trailing_empty_lines(chunk)
-        if content:
+        content_length, empty_lines = _split_trailing_empty_lines(chunk)
+        if content_length:
             while pending_crlf:
                 run = min(pending_crlf, CHUNK_SIZE // 2)
                 yield b"\r\n" * run
                 pending_crlf -= run
-            yield content
+            yield chunk if content_length == len(chunk) else memoryview(chunk)[:content_length]
             emitted = True
-            ends_with_crlf = content.endswith(b"\r\n")
+            ends_with_crlf = chunk.endswith(b"\r\n", 0, content_length)
         pending_crlf += empty_lines
     # A non-empty body ends in CRLF; the simple form of an empty body is a single CRLF.
     if (emitted and not ends_with_crlf) or (not emitted and not relaxed):
         yield b"\r\n"
 
 
-def canonicalize_body(body: bytes | memoryview, method: str) -> bytes:
+def canonicalize_body(body: bytes | memoryview, method: str, *, unix_newlines: bool | None = None) -> bytes:
     """The whole canonical body as one bytes object (see :func:`iter_canonical_body`)."""
-    return b"".join(iter_canonical_body(body, method))
+    return b"".join(iter_canonical_body(body, method, unix_newlines=unix_newlines))
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,12 +339,18 @@ class BodyHash:
 
 
 def body_hash(
-    body: bytes | memoryview, method: str, *, hash_name: str = "sha256", limit: int | None = None
+    body: bytes | memoryview,
+    method: str,
+    *,
+    hash_name: str = "sha256",
+    limit: int | None = None,
+    unix_newlines: bool | None = None,
 ) -> BodyHash:
-    """Hash the canonical body (RFC 6376 section 3.7), honouring an l= ``limit``."""
+    """Hash the canonical body (RFC 6376 section 3.7), honouring an l= ``limit``.
+    ``unix_newlines``: see :func:`iter_canonical_body` (pass ``Message.unix_newlines``)."""
     hasher = hashlib.new(hash_name)
     length = 0
-    for piece in iter_canonical_body(body, method):
+    for piece in iter_canonical_body(body, method, unix_newlines=unix_newlines):
         if limit is None:
             hasher.update(piece)
         elif length < limit:

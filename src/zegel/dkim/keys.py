@@ -14,6 +14,7 @@ Public, stable API (zegel.arc depends on it; ARC keys are DKIM keys, RFC 8617 se
   (the exact octets RFC 6376 section 3.7 feeds to the hash).
 - ``check_signature(public_key, algorithm, data, signature) -> bool``.
 - ``public_key_record(key, testing=False) -> str``: the TXT record text for a key.
+- ``domain_name(name) -> str``: a d=/selector name, lower-cased and checked (IDNA when needed).
 - ``key_name(selector, domain) -> str``: ``selector._domainkey.domain``.
 - ``zone_file_line(selector, domain, record) -> str``: a master-file TXT line, 255-octet strings.
 """
@@ -22,7 +23,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -31,9 +35,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from zegel.dkim.tags import TagListError, decode_base64, parse_tag_list, split_colon_list
+from zegel.dns import normalize
 
 if TYPE_CHECKING:
-    from zegel.dns import Resolver
+    from zegel.dns import Answer, Resolver
 
 __all__ = [
     "MIN_RSA_BITS",
@@ -47,6 +52,7 @@ __all__ = [
     "PublicKey",
     "algorithm_for_key",
     "check_signature",
+    "domain_name",
     "fetch_key",
     "key_name",
     "load_private_key",
@@ -192,15 +198,18 @@ def parse_key_record(text: str) -> KeyRecord:
 
 
 class KeyCache:
-    """Parsed key records by record text, least recently used evicted first.
+    """Parsed key records by record text, and key lookups by DNS name until their TTL runs
+    out; least recently used evicted first (at most ``max_entries`` of each).
 
-    Owned by the caller (a verifier, the milter); DNS answers themselves are cached, with
-    their TTLs, by the resolver. Parse failures are cached too.
+    Owned by the caller (a verifier, the milter): it spares the hot path the resolver round
+    trip and the key parse. Parse failures are cached too; temporary DNS failures are not.
     """
 
-    def __init__(self, max_entries: int = 1024) -> None:
+    def __init__(self, max_entries: int = 1024, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_entries = max_entries
+        self._clock = clock
         self._entries: OrderedDict[str, KeyRecord | KeyRecordError] = OrderedDict()
+        self._lookups: OrderedDict[str, tuple[float, KeyLookup]] = OrderedDict()
 
     def parse(self, text: str) -> KeyRecord:
         """:func:`parse_key_record`, memoized."""
@@ -218,6 +227,26 @@ class KeyCache:
         if isinstance(entry, KeyRecordError):
             raise entry
         return entry
+
+    def get_lookup(self, name: str) -> KeyLookup | None:
+        """The cached lookup for a key name, or None when absent or past its TTL."""
+        entry = self._lookups.get(name)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            del self._lookups[name]
+            return None
+        self._lookups.move_to_end(name)
+        return entry[1]
+
+    def put_lookup(self, name: str, lookup: KeyLookup, ttl: int) -> None:
+        """Remember ``lookup`` for ``ttl`` seconds (the DNS answer's TTL); temperrors are not kept."""
+        if ttl <= 0 or lookup.status == "temperror":
+            return
+        self._lookups[name] = (self._clock() + ttl, lookup)
+        self._lookups.move_to_end(name)
+        if len(self._lookups) > self.max_entries:
+            self._lookups.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -245,10 +274,22 @@ async def fetch_key(selector: str, domain: str, *, resolver: Resolver, cache: Ke
 
     A DNS failure is a temperror; no record (NXDOMAIN, NODATA) or no record that parses is a
     permerror. When several TXT records are published the first that parses is used
-    (section 6.1.2 leaves the choice to the verifier).
+    (section 6.1.2 leaves the choice to the verifier). With a ``cache``, lookups are reused
+    for the answer's TTL and parsed keys by record text.
     """
     name = key_name(selector, domain)
+    if cache is not None:
+        cached = cache.get_lookup(name)
+        if cached is not None:
+            return cached
     answer = await resolver.txt(name)
+    lookup = _lookup_from_answer(name, answer, cache)
+    if cache is not None:
+        cache.put_lookup(name, lookup, answer.ttl)
+    return lookup
+
+
+def _lookup_from_answer(name: str, answer: Answer[str], cache: KeyCache | None) -> KeyLookup:
     if answer.is_tempfail:
         return KeyLookup("temperror", None, f"key lookup for {name} failed: {answer.reason}", name)
     if not answer.ok or not answer.records:
@@ -265,6 +306,19 @@ async def fetch_key(selector: str, domain: str, *, resolver: Resolver, cache: Ke
             continue
         return KeyLookup("ok", record, "", name)
     return KeyLookup("permerror", None, f"key record at {name} unusable: {first_error}", name)
+
+
+# A plain ASCII host name (labels of letters, digits, '-', '_'): accepted without IDNA work.
+_PLAIN_DOMAIN = re.compile(r"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\Z")
+
+
+def domain_name(name: str) -> str:
+    """``name`` as a lower-case A-label domain without trailing dot (d=, i= domains,
+    selectors); raises ``zegel.dns.InvalidName``. Plain ASCII names take a fast path;
+    anything else (U-labels, RFC 8616) goes through ``zegel.dns.normalize``."""
+    if len(name) <= 253 and _PLAIN_DOMAIN.match(name):
+        return name.lower()
+    return normalize(name)
 
 
 def load_private_key(data: bytes | str | PrivateKey, password: bytes | None = None) -> PrivateKey:

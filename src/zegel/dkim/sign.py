@@ -13,8 +13,8 @@ from zegel.dkim.canonicalize import (
     parse_message,
     signature_field_input,
 )
-from zegel.dkim.keys import PrivateKey, algorithm_for_key, load_private_key, sign_bytes
-from zegel.dns import InvalidName, normalize
+from zegel.dkim.keys import PrivateKey, algorithm_for_key, domain_name, load_private_key, sign_bytes
+from zegel.dns import InvalidName
 
 __all__ = ["DEFAULT_OVERSIGN", "DEFAULT_SIGNED_HEADERS", "SigningError", "sign"]
 
@@ -121,8 +121,8 @@ def sign(
     if header_canon not in CANONICALIZATIONS or body_canon not in CANONICALIZATIONS:
         raise SigningError(f"unknown canonicalization {header_canon}/{body_canon}")
     try:
-        domain = normalize(domain)
-        normalize(f"{selector}._domainkey.{domain}")
+        domain = domain_name(domain)
+        domain_name(f"{selector}._domainkey.{domain}")
     except InvalidName as exc:
         raise SigningError(f"bad domain or selector: {exc}") from None
     if identity is not None:
@@ -142,7 +142,7 @@ def sign(
     algorithm = algorithm_for_key(key)
     chosen_oversign = DEFAULT_OVERSIGN if isinstance(oversign, _Default) else tuple(oversign)
     names = _headers_to_sign((f.name for f in parsed.headers), headers, chosen_oversign)
-    computed = body_hash(parsed.body, body_canon)
+    computed = body_hash(parsed.body, body_canon, unix_newlines=parsed.unix_newlines)
     signed_at = int(time.time()) if timestamp is None else int(timestamp)
     tags: list[tuple[str, str]] = [
         ("v", "1"),

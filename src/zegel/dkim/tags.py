@@ -47,28 +47,30 @@ def parse_tag_list(text: str) -> dict[str, str]:
 
     Raises :class:`TagListError` with the reason.
     """
+    # Character checks run once over the whole text rather than per tag. Whitespace around
+    # the whole list (e.g. a header field's final CRLF) is not part of it.
+    text = text.strip(_WSP)
+    if _BAD_VALUE_CHAR.search(text):
+        raise TagListError("control character in tag-list")
+    if ("\r" in text or "\n" in text) and _BAD_FOLD.search(text):
+        raise TagListError("line break without folding whitespace in tag-list")
     tags: dict[str, str] = {}
     specs = text.split(";")
     last = len(specs) - 1
     for index, spec in enumerate(specs):
-        if not spec.strip(_WSP):
-            if index == last and index > 0:
-                break  # tag-list = tag-spec *( ";" tag-spec ) [ ";" ]
-            raise TagListError("empty tag in tag-list" if specs[0].strip(_WSP) or index else "empty tag-list")
         name, equals, value = spec.partition("=")
         name = name.strip(_WSP)
         if not equals:
+            if not name and index == last and index > 0:
+                break  # tag-list = tag-spec *( ";" tag-spec ) [ ";" ]
+            if not name:
+                raise TagListError("empty tag in tag-list" if index else "empty tag-list")
             raise TagListError(f"tag {_shorten(name)!r} has no '='")
         if not _TAG_NAME.match(name):
             raise TagListError(f"invalid tag name {_shorten(name)!r}")
         if name in tags:
             raise TagListError(f"duplicate tag {name}=")
-        value = value.strip(_WSP)
-        if _BAD_VALUE_CHAR.search(value):
-            raise TagListError(f"control character in value of {name}=")
-        if ("\r" in value or "\n" in value) and _BAD_FOLD.search(value):
-            raise TagListError(f"line break without folding whitespace in value of {name}=")
-        tags[name] = value
+        tags[name] = value.strip(_WSP)
     return tags
 
 

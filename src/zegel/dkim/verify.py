@@ -44,11 +44,13 @@ from zegel.dkim.keys import (
     KeyCache,
     KeyLookup,
     check_signature,
+    domain_name,
     fetch_key,
+    key_name,
 )
 from zegel.dkim.result import DkimResult
 from zegel.dkim.tags import TagListError, decode_base64, decode_qp, parse_tag_list, split_colon_list
-from zegel.dns import InvalidName, Resolver, normalize
+from zegel.dns import InvalidName, Resolver
 
 __all__ = ["DEFAULT_CLOCK_SKEW", "DEFAULT_MAX_SIGNATURES", "DkimVerifier", "SignatureError", "verify"]
 
@@ -56,7 +58,9 @@ DEFAULT_MAX_SIGNATURES = 10
 DEFAULT_CLOCK_SKEW = 300  # seconds of clock difference tolerated for x= and t=
 
 _DIGITS = re.compile(r"[0-9]+\Z")
-_FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+\Z")
+_FWS = r"[ \t]*(?:\r?\n[ \t]+)?"
+_HDR_NAME = r"[\x21-\x39\x3b-\x7e]+"
+_H_VALUE = re.compile(rf"{_HDR_NAME}(?:{_FWS}:{_FWS}{_HDR_NAME})*\Z")
 _ALL_WSP = re.compile(r"[ \t\r\n]+")
 _SIGNATURE_LINE = re.compile(rb"(?im)^dkim-signature[ \t]*:")
 
@@ -130,22 +134,21 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
     if header_canon not in CANONICALIZATIONS or body_canon not in CANONICALIZATIONS:
         raise SignatureError(f"unknown canonicalization c={tags['c'][:30]}")
     try:
-        domain = normalize(tags["d"])
-        normalize(f"{tags['s']}._domainkey.{domain}")
+        domain = domain_name(tags["d"])
+        domain_name(f"{tags['s']}._domainkey.{domain}")
     except InvalidName as exc:
         raise SignatureError(f"d= or s= is not a valid domain name ({exc})") from None
     if not tags["s"]:
         raise SignatureError("s= is empty")
     selector = tags["s"].lower()
+    # RFC 6376 3.5: sig-h-tag = hdr-name *( [FWS] ":" [FWS] hdr-name ), checked in one match
+    if not _H_VALUE.match(tags["h"]):
+        raise SignatureError(f"h= is not a colon-separated list of field names: {tags['h'][:40]!r}")
+    signed = tuple(name.strip(" \t\r\n") for name in tags["h"].lower().split(":"))
     try:
-        names = split_colon_list(tags["h"])
         query_methods = [q.lower() for q in split_colon_list(tags.get("q", "dns/txt"))]
     except TagListError as exc:
-        raise SignatureError(f"h= or q=: {exc}") from None
-    for name in names:
-        if not _FIELD_NAME.match(name):
-            raise SignatureError(f"h= holds an invalid field name {name[:30]!r}")
-    signed = tuple(name.lower() for name in names)
+        raise SignatureError(f"q=: {exc}") from None
     # RFC 6376 sections 5.4 and 6.1.1: the From field MUST be signed.
     if "from" not in signed:
         raise SignatureError("From is not signed (h= lacks from)")
@@ -162,7 +165,7 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
         if not at:
             raise SignatureError("i= has no '@'")
         try:
-            identity_domain = normalize(identity_domain)
+            identity_domain = domain_name(identity_domain)
         except InvalidName:
             raise SignatureError(f"i= domain {identity_domain[:60]!r} is not a domain name") from None
         # RFC 6376 3.5 i=: the domain MUST be the same as, or a subdomain of, d=.
@@ -250,21 +253,32 @@ class DkimVerifier:
         evaluated = fields[: self.max_signatures]
         now = time.time() if self.now is None else self.now
         outcomes: list[ParsedSignature | DkimResult] = [self._parse(field, now) for field in evaluated]
-        lookups = await asyncio.gather(
-            *(
-                fetch_key(o.selector, o.domain, resolver=self.resolver, cache=self.key_cache)
-                for o in outcomes
-                if isinstance(o, ParsedSignature)
+        # Keys still cached are taken at once; the others are fetched concurrently.
+        lookups: dict[tuple[str, str], KeyLookup] = {}
+        missing: list[tuple[str, str]] = []
+        for outcome in outcomes:
+            if isinstance(outcome, ParsedSignature):
+                wanted = (outcome.selector, outcome.domain)
+                if wanted in lookups or wanted in missing:
+                    continue
+                cached = self.key_cache.get_lookup(key_name(*wanted))
+                if cached is not None:
+                    lookups[wanted] = cached
+                else:
+                    missing.append(wanted)
+        if missing:
+            fetched = await asyncio.gather(
+                *(fetch_key(sel, dom, resolver=self.resolver, cache=self.key_cache) for sel, dom in missing)
             )
-        )
+            lookups.update(zip(missing, fetched, strict=True))
         body_hashes: dict[tuple[str, str, int | None], BodyHash] = {}
         results: list[DkimResult] = []
-        lookup_iter = iter(lookups)
         for outcome in outcomes:
             if isinstance(outcome, DkimResult):
                 results.append(outcome)
             else:
-                results.append(self._check(parsed, outcome, next(lookup_iter), body_hashes))
+                lookup = lookups[(outcome.selector, outcome.domain)]
+                results.append(self._check(parsed, outcome, lookup, body_hashes))
         if len(fields) > len(evaluated):
             skipped = len(fields) - len(evaluated)
             results.append(
@@ -348,7 +362,10 @@ class DkimVerifier:
         cache_key = (sig.body_canon, sig.hash_name, sig.body_length)
         computed = body_hashes.get(cache_key)
         if computed is None:
-            computed = body_hash(message.body, sig.body_canon, hash_name=sig.hash_name, limit=sig.body_length)
+            computed = body_hash(
+                message.body, sig.body_canon, hash_name=sig.hash_name, limit=sig.body_length,
+                unix_newlines=message.unix_newlines,
+            )
             body_hashes[cache_key] = computed
         extra["body_total"] = computed.length
         if sig.body_length is not None and sig.body_length > computed.length:
