@@ -167,10 +167,19 @@ class PostfixInstance:
         self.configure()
         result = self._postfix("start")
         if result.returncode != 0:
-            raise RuntimeError(f"postfix start failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+            raise RuntimeError(f"postfix start failed ({result.returncode}): {self._why()}")
         self.started = True
         wait_for_port(self.smtp_port)
         return self
+
+    def _why(self) -> str:
+        """Postfix reports start-up errors on stderr only when it is a terminal: ask through one."""
+        script = shutil.which("script")
+        if script is None:
+            return "(run `postfix -c DIR check` in a terminal for the reason)"
+        check = subprocess.run([script, "-qc", f"{POSTFIX} -c {self.config_dir} check", "/dev/null"],
+                               capture_output=True, text=True, timeout=60, check=False)
+        return (check.stdout + check.stderr).strip()[-2000:] or self.log_tail()
 
     def master_pid(self) -> int | None:
         try:

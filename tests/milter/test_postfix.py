@@ -74,6 +74,8 @@ lifetime = 8.0
 
 [inbound]
 quarantine = "{quarantine}"
+max_message_size = "200K"
+memory_limit = "32K"
 
 [outbound]
 trusted_networks = ["{TRUSTED_IP}/32"]
@@ -152,6 +154,18 @@ def test_quarantine_case_arrives_marked(stack: Stack) -> None:
     marks = header_values(copies[0], "X-Zegel-Quarantine")
     assert len(marks) == 1 and marks[0].startswith("yes")
     assert "dmarc=fail" in " ".join(header_values(copies[0], "Authentication-Results")[0].split())
+
+
+def test_oversized_message_is_delivered_unverified_after_skip(stack: Stack) -> None:
+    """Past max_message_size the milter answers body chunks with SMFIR_SKIP; Postfix delivers."""
+    body = "A long line of a large message body, repeated many times over.\r\n" * 6000  # ~390 KB
+    raw = message("alice@pass.example", to=MAILBOX, subject="Large attachment", body=body)
+    stack.send(raw, "alice@pass.example")
+    copies = stack.delivered_with(_message_id(raw))
+    assert len(copies) == 1
+    assert copies[0].count(b"repeated many times over.") == 6000  # the body arrived whole
+    results = " ".join(header_values(copies[0], "Authentication-Results")[0].split())
+    assert results == f"{AUTHSERV_ID}; none (message larger than 204800 bytes was not verified)"
 
 
 def test_outbound_message_arrives_signed_and_verifies_with_zegel_and_dkimpy(stack: Stack) -> None:
