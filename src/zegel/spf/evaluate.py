@@ -245,6 +245,7 @@ class _Evaluation:
         self.trace: list[str] = []
         self.tasks: dict[tuple[str, str], asyncio.Task[Answer[Any]]] = {}
         self.prefetch_budget = 2 * checker.lookup_limit if checker.prefetch else 0
+        self.prefetched: set[str] = set()  # records whose terms' lookups were started
         self.validated: asyncio.Task[tuple[Answer[Any], tuple[str, ...]]] | None = None
         self.detail = ""  # why the last mechanism did not match, for the trace
 
@@ -327,6 +328,9 @@ class _Evaluation:
     # -- prefetch (speed only: never counted, never decides anything) --------------------------
 
     def _prefetch(self, record: SpfRecord, domain: str) -> None:
+        if domain in self.prefetched:
+            return
+        self.prefetched.add(domain)
         terms: list[DnsMechanism | None] = [m for m in record.mechanisms if isinstance(m, DnsMechanism)]
         if record.redirect is not None and not record.has_all:
             terms.append(None)  # stands for the redirect
