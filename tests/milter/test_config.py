@@ -158,3 +158,17 @@ def test_header_flood_is_capped_but_auth_results_are_remembered() -> None:
     assert buffer.oversized and "header section" in buffer.oversize_reason
     assert len(buffer.headers) == m.MAX_HEADER_FIELDS
     assert buffer.auth_results == [b" mx; none", b" mx; spf=pass"]
+
+
+def test_results_folding_keeps_quoted_semicolons() -> None:
+    from zegel.milter.handler import fold_results
+
+    short = "mx.example; spf=pass"
+    assert fold_results(short) == short
+    value = ('mx.zegel.test; spf=pass smtp.mailfrom=a@example.org; dkim=fail reason="bad; really bad" '
+             "(comment; with semicolon) header.d=example.org; dmarc=fail header.from=example.org")
+    folded = fold_results(value)
+    assert folded.split(";\n\t") == [
+        "mx.zegel.test", "spf=pass smtp.mailfrom=a@example.org",
+        'dkim=fail reason="bad; really bad" (comment; with semicolon) header.d=example.org',
+        "dmarc=fail header.from=example.org"]

@@ -97,10 +97,33 @@ def _split_field(raw: bytes) -> tuple[bytes, bytes]:
 
 
 def fold_results(value: str) -> str:
-    """Fold a long Authentication-Results value after each ``;`` (RFC 5322 section 2.2.3)."""
+    """Fold a long Authentication-Results value after each top-level ``;`` (RFC 5322 section 2.2.3).
+
+    Semicolons inside quoted strings and comments (a reason="a; b") are left alone.
+    """
     if "\n" in value or len(value) <= 100:
         return value
-    parts = [p.strip() for p in value.split(";")]
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    quoted = escaped = False
+    for char in value:
+        if escaped:
+            escaped = False
+        elif char == "\\" and (quoted or depth):
+            escaped = True
+        elif char == '"' and not depth:
+            quoted = not quoted
+        elif char == "(" and not quoted:
+            depth += 1
+        elif char == ")" and not quoted and depth:
+            depth -= 1
+        elif char == ";" and not quoted and not depth:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current).strip())
     return ";\n\t".join(p for p in parts if p)
 
 
