@@ -492,3 +492,36 @@ def test_sigterm_finishes_the_message_in_flight_and_exits_cleanly(write_config: 
     log = (tmp_path / "milter.log").read_text()
     assert "msg=\"shutting down\"" in log and "msg=stopped" in log
     assert "result=" in log and "msg_id=" in log
+
+
+def test_metrics_server_answers_only_get_metrics() -> None:
+    from zegel.milter.metrics import MetricsServer, MilterMetrics
+
+    async def main() -> list[bytes]:
+        metrics = MilterMetrics()
+        metrics.message("outbound", "signed", "sign", 0.003)
+        server = MetricsServer(metrics, "127.0.0.1", 0)
+        await server.start()
+        answers = []
+        for request in (b"HEAD /metrics HTTP/1.1\r\n\r\n", b"POST /metrics HTTP/1.1\r\n\r\n",
+                        b"garbage\r\n\r\n", b"GET /metrics?x=1 HTTP/1.0\r\n\r\n"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(request)
+            answers.append(await reader.read())
+            writer.close()
+        # A client that never finishes its request does not hold the server up.
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /metr")
+        reader2, writer2 = await asyncio.open_connection("127.0.0.1", server.port)
+        writer2.write(b"GET /metrics HTTP/1.1\r\n\r\n")
+        answers.append(await reader2.read())
+        writer.close()
+        writer2.close()
+        await server.stop()
+        return answers
+
+    head, post, garbage, query, concurrent = asyncio.run(main())
+    assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
+    assert post.startswith(b"HTTP/1.1 405") and garbage.startswith(b"HTTP/1.1 400")
+    assert b'zegel_milter_messages_total{direction="outbound",result="signed",action="sign"} 1' in query
+    assert b'zegel_milter_message_seconds_bucket{le="0.005"} 1' in concurrent
