@@ -89,6 +89,37 @@ def _phase(postfix: object, messages: list[bytes]) -> tuple[float, list[float], 
     return elapsed, latencies, delivered, len(failures)
 
 
+def _direct(port: int, messages: list[bytes]) -> tuple[float, list[float]]:
+    """The milter alone: CLIENTS concurrent milter sessions over its socket, as Postfix would drive it."""
+    import asyncio
+
+    from tests.milter.milter_client import MilterClient
+
+    async def main() -> tuple[float, list[float]]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        for raw in messages:
+            queue.put_nowait(raw)
+        latencies: list[float] = []
+
+        async def worker() -> None:
+            client = await MilterClient.connect("127.0.0.1", port)
+            await client.optneg()
+            first = True
+            while not queue.empty():
+                raw = queue.get_nowait()
+                started = time.perf_counter()
+                await client.message(raw, client_ip="127.0.0.1", mail_from=f"alice@{DOMAIN}", connect=first)
+                latencies.append(time.perf_counter() - started)
+                first = False
+            await client.close()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+        return time.perf_counter() - started, latencies
+
+    return asyncio.run(main())
+
+
 def _key_record(key: rsa.RSAPrivateKey) -> str:
     der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
@@ -130,6 +161,7 @@ level = "warning"
 """, encoding="utf-8")
     results: dict[str, tuple[float, list[float], int, int]] = {}
     hit_rate = ""
+    direct: tuple[float, list[float]] | None = None
     milter = MilterProcess(config, milter_port)
     try:
         for label, milter_spec in (("without", None), ("with", f"inet:127.0.0.1:{milter_port}")):
@@ -145,6 +177,7 @@ level = "warning"
             finally:
                 postfix.stop()
             if milter_spec is not None:
+                direct = _direct(milter_port, messages)
                 with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
                     text = response.read().decode()
                 found = re.search(r"^zegel_dns_cache_hit_ratio (\S+)$", text, re.M)
@@ -167,6 +200,12 @@ level = "warning"
         without_ms = _percentile(bare_latency, fraction) * 1000
         rows.append(Row("milter", f"SMTP latency per message {name}", "ms", with_ms, "Postfix without milter",
                         without_ms, higher_is_better=False, note=f"milter adds {with_ms - without_ms:.1f} ms"))
+    if direct is not None:
+        direct_elapsed, direct_latency = direct
+        rows.append(Row("milter", f"zegel milter alone, {MESSAGES} msgs, {CLIENTS} sessions", "msg/s",
+                        len(direct_latency) / direct_elapsed,
+                        note=f"protocol client, no MTA; p50 {_percentile(direct_latency, 0.5) * 1000:.1f} ms, "
+                             f"p99 {_percentile(direct_latency, 0.99) * 1000:.1f} ms"))
     mean_added = (statistics.mean(latency) - statistics.mean(bare_latency)) * 1000
     rows[0] = Row(rows[0].area, rows[0].metric, rows[0].unit, rows[0].zegel, rows[0].peer, rows[0].peer_value,
                   note=f"{accounted}; mean added {mean_added:.1f} ms; {hit_rate}".rstrip("; "))
