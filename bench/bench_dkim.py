@@ -29,7 +29,11 @@ SIZES = {"2KB": 2 * 1024, "20KB": 20 * 1024, "200KB": 200 * 1024}
 MIN_SECONDS = 0.6
 OPENDKIM_BATCH = 100
 
-WORDS = ["de", "het", "een", "factuur", "betaling", "order", "bevestiging", "levering", "klant", "account", "meeting", "agenda", "invoice", "payment", "confirmation", "delivery", "customer", "report", "update", "schedule", "thanks", "regards"]
+WORDS = [
+    "de", "het", "een", "factuur", "betaling", "order", "bevestiging", "levering", "klant",
+    "account", "meeting", "agenda", "invoice", "payment", "confirmation", "delivery",
+    "customer", "report", "update", "schedule", "thanks", "regards",
+]
 
 
 def make_message(size: int, seed: int) -> bytes:

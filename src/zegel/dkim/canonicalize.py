@@ -28,6 +28,7 @@ import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "CANONICALIZATIONS",
@@ -50,7 +51,8 @@ CHUNK_SIZE = 1 << 20  # body canonicalization works on ~1 MiB pieces cut at line
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
-_FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
+# One header field: name, optional WSP, colon, the rest of the line, continuation lines.
+_FIELD = re.compile(rb"(([\x21-\x39\x3b-\x7e]+)[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*)")
 # RFC 5322 3.6.8: field-name = 1*ftext (printable US-ASCII except ":"); obsolete syntax
 # (RFC 5322 4.5.8) allows WSP between the name and the colon.
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
@@ -62,10 +64,10 @@ class MessageFormatError(ValueError):
     """The header section of a message cannot be split into header fields (one-line reason)."""
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderField:
+class HeaderField(NamedTuple):
     """One header field: ``name`` lower-cased (ASCII) without trailing WSP, ``raw`` the whole
-    field as in the message with CRLF line endings, including its final CRLF."""
+    field as in the message with CRLF line endings, including its final CRLF. (A NamedTuple:
+    immutable, and cheap to build for every field of every message.)"""
 
     name: str
     raw: bytes
@@ -127,20 +129,25 @@ def parse_message(raw: bytes) -> Message:
     header_bytes = converted
     if not header_bytes.endswith(b"\r\n"):
         header_bytes += b"\r\n"
-    pieces = _FIELD_SPLIT.split(header_bytes)
-    pieces.pop()  # the empty string after the final CRLF
     skipped = False
-    if pieces and pieces[0].startswith(b"From ") and not _FIELD_NAME.match(pieces[0]):
-        pieces.pop(0)
-        skipped = True
-    fields: list[HeaderField] = []
-    for number, piece in enumerate(pieces, 1):
-        match_name = _FIELD_NAME.match(piece)
-        if match_name is None:
-            shown = piece[:40].decode("ascii", "replace")
-            raise MessageFormatError(f"header line {number} is not a header field: {shown!r}")
-        name = match_name.group(1).decode("ascii").lower()
-        fields.append(HeaderField(name, piece + b"\r\n"))
+    start = 0
+    if header_bytes.startswith(b"From "):
+        first_line_end = header_bytes.find(b"\r\n") + 2
+        if not _FIELD_NAME.match(header_bytes, 0, first_line_end):
+            start, skipped = first_line_end, True  # a Unix mbox separator line
+    # findall runs the field grammar in C; the fields cover the section exactly when their
+    # lengths add up, otherwise a line in between is not a header field.
+    pairs = _FIELD.findall(header_bytes, start)
+    if sum(len(raw) for raw, _ in pairs) != len(header_bytes) - start:
+        position = start
+        for match in _FIELD.finditer(header_bytes, start):
+            if match.start() != position:
+                break
+            position = match.end()
+        number = header_bytes.count(b"\r\n", start, position) + 1
+        shown = header_bytes[position : position + 40].split(b"\r\n")[0].decode("ascii", "replace")
+        raise MessageFormatError(f"header line {number} is not a header field: {shown!r}")
+    fields = [HeaderField(name.decode("ascii").lower(), raw) for raw, name in pairs]
     return Message(tuple(fields), body, has_separator, skipped, unix_newlines)
 
 

@@ -79,7 +79,7 @@ def decode_base64(value: str) -> bytes:
 
     Strict: characters outside the base64 alphabet or bad padding raise :class:`TagListError`.
     """
-    compact = _ALL_WSP.sub("", value)
+    compact = "".join(value.split()) if " " in value or "\n" in value or "\t" in value else value
     try:
         return binascii.a2b_base64(compact.encode("ascii"), strict_mode=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:

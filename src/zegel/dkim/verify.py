@@ -57,7 +57,6 @@ __all__ = ["DEFAULT_CLOCK_SKEW", "DEFAULT_MAX_SIGNATURES", "DkimVerifier", "Sign
 DEFAULT_MAX_SIGNATURES = 10
 DEFAULT_CLOCK_SKEW = 300  # seconds of clock difference tolerated for x= and t=
 
-_DIGITS = re.compile(r"[0-9]+\Z")
 _FWS = r"[ \t]*(?:\r?\n[ \t]+)?"
 _HDR_NAME = r"[\x21-\x39\x3b-\x7e]+"
 _H_VALUE = re.compile(rf"{_HDR_NAME}(?:{_FWS}:{_FWS}{_HDR_NAME})*\Z")
@@ -69,7 +68,7 @@ class SignatureError(ValueError):
     """A DKIM-Signature field that cannot be evaluated (permerror); one-line reason."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedSignature:
     """A syntactically valid DKIM-Signature (RFC 6376 section 3.5)."""
 
@@ -92,14 +91,16 @@ class ParsedSignature:
 
 
 def _header_b(tags: dict[str, str]) -> str:
-    return _ALL_WSP.sub("", tags.get("b", ""))[:8]
+    value = tags.get("b", "")
+    head = "".join(value[:64].split())  # the first 8 non-space characters, without a full pass
+    return head[:8] if len(head) >= 8 or len(value) <= 64 else _ALL_WSP.sub("", value)[:8]
 
 
 def _number(tags: dict[str, str], name: str, max_digits: int) -> int | None:
     value = tags.get(name)
     if value is None:
         return None
-    if not _DIGITS.match(value) or len(value) > max_digits:
+    if not (value.isascii() and value.isdigit()) or len(value) > max_digits:
         raise SignatureError(f"{name}= is not a number of at most {max_digits} digits: {value[:20]!r}")
     return int(value)
 
@@ -146,7 +147,7 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
         raise SignatureError(f"h= is not a colon-separated list of field names: {tags['h'][:40]!r}")
     signed = tuple(name.strip(" \t\r\n") for name in tags["h"].lower().split(":"))
     try:
-        query_methods = [q.lower() for q in split_colon_list(tags.get("q", "dns/txt"))]
+        query_methods = [q.lower() for q in split_colon_list(tags["q"])] if "q" in tags else ["dns/txt"]
     except TagListError as exc:
         raise SignatureError(f"q=: {exc}") from None
     # RFC 6376 sections 5.4 and 6.1.1: the From field MUST be signed.
