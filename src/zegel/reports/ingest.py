@@ -154,14 +154,6 @@ def _text(element: Any, name: str) -> str:
     return value.strip() if value else ""
 
 
-def _lower(element: Any, name: str) -> str:
-    return _text(element, name).lower()
-
-
-def _free_text(element: Any, name: str) -> str:
-    return " ".join(_text(element, name).split())
-
-
 def parse_timestamp(text: str) -> int:
     """Seconds since the epoch from what reporters actually send: integers (also with a
     fraction or in milliseconds) and ISO 8601 / RFC 5322 dates."""
@@ -216,7 +208,7 @@ def _ip(text: str) -> str:
 
 
 def _eval(text: str) -> str:
-    return "pass" if text.lower() == "pass" else "fail"
+    return "pass" if text == "pass" or text.lower() == "pass" else "fail"
 
 
 def parse_aggregate(data: bytes | Any) -> AggregateReport:
@@ -226,77 +218,156 @@ def parse_aggregate(data: bytes | Any) -> AggregateReport:
     root = parse_xml(data) if isinstance(data, bytes) else data
     if _localname(root.tag) != "feedback":
         raise ReportError(f"not a DMARC aggregate report (root element <{_localname(root.tag) or '?'}>)")
-    namespace = _normalize_tags(root)
-    meta = root.find("report_metadata")
-    policy_el = root.find("policy_published")
+    namespace = root.tag[1:].partition("}")[0] if root.tag[:1] == "{" else ""
+    prefix = f"{{{namespace}}}" if namespace else ""
+    # Reports in one namespace (or none) with lower-case names are read as they are; any
+    # other dialect (mixed namespaces, upper case) is rewritten to plain names first.
+    if not all(isinstance(c.tag, str) and c.tag.startswith(prefix) and c.tag.islower() for c in root):
+        _normalize_tags(root)
+        prefix = ""
+    plen = len(prefix)
+    meta = root.find(prefix + "report_metadata")
+    policy_el = root.find(prefix + "policy_published")
     if meta is None:
         raise ReportError("missing <report_metadata>")
     if policy_el is None:
         raise ReportError("missing <policy_published>")
-    dates = meta.find("date_range")
+    dates = meta.find(prefix + "date_range")
     if dates is None:
         raise ReportError("missing <date_range>")
-    begin, end = parse_timestamp(_text(dates, "begin")), parse_timestamp(_text(dates, "end"))
+    when = _fields(dates, plen)
+    begin, end = parse_timestamp(when.get("begin", "")), parse_timestamp(when.get("end", ""))
     if end < begin:
         begin, end = end, begin
-    report_id = _free_text(meta, "report_id")
+    m = _fields(meta, plen)
+    report_id = " ".join(m.get("report_id", "").split())
     if not report_id:
         raise ReportError("missing <report_id>")
-    email_address = _text(meta, "email")
-    org_name = _free_text(meta, "org_name") or domain_of(email_address) or "unknown"
+    email_address = m.get("email", "")
+    org_name = " ".join(m.get("org_name", "").split()) or domain_of(email_address) or "unknown"
     metadata = ReportMetadata(
         org_name=org_name, email=email_address, report_id=report_id, begin=begin, end=end,
-        extra_contact_info=_free_text(meta, "extra_contact_info"),
-        errors=tuple(" ".join((e.text or "").split()) for e in meta.iterfind("error")),
-        generator=_free_text(meta, "generator"),
+        extra_contact_info=" ".join(m.get("extra_contact_info", "").split()),
+        errors=tuple(" ".join((e.text or "").split()) for e in meta.iterfind(prefix + "error")),
+        generator=" ".join(m.get("generator", "").split()),
     )
-    domain = _lower(policy_el, "domain").rstrip(".")
+    pol = {name: value.lower() for name, value in _fields(policy_el, plen).items()}
+    domain = pol.get("domain", "").rstrip(".")
     if not domain:
         raise ReportError("missing <policy_published><domain>")
-    pct_text = _text(policy_el, "pct")
+    pct_text = pol.get("pct", "")
     policy = PolicyPublished(
-        domain=domain, p=_lower(policy_el, "p") or "none", sp=_lower(policy_el, "sp") or None,
-        np=_lower(policy_el, "np") or None, adkim=_lower(policy_el, "adkim") or None,
-        aspf=_lower(policy_el, "aspf") or None, fo=_text(policy_el, "fo") or None,
-        testing=_lower(policy_el, "testing") or None, discovery_method=_lower(policy_el, "discovery_method") or None,
+        domain=domain, p=pol.get("p") or "none", sp=pol.get("sp") or None, np=pol.get("np") or None,
+        adkim=pol.get("adkim") or None, aspf=pol.get("aspf") or None, fo=pol.get("fo") or None,
+        testing=pol.get("testing") or None, discovery_method=pol.get("discovery_method") or None,
         pct=int(float(pct_text)) if re.fullmatch(r"\d+(\.\d*)?", pct_text) else None,
     )
-    records = tuple(_parse_record(el) for el in root.iterfind("record"))
+    records = tuple(_parse_record(el, prefix) for el in root.iterfind(prefix + "record"))
     # np alone proves nothing (RFC 9091 added it and reporters put it in RFC 7489 reports).
     is_9990 = namespace == RFC9990_NAMESPACE or any(
         value is not None for value in (policy.testing, policy.discovery_method)
     ) or bool(metadata.generator)
     return AggregateReport(metadata, policy, records, format="rfc9990" if is_9990 else "rfc7489",
-                           version=_text(root, "version") or "1.0")
+                           version=_text(root, prefix + "version") or "1.0")
 
 
-def _parse_record(element: Any) -> ReportRecord:
-    row = element.find("row")
+def _strip(text: str | None) -> str:
+    return text.strip() if text else ""
+
+
+def _fields(element: Any, plen: int) -> dict[str, str]:
+    """Child name (without the ``plen``-long namespace prefix) -> stripped text (first
+    occurrence wins), in one pass. (Element names are always strings here: comments and
+    processing instructions are dropped by the parser, documents with entities refused.)"""
+    found: dict[str, str] = {}
+    for child in element:
+        name = child.tag[plen:]
+        if name not in found:
+            text = child.text
+            found[name] = text.strip() if text else ""
+    return found
+
+
+def _parse_record(element: Any, prefix: str) -> ReportRecord:
+    # One walk over the record's children (no path lookups): this loop runs once per row of
+    # every report ingested, so it is written for speed. Names carry the report's namespace.
+    plen = len(prefix)
+    row = ids = auth = None
+    for child in element:
+        tag = child.tag[plen:]
+        if tag == "row":
+            row = row if row is not None else child
+        elif tag == "identifiers":
+            ids = ids if ids is not None else child
+        elif tag == "auth_results":
+            auth = auth if auth is not None else child
     if row is None:
         raise ReportError("a <record> without <row>")
-    evaluated = row.find("policy_evaluated")
-    reasons: tuple[OverrideReason, ...] = ()
-    if evaluated is not None:
-        reasons = tuple(OverrideReason(_lower(r, "type") or "other", _free_text(r, "comment"))
-                        for r in evaluated.iterfind("reason"))
-    ids = element.find("identifiers")
-    auth = element.find("auth_results")
-    dkim: tuple[AuthDkim, ...] = ()
-    spf: tuple[AuthSpf, ...] = ()
+    source_ip = count = ""
+    disposition, dkim_eval, spf_eval = "none", "fail", "fail"
+    reasons: list[OverrideReason] = []
+    for child in row:
+        tag = child.tag[plen:]
+        if tag == "source_ip":
+            text = child.text
+            source_ip = text.strip() if text else ""
+        elif tag == "count":
+            text = child.text
+            count = text.strip() if text else ""
+        elif tag == "policy_evaluated":
+            for item in child:
+                name = item.tag[plen:]
+                text = item.text
+                value = text.strip() if text else ""
+                if name == "disposition":
+                    disposition = value.lower() or "none"
+                elif name == "dkim":
+                    dkim_eval = _eval(value)
+                elif name == "spf":
+                    spf_eval = _eval(value)
+                elif name == "reason":
+                    fields = _fields(item, plen)
+                    reasons.append(OverrideReason(fields.get("type", "").lower() or "other",
+                                                  " ".join(fields.get("comment", "").split())))
+    header_from = envelope_from = envelope_to = ""
+    if ids is not None:
+        for child in ids:
+            tag = child.tag[plen:]
+            text = child.text
+            value = text.strip().lower() if text else ""
+            if tag == "header_from":
+                header_from = header_from or value
+            elif tag == "envelope_from":
+                envelope_from = envelope_from or value
+            elif tag == "envelope_to":
+                envelope_to = envelope_to or value
+    dkim: list[AuthDkim] = []
+    spf: list[AuthSpf] = []
     if auth is not None:
-        dkim = tuple(AuthDkim(domain=_lower(d, "domain"), result=_lower(d, "result") or "none",
-                              selector=_text(d, "selector"), human_result=_free_text(d, "human_result"))
-                     for d in auth.iterfind("dkim"))
-        spf = tuple(AuthSpf(domain=_lower(x, "domain"), result=_lower(x, "result") or "none",
-                            scope=_lower(x, "scope"), human_result=_free_text(x, "human_result"))
-                    for x in auth.iterfind("spf"))
-    return ReportRecord(
-        source_ip=_ip(_text(row, "source_ip")), count=_count(_text(row, "count")),
-        disposition=_lower(evaluated, "disposition") or "none",
-        dkim_eval=_eval(_text(evaluated, "dkim")), spf_eval=_eval(_text(evaluated, "spf")),
-        header_from=_lower(ids, "header_from"), envelope_from=_lower(ids, "envelope_from"),
-        envelope_to=_lower(ids, "envelope_to"), reasons=reasons, dkim=dkim, spf=spf,
-    )
+        for result in auth:
+            kind = result.tag[plen:]
+            if kind == "dkim" or kind == "spf":
+                domain = outcome = extra = human = ""
+                for item in result:
+                    name = item.tag[plen:]
+                    text = item.text
+                    value = text.strip() if text else ""
+                    if name == "domain":
+                        domain = value.lower()
+                    elif name == "result":
+                        outcome = value.lower()
+                    elif name == "selector" or name == "scope":
+                        extra = value
+                    elif name == "human_result":
+                        human = " ".join(value.split())
+                if kind == "dkim":
+                    dkim.append(AuthDkim(domain, outcome or "none", extra, human))
+                else:
+                    spf.append(AuthSpf(domain, outcome or "none", extra.lower(), human))
+    return ReportRecord(source_ip=_ip(source_ip), count=_count(count), disposition=disposition,
+                        dkim_eval=dkim_eval, spf_eval=spf_eval, header_from=header_from,
+                        envelope_from=envelope_from, envelope_to=envelope_to, reasons=tuple(reasons),
+                        dkim=tuple(dkim), spf=tuple(spf))
 
 
 # --- TLS reports (RFC 8460) ---------------------------------------------------------------------

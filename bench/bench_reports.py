@@ -1,0 +1,173 @@
+"""DMARC reports: ingest throughput beside parsedmarc, and recording throughput.
+
+* Ingest: a generated corpus of 5000 aggregate reports (five reporter styles, mixed sizes,
+  .xml.gz/.zip/.xml/.eml) ingested by zegel into a fresh SQLite store (parse + store),
+  beside parsedmarc (PyPI, ``offline=True``) parsing the same files in the same run. The
+  ratio is reports/s against reports/s; parsedmarc only parses, zegel also stores.
+* Recording: outcomes/s through the Recorder (enqueue on the caller's thread, batched writes on
+  the background thread) into SQLite and into PostgreSQL (a throw-away cluster started here
+  when the Debian postgresql package is installed, or $ZEGEL_BENCH_PG_URL).
+
+``ZEGEL_BENCH_REPORTS=N`` changes the corpus size (default 5000).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.common import Row
+from bench.reports_corpus import generate
+from zegel.reports.ingest import Ingester
+from zegel.reports.model import DkimOutcome, Outcome
+from zegel.reports.recorder import Recorder
+from zegel.reports.store import open_store
+
+AREA = "reports"
+
+
+def _ingest_rate(paths: list[Path], work: Path) -> tuple[float, float, int]:
+    """(reports/s wall clock, reports per CPU second, reports stored)."""
+    store = open_store(None, work / "zegel-data")
+    started, cpu = time.perf_counter(), time.process_time()
+    with Ingester(store) as ingester:
+        for _ in ingester.ingest_paths(paths):
+            pass
+    elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu
+    stored = ingester.stats.stored
+    store.close()
+    return len(paths) / elapsed, len(paths) / cpu_used, stored
+
+
+def _parsedmarc_rate(paths: list[Path]) -> tuple[float | None, float | None, str]:
+    """(reports/s wall clock, reports per CPU second, note) for parsedmarc on the same files."""
+    try:
+        import parsedmarc
+    except ImportError:
+        return None, None, "parsedmarc not installed (pip install parsedmarc): no peer figure"
+    version = getattr(parsedmarc, "__version__", "?")
+    failures = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    for path in paths:
+        try:
+            parsedmarc.parse_report_file(str(path), offline=True)
+        except Exception:  # its own verdict on a file; counted, not fatal
+            failures += 1
+    elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu
+    note = f"parsedmarc {version}" + (f"; it rejected {failures} files zegel read" if failures else "")
+    return len(paths) / elapsed, len(paths) / cpu_used, note
+
+
+def _outcomes(count: int) -> list[Outcome]:
+    return [
+        Outcome(time=1_790_000_000 + i, source_ip=f"192.0.2.{i % 250 + 1}", header_from="example.com",
+                envelope_from=f"bounce-{i}@example.com", helo="mx.example.com", spf_domain="example.com",
+                spf_result="pass", spf_aligned=True, dkim=(DkimOutcome("example.com", "s1", "pass", True),),
+                dmarc_result="pass", policy_domain="example.com", policy_record="v=DMARC1; p=none",
+                policy="none")
+        for i in range(count)
+    ]
+
+
+def _record_rates(url: str | None, work: Path, count: int) -> tuple[float, float]:
+    """(outcomes/s end to end until stored, record() calls/s on the caller's thread)."""
+    store = open_store(url, work)
+    outcomes = _outcomes(count)
+    recorder = Recorder(store, spool_dir=work / "spool", batch_size=1000)
+    started = time.perf_counter()
+    for outcome in outcomes:
+        recorder.record_outcome(outcome)
+    enqueued = time.perf_counter() - started
+    recorder.flush(timeout=600)
+    elapsed = time.perf_counter() - started
+    recorder.close()
+    stored = store.count_outcomes()
+    store.close()
+    if stored != count or recorder.stats.spooled:
+        raise RuntimeError(f"recording lost outcomes: {stored} stored of {count}, {recorder.stats.spooled} spooled")
+    return count / elapsed, count / enqueued
+
+
+@contextlib.contextmanager
+def _postgres(work: Path) -> Iterator[str | None]:
+    """A PostgreSQL URL: $ZEGEL_BENCH_PG_URL, or a throw-away local cluster, or None."""
+    if url := os.environ.get("ZEGEL_BENCH_PG_URL"):
+        yield url
+        return
+    bindirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bindirs or not (bindirs[-1] / "pg_ctl").exists():
+        yield None
+        return
+    bindir = bindirs[-1]
+    root = Path(tempfile.mkdtemp(prefix="zegel-bench-pg-"))
+    as_postgres = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if as_postgres else []
+    if as_postgres:
+        shutil.chown(root, "postgres", "postgres")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = root / "data"
+
+    def run(*args: str) -> None:
+        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
+
+    try:
+        run(str(bindir / "initdb"), "-D", str(data), "-U", "zegel", "--auth=trust", "-E", "UTF8", "--no-sync")
+        # Durable settings (fsync on): the figure should mean what a real server would do.
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
+            f"-h 127.0.0.1 -p {port} -k {root}", "start")
+    except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as exc:
+        print(f"bench reports: could not start PostgreSQL: {exc}", file=sys.stderr)
+        shutil.rmtree(root, ignore_errors=True)
+        yield None
+        return
+    try:
+        yield f"postgresql+psycopg://zegel@127.0.0.1:{port}/postgres"
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired):
+            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run() -> list[Row]:
+    count = int(os.environ.get("ZEGEL_BENCH_REPORTS", "5000"))
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="zegel-bench-reports-") as tmp:
+        work = Path(tmp)
+        paths = generate(work / "corpus", count)
+        size = sum(p.stat().st_size for p in paths)
+        zegel_rate, zegel_cpu, stored = _ingest_rate(paths, work)
+        if stored != count:
+            raise RuntimeError(f"zegel stored {stored} of {count} generated reports")
+        peer_rate, peer_cpu, note = _parsedmarc_rate(paths)
+        # Wall clock is the table's figure; per CPU second is printed too, since on a shared
+        # machine the two runs may not get the same share of the core.
+        print(f"bench reports: corpus {count} files, {size / 1e6:.1f} MB; zegel {zegel_rate:,.0f}/s "
+              f"({zegel_cpu:,.0f} per CPU s)"
+              + (f", parsedmarc {peer_rate:,.1f}/s ({peer_cpu:,.1f} per CPU s); ratio {zegel_rate / peer_rate:.1f}x "
+                 f"wall, {zegel_cpu / peer_cpu:.1f}x CPU" if peer_rate and peer_cpu else f"; {note}"),
+              file=sys.stderr)
+        rows.append(Row(AREA, f"ingest {count} aggregate reports (parse+store SQLite)", "reports/s", zegel_rate,
+                        peer="parsedmarc (parse only)" if peer_rate else "", peer_value=peer_rate, note=note))
+
+        outcomes = 20_000
+        sqlite_rate, call_rate = _record_rates(None, work / "rec-sqlite", outcomes)
+        rows.append(Row(AREA, "record outcomes -> SQLite (WAL, batched)", "outcomes/s", sqlite_rate))
+        rows.append(Row(AREA, "record() on the hot path (enqueue only)", "calls/s", call_rate))
+        with _postgres(work) as url:
+            if url is None:
+                rows.append(Row(AREA, "record outcomes -> PostgreSQL", "outcomes/s", 0.0,
+                                note="no PostgreSQL (apt-get install postgresql or set ZEGEL_BENCH_PG_URL)"))
+            else:
+                pg_rate, _ = _record_rates(url, work / "rec-pg", outcomes)
+                rows.append(Row(AREA, "record outcomes -> PostgreSQL (batched)", "outcomes/s", pg_rate))
+    return rows
