@@ -62,6 +62,8 @@ def records(keys: Keys, client_ip: str = CLIENT_IP) -> dict[str, list[tuple[str,
         "rsa1._domainkey.corp.example": [("TXT", key_record(keys.sign_rsa))],
         "ed1._domainkey.corp.example": [("TXT", key_record(keys.sign_ed25519))],
         "arc1._domainkey.corp.example": [("TXT", key_record(keys.sign_rsa))],
+        "v6.example": [("TXT", "v=spf1 ip6:2001:db8::/32 -all")],
+        "_dmarc.v6.example": [("TXT", "v=DMARC1; p=reject")],
         "slow.example": [("TXT", "v=spf1 -all")],
         "_dmarc.slow.example": [("TXT", "v=DMARC1; p=none")],
     }

@@ -92,13 +92,20 @@ class MilterClient:
         macros: Mapping[str, str] | None = None,
         chunk_size: int = p.CHUNK_SIZE,
         connect: bool = True,
+        ipv6_prefix: bool = False,
+        fold: bytes = b"\n",
     ) -> EomResult:
-        """One SMTP transaction: CONNECT, HELO, MAIL, RCPT, headers, body, EOM."""
+        """One SMTP transaction: CONNECT, HELO, MAIL, RCPT, headers, body, EOM.
+
+        ``ipv6_prefix`` and ``fold=b"\\r\\n"`` drive it the way Sendmail does (``IPv6:`` address
+        prefix, folded header lines joined by CRLF); the defaults are Postfix's.
+        """
         assert self.negotiated is not None
         leadspc = p.ProtocolFlag.HDR_LEADSPC in self.negotiated.protocol
         if connect:
             family = "6" if ":" in client_ip else "4"
-            await self.step(p.Connect("client.example", family, 25000, client_ip), p.ProtocolFlag.NR_CONN,
+            address = f"IPv6:{client_ip}" if family == "6" and ipv6_prefix else client_ip
+            await self.step(p.Connect("client.example", family, 25000, address), p.ProtocolFlag.NR_CONN,
                             {"j": "mx.zegel.test", "{client_addr}": client_ip}, b"C")
             await self.step(p.Helo(helo), p.ProtocolFlag.NR_HELO)
         mail_macros = {"i": "4ABCDEF"}
@@ -111,6 +118,7 @@ class MilterClient:
             # Postfix sends folded lines joined by LF; without HDR_LEADSPC it drops one space.
             if not leadspc and value.startswith(b" "):
                 value = value[1:]
+            value = value.replace(b"\n", fold)
             await self.step(p.Header(name, value), p.ProtocolFlag.NR_HDR)
         await self.step(p.EndOfHeaders(), p.ProtocolFlag.NR_EOH)
         body = body.replace(b"\n", b"\r\n")

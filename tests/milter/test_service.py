@@ -494,6 +494,30 @@ def test_sigterm_finishes_the_message_in_flight_and_exits_cleanly(write_config: 
     assert "result=" in log and "msg_id=" in log
 
 
+def test_sendmail_style_ipv6_client_and_crlf_folding(write_config: Callable[..., Path], keys: Keys) -> None:
+    """Sendmail writes "IPv6:" before the address and folds with CRLF; no leading-space option."""
+    offered = POSTFIX_PROTOCOL & ~p.ProtocolFlag.HDR_LEADSPC
+    folded = "X-Long: first part\r\n\tsecond part\r\n"
+    spf_only = message("bob@v6.example", extra_headers=folded)
+    signed = sign_with_dkimpy(message("alice@pass.example", extra_headers=folded), domain="pass.example",
+                              selector="sel", key=keys.inbound_rsa)
+
+    async def scenario(service: MilterService) -> list[str]:
+        out = []
+        for raw, sender, ip in ((spf_only, "bob@v6.example", "2001:db8::25"), (signed, "alice@pass.example", CLIENT_IP)):
+            client = await MilterClient.connect("127.0.0.1", service.server.port)
+            await client.optneg(protocol=offered)
+            result = await client.message(raw, client_ip=ip, mail_from=sender, ipv6_prefix=True, fold=b"\r\n")
+            await client.close()
+            assert isinstance(result.final, p.Continue)
+            out.append(" ".join(header_values(apply_modifications(raw, result, leadspc=False), "Authentication-Results")[0].split()))
+        return out
+
+    v6, dkim_signed = run(write_config(), scenario)
+    assert "spf=pass" in v6 and "dmarc=pass" in v6
+    assert "dkim=pass" in dkim_signed and "dmarc=pass" in dkim_signed
+
+
 def test_metrics_server_answers_only_get_metrics() -> None:
     from zegel.milter.metrics import MetricsServer, MilterMetrics
 
