@@ -9,11 +9,11 @@ and the local policy (:mod:`zegel.policy`) turns the results into an :class:`Act
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from zegel import aio
 from zegel.arc import validate as arc_validate
 from zegel.authres import build
 from zegel.authres import parse as parse_authres
@@ -274,7 +274,7 @@ class Verifier:
             dmarc = UncheckedDmarc("permerror", f"no From domain: {problem}")
         else:
             # SPF, DKIM and ARC are independent: run them (and their DNS lookups) concurrently.
-            spf, dkim, arc = await asyncio.gather(spf_stage, self._dkim(message, notes), self._arc(message, notes))
+            spf, dkim, arc = await aio.gather(spf_stage, self._dkim(message, notes), self._arc(message, notes))
             dmarc = await self._dmarc(message, spf, dkim, notes)
         from_domain = dmarc.from_domain
         forwarder = trusted_forwarder(arc, from_domain, self.policy)

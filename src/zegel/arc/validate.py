@@ -6,12 +6,12 @@ canonicalization, header selection, key fetch and signature checks come from zeg
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from zegel import aio
 from zegel.arc.headers import (
     ArcSet,
     ArcStructureError,
@@ -71,6 +71,15 @@ class _ChainFail(Exception):
         self.reason = reason
 
 
+_ARC_FIELD_LINE = re.compile(rb"^arc-(?:seal|message-signature|authentication-results)[ \t]*:", re.I | re.M)
+
+
+def _header_end(message: bytes) -> int:
+    """Offset of the blank line ending the header section (or the whole length)."""
+    ends = [i for i in (message.find(b"\r\n\r\n"), message.find(b"\n\n")) if i != -1]
+    return min(ends) if ends else len(message)
+
+
 async def validate(
     message: bytes,
     *,
@@ -85,6 +94,13 @@ async def validate(
     never raises for bad input. ``key_cache``: parsed key records kept by the caller across
     messages. ``now`` (Unix time) is for tests of x= expiry.
     """
+    if not _ARC_FIELD_LINE.search(message, 0, _header_end(message)):
+        # Most mail carries no ARC set: answer without parsing the whole message.
+        try:
+            parse_message(message[: _header_end(message)] + b"\r\n\r\n")
+        except MessageFormatError as exc:
+            return ArcResult("none", f"no ARC header fields (malformed header: {exc})")
+        return ArcResult("none", "no ARC header fields")
     try:
         parsed = parse_message(message)
     except MessageFormatError as exc:
@@ -237,7 +253,7 @@ async def _fetch_keys(
         for tags in (arc_set.seal_tags, arc_set.signature_tags):
             wanted.add((tags["s"], tags["d"]))
     ordered = sorted(wanted)
-    outcomes = await asyncio.gather(*(fetch_key(s, d, resolver=resolver, cache=cache) for s, d in ordered))
+    outcomes = await aio.gather(*(fetch_key(s, d, resolver=resolver, cache=cache) for s, d in ordered))
     return dict(zip(ordered, outcomes, strict=True))
 
 

@@ -18,19 +18,21 @@ _MAILBOX_RE = re.compile(r"([!#$%&'*+\-/=?^_`{|}~.0-9A-Za-z]*)@([A-Za-z0-9_.\-]+
 _FOLD_WIDTH = 78
 
 
+# Control characters may not appear in a header field value: each becomes a space.
+_CONTROLS_TO_SPACE = {code: " " for code in range(32)}
+
 def quote_value(value: str) -> str:
     """``value`` as an RFC 8601 pvalue: a token, local-part@domain, or a quoted-string."""
     if _TOKEN_RE.fullmatch(value) or _MAILBOX_RE.fullmatch(value):
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(ch if ch >= " " else " " for ch in escaped)
-    return f'"{escaped}"'
+    return f'"{escaped.translate(_CONTROLS_TO_SPACE)}"'
 
 
 def comment(text: str) -> str:
     """``text`` as an RFC 5322 comment, parentheses and backslashes escaped."""
     escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    escaped = " ".join("".join(ch if ch >= " " else " " for ch in escaped).split())
+    escaped = " ".join(escaped.translate(_CONTROLS_TO_SPACE).split())
     return f"({escaped})"
 
 

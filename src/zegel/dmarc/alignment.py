@@ -7,12 +7,12 @@ Organizational Domain — found by the DNS Tree Walk (RFC 9989 4.10.2) or the Pu
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
 from publicsuffixlist import PublicSuffixList
 
+from zegel import aio
 from zegel.dmarc.discovery import Mode, OrgDomain, labels_of, organizational_domain
 from zegel.dns import InvalidName, Resolver, normalize
 
@@ -89,7 +89,7 @@ async def _org_domains(
     cache = cache if cache is not None else {}
     missing = [d for d in dict.fromkeys(domains) if d not in cache]
     if missing:
-        found = await asyncio.gather(*(organizational_domain(d, resolver, mode=mode, psl=psl) for d in missing))
+        found = await aio.gather(*(organizational_domain(d, resolver, mode=mode, psl=psl) for d in missing))
         for domain, org in zip(missing, found, strict=True):
             cache[domain] = org
     return {d: cache[d] for d in domains}

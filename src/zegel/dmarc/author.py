@@ -15,6 +15,7 @@ choices (docs/dmarc.md):
 from __future__ import annotations
 
 import email.utils
+import re
 from dataclasses import dataclass
 
 from zegel.dmarc.discovery import normalize_domain
@@ -39,6 +40,14 @@ class AuthorDomains:
         """The single Author Domain, or None when there are zero or several."""
         return self.domains[0] if len(self.domains) == 1 else None
 
+
+# A From value with one plain mailbox: an optional simple or quoted display name and <addr>,
+# or a bare addr. Anything else (groups, comments, several mailboxes, escapes) goes to
+# email.utils.getaddresses.
+_SIMPLE_FROM = re.compile(
+    r'\s*(?:(?:"[^"\\]*"|[^"<>,;:@()\\]*?)\s*<([^<>@\s",;:()\\]+@[A-Za-z0-9.-]+)>'
+    r'|([^<>@\s",;:()\\]+@[A-Za-z0-9.-]+))\s*'
+)
 
 def header_block(message: bytes) -> bytes:
     """The header section: everything before the first empty line (CRLF or bare LF)."""
@@ -99,8 +108,11 @@ def author_domains(message: bytes) -> AuthorDomains:
             raw = raw[:MAX_FROM_VALUE]
         # RFC 6532 allows UTF-8 in header fields; anything else is kept as replacement characters.
         text = raw.decode("utf-8", "replace")
-        pairs = email.utils.getaddresses([text])
-        mailboxes = [addr for _, addr in pairs if addr]
+        simple = _SIMPLE_FROM.fullmatch(text)
+        if simple:  # the common "Name <a@b>" / "a@b": same answer as getaddresses, much cheaper
+            mailboxes = [simple.group(1) or simple.group(2)]
+        else:
+            mailboxes = [addr for _, addr in email.utils.getaddresses([text]) if addr]
         if not mailboxes:
             problems.append("From field without a mailbox")
             continue

@@ -12,13 +12,14 @@ Two methods, chosen per call with ``mode``:
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
 
 from publicsuffixlist import PublicSuffixList
 
+from zegel import aio
 from zegel.dmarc.record import DmarcRecord, DmarcRecordError, is_dmarc_record, parse_record
 from zegel.dns import InvalidName, Resolver, Status, normalize
 
@@ -116,6 +117,11 @@ def tree_walk_names(domain: str) -> list[str]:
     return names[:MAX_TREE_WALK_QUERIES]
 
 
+# parse_record is pure and its result immutable: memoize by record text (bounded), so a
+# receiver parses each published record once, not once per message.
+_parse_memoized = functools.lru_cache(maxsize=4096)(parse_record)
+
+
 async def fetch_dmarc(domain: str, resolver: Resolver) -> DmarcLookup:
     """Query ``_dmarc.DOMAIN`` and classify the answer (RFC 9989 4.10 step 2, RFC 7489 6.6.3):
     records not starting with v=DMARC1 are discarded; several DMARC records count as none."""
@@ -131,7 +137,7 @@ async def fetch_dmarc(domain: str, resolver: Resolver) -> DmarcLookup:
         return DmarcLookup(domain, "multiple", texts=texts,
                            error=f"{len(texts)} DMARC records at _dmarc.{domain}: all discarded")
     try:
-        record = parse_record(texts[0])
+        record = _parse_memoized(texts[0])
     except DmarcRecordError as exc:
         return DmarcLookup(domain, "invalid", texts=texts, error=exc.reason)
     return DmarcLookup(domain, "record", record=record, texts=texts)
@@ -329,5 +335,5 @@ async def organizational_domains(
 ) -> dict[str, OrgDomain]:
     """Organizational Domains of several domains, looked up concurrently."""
     unique = list(dict.fromkeys(domains))
-    results = await asyncio.gather(*(organizational_domain(d, resolver, mode=mode, psl=psl) for d in unique))
+    results = await aio.gather(*(organizational_domain(d, resolver, mode=mode, psl=psl) for d in unique))
     return dict(zip(unique, results, strict=True))

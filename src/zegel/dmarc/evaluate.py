@@ -3,7 +3,6 @@ and the disposition (RFC 9989 section 5.3, RFC 7489 section 6.6)."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -11,6 +10,7 @@ from typing import Any, Literal, Protocol
 
 from publicsuffixlist import PublicSuffixList
 
+from zegel import aio
 from zegel.dmarc.alignment import Alignment, check_alignment, shares_top_label
 from zegel.dmarc.author import AuthorDomains, author_domains
 from zegel.dmarc.discovery import (
@@ -166,7 +166,7 @@ async def evaluate(
     walk_for = [d for d in dict.fromkeys([spf_domain or "", *dkim_domains]) if d and d != author
                 and shares_top_label(d, author)] if mode == "rfc9989" else []
     if walk_for:
-        discovery, orgs = await asyncio.gather(
+        discovery, orgs = await aio.gather(
             discover_policy(author, resolver, mode=mode, psl=psl),
             organizational_domains([author, *walk_for], resolver, mode=mode, psl=psl),
         )
@@ -201,8 +201,8 @@ async def evaluate(
     )
     if discovery.is_subdomain_policy:
         policy_tag = "sp"
-    alignments_done, exists = await asyncio.gather(
-        asyncio.gather(*checks), domain_exists(author, resolver) if need_existence else _none()
+    alignments_done, exists = await aio.gather(
+        aio.gather(*checks), domain_exists(author, resolver) if need_existence else _none()
     )
     alignments: list[Alignment] = list(alignments_done)
     existence_note = ""
@@ -285,7 +285,7 @@ async def evaluate_message(
     resolver = resolver if resolver is not None else Resolver()
     if mode == "rfc7489" and psl is None:
         psl = load_psl()
-    results = await asyncio.gather(*(
+    results = await aio.gather(*(
         evaluate(domain, spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl, draw=draw)
         for domain in found.domains
     ))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import dns.exception
 import dns.name
@@ -31,8 +32,18 @@ def to_dns_name(name: str) -> dns.name.Name:
     return parsed
 
 
+# Plain ASCII names (letters, digits, '-', '_'; labels of 1-63 octets) need no IDNA mapping or
+# escaping: their normal form is just lower-case without the final dot. Anything else takes the
+# full dnspython path. This is the hot path of every lookup.
+_PLAIN_NAME = re.compile(r"(?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}\.?")
+
+
 def normalize(name: str) -> str:
     """Lower-case A-label form without the trailing dot; raises InvalidName."""
+    if len(name) <= 254 and name.isascii():
+        lowered = name.lower()
+        if _PLAIN_NAME.fullmatch(lowered) and (len(lowered) <= 253 or lowered.endswith(".")):
+            return lowered[:-1] if lowered.endswith(".") else lowered
     return to_dns_name(name).to_text(omit_final_dot=True).lower()
 
 

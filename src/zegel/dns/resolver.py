@@ -21,6 +21,7 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from zegel import aio
 from zegel.dns.answer import Answer, MxRecord, Status
 from zegel.dns.cache import AnswerCache, CacheStats
 from zegel.dns.names import InvalidName, normalize, reverse_name
@@ -153,7 +154,7 @@ class Resolver:
 
     async def addresses(self, name: str) -> tuple[Answer[str], Answer[str]]:
         """A and AAAA, queried concurrently."""
-        a, aaaa = await asyncio.gather(self.a(name), self.aaaa(name))
+        a, aaaa = await aio.gather(self.a(name), self.aaaa(name))
         return a, aaaa
 
     async def query(self, name: str, rdtype: str) -> Answer[Any]:
