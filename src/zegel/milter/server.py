@@ -30,7 +30,9 @@ from zegel.milter.protocol import (
     PROTOCOL_VERSION,
     Abort,
     ActionFlag,
+    AddHeader,
     Body,
+    ChangeHeader,
     Command,
     Connect,
     Continue,
@@ -39,6 +41,7 @@ from zegel.milter.protocol import (
     EndOfMessage,
     Header,
     Helo,
+    InsertHeader,
     Macros,
     MacroStage,
     Mail,
@@ -46,6 +49,7 @@ from zegel.milter.protocol import (
     PacketTooLarge,
     ProtocolError,
     ProtocolFlag,
+    Quarantine,
     Quit,
     QuitNewConnection,
     Rcpt,
@@ -326,8 +330,6 @@ class MilterSession:
 
     def _allowed(self, modifications: Iterable[Response]) -> list[Response]:
         """Only the modifications the MTA agreed to (an MTA that refuses header changes gets none)."""
-        from zegel.milter.protocol import AddHeader, ChangeHeader, InsertHeader, Quarantine
-
         out: list[Response] = []
         for mod in modifications:
             if isinstance(mod, AddHeader | InsertHeader) and ActionFlag.ADDHDRS not in self.actions:
