@@ -97,7 +97,7 @@ level = "debug"
 
 
 @contextmanager
-def _stack(work: Path, *, quarantine: str = "header") -> Iterator[Stack]:
+def _stack(work: Path, *, quarantine: str = "header", default_action: str = "tempfail") -> Iterator[Stack]:
     require_tool("postfix")
     require(os.geteuid() == 0, "starting a Postfix instance needs root (its daemons run as user postfix)")
     keys = Keys(rsa.generate_private_key(public_exponent=65537, key_size=2048),
@@ -106,7 +106,7 @@ def _stack(work: Path, *, quarantine: str = "header") -> Iterator[Stack]:
     dns = TestDnsServer(records(keys, client_ip=INBOUND_IP), delays={"slow.example": 4.0}).start_in_thread()
     milter_port = free_port()
     milter = MilterProcess(_milter_config(work, keys, dns, milter_port, quarantine=quarantine), milter_port)
-    postfix = PostfixInstance(milter=f"inet:127.0.0.1:{milter_port}", default_action="tempfail")
+    postfix = PostfixInstance(milter=f"inet:127.0.0.1:{milter_port}", default_action=default_action)
     try:
         milter.start()
         postfix.start()
@@ -184,13 +184,13 @@ def test_outbound_message_arrives_signed_and_verifies_with_zegel_and_dkimpy(stac
     assert not header_values(delivered, "Authentication-Results")  # outbound: not verified
 
 
-def test_milter_killed_mid_message_follows_default_action_without_loss_or_duplicates(stack: Stack) -> None:
-    raw = message("someone@slow.example", to=MAILBOX, subject="Slow DNS")
+def _kill_milter_mid_message(stack: Stack, raw: bytes, mail_from: str) -> BaseException | None:
+    """Send ``raw``; kill the milter while it verifies (waiting on slow DNS); the SMTP outcome."""
     outcome: dict[str, BaseException | None] = {}
 
     def send() -> None:
         try:
-            stack.send(raw, "someone@slow.example")
+            stack.send(raw, mail_from)
             outcome["error"] = None
         except BaseException as exc:  # the SMTP reply is the result under test
             outcome["error"] = exc
@@ -198,14 +198,19 @@ def test_milter_killed_mid_message_follows_default_action_without_loss_or_duplic
     before = stack.dns.stats.by_name.get("slow.example", 0)
     sender = threading.Thread(target=send)
     sender.start()
-    # The milter is inside verification (waiting on slow.example's DNS) at end of message.
     deadline = time.monotonic() + 30
     while stack.dns.stats.by_name.get("slow.example", 0) == before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert stack.dns.stats.by_name.get("slow.example", 0) > before, "the milter never reached DNS"
     stack.milter.kill()
     sender.join(60)
-    error = outcome.get("error")
+    assert "error" in outcome, "the SMTP client did not finish"
+    return outcome["error"]
+
+
+def test_milter_killed_mid_message_follows_default_action_without_loss_or_duplicates(stack: Stack) -> None:
+    raw = message("someone@slow.example", to=MAILBOX, subject="Slow DNS")
+    error = _kill_milter_mid_message(stack, raw, "someone@slow.example")
     # milter_default_action = tempfail: the client is told to retry; nothing was queued.
     assert isinstance(error, smtplib.SMTPDataError) and 400 <= error.smtp_code < 500, error
     assert stack.delivered_with(_message_id(raw), timeout=2.0) == []
@@ -219,6 +224,18 @@ def test_milter_killed_mid_message_follows_default_action_without_loss_or_duplic
     assert len(copies) == 1
     assert header_values(copies[0], "Authentication-Results")
     assert stack.postfix.queued() == []
+
+
+def test_milter_killed_with_default_action_accept_delivers_once_unverified(tmp_path: Path) -> None:
+    with _stack(tmp_path, default_action="accept") as running:
+        raw = message("someone@slow.example", to=MAILBOX, subject="Slow DNS, accepted")
+        assert _kill_milter_mid_message(running, raw, "someone@slow.example") is None  # 250 at SMTP
+        copies = running.delivered_with(_message_id(raw))
+        time.sleep(1.0)
+        copies = running.delivered_with(_message_id(raw))
+        assert len(copies) == 1
+        assert header_values(copies[0], "Authentication-Results") == []  # the milter never answered
+        assert running.postfix.queued() == []
 
 
 def test_milter_quarantine_action_puts_the_message_on_hold(tmp_path: Path) -> None:
