@@ -178,7 +178,7 @@ def test_broken_and_hostile_files_are_rejected_one_line_each(store: ReportStore,
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     limits = Limits(max_decompressed=1 << 20, max_attachment=1 << 20)
-    results = {Path(r.source.split("!")[0]).name: r for r in ingest(store, sorted(tmp_path.iterdir()), limits)}
+    results = {Path(r.source.split(" [")[0]).name: r for r in ingest(store, sorted(tmp_path.iterdir()), limits)}
     assert set(results) == set(files)
     stored = {name for name, r in results.items() if r.status == "stored"}
     assert stored == {"good.xml", "good.xml.gz"}

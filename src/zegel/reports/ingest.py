@@ -686,7 +686,7 @@ class Ingester:
                 yield from self._dispatch(inner, source, re.sub(r"\.gz(ip)?$", "", name, flags=re.I), depth=depth + 1)
             elif data[:4] == b"PK\x03\x04":
                 for member, content in unzip_capped(data, self.limits):
-                    yield from self._dispatch(content, f"{source}!{member}" if depth == 0 else source, member, depth=depth + 1)
+                    yield from self._dispatch(content, f"{source} [{member}]" if depth == 0 else source, member, depth=depth + 1)
             elif not as_email and head.startswith(b"<"):
                 yield self._store_aggregate(parse_aggregate(data), source)
             elif not as_email and head.startswith(b"{"):
@@ -733,7 +733,7 @@ class Ingester:
                 yield IngestResult(source, "unknown", "rejected",
                                    f"attachment {filename or part_type} of {len(payload)} bytes refused")
                 continue
-            label = f"{source}!{filename}" if filename else source
+            label = f"{source} [{filename}]" if filename else source
             yield from self._dispatch(payload, label, filename or part_type, depth=depth + 1)
         if not found:
             raise ReportError("mail message without a report attachment")

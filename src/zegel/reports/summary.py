@@ -135,15 +135,28 @@ def _next_step(policy: str | None, messages: int, legit_pass_rate: float, hurt: 
     return "reject" if policy == "quarantine" else "quarantine"
 
 
-def _source_line(s: SourceSummary, lang: Lang) -> str:
-    name = f"{s.source_ip} ({s.ptr})" if s.ptr else s.source_ip
-    if lang == "nl":
-        why = ("SPF of DKIM slaagt, maar niet voor uw eigen domein (niet uitgelijnd)" if s.category == "misaligned"
-               else "een deel van de berichten faalt")
-        return f"  - {name}, gemeld door {s.reporter}: {s.dmarc_fail} van {s.messages} berichten falen DMARC; {why}."
-    why = ("SPF or DKIM passes, but not for your own domain (not aligned)" if s.category == "misaligned"
-           else "some of its messages fail")
-    return f"  - {name}, reported by {s.reporter}: {s.dmarc_fail} of {s.messages} messages fail DMARC; {why}."
+def _source_lines(hurt: tuple[SourceSummary, ...], lang: Lang) -> list[str]:
+    """One line per source IP (its reporters merged), the most failing mail first."""
+    merged: dict[str, list[SourceSummary]] = {}
+    for s in hurt:
+        merged.setdefault(s.source_ip, []).append(s)
+    ordered = sorted(merged.values(), key=lambda group: -sum(s.dmarc_fail for s in group))
+    lines = []
+    for group in ordered[:10]:
+        first = group[0]
+        name = f"{first.source_ip} ({first.ptr})" if first.ptr else first.source_ip
+        failing, total = sum(s.dmarc_fail for s in group), sum(s.messages for s in group)
+        reporters = ", ".join(sorted({s.reporter for s in group}))
+        misaligned = all(s.category == "misaligned" for s in group)
+        if lang == "nl":
+            why = ("SPF of DKIM slaagt, maar niet voor uw eigen domein (niet uitgelijnd)" if misaligned
+                   else "een deel van de berichten faalt")
+            lines.append(f"  - {name}: {failing} van {total} berichten falen DMARC (gemeld door {reporters}); {why}.")
+        else:
+            why = ("SPF or DKIM passes, but not for your own domain (not aligned)" if misaligned
+                   else "some of its messages fail")
+            lines.append(f"  - {name}: {failing} of {total} messages fail DMARC (reported by {reporters}); {why}.")
+    return lines
 
 
 def _recommend(lang: Lang, domain: str, step: str, policy: str | None, messages: int, rate: float,
@@ -162,9 +175,9 @@ def _recommend(lang: Lang, domain: str, step: str, policy: str | None, messages:
             target = "p=reject" if policy == "quarantine" else "p=quarantine"
             lines.append(f"Nog niet overstappen naar {target}: {pct} van de legitiem ogende post slaagt voor DMARC. "
                          "Deze bronnen zouden geraakt worden:")
-            lines += [_source_line(s, lang) for s in hurt[:10]]
-            lines.append("Neem ze op in uw SPF-record of laat ze ondertekenen met DKIM voor uw eigen domein; "
-                         "stap daarna over.")
+            lines += _source_lines(hurt, lang)
+            lines.append("Laat deze diensten met DKIM ondertekenen voor uw eigen domein (of een bounce-adres in uw "
+                         "domein gebruiken dat uw SPF-record toestaat); stap daarna over.")
         else:
             lines.append(f"{pct} van de legitieme post voor {domain} slaagt voor DMARC en geen bekende verzender zou "
                          f"geraakt worden. Volgende stap: p={step} (eventueel eerst met t=y om te testen).")
@@ -182,8 +195,9 @@ def _recommend(lang: Lang, domain: str, step: str, policy: str | None, messages:
         target = "p=reject" if policy == "quarantine" else "p=quarantine"
         lines.append(f"Do not move to {target} yet: {pct} of legitimate-looking mail passes DMARC. "
                      "These sources would be hurt:")
-        lines += [_source_line(s, lang) for s in hurt[:10]]
-        lines.append("Add them to your SPF record or have them DKIM-sign with your own domain, then move on.")
+        lines += _source_lines(hurt, lang)
+        lines.append("Have these services DKIM-sign with your own domain (or use a bounce address in your domain "
+                     "that your SPF record authorises), then move on.")
     else:
         lines.append(f"{pct} of legitimate mail for {domain} passes DMARC and no known sender would be hurt. "
                      f"Next step: p={step} (optionally with t=y first to test).")
