@@ -78,3 +78,13 @@ def test_send_dry_run(tmp_path: Path) -> None:
     result = json.loads(stdout)
     assert result["reports"] == 1 and [d["status"] for d in result["deliveries"]] == ["dry-run"]
     assert len(list(out.iterdir())) == 1
+
+
+def test_suppressions(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    code, out, _ = run("reports", "suppressions", "--data-dir", data, "--add", "Gone@Example.NET")
+    assert code == 0 and out == "gone@example.net\tadded by hand\n"
+    code, out, err = run("reports", "suppressions", "--data-dir", data, "--remove", "gone@example.net",
+                         "--remove", "other@example.net", "--json")
+    assert code == 0 and json.loads(out) == [] and "other@example.net was not suppressed" in err
+    assert run("reports", "suppressions", "--data-dir", data, "--add", "not an address")[0] == 2

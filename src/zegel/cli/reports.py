@@ -147,6 +147,41 @@ def send_command(period: str, back: int, dry_run: Path | None, fmt: str, org_nam
         sys.exit(1)
 
 
+@command.command("suppressions")
+@click.option("--add", "add", metavar="ADDR", multiple=True, help="Suppress an address (repeatable).")
+@click.option("--remove", "remove", metavar="ADDR", multiple=True, help="Lift a suppression (repeatable).")
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def suppressions_command(add: tuple[str, ...], remove: tuple[str, ...], data_dir: Path | None, db_url: str | None,
+                         as_json: bool) -> None:
+    """List, add or remove report destinations that are not mailed any more.
+
+    Addresses are added automatically when they bounce (a 5xx refusal at SMTP time, or a
+    delivery status notification ingested with `zegel reports ingest`).
+    """
+    for address in (*add, *remove):
+        if "@" not in address or any(ch.isspace() for ch in address):
+            usage_error(f"{address!r} is not a mail address")
+    store = _open(data_dir, db_url)
+    try:
+        for address in add:
+            store.suppress(address, "added by hand")
+        for address in remove:
+            if not store.unsuppress(address):
+                click.echo(f"zegel: {address} was not suppressed", err=True)
+        listed = store.suppressed()
+    except StoreError as exc:
+        click.echo(f"zegel: database: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        store.close()
+    if as_json:
+        print_json([{"address": a, "reason": r} for a, r in listed])
+    else:
+        for address, reason in listed:
+            click.echo(f"{address}\t{reason}")
+
+
 # --- ingest ---------------------------------------------------------------------------------------
 
 

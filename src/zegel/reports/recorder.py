@@ -117,6 +117,7 @@ class Recorder:
         from zegel.reports.store import default_data_dir
 
         self._store = store
+        self._owns_store = store is None  # opened here, so closed here
         self._url = url
         self._data_dir = data_dir or default_data_dir()
         self.spool = Spool(spool_dir or self._data_dir / "spool")
@@ -210,7 +211,7 @@ class Recorder:
                 marker.done.set()
             if stop:
                 self._drain_to_spool()
-                if self._store is not None and self._url is not None:
+                if self._store is not None and self._owns_store:
                     self._store.close()
                 return
 
