@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,7 +132,7 @@ def _no_mail(domain: str, spf: SpfAudit, mx: MxAudit, dmarc: DmarcAudit,
     reject = dmarc.status == "found" and dmarc.effective == "reject" and dmarc.pct >= 100
     if mx.null_mx and spf.no_mail and reject:
         added.append(texts.finding("nomail.ok", domain=domain))
-        dropped |= {"dmarc.no-rua", "mx.null"}
+        dropped |= {"dmarc.no-rua", "mx.null", "spf.lookups", "dmarc.alignment"}
         return added, dropped
     if mx.null_mx and not spf.no_mail and spf.status in ("found", "none"):
         added.append(texts.finding("nomail.spf", domain=domain, signal=signal))
@@ -247,7 +247,7 @@ async def check_domains(
     options: CheckOptions = CheckOptions(),
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
-) -> AsyncIterator[DomainReport]:
+) -> AsyncGenerator[DomainReport, None]:
     """Audit many domains, at most ``concurrency`` at once, yielding reports as they finish.
 
     The input is read lazily and both queues are bounded, so memory stays proportional to
@@ -259,12 +259,17 @@ async def check_domains(
     done: asyncio.Queue[DomainReport | None] = asyncio.Queue(maxsize=concurrency)
 
     async def feed() -> None:
+        failure: Exception | None = None
         try:
             async for item in _iterate(domains):
                 await pending.put(item)
-        finally:  # also when reading the input fails: the workers must still stop
-            for _ in range(concurrency):
-                await pending.put(None)
+        except Exception as exc:  # reading the input failed: stop the workers, then report it
+            failure = exc
+        # Not on cancellation (a BaseException): then nobody is left to take the sentinels.
+        for _ in range(concurrency):
+            await pending.put(None)
+        if failure is not None:
+            raise failure
 
     async def work() -> None:
         while (item := await pending.get()) is not None:
