@@ -172,3 +172,15 @@ def test_results_folding_keeps_quoted_semicolons() -> None:
         "mx.zegel.test", "spf=pass smtp.mailfrom=a@example.org",
         'dkim=fail reason="bad; really bad" (comment; with semicolon) header.d=example.org',
         "dmarc=fail header.from=example.org"]
+
+
+def test_busy_socket_exits_2_with_one_line(write_config: Callable[..., Path]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["milter", "--config", str(write_config(socket=f"inet:127.0.0.1:{port}"))])
+    assert result.exit_code == 2
+    assert f"zegel: cannot listen on inet:127.0.0.1:{port}" in result.output
