@@ -47,6 +47,12 @@ def test_invalid_domain_names(name: str) -> None:
     assert "\n" not in report.findings[0].message
 
 
+def test_idna_2008_not_2003() -> None:
+    # IDNA 2008 keeps the sharp s (IDNA 2003 mapped it to "ss").
+    assert mail_domain("faß.example") == "xn--fa-hia.example"
+    assert mail_domain("MÜNCHEN-test.Example.") == "xn--mnchen-test-thb.example"
+
+
 def test_batch_continues_past_slow_broken_and_invalid_domains(dns_server) -> None:
     dead = ["dead.example", "_dmarc.dead.example", "_domainkey.dead.example"]
     server = dns_server(zone_files=ZONE_FILES, drop=dead)
@@ -109,12 +115,15 @@ def test_dns_failures_per_area(dns_server) -> None:
         "reports.flaky.example": [("A", "192.0.2.6")],
         "dmarc-fail.example": [("TXT", "v=spf1 -all")],
     }, servfail=["_spf.flaky.example", "mx.flaky.example", "sel._domainkey.spf-fail.example",
-                 "spf-fail.example._report._dmarc.reports.flaky.example", "_dmarc.dmarc-fail.example"])
+                 "spf-fail.example._report._dmarc.reports.flaky.example", "_dmarc.dmarc-fail.example",
+                 "_domainkey.dmarc-fail.example"])
     resolver = _resolver(server)
     report = asyncio.run(check_domain("spf-fail.example", resolver, CheckOptions(selectors=("sel",))))
     assert {"spf.include-dns-error", "mx.host-dns-error", "dkim.dns-error", "dmarc.report-check-failed"} <= _codes(report)
     other = asyncio.run(check_domain("dmarc-fail.example", resolver, CheckOptions()))
     assert "dmarc.dns-error" in _codes(other)
+    # probing selectors under a failing _domainkey: one finding, not one per guessed name
+    assert [f.code for f in other.findings].count("dkim.dns-error") == 1
     assert other.verdict.startswith("Unknown")
 
 

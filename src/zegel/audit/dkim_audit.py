@@ -94,9 +94,16 @@ async def audit_dkim(domain: str, resolver: Resolver, texts: Texts,
         if base.status is Status.NXDOMAIN:
             return DkimAudit((texts.finding("dkim.none-found", domain=domain, count=len(COMMON_SELECTORS)),),
                              probed=True)
+        if base.is_tempfail:
+            return DkimAudit((texts.finding("dkim.dns-error", name=f"_domainkey.{domain}", reason=base.reason),),
+                             probed=True)
     names = list(dict.fromkeys(s.strip().lower() for s in (selectors or COMMON_SELECTORS) if s.strip()))
     results = await asyncio.gather(*(_selector(domain, s, resolver, texts, probing) for s in names))
     findings = [f for found, _ in results for f in found]
+    if probing:
+        # One DNS failure while guessing names says all there is to say; not one per name.
+        failures = [f for f in findings if f.code == "dkim.dns-error"]
+        findings = [f for f in findings if f.code != "dkim.dns-error"] + failures[:1]
     keys = tuple(key for _, key in results if key is not None)
     live = [key for key in keys if not key.revoked]
     if probing and not keys and not any(f.code == "dkim.dns-error" for f in findings):

@@ -18,6 +18,9 @@ Lang = Literal["en", "nl"]
 LANGUAGES: tuple[Lang, ...] = ("en", "nl")
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 _SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+# Report order of the areas (the part of a code before the dot).
+AREAS: tuple[str, ...] = ("domain", "nomail", "spf", "dmarc", "dkim", "mx")
+_AREA_RANK = {area: rank for rank, area in enumerate(AREAS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +46,9 @@ def severity_rank(severity: Severity) -> int:
 
 
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
-    """Errors first, then warnings, then information; stable within a severity."""
-    return tuple(sorted(findings, key=lambda f: _SEVERITY_RANK[f.severity]))
+    """Errors first, then warnings, then information; by area within a severity, and otherwise
+    in the order found."""
+    return tuple(sorted(findings, key=lambda f: (_SEVERITY_RANK[f.severity], _AREA_RANK.get(f.area, len(AREAS)))))
 
 
 class _Params(dict[str, object]):
@@ -88,6 +92,7 @@ class Texts:
 
 
 __all__ = [
+    "AREAS",
     "LANGUAGES",
     "SEVERITIES",
     "Finding",

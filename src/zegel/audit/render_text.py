@@ -11,10 +11,9 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.text import Text
 
-from zegel.audit.findings import Finding, Texts
+from zegel.audit.findings import AREAS, Finding, Texts
 from zegel.audit.runner import DomainReport
 
-AREAS = ("domain", "nomail", "spf", "dmarc", "dkim", "mx")
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "•"}
 GRADE_STYLE = {"A": "bold white on green", "B": "bold black on bright_green", "C": "bold black on yellow",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import io
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -67,7 +68,8 @@ def _count_lines(path: str) -> int | None:
 
 def _open_list(path: str) -> TextIO:
     if path == "-":
-        return sys.stdin
+        # Undecodable bytes become U+FFFD: such a line is reported as an invalid domain.
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     try:
         return open(path, encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -185,7 +187,7 @@ def command(domains: tuple[str, ...], selectors: tuple[str, ...], zones: tuple[s
             any_error, kept = asyncio.run(_run_bulk(sources, resolver, options, concurrency, total,
                                                     keep=html_path is not None))
         finally:
-            if handle is not sys.stdin:
+            if from_file != "-":
                 handle.close()
         if html_path is not None:
             _write_html(html_path, kept, options)
