@@ -294,3 +294,32 @@ def test_failure_reports_and_bounces(store: ReportStore, tmp_path: Path) -> None
     assert results[2].detail == "gone@example.net"
     assert store.is_suppressed("gone@example.net") and not store.is_suppressed("busy@example.net")
     assert store.counts()["failure_reports"] == 1
+
+
+def test_memory_stays_bounded_on_a_large_maildir(tmp_path: Path) -> None:
+    """Peak memory does not grow with the number of messages (streaming, batched commits)."""
+    import tracemalloc
+
+    from zegel.reports.store import open_store
+
+    def peak_for(count: int, name: str) -> int:
+        maildir = tmp_path / name
+        (maildir / "new").mkdir(parents=True)
+        (maildir / "cur").mkdir()
+        rng = random.Random(count)
+        for index in range(count):
+            stem, xml = make_report(STYLES[index % 5], rng, index=index, records=2)
+            (maildir / "new" / f"{index}.eml").write_bytes(as_email(stem, as_gzip(xml), "xml.gz", report_id=stem))
+        store = open_store(None, tmp_path / f"db-{name}")
+        tracemalloc.start()
+        with Ingester(store, commit_every=100) as ingester:
+            for _ in ingester.ingest_maildir(maildir):
+                pass
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert ingester.stats.stored == count
+        store.close()
+        return peak
+
+    small, large = peak_for(200, "small"), peak_for(1200, "large")
+    assert large < small * 1.5 + 2_000_000, (small, large)
