@@ -22,6 +22,7 @@ CASES: dict[str, set[str]] = {
     "dmarc-uri.example": {"dmarc.invalid-uri", "dmarc.warning"},
     "third-party.example": {"dmarc.report-unauthorized"},  # rua to a third party without authorization
     "sub.good.example": {"dmarc.inherited"},
+    "dmarc-apex.example": {"dmarc.wrong-place", "dmarc.none"},
     "good.example": {"dmarc.alignment", "dmarc.policy-reject"},
 }
 

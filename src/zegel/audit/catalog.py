@@ -272,6 +272,13 @@ _CATALOG: dict[str, FindingSpec] = {
         ("{domain} heeft geen eigen DMARC-record; het record van {policy_domain} geldt ervoor.",
          "Niets te doen, tenzij dit subdomein een eigen beleid nodig heeft: publiceer dan een record op _dmarc.{domain}."),
     ),
+    "dmarc.wrong-place": _spec(
+        "warning",
+        ("{domain} itself publishes a DMARC record (a TXT record starting with v=DMARC1); receivers look for it only at _dmarc.{domain} and ignore this one.",
+         "Move the record: publish it as a TXT record at _dmarc.{domain} and delete it from {domain}."),
+        ("{domain} publiceert zelf een DMARC-record (een TXT-record dat met v=DMARC1 begint); ontvangers zoeken het alleen op _dmarc.{domain} en negeren dit record.",
+         "Verplaats het record: publiceer het als TXT-record op _dmarc.{domain} en verwijder het van {domain}."),
+    ),
     "dmarc.multiple-records": _spec(
         "error",
         ("_dmarc.{domain} publishes {count} DMARC records; receivers then apply no DMARC policy at all.",

@@ -18,6 +18,7 @@ from zegel.audit.findings import Finding, Lang, Texts, sort_findings
 from zegel.audit.grade import Protection, grade, protection, verdict
 from zegel.audit.mx_audit import MxAudit, audit_mx
 from zegel.audit.spf_audit import SpfAudit, SpfNode, audit_spf, mx_coverage
+from zegel.dmarc import is_dmarc_record
 from zegel.dns import Resolver, Status
 from zegel.dns.names import InvalidName, normalize
 
@@ -182,6 +183,9 @@ async def audit_domain(domain: str, resolver: Resolver, options: CheckOptions = 
     if options.mx_sends and spf.status == "found" and mx.addresses:
         findings.extend(await mx_coverage(name, resolver, texts, dict(mx.addresses)))
     findings.extend(dmarc.findings)
+    if txt.ok and any(is_dmarc_record(text) for text in txt.records):
+        # A common slip: the DMARC record pasted at the domain instead of at _dmarc.DOMAIN.
+        findings.append(texts.finding("dmarc.wrong-place", domain=name))
     findings.extend(dkim.findings)
     findings.extend(mx.findings)
     added, dropped = _no_mail(name, spf, mx, dmarc, texts)
