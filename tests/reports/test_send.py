@@ -24,8 +24,13 @@ DAY = 86400
 BEGIN = 20400 * DAY
 REPORTER = ReporterInfo("Zegel Receiver", "dmarc@rx.example", "rx.example")
 RUA = ("v=DMARC1; p=none; rua=mailto:dmarc@sender.example,mailto:agg@thirdparty.example,"
-       "mailto:agg@authorized.example,mailto:small@sender.example!500")
-DNS = {"sender.example._report._dmarc.authorized.example": [("TXT", "v=DMARC1")]}
+       "mailto:agg@authorized.example,mailto:small@sender.example!500,mailto:old@redirect.example")
+DNS = {
+    "_dmarc.sender.example": [("TXT", "v=DMARC1; p=none; rua=mailto:dmarc@sender.example")],
+    "sender.example._report._dmarc.authorized.example": [("TXT", "v=DMARC1")],
+    # RFC 7489 7.1: the authorizing record may name the mailbox to use instead
+    "sender.example._report._dmarc.redirect.example": [("TXT", "v=DMARC1; rua=mailto:reports@redirect.example")],
+}
 
 
 def record(store: ReportStore, domain: str = "sender.example", rua: str = RUA, n: int = 5) -> None:
@@ -59,9 +64,10 @@ def test_dry_run_messages(store: ReportStore, tmp_path: Path, dns_server: Callab
     summary = asyncio.run(sender_for(store, resolver, dry_run=out).send([(BEGIN, BEGIN + DAY)]))
     status = {d.destination: d.status for d in summary.deliveries}
     assert status == {"dmarc@sender.example": "dry-run", "agg@thirdparty.example": "unauthorized",
-                      "agg@authorized.example": "dry-run", "small@sender.example": "too-big"}
-    files = sorted(out.iterdir())
-    assert len(files) == 2
+                      "agg@authorized.example": "dry-run", "small@sender.example": "too-big",
+                      "old@redirect.example": "redirected", "reports@redirect.example": "dry-run"}
+    files = sorted(out.iterdir(), key=lambda p: "dmarc@sender.example" not in p.name)
+    assert len(files) == 3
     message = email.message_from_bytes(files[0].read_bytes())
     assert re.fullmatch(r"Report Domain: sender\.example Submitter: rx\.example Report-ID: <[^>]+@rx\.example>",
                         message["Subject"])

@@ -21,7 +21,7 @@ from email.mime.text import MIMEText
 from zegel import __version__
 from zegel.dns import Resolver
 from zegel.reports.generate import ReporterInfo
-from zegel.reports.model import Outcome, domain_of
+from zegel.reports.model import Outcome
 from zegel.reports.send import Delivery, Mailer, authorized_destination
 
 # Header fields of the original message that may carry addresses (redacted when asked).
@@ -173,9 +173,10 @@ class FailureReporter:
             if uri.scheme != "mailto" or not uri.address:
                 continue
             address = uri.address
-            ok, why = await authorized_destination(domain, domain_of(address), self.resolver)
-            if not ok:
-                results.append(Delivery(domain, address, "unauthorized" if ok is False else "deferred", why))
+            grant = await authorized_destination(domain, address, self.resolver, kind="ruf")
+            if not grant.ok:
+                results.append(Delivery(domain, address, "unauthorized" if grant.ok is False else "deferred",
+                                        grant.reason))
                 continue
             blocked = self.mailer.check("failure", address)
             if blocked:

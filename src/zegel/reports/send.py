@@ -16,7 +16,6 @@ gzip it and mail it to every ``mailto:`` rua URI of the domain's DMARC record:
 
 from __future__ import annotations
 
-import asyncio
 import email.policy
 import email.utils
 import smtplib
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from zegel import __version__
-from zegel.dns import Resolver, Status
+from zegel.dns import Resolver
 from zegel.reports.generate import (
     ReporterInfo,
     build_report,
@@ -86,28 +85,32 @@ def complete_periods(now: float, period: str, back: int) -> list[tuple[int, int]
     return [(current_start - k * length, current_start - (k - 1) * length) for k in range(back, 0, -1)]
 
 
-async def authorized_destination(policy_domain: str, destination_domain: str, resolver: Resolver) -> tuple[bool | None, str]:
-    """Whether reports about ``policy_domain`` may go to a mailbox at ``destination_domain``.
+@dataclass(frozen=True)
+class Authorization:
+    """``ok``: True/False, or None when DNS failed (retry next run). ``replacements``: mailboxes
+    the destination's authorizing record names instead (RFC 7489 7.1), same host only."""
 
-    Same organizational domain: yes. Otherwise the destination must publish a TXT record at
-    ``<policy-domain>._report._dmarc.<destination-domain>`` starting with ``v=DMARC1``
-    (RFC 9990 section 4, RFC 7489 7.1). None when DNS failed temporarily (retry next run)."""
-    from zegel.dmarc import is_dmarc_record, organizational_domain
+    ok: bool | None
+    reason: str
+    replacements: tuple[tuple[str, int | None], ...] = ()
 
-    policy_domain, destination_domain = policy_domain.lower().rstrip("."), destination_domain.lower().rstrip(".")
-    if policy_domain == destination_domain or policy_domain.endswith("." + destination_domain):
-        return True, "same domain"
-    policy_org, dest_org = await asyncio.gather(
-        organizational_domain(policy_domain, resolver), organizational_domain(destination_domain, resolver))
-    if policy_org.status == "ok" and dest_org.status == "ok" and policy_org.org_domain == dest_org.org_domain:
-        return True, f"same organizational domain {policy_org.org_domain}"
-    name = f"{policy_domain}._report._dmarc.{destination_domain}"
-    answer = await resolver.txt(name)
-    if answer.status == Status.TEMPFAIL:
-        return None, f"{name}: DNS temporary failure ({answer.reason})"
-    if any(is_dmarc_record(text) for text in answer.records):
-        return True, f"authorized by {name}"
-    return False, f"{destination_domain} has not authorized reports for {policy_domain} (no v=DMARC1 at {name})"
+
+async def authorized_destination(policy_domain: str, address: str, resolver: Resolver, *,
+                                 kind: str = "rua") -> Authorization:
+    """May reports about ``policy_domain`` go to ``address``? Same organizational domain: yes;
+    otherwise the destination must publish ``<policy-domain>._report._dmarc.<its domain>``
+    starting with ``v=DMARC1`` (RFC 9990 section 4, RFC 9989, RFC 7489 7.1) — checked by
+    :func:`zegel.dmarc.check_report_authorization`."""
+    from zegel.dmarc import check_report_authorization
+
+    host = domain_of(address)
+    grant = await check_report_authorization(policy_domain, host, resolver)
+    overrides = grant.rua_override if kind == "rua" else grant.ruf_override
+    # A replacement must stay on the authorizing host: the record cannot redirect reports
+    # to a third party that never agreed.
+    replacements = tuple((uri.address, uri.size_limit) for uri in overrides
+                         if uri.scheme == "mailto" and uri.address and (uri.domain or "") == host)
+    return Authorization(grant.authorized, grant.reason, replacements)
 
 
 def report_message(report: AggregateReport, reporter: ReporterInfo, mailer: MailerConfig, to: str,
@@ -241,15 +244,26 @@ class AggregateSender:
         report_id = report.metadata.report_id
         destinations = _mailto_destinations(self.store.policy_record(domain, report.metadata.begin, report.metadata.end + 1))
         results: list[Delivery] = []
-        for address, size_limit in destinations:
+        queue = list(destinations)
+        seen: set[str] = set()
+        while queue:
+            address, size_limit = queue.pop(0)
+            if address.lower() in seen:
+                continue
+            seen.add(address.lower())
+
             def note(status: str, detail: str, path: str = "", address: str = address) -> None:
                 results.append(Delivery(domain, address, status, detail, report_id, path))
 
             if self.store.delivered(report_id, address):
                 continue  # served by an earlier run that had to retry another destination
-            ok, why = await authorized_destination(domain, domain_of(address), self.resolver)
-            if not ok:
-                note("unauthorized" if ok is False else "deferred", why)
+            grant = await authorized_destination(domain, address, self.resolver)
+            if not grant.ok:
+                note("unauthorized" if grant.ok is False else "deferred", grant.reason)
+                continue
+            if grant.replacements and address.lower() not in {a.lower() for a, _ in grant.replacements}:
+                queue.extend(grant.replacements)  # RFC 7489 7.1: use the addresses it names
+                note("redirected", f"{grant.reason}; its record names {', '.join(a for a, _ in grant.replacements)}")
                 continue
             blocked = self.mailer.check("aggregate", address)
             if blocked:
