@@ -25,7 +25,6 @@ from zegel.reports.model import (
     ReportFormat,
     ReportMetadata,
     ReportRecord,
-    parse_tags,
 )
 from zegel.reports.store import AggregateRow, ReportStore
 
@@ -53,25 +52,25 @@ def report_id_for(reporter: ReporterInfo, domain: str, begin: int, end: int) -> 
 
 
 def policy_from_record(domain: str, record_text: str | None, fmt: ReportFormat) -> PolicyPublished:
-    """The published policy section from the DMARC record text (defaults per RFC 9989 4.7)."""
-    tags = parse_tags(record_text or "")
+    """The published policy section from the DMARC record text, as zegel.dmarc parses it
+    (effective values, defaults applied: RFC 9989 4.7)."""
+    from zegel.dmarc import DmarcRecordError, parse_record
 
-    def disposition(name: str) -> str | None:
-        value = tags.get(name, "").lower()
-        return value if value in DISPOSITIONS else None
-
-    p = disposition("p") or "none"
-    alignment = {name: (tags.get(name, "r").lower() if tags.get(name, "r").lower() in ("r", "s") else "r")
-                 for name in ("adkim", "aspf")}
+    try:
+        record = parse_record(record_text or "")
+    except DmarcRecordError:
+        record = None
+    p = (record.p if record else None) or "none"
+    adkim = record.adkim if record else "r"
+    aspf = record.aspf if record else "r"
+    fo = ":".join(record.fo) if record and record.fo else "0"
     if fmt == "rfc7489":
-        pct_text = tags.get("pct", "100")
-        pct = int(pct_text) if pct_text.isdigit() and int(pct_text) <= 100 else 100
-        return PolicyPublished(domain=domain, p=p, sp=disposition("sp") or p, adkim=alignment["adkim"],
-                               aspf=alignment["aspf"], fo=tags.get("fo", "0"), pct=pct)
+        pct = record.pct_effective if record else 100
+        return PolicyPublished(domain=domain, p=p, sp=(record.sp if record else None) or p, adkim=adkim, aspf=aspf,
+                               fo=fo, pct=pct)
     return PolicyPublished(
-        domain=domain, p=p, sp=disposition("sp"), np=disposition("np"), adkim=alignment["adkim"],
-        aspf=alignment["aspf"], fo=tags.get("fo", "0"),
-        testing="y" if tags.get("t", "n").lower() == "y" else "n",
+        domain=domain, p=p, sp=record.sp if record else None, np=record.np if record else None, adkim=adkim,
+        aspf=aspf, fo=fo, testing="y" if record and record.t else "n",
         discovery_method="treewalk",  # RFC 9989 4.10: zegel discovers policies by the tree walk
     )
 

@@ -243,15 +243,3 @@ class TlsReport:
     contact: str
     policies: tuple[TlsPolicySummary, ...]
 
-
-def parse_tags(text: str) -> dict[str, str]:
-    """A DMARC record's tag-list (RFC 9989 4.7, RFC 6376 3.2 syntax) as a dict, names in
-    lower case, values stripped. Used for the few tags reporting needs (rua, ruf, fo, p, ...);
-    invalid pieces are skipped rather than failing a whole report run."""
-    tags: dict[str, str] = {}
-    for part in text.split(";"):
-        name, sep, value = part.partition("=")
-        name = name.strip().lower()
-        if sep and name and name not in tags:
-            tags[name] = value.strip()
-    return tags
