@@ -166,24 +166,23 @@ async def audit_domain(domain: str, resolver: Resolver, options: CheckOptions = 
     if name != given:
         findings.append(texts.finding("domain.idna", ascii=name))
 
-    txt, dmarc, mx, dkim = await asyncio.gather(
-        resolver.txt(name),
+    spf, dmarc, mx, dkim = await asyncio.gather(
+        audit_spf(name, resolver, texts),
         audit_dmarc(name, resolver, texts),
         audit_mx(name, resolver, texts),
         audit_dkim(name, resolver, texts, options.selectors),
     )
-    spf = await audit_spf(name, resolver, texts, answer=txt)
 
-    if txt.status is Status.NXDOMAIN and mx.status is Status.NXDOMAIN:
+    if spf.status == "nxdomain" and mx.status is Status.NXDOMAIN:
         return _failed_report(given, "domain.not-found", options)
-    if txt.is_tempfail and mx.status is Status.TEMPFAIL and dmarc.status == "tempfail":
-        return _failed_report(given, "domain.dns-error", options, reason=txt.reason or "no answer")
+    if spf.status == "tempfail" and mx.status is Status.TEMPFAIL and dmarc.status == "tempfail":
+        return _failed_report(given, "domain.dns-error", options, reason=spf.reason or "no answer")
 
     findings.extend(spf.findings)
     if options.mx_sends and spf.status == "found" and mx.addresses:
         findings.extend(await mx_coverage(name, resolver, texts, dict(mx.addresses)))
     findings.extend(dmarc.findings)
-    if txt.ok and any(is_dmarc_record(text) for text in txt.records):
+    if any(is_dmarc_record(text) for text in spf.txt):
         # A common slip: the DMARC record pasted at the domain instead of at _dmarc.DOMAIN.
         findings.append(texts.finding("dmarc.wrong-place", domain=name))
     findings.extend(dkim.findings)

@@ -90,6 +90,7 @@ class SpfAudit:
     void_lookups: int = 0
     reason: str = ""
     no_mail: bool = False  # exactly "v=spf1 -all": the domain says it sends no mail
+    txt: tuple[str, ...] = ()  # every TXT record at the domain (for checks beyond SPF)
 
 
 @dataclass
@@ -300,10 +301,10 @@ async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
         return SpfAudit((), "nxdomain", reason=answer.reason)
     records = select_spf(answer) if answer.ok else []
     if not records:
-        return SpfAudit((texts.finding("spf.none", domain=domain),), "none")
+        return SpfAudit((texts.finding("spf.none", domain=domain),), "none", txt=answer.records)
     if len(records) > 1:
         return SpfAudit((texts.finding("spf.multiple-records", domain=domain, count=len(records)),),
-                        "multiple")
+                        "multiple", txt=answer.records)
     text, strings = records[0]
     findings: list[Finding] = []
     glued = _split_problem(strings)
@@ -317,7 +318,7 @@ async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
             findings.append(texts.finding("spf.record-truncated", domain=domain))
         findings.append(texts.finding("spf.syntax", domain=domain, position=exc.position + 1,
                                       reason=exc.reason, near=_syntax_near(text, exc.position)))
-        return SpfAudit(tuple(findings), "invalid", record=text)
+        return SpfAudit(tuple(findings), "invalid", record=text, txt=answer.records)
     if len(strings) == 1 and len(strings[0]) == 255 and not record.has_all and record.redirect is None:
         findings.append(texts.finding("spf.record-truncated", domain=domain))
 
@@ -347,7 +348,7 @@ async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
     no_mail = (record.redirect is None and len(record.mechanisms) == 1
                and isinstance(record.mechanisms[0], All) and record.mechanisms[0].qualifier == "-")
     return SpfAudit(tuple(findings), "found", record=text, tree=tree, lookups=lookups,
-                    void_lookups=void, no_mail=no_mail)
+                    void_lookups=void, no_mail=no_mail, txt=answer.records)
 
 
 async def mx_coverage(domain: str, resolver: Resolver, texts: Texts,
