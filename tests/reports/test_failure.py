@@ -91,3 +91,28 @@ def test_reporter_rate_limits(store: ReportStore, tmp_path: Path, dns_server: Ca
 
     assert asyncio.run(run()) == [["unauthorized"], ["dry-run"], ["dry-run"], ["rate-limited"], []]
     assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+def test_report_for_a_pipeline_verdict(store: ReportStore, tmp_path: Path) -> None:
+    from zegel.verify import verify_message
+
+    zone = tmp_path / "z.zone"
+    zone.write_text("$ORIGIN example.com.\n$TTL 60\n@ IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n"
+                    '_dmarc IN TXT "v=DMARC1; p=reject; ruf=mailto:ruf@example.com; fo=1"\n')
+    resolver = Resolver(zones=[str(zone)], offline=True)
+    config = MailerConfig(envelope_sender="b@rx.example", from_address="dmarc@rx.example")
+    reporter = FailureReporter(Mailer(store, config, dry_run_dir=tmp_path / "out"), REPORTER, resolver)
+
+    async def run() -> list[str]:
+        verdict = await verify_message(MESSAGE, ip="198.51.100.9", helo="evil", mail_from="x@spoofer.example",
+                                       resolver=resolver, authserv_id="rx.example")
+        results = await reporter.report_verdict(MESSAGE, verdict, ip="198.51.100.9", helo="evil",
+                                                mail_from="x@spoofer.example")
+        return [d.status for d in results]
+
+    assert asyncio.run(run()) == ["dry-run"]
+    [written] = list((tmp_path / "out").iterdir())
+    raw = written.read_bytes()
+    parsed = parse_failure_report(email.message_from_bytes(raw, policy=email.policy.compat32), raw)
+    assert parsed.source_ip == "198.51.100.9" and parsed.reported_domain == "example.com"
+    assert b"Authentication-Results: rx.example;" in raw

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from typing import Any
 
 from zegel import __version__
 from zegel.dns import Resolver
@@ -150,6 +151,14 @@ class FailureReporter:
         self.resolver = resolver
         self.policy = policy or FailurePolicy()
         self.clock = clock
+
+    async def report_verdict(self, message: bytes, verdict: Any, *, ip: str, helo: str, mail_from: str) -> list[Delivery]:
+        """Convenience for the milter and the pipeline: decide and send for a zegel.verify Verdict."""
+        from zegel.reports.recorder import outcome_from_verdict
+
+        outcome = outcome_from_verdict(verdict, ip=ip, helo=helo, mail_from=mail_from, now=self.clock())
+        return await self.report(message, outcome,
+                                 authentication_results=str(getattr(verdict, "authentication_results", "") or ""))
 
     async def report(self, message: bytes, outcome: Outcome, *, authentication_results: str = "") -> list[Delivery]:
         from zegel.dmarc import DmarcRecordError, parse_record
