@@ -65,18 +65,19 @@ DEFAULT_ACTIONS: Final[dict[str, ActionKind]] = {
     "dmarc_quarantine": "quarantine",
 }
 
-# RFC 7372 enhanced status codes for email authentication; RFC 3463 X.4.3 for DNS failure.
+# 5.7.1 (RFC 3463: delivery not authorized) by default, as receivers and their scripts expect;
+# a policy file may choose the finer RFC 7372 codes (5.7.20-5.7.29) per outcome.
 _REJECT_REPLIES: Final[dict[str, str]] = {
-    "dmarc_reject": "5.7.26 Unauthenticated email from {domain} is not accepted due to its DMARC policy",
-    "dmarc_quarantine": "5.7.26 Unauthenticated email from {domain} is not accepted due to its DMARC policy",
-    "dmarc_none": "5.7.26 Unauthenticated email from {domain} is not accepted",
-    "spf_and_dkim_fail": "5.7.26 Neither SPF nor DKIM authenticates this message from {domain}",
-    "spf_fail": "5.7.23 SPF validation failed for {domain}",
-    "spf_softfail": "5.7.23 SPF validation failed for {domain}",
-    "spf_permerror": "5.7.24 SPF validation error for {domain}",
-    "dkim_fail": "5.7.20 No passing DKIM signature found",
-    "dmarc_permerror": "5.7.26 DMARC record error for {domain}",
-    "arc_fail": "5.7.29 ARC validation failure",
+    "dmarc_reject": "5.7.1 Unauthenticated email from {domain} is not accepted due to its DMARC policy",
+    "dmarc_quarantine": "5.7.1 Unauthenticated email from {domain} is not accepted due to its DMARC policy",
+    "dmarc_none": "5.7.1 Unauthenticated email from {domain} is not accepted",
+    "spf_and_dkim_fail": "5.7.1 Neither SPF nor DKIM authenticates this message from {domain}",
+    "spf_fail": "5.7.1 SPF validation failed for {domain}",
+    "spf_softfail": "5.7.1 SPF validation failed for {domain}",
+    "spf_permerror": "5.7.1 SPF validation error for {domain}",
+    "dkim_fail": "5.7.1 No passing DKIM signature found",
+    "dmarc_permerror": "5.7.1 DMARC record error for {domain}",
+    "arc_fail": "5.7.1 ARC validation failure",
 }
 _DEFAULT_TEMPFAIL_REPLY: Final = "4.4.3 Temporary DNS failure while authenticating the message; try again later"
 _DEFAULT_HEADER: Final = "X-Zegel-Policy"

@@ -243,3 +243,19 @@ def test_nameserver_specs(spec: str, expected: tuple[str, int]) -> None:
 def test_bad_nameserver_specs(spec: str) -> None:
     with pytest.raises(ValueError):
         parse_nameserver(spec)
+
+
+def test_cancelling_one_caller_leaves_the_shared_query_running(dns_server: Factory) -> None:
+    server = dns_server(RECORDS, delay=0.1)
+    resolver = Resolver([server.address])
+
+    async def go() -> Status:
+        first = asyncio.ensure_future(resolver.txt("example.com"))
+        second = asyncio.ensure_future(resolver.txt("example.com"))
+        await asyncio.sleep(0.02)
+        first.cancel()
+        answer = await second
+        return answer.status
+
+    assert run(go()) is Status.ANSWER
+    assert server.stats.by_name["example.com"] == 1

@@ -60,7 +60,20 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: usage errors exit 2 with one line; no tracebacks unless ZEGEL_DEBUG=1."""
     try:
-        return cli.main(args=argv, prog_name="zegel", standalone_mode=True)
+        result = cli.main(args=argv, prog_name="zegel", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a group called without a subcommand
+        click.echo(exc.format_message())
+        sys.exit(0)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "zegel"
+        click.echo(f"zegel: {exc.format_message()} (see '{command} --help')", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"zegel: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("zegel: aborted", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("zegel: interrupted", err=True)
         sys.exit(130)
@@ -69,3 +82,5 @@ def main(argv: list[str] | None = None) -> Any:
             raise
         click.echo(f"zegel: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(3)
+    # standalone_mode=False returns ctx.exit()'s code, or the command's return value
+    sys.exit(result if isinstance(result, int) else 0)

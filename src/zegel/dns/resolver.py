@@ -168,20 +168,22 @@ class Resolver:
         if cached is not None:
             return cached
         pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Answer[Any]] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            answer = await self._lookup(qname, rdtype, 0)
-        except BaseException as exc:
-            if not future.done():
-                future.set_exception(exc)
-                future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
-        finally:
-            self._inflight.pop(key, None)
-        future.set_result(answer)
+        if pending is None:
+            # The lookup runs on its own (eagerly: an overlay answer costs no task) and every
+            # caller awaits it through a shield, so one caller being cancelled does not cancel
+            # the query the others are waiting for.
+            pending = aio.ensure_future(self._lookup_and_cache(key, qname, rdtype))
+            if not pending.done():
+                self._inflight[key] = pending
+                pending.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(pending)
+
+    def _forget(self, key: tuple[str, str], done: asyncio.Future[Answer[Any]]) -> None:
+        if self._inflight.get(key) is done:
+            del self._inflight[key]
+
+    async def _lookup_and_cache(self, key: tuple[str, str], qname: str, rdtype: str) -> Answer[Any]:
+        answer = await self._lookup(qname, rdtype, 0)
         if not answer.is_tempfail:
             self.cache.put(key, answer)
         return answer

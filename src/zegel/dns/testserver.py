@@ -49,7 +49,9 @@ class TestDnsServer:
     """Serve ``records`` / ``zone_text`` / ``zone_files`` on 127.0.0.1.
 
     ``delay``: seconds added to every answer; ``delays``: per-name extra delay;
-    ``drop``: names never answered; ``servfail``: names answered with SERVFAIL.
+    ``drop``: names (or ``(name, rdtype)`` pairs) never answered; ``drop_absent_types``: names
+    whose queries for types they hold no records of are never answered (the SPF suite's
+    TIMEOUT); ``servfail``: names answered with SERVFAIL.
     Use ``async with TestDnsServer(...) as server`` inside a running loop, or
     ``start_in_thread()`` / ``stop_thread()`` for synchronous code (e.g. peers under test).
     """
@@ -66,7 +68,8 @@ class TestDnsServer:
         port: int = 0,
         delay: float = 0.0,
         delays: Mapping[str, float] | None = None,
-        drop: Iterable[str] = (),
+        drop: Iterable[str | tuple[str, str]] = (),
+        drop_absent_types: Iterable[str] = (),
         servfail: Iterable[str] = (),
         default_ttl: int = 300,
     ) -> None:
@@ -81,7 +84,14 @@ class TestDnsServer:
         self.port = port
         self.delay = delay
         self.delays = {to_dns_name(k).canonicalize(): v for k, v in (delays or {}).items()}
-        self.drop = {to_dns_name(n).canonicalize() for n in drop}
+        self.drop: set[dns.name.Name] = set()
+        self.drop_types: set[tuple[dns.name.Name, int]] = set()
+        for item in drop:
+            if isinstance(item, tuple):
+                self.drop_types.add((to_dns_name(item[0]).canonicalize(), dns.rdatatype.from_text(item[1])))
+            else:
+                self.drop.add(to_dns_name(item).canonicalize())
+        self.drop_absent = {to_dns_name(n).canonicalize() for n in drop_absent_types}
         self.servfail = {to_dns_name(n).canonicalize() for n in servfail}
         self.stats = ServerStats()
         self._existing: set[dns.name.Name] = set()
@@ -174,7 +184,12 @@ class TestDnsServer:
         self.stats.queries += 1
         key = qname.to_text(omit_final_dot=True)
         self.stats.by_name[key] = self.stats.by_name.get(key, 0) + 1
-        if qname in self.drop:
+        qtype = query.question[0].rdtype
+        if (
+            qname in self.drop
+            or (qname, qtype) in self.drop_types
+            or (qname in self.drop_absent and qtype not in self.nodes.get(qname, {}))
+        ):
             self.stats.dropped += 1
             return None
         wait = self.delay + self.delays.get(qname, 0.0)

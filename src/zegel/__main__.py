@@ -1,0 +1,5 @@
+"""``python -m zegel`` runs the ``zegel`` command."""
+
+from zegel.cli import main
+
+main()
