@@ -8,7 +8,7 @@ format: fields only one of them has are optional here.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,7 +70,8 @@ class Outcome:
     disposition: str = "none"
     override: str | None = None
     override_comment: str = ""
-    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # 128 random bits, like uuid4 but without its object overhead (this runs per message).
+    uid: str = field(default_factory=lambda: os.urandom(16).hex())
 
     @property
     def spf_aligned_pass(self) -> bool:
