@@ -235,6 +235,7 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
     try:
         with Ingester(store) as ingester:
             if total is not None:
+                from rich.console import Console
                 from rich.progress import (
                     BarColumn,
                     MofNCompleteColumn,
@@ -244,11 +245,13 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
                 )
 
                 columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-                with Progress(*columns, transient=True) as progress:
+                with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
                     task = progress.add_task("ingest", total=total)
                     seen = 0
                     for result in results(ingester):
-                        _report_line(result, quiet=quiet, as_json=False)
+                        if result.status == "rejected":  # above the bar, not through it
+                            progress.console.print(f"zegel: rejected {result.source}: {result.detail}",
+                                                   markup=False, highlight=False, soft_wrap=True)
                         if ingester.stats.files != seen:
                             seen = ingester.stats.files
                             progress.update(task, completed=seen)
@@ -368,23 +371,23 @@ def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tup
         writer.writerow(CSV_COLUMNS)
         writer.writerows(csv_rows(result))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False)
     policy = f"p={result.policy}" if result.policy else ("beleid onbekend" if lang == "nl" else "policy unknown")
-    console.print(f"[bold]{result.domain}[/bold] — {result.reports} report(s), {result.messages} message(s), "
-                  f"DMARC pass {result.pass_rate * 100:.1f}%, {policy}")
+    click.echo(f"{result.domain}: {result.reports} report(s), {result.messages} message(s), "
+               f"DMARC pass {result.pass_rate * 100:.1f}%, {policy}")
     if result.sources:
-        table = Table(show_edge=False)
-        for column in ("source", "PTR", "reporter", "msgs", "SPF pass/aligned", "DKIM pass/aligned", "DMARC pass",
-                       "category"):
-            table.add_column(column, justify="right" if column in ("msgs", "DMARC pass") else "left")
-        for s in result.sources[:50]:
-            table.add_row(s.source_ip, s.ptr or "-", s.reporter, str(s.messages), f"{s.spf_pass}/{s.spf_aligned}",
-                          f"{s.dkim_pass}/{s.dkim_aligned}", f"{s.pass_rate * 100:.0f}%", s.category)
-        console.print(table)
+        # Plain aligned columns (not a boxed table): readable at 80 columns and easy to grep.
+        shown = result.sources[:50]
+        ip_w = max(6, *(len(s.source_ip) for s in shown))
+        ptr_w = min(30, max(3, *(len(s.ptr or "-") for s in shown)))
+        rep_w = min(16, max(8, *(len(s.reporter) for s in shown)))
+        click.echo(f"{'source':{ip_w}}  {'PTR':{ptr_w}}  {'reporter':{rep_w}}  {'msgs':>7}  {'SPF ok/al':>13}  "
+                   f"{'DKIM ok/al':>13}  {'DMARC':>5}  category")
+        for s in shown:
+            click.echo(f"{s.source_ip:{ip_w}}  {(s.ptr or '-')[:ptr_w]:{ptr_w}}  {s.reporter[:rep_w]:{rep_w}}  "
+                       f"{s.messages:7}  {f'{s.spf_pass}/{s.spf_aligned}':>13}  "
+                       f"{f'{s.dkim_pass}/{s.dkim_aligned}':>13}  {s.pass_rate:5.0%}  {s.category}")
         if len(result.sources) > 50:
-            console.print(f"... and {len(result.sources) - 50} more sources (use --csv for all)")
-    console.print()
-    console.print(result.recommendation, soft_wrap=True)
+            click.echo(f"... and {len(result.sources) - 50} more sources (use --csv for all)")
+    click.echo()
+    click.echo(result.recommendation)
+
