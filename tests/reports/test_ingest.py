@@ -323,3 +323,29 @@ def test_memory_stays_bounded_on_a_large_maildir(tmp_path: Path) -> None:
 
     small, large = peak_for(200, "small"), peak_for(1200, "large")
     assert large < small * 1.5 + 2_000_000, (small, large)
+
+
+def test_values_the_database_cannot_hold_reject_only_that_file(store: ReportStore, tmp_path: Path) -> None:
+    tls = dict(TLS_REPORT, **{"organization-name": "Nul\u0000Org", "report-id": "nul-1"})
+    huge = dict(TLS_REPORT, **{"report-id": "huge-1", "policies": [{
+        "policy": {"policy-type": "sts", "policy-domain": "example.com"},
+        "summary": {"total-successful-session-count": 10**30, "total-failure-session-count": 0}}]})
+    rng = random.Random(3)
+    _, xml = make_report("gmail", rng, index=4, records=2, domain="example.com")
+    files = {
+        "nul.json": json.dumps(tls).encode(),
+        "huge.json": json.dumps(huge).encode(),
+        "count.xml": xml.replace(b"<count>", b"<count>99999999999999999999", 1),
+        "pct.xml": xml.replace(b"<pct>100</pct>", b"<pct>99999999999999999999</pct>").replace(b"gmail-4-", b"gmail-5-"),
+        "after.xml": xml,
+    }
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    results = {Path(r.source).name: r for r in ingest(store, sorted(folder.iterdir()))}
+    assert results["nul.json"].status == "stored"  # NUL removed, stored
+    assert results["huge.json"].status == "rejected" and "implausible" in results["huge.json"].detail
+    assert results["count.xml"].status == "rejected" and "implausible record count" in results["count.xml"].detail
+    assert results["pct.xml"].status == "stored"  # an unusable pct is dropped, not fatal
+    assert results["after.xml"].status == "stored"

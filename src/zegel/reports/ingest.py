@@ -51,10 +51,14 @@ from zegel.reports.model import (
     TlsReport,
     domain_of,
 )
-from zegel.reports.store import IngestSession, ReportStore
+from zegel.reports.store import IngestSession, ReportStore, StoreRejected
 
 # lxml ships no type information (and lxml-stubs is not a dependency): use it as Any.
 etree: Any = importlib.import_module("lxml.etree")
+
+
+# Counts beyond this are not real mail volumes; they would also overflow BIGINT sums.
+MAX_COUNT = 10**12
 
 
 class ReportError(ValueError):
@@ -189,7 +193,23 @@ def _count(text: str) -> int:
         raise ReportError(f"bad record count {text[:20]!r}") from None
     if value < 0:
         raise ReportError(f"negative record count {value}")
+    if value > MAX_COUNT:
+        raise ReportError(f"implausible record count {value}")
     return value
+
+
+def _tls_count(value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ReportError(f"bad session count {str(value)[:20]!r}")
+    try:
+        number = int(value)
+    except (OverflowError, ValueError):
+        raise ReportError(f"bad session count {str(value)[:20]!r}") from None
+    if not 0 <= number <= MAX_COUNT:
+        raise ReportError(f"implausible session count {number}")
+    return number
 
 
 def _ip(text: str) -> str:
@@ -260,7 +280,8 @@ def parse_aggregate(data: bytes | Any) -> AggregateReport:
         domain=domain, p=pol.get("p") or "none", sp=pol.get("sp") or None, np=pol.get("np") or None,
         adkim=pol.get("adkim") or None, aspf=pol.get("aspf") or None, fo=pol.get("fo") or None,
         testing=pol.get("testing") or None, discovery_method=pol.get("discovery_method") or None,
-        pct=int(float(pct_text)) if re.fullmatch(r"\d+(\.\d*)?", pct_text) else None,
+        # RFC 7489 6.3: pct is 0-100; anything else is not a usable value.
+        pct=int(float(pct_text)) if re.fullmatch(r"\d{1,3}(\.\d*)?", pct_text) and float(pct_text) <= 100 else None,
     )
     records = tuple(_parse_record(el, prefix) for el in root.iterfind(prefix + "record"))
     # np alone proves nothing (RFC 9091 added it and reporters put it in RFC 7489 reports).
@@ -387,14 +408,14 @@ def parse_tls_report(data: bytes) -> TlsReport:
             continue
         policy, summary = item.get("policy") or {}, item.get("summary") or {}
         details = tuple(
-            (str(d.get("result-type", "unknown"))[:64], int(d.get("failed-session-count", 0) or 0))
+            (str(d.get("result-type", "unknown"))[:64], _tls_count(d.get("failed-session-count", 0)))
             for d in item.get("failure-details") or () if isinstance(d, dict)
         )
         policies.append(TlsPolicySummary(
             policy_type=str(policy.get("policy-type", ""))[:16],
             policy_domain=str(policy.get("policy-domain", "")).lower(),
-            successful=int(summary.get("total-successful-session-count", 0) or 0),
-            failed=int(summary.get("total-failure-session-count", 0) or 0), failure_details=details))
+            successful=_tls_count(summary.get("total-successful-session-count", 0)),
+            failed=_tls_count(summary.get("total-failure-session-count", 0)), failure_details=details))
     report_id = str(doc.get("report-id") or "")
     if not report_id:
         raise ReportError("SMTP TLS report without report-id")
@@ -697,7 +718,7 @@ class Ingester:
                 raise ReportError("empty file")
             else:
                 raise ReportError("unrecognised content (not XML, JSON, gzip, zip or a mail message)")
-        except ReportError as exc:
+        except (ReportError, StoreRejected) as exc:
             yield IngestResult(source, "unknown", "rejected", str(exc))
 
     def _email(self, data: bytes, source: str, depth: int) -> Iterator[IngestResult]:

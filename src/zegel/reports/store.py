@@ -175,6 +175,10 @@ class StoreError(Exception):
     """The database could not be opened or used; the message is one line."""
 
 
+class StoreRejected(StoreError):
+    """The database refused one report's values (the rest of the run goes on)."""
+
+
 class StoreUnavailable(StoreError):
     """The database is unreachable right now (recording spools and retries)."""
 
@@ -195,6 +199,11 @@ def database_url(url: str | None, data_dir: Path) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; JSON and mail headers can carry one (\u0000).
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def _cut(text: str | None, limit: int = 255) -> str:
@@ -603,35 +612,44 @@ class IngestSession:
         values = {name: getattr(report, name) for name in report.__dataclass_fields__}
         for name, value in values.items():
             if isinstance(value, str):
+                value = _no_nul(value)
                 values[name] = value[:998] if name in ("message_id", "subject") else _cut(value, 320)
         stmt = self.store._insert(failure_reports).values(
-            **values, source=source[:1000], ingested_at=int(time.time()),
+            **values, source=_no_nul(source)[:1000], ingested_at=int(time.time()),
         ).on_conflict_do_nothing(index_elements=["digest"]).returning(failure_reports.c.id)
-        try:
+        with self._isolated(conn):
             added = conn.execute(stmt).scalar() is not None
-        except SQLAlchemyError as err:
-            raise StoreUnavailable(_one_line(err)) from None
         self._done_one()
         return added
+
+    @contextlib.contextmanager
+    def _isolated(self, conn: Connection) -> Iterator[None]:
+        """A savepoint around one report from free-form sources (mail headers, JSON): if the
+        database refuses its values, only that report is rejected, not the session."""
+        try:
+            with conn.begin_nested():
+                yield
+        except (sa.exc.IntegrityError, sa.exc.DataError, sa.exc.ProgrammingError) as err:
+            raise StoreRejected(f"database refused the values: {_one_line(err)}") from None
+        except SQLAlchemyError as err:
+            raise StoreUnavailable(_one_line(err)) from None
 
     def add_tls(self, report: TlsReport, source: str) -> bool:
         conn = self._connection()
         added = False
-        try:
+        with self._isolated(conn):
             for policy in report.policies or ():
                 stmt = self.store._insert(tls_reports).values(
-                    organization=_cut(report.organization), report_id=_cut(report.report_id),
-                    policy_domain=_cut(policy.policy_domain), policy_type=_cut(policy.policy_type, 16),
-                    period_begin=report.begin, period_end=report.end, contact=_cut(report.contact, 320),
+                    organization=_cut(_no_nul(report.organization)), report_id=_cut(_no_nul(report.report_id)),
+                    policy_domain=_cut(_no_nul(policy.policy_domain)), policy_type=_cut(_no_nul(policy.policy_type), 16),
+                    period_begin=report.begin, period_end=report.end, contact=_cut(_no_nul(report.contact), 320),
                     successful=policy.successful, failed=policy.failed,
-                    failure_details=json.dumps(list(policy.failure_details))[:10000],
-                    source=source[:1000], ingested_at=int(time.time()),
+                    failure_details=_no_nul(json.dumps(list(policy.failure_details)))[:10000],
+                    source=_no_nul(source)[:1000], ingested_at=int(time.time()),
                 ).on_conflict_do_nothing(
                     index_elements=["organization", "report_id", "policy_domain"]
                 ).returning(tls_reports.c.id)
                 added = (conn.execute(stmt).scalar() is not None) or added
-        except SQLAlchemyError as err:
-            raise StoreUnavailable(_one_line(err)) from None
         self._done_one()
         return added
 
