@@ -319,7 +319,7 @@ def iter_canonical_body(
         content_length, empty_lines = _split_trailing_empty_lines(chunk)
         if content_length:
             while pending_crlf:
-                run = min(pending_crlf, CHUNK_SIZE // 2)
+                run = min(pending_crlf, max(1, CHUNK_SIZE // 2))
                 yield b"\r\n" * run
                 pending_crlf -= run
             yield chunk if content_length == len(chunk) else memoryview(chunk)[:content_length]
