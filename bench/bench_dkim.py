@@ -1,6 +1,7 @@
 """DKIM: verifications/s and signatures/s for 2 KB, 20 KB and 200 KB messages, RSA-2048 and
 Ed25519, relaxed/relaxed, beside dkimpy (same run, same messages, key lookups answered from
-memory for both: zegel from a zone overlay + its caches, dkimpy through its ``dnsfunc``) and
+memory for both: zegel from a zone overlay + its caches, dkimpy through its ``dnsfunc``;
+zegel's verifications run ASYNC_BATCH to an event-loop turn, as in the milter) and
 OpenDKIM in its ``-t`` test mode on the same message files (keys from a TestPublicKeys file;
 batches of files per process, so process start-up is spread over the batch)."""
 
@@ -13,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -28,6 +29,9 @@ DOMAIN = "example.com"
 SIZES = {"2KB": 2 * 1024, "20KB": 20 * 1024, "200KB": 200 * 1024}
 MIN_SECONDS = 0.6
 OPENDKIM_BATCH = 100
+# zegel verifies inside an event loop (as the milter does): one loop turn runs this many
+# verifications, so the figure is not the cost of starting the loop.
+ASYNC_BATCH = 20
 
 WORDS = [
     "de", "het", "een", "factuur", "betaling", "order", "bevestiging", "levering", "klant",
@@ -151,8 +155,12 @@ def run() -> list[Row]:
                 assert check[0].result == "pass", check[0].reason
                 assert dkim.verify(signed, dnsfunc=dnsfunc), "dkimpy does not verify the benchmark message"
 
-                def zegel_verify(signed: bytes = signed) -> object:
-                    return loop.run_until_complete(verifier.verify(signed))
+                async def verify_batch(signed: bytes = signed) -> None:
+                    for _ in range(ASYNC_BATCH):
+                        await verifier.verify(signed)
+
+                def zegel_verify(verify_batch: Callable[[], Coroutine[None, None, None]] = verify_batch) -> object:
+                    return loop.run_until_complete(verify_batch())
 
                 def dkimpy_verify(signed: bytes = signed) -> object:
                     return dkim.verify(signed, dnsfunc=dnsfunc)
@@ -174,7 +182,7 @@ def run() -> list[Row]:
                 for action, ours, theirs, conf, data, expect in measured:
                     metric = f"{action} {label} {size_name}"
                     unit = "verifications/s" if action == "verify" else "signatures/s"
-                    ours_rate = rate(ours, min_seconds=MIN_SECONDS)
+                    ours_rate = rate(ours, min_seconds=MIN_SECONDS) * (ASYNC_BATCH if action == "verify" else 1)
                     rows.append(Row("dkim", metric, unit, ours_rate, "dkimpy", rate(theirs, min_seconds=MIN_SECONDS)))
                     if opendkim is None:
                         rows.append(Row("dkim", metric, unit, ours_rate, "OpenDKIM -t", None, note=note_missing))

@@ -192,11 +192,12 @@ def canonicalize_header(raw_field: bytes, method: str) -> bytes:
 
 def headers_hash_input(headers: Sequence[HeaderField], names: Sequence[str], method: str) -> bytes:
     """The canonicalized header fields named in h=, in h= order (RFC 6376 section 3.7)."""
-    return b"".join(
-        canonicalize_header(field.raw, method)
-        for field in select_headers(headers, names)
-        if field is not None
-    )
+    selected = select_headers(headers, names)
+    if method == "relaxed":
+        return b"".join(
+            [_relaxed_field(f.raw[:-2] if f.raw.endswith(b"\r\n") else f.raw) for f in selected if f is not None]
+        )
+    return b"".join([canonicalize_header(field.raw, method) for field in selected if field is not None])
 
 
 def signature_field_input(raw_field: bytes, method: str, tag: str = "b") -> bytes:
@@ -207,8 +208,8 @@ def signature_field_input(raw_field: bytes, method: str, tag: str = "b") -> byte
     colon = field.find(b":")
     head, parts = field[: colon + 1], field[colon + 1 :].split(b";")
     wanted = tag.encode("ascii")
-    for index, part in enumerate(parts):
-        name, equals, _ = part.partition(b"=")
+    for index in range(len(parts) - 1, -1, -1):  # b= is usually the last tag
+        name, equals, _ = parts[index].partition(b"=")
         if equals and name.strip(b" \t\r\n") == wanted:
             parts[index] = name + b"="
             break
@@ -355,7 +356,7 @@ def body_hash(
 ) -> BodyHash:
     """Hash the canonical body (RFC 6376 section 3.7), honouring an l= ``limit``.
     ``unix_newlines``: see :func:`iter_canonical_body` (pass ``Message.unix_newlines``)."""
-    hasher = hashlib.new(hash_name)
+    hasher = hashlib.sha256() if hash_name == "sha256" else hashlib.new(hash_name)
     length = 0
     for piece in iter_canonical_body(body, method, unix_newlines=unix_newlines):
         if limit is None:
