@@ -28,6 +28,11 @@ def _continue(coro: Coroutine[Any, Any, T], pending: Any) -> Generator[Any, Any,
     while True:
         try:
             value = yield pending
+        except GeneratorExit:
+            # Closed (e.g. a pending Task collected after its loop ended): close the inner
+            # coroutine the way ``await`` delegation does, rather than resuming it.
+            coro.close()
+            raise
         except BaseException as exc:
             try:
                 pending = coro.throw(exc)

@@ -94,3 +94,25 @@ def test_cancellation_reaches_the_coroutine() -> None:
 
     asyncio.run(go())
     assert cancelled == [True]
+
+
+def test_closing_a_suspended_wrapper_closes_the_inner_coroutine() -> None:
+    finished: list[str] = []
+
+    async def inner() -> int:
+        try:
+            await asyncio.sleep(10)
+        except GeneratorExit:
+            finished.append("closed")
+            raise
+        return 1
+
+    async def start() -> asyncio.Future[int]:
+        return aio.ensure_future(inner())
+
+    loop = asyncio.new_event_loop()
+    future = loop.run_until_complete(start())
+    loop.close()  # the Task is still pending: its coroutine is closed, not resumed
+    assert isinstance(future, asyncio.Task)
+    future.get_coro().close()
+    assert finished == ["closed"]

@@ -27,7 +27,6 @@ DEFAULT_CONCURRENCY = 50
 # RFC 5321 4.1.2 / RFC 1123 2.1: a mail domain is letters, digits and hyphens (A-labels here).
 _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 # A shared DNS lookup cancelled by another domain's deadline is retried this many times.
-_SHARED_CANCEL_RETRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,23 +215,16 @@ async def check_domain(domain: str, resolver: Resolver, options: CheckOptions = 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + options.domain_timeout
     given = clean_input(domain) or domain
-    for _ in range(_SHARED_CANCEL_RETRIES):
-        try:
-            async with asyncio.timeout_at(deadline):
-                return await audit_domain(domain, resolver, options)
-        except TimeoutError:
-            return _failed_report(given, "domain.timeout", options, seconds=f"{options.domain_timeout:g}")
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is None or task.cancelling():
-                raise
-            # Not us: a lookup this domain shared with another one (the resolver coalesces
-            # identical queries) was cancelled by that domain's deadline. Ask again.
-            continue
-        except Exception as exc:  # one broken domain must not end the batch
-            return _failed_report(given, "domain.check-failed", options,
-                                  reason=f"{type(exc).__name__}: {exc}"[:300])
-    return _failed_report(given, "domain.dns-error", options, reason="lookups were cancelled repeatedly")
+    # A lookup shared with another domain whose deadline cancels it is asked again by the
+    # resolver itself (zegel.dns.Resolver.query), so only our own deadline ends this check.
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await audit_domain(domain, resolver, options)
+    except TimeoutError:
+        return _failed_report(given, "domain.timeout", options, seconds=f"{options.domain_timeout:g}")
+    except Exception as exc:  # one broken domain must not end the batch
+        return _failed_report(given, "domain.check-failed", options,
+                              reason=f"{type(exc).__name__}: {exc}"[:300])
 
 
 async def _iterate(domains: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str]:

@@ -167,23 +167,31 @@ class Resolver:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        pending = self._inflight.get(key)
-        if pending is None:
-            # The lookup runs on its own (eagerly: an overlay answer costs no task) and every
-            # caller awaits it through a shield, so one caller being cancelled does not cancel
-            # the query the others are waiting for.
-            pending = aio.ensure_future(self._lookup_and_cache(key, qname, rdtype))
-            if not pending.done():
-                self._inflight[key] = pending
-                pending.add_done_callback(lambda done: self._forget(key, done))
-        return await asyncio.shield(pending)
-
-    def _forget(self, key: tuple[str, str], done: asyncio.Future[Answer[Any]]) -> None:
-        if self._inflight.get(key) is done:
-            del self._inflight[key]
-
-    async def _lookup_and_cache(self, key: tuple[str, str], qname: str, rdtype: str) -> Answer[Any]:
-        answer = await self._lookup(qname, rdtype, 0)
+        while (pending := self._inflight.get(key)) is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                # The caller that sent the query was cancelled, not us: ask again ourselves.
+                if pending.cancelled() and not _being_cancelled():
+                    continue
+                raise
+        # The lookup runs in this caller's task (no task of the resolver's own outlives it);
+        # concurrent callers of the same query wait on this future.
+        future: asyncio.Future[Answer[Any]] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            answer = await self._lookup(qname, rdtype, 0)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        future.set_result(answer)
         if not answer.is_tempfail:
             self.cache.put(key, answer)
         return answer
@@ -233,6 +241,11 @@ class Resolver:
         except (AttributeError, ValueError, UnicodeError) as exc:
             return Answer(qname, rdtype, Status.TEMPFAIL, reason=f"malformed answer: {exc}")
         return answer
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _short(exc: BaseException) -> str:
