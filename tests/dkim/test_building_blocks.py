@@ -167,3 +167,10 @@ def test_key_cache_memoizes_errors_too() -> None:
     assert cache.parse(f"k=ed25519; p={ED25519_P}") is first
     cache.parse("v=DKIM1; p=")
     assert len(cache) == 2
+
+
+def test_many_space_runs_collapse_like_few() -> None:
+    # more than 4096 runs takes the rescanning path; runs of 2..7 spaces and tabs
+    body = b"".join(b"w" + b" " * (2 + i % 6) + (b"\t" if i % 5 == 0 else b"") + b"x \r\n" for i in range(6000))
+    expected = b"".join(b"w x\r\n" for _ in range(6000))
+    assert canonicalize_body(body, "relaxed") == expected

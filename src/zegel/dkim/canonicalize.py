@@ -28,6 +28,7 @@ import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import NamedTuple
 
 __all__ = [
@@ -277,10 +278,20 @@ def _split_trailing_empty_lines(chunk: bytes) -> tuple[int, int]:
 
 def _collapse_spaces(chunk: bytes) -> bytes:
     """Runs of SP -> one SP. split/join is one pass in C (bytes.replace with a shorter
-    replacement makes two); a run of three or more needs another round."""
-    while b"  " in chunk:
-        chunk = b" ".join(chunk.split(b"  "))
-    return chunk
+    replacement makes two). A run of three or more SP leaves a piece that is empty or starts
+    with SP; only then is another round needed, which spares a rescan of the whole chunk."""
+    if b"  " not in chunk:
+        return chunk
+    parts = chunk.split(b"  ")
+    joined = b" ".join(parts)
+    if len(parts) > 4096:  # very many runs: let C look for what is left
+        while b"  " in joined:
+            joined = b" ".join(joined.split(b"  "))
+        return joined
+    for part in islice(parts, 1, None):
+        if not part or part[0] == 0x20:
+            return _collapse_spaces(joined)
+    return joined
 
 
 def iter_canonical_body(
