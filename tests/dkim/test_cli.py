@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from zegel.cli import cli
+from zegel.dns.testserver import TestDnsServer
 
 from .conftest import VARIANTS
 
@@ -119,3 +121,18 @@ def test_sign_rejects_non_key(tmp_path: Path) -> None:
     junk.write_text("not a key")
     code, _, err = run("dkim", "sign", "-d", "example.com", "-s", "s1", "--key", str(junk), input=VARIANTS["plain"])
     assert code == 2 and err.startswith("zegel:") and len(err.strip().splitlines()) == 1
+
+
+def test_verify_and_record_over_dns(published: tuple[Path, Path, Path], dns_server: Callable[..., TestDnsServer]) -> None:
+    key, _, zone = published
+    server = dns_server(zone_text="$TTL 300\n" + zone.read_text())
+    code, signed, _ = run("dkim", "sign", "-d", "example.com", "-s", "s1", "--key", str(key), input=VARIANTS["plain"])
+    assert code == 0
+    code, out, _ = run("dkim", "verify", "--dns", server.address, "--json", input=signed)
+    assert code == 0 and json.loads(out)["signatures"][0]["result"] == "pass"
+    code, out, _ = run("dkim", "record", "s1._domainkey.example.com", "--dns", server.address)
+    assert code == 0 and b"ok: RSA key, 2048 bits" in out
+    # DNS failure: the key name answers SERVFAIL -> temperror, exit 1
+    failing = dns_server(zone_text="$TTL 300\n" + zone.read_text(), servfail=["s1._domainkey.example.com"])
+    code, out, _ = run("dkim", "verify", "--dns", failing.address, "--timeout", "0.5", input=signed)
+    assert code == 1 and out.startswith(b"temperror")
