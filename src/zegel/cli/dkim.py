@@ -47,7 +47,7 @@ def command() -> None:
 
 # -- verify --------------------------------------------------------------------------------
 
-@command.command("verify")
+@command.command("verify", short_help="Verify every DKIM signature of a message.")
 @click.argument("file", default="-", metavar="[FILE|-]")
 @dns_options
 @click.option("--json", "as_json", is_flag=True, help="Print {\"signatures\": [...]} as JSON.")
@@ -116,7 +116,7 @@ def _canonicalization(value: str) -> tuple[str, str]:
     return header, body
 
 
-@command.command("sign")
+@command.command("sign", short_help="Sign a message; the signed message goes to stdout.")
 @click.argument("file", default="-", metavar="[FILE|-]")
 @click.option("--domain", "-d", required=True, help="Signing domain (d=).")
 @click.option("--selector", "-s", required=True, help="Selector (s=): the key is published at SELECTOR._domainkey.DOMAIN.")
@@ -164,7 +164,7 @@ def sign_command(
 
 # -- keygen --------------------------------------------------------------------------------
 
-@command.command("keygen")
+@command.command("keygen", short_help="Generate a key and print its DNS record.")
 @click.option("--domain", "-d", required=True, help="Signing domain the key is for.")
 @click.option("--selector", "-s", required=True, help="Selector, e.g. s2026 or a date: a new one for every new key.")
 @click.option("--type", "key_type", type=click.Choice(["rsa", "ed25519"]), default="rsa", show_default=True,
@@ -218,7 +218,7 @@ def keygen_command(
 
 # -- record --------------------------------------------------------------------------------
 
-@command.command("record")
+@command.command("record", short_help="Check a published key record.")
 @click.argument("name", metavar="SELECTOR._domainkey.DOMAIN")
 @dns_options
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
