@@ -19,6 +19,7 @@ from zegel.dkim.keys import (
     KeyFormatError,
     KeyRecordError,
     PrivateKey,
+    domain_name,
     load_private_key,
     parse_key_record,
     public_key_record,
@@ -181,18 +182,17 @@ def keygen_command(
 ) -> None:
     """Generate a signing key: writes the private key (PEM, mode 0600) and prints the DNS record,
     as a zone-file line (split into 255-octet strings) and as one string for a web DNS panel."""
-    name = f"{selector}._domainkey.{domain.rstrip('.')}"
     try:
-        from zegel.dns import normalize
-
-        normalize(name)
+        domain = domain_name(domain.rstrip("."))
+        selector = domain_name(selector)
     except ValueError as exc:
         usage_error(f"bad domain or selector: {exc}")
+    name = f"{selector}._domainkey.{domain}"
     key: PrivateKey = (
         rsa.generate_private_key(65537, bits) if key_type == "rsa" else ed25519.Ed25519PrivateKey.generate()
     )
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    path = Path(out_dir) / f"{selector}.{domain.rstrip('.')}.pem"
+    path = Path(out_dir) / f"{selector}.{domain}.pem"
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -204,7 +204,7 @@ def keygen_command(
         stream.write(pem)
     os.chmod(path, 0o600)  # also when the umask was stricter or O_CREAT ignored the mode
     record = public_key_record(key, testing=testing)
-    zone_line = zone_file_line(selector, domain.rstrip("."), record)
+    zone_line = zone_file_line(selector, domain, record)
     if as_json:
         print_json({"private_key": str(path), "name": name, "record": record, "zone_line": zone_line})
         return

@@ -146,7 +146,7 @@ def parse_message(raw: bytes) -> Message:
                 break
             position = match.end()
         number = header_bytes.count(b"\r\n", start, position) + 1
-        shown = header_bytes[position : position + 40].split(b"\r\n")[0].decode("ascii", "replace")
+        shown = header_bytes[position : position + 40].split(b"\r\n")[0]
         raise MessageFormatError(f"header line {number} is not a header field: {shown!r}")
     fields = [HeaderField(name.decode("ascii").lower(), raw) for raw, name in pairs]
     return Message(tuple(fields), body, has_separator, skipped, unix_newlines)

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from zegel.dkim.tags import TagListError, decode_base64, parse_tag_list, split_colon_list
-from zegel.dns import normalize
+from zegel.dns import InvalidName, normalize
 
 if TYPE_CHECKING:
     from zegel.dns import Answer, Resolver
@@ -314,11 +314,17 @@ _PLAIN_DOMAIN = re.compile(r"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\Z")
 
 def domain_name(name: str) -> str:
     """``name`` as a lower-case A-label domain without trailing dot (d=, i= domains,
-    selectors); raises ``zegel.dns.InvalidName``. Plain ASCII names take a fast path;
-    anything else (U-labels, RFC 8616) goes through ``zegel.dns.normalize``."""
+    selectors); raises ``zegel.dns.InvalidName``. Labels are letters, digits, '-' and '_'
+    (RFC 6376 3.5 domain-name / selector; '_' because DNS and real selectors use it); U-labels
+    (RFC 8616) are converted with IDNA first."""
     if len(name) <= 253 and _PLAIN_DOMAIN.match(name):
         return name.lower()
-    return normalize(name)
+    if name.isascii():
+        raise InvalidName(f"invalid domain name {name[:80]!r}: labels are letters, digits, '-' and '_'")
+    converted = normalize(name)
+    if not _PLAIN_DOMAIN.match(converted):
+        raise InvalidName(f"invalid domain name {name[:80]!r}")
+    return converted
 
 
 def load_private_key(data: bytes | str | PrivateKey, password: bytes | None = None) -> PrivateKey:
