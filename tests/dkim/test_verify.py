@@ -174,7 +174,8 @@ def test_expiry_and_future_timestamp(signing_keys: SigningKeys, key_dns: KeyDns)
     assert run_verify(old, resolver, now=now - 3600 + 100)[0].result == "pass"
     future = signed(signing_keys, timestamp=now + 86400)
     assert "future" in run_verify(future, resolver)[0].reason
-    assert run_verify(signed(signing_keys, timestamp=now + 60), resolver)[0].result == "pass"
+    # a signer whose clock runs ten minutes fast is not "far in the future"
+    assert run_verify(signed(signing_keys, timestamp=now + 600), resolver)[0].result == "pass"
 
 
 def test_body_length_limit(signing_keys: SigningKeys, key_dns: KeyDns) -> None:

@@ -52,10 +52,18 @@ from zegel.dkim.result import DkimResult
 from zegel.dkim.tags import TagListError, decode_base64, decode_qp, parse_tag_list, split_colon_list
 from zegel.dns import InvalidName, Resolver
 
-__all__ = ["DEFAULT_CLOCK_SKEW", "DEFAULT_MAX_SIGNATURES", "DkimVerifier", "SignatureError", "verify"]
+__all__ = [
+    "DEFAULT_CLOCK_SKEW",
+    "DEFAULT_FUTURE_SKEW",
+    "DEFAULT_MAX_SIGNATURES",
+    "DkimVerifier",
+    "SignatureError",
+    "verify",
+]
 
 DEFAULT_MAX_SIGNATURES = 10
-DEFAULT_CLOCK_SKEW = 300  # seconds of clock difference tolerated for x= and t=
+DEFAULT_CLOCK_SKEW = 300  # seconds an x= may lie in the past (clocks differ)
+DEFAULT_FUTURE_SKEW = 3600  # seconds a t= may lie in the future before it counts as "far"
 
 _FWS = r"[ \t]*(?:\r?\n[ \t]+)?"
 _HDR_NAME = r"[\x21-\x39\x3b-\x7e]+"
@@ -211,7 +219,8 @@ class DkimVerifier:
     parsed keys, and the options. ``await verifier.verify(message)``.
 
     Options: ``max_signatures`` (signatures evaluated per message; more are reported once as
-    neutral), ``clock_skew`` (seconds allowed for x= and t=), ``check_times`` (False ignores
+    neutral), ``clock_skew`` (seconds an expired x= is still accepted), ``future_skew``
+    (seconds a t= may lie in the future: a signer's clock running fast), ``check_times`` (False ignores
     x= and t=, e.g. for archived messages and old test vectors), ``now`` (a fixed clock),
     ``fail_partial_body`` (l= shorter than the body gives ``policy`` instead of ``pass``),
     ``min_rsa_bits`` (at least 1024, RFC 8301).
@@ -224,6 +233,7 @@ class DkimVerifier:
         key_cache: KeyCache | None = None,
         max_signatures: int = DEFAULT_MAX_SIGNATURES,
         clock_skew: int = DEFAULT_CLOCK_SKEW,
+        future_skew: int = DEFAULT_FUTURE_SKEW,
         check_times: bool = True,
         now: float | None = None,
         fail_partial_body: bool = False,
@@ -235,6 +245,7 @@ class DkimVerifier:
         self.key_cache = key_cache if key_cache is not None else KeyCache()
         self.max_signatures = max_signatures
         self.clock_skew = clock_skew
+        self.future_skew = future_skew
         self.check_times = check_times
         self.now = now
         self.fail_partial_body = fail_partial_body
@@ -311,7 +322,7 @@ class DkimVerifier:
             if signature.expiration is not None and signature.expiration + self.clock_skew < now:
                 # RFC 6376 3.5 x= / 6.1.1: an expired signature is not valid.
                 return self._result(signature, "permerror", f"signature expired at {_utc(signature.expiration)}")
-            if signature.timestamp is not None and signature.timestamp > now + self.clock_skew:
+            if signature.timestamp is not None and signature.timestamp > now + self.future_skew:
                 # RFC 6376 3.5 t=: verifiers MAY ignore signatures dated in the future.
                 return self._result(signature, "permerror", f"signature dated in the future (t={_utc(signature.timestamp)})")
         return signature
@@ -398,6 +409,7 @@ async def verify(
     key_cache: KeyCache | None = None,
     max_signatures: int = DEFAULT_MAX_SIGNATURES,
     clock_skew: int = DEFAULT_CLOCK_SKEW,
+    future_skew: int = DEFAULT_FUTURE_SKEW,
     check_times: bool = True,
     now: float | None = None,
     fail_partial_body: bool = False,
@@ -412,6 +424,7 @@ async def verify(
         key_cache=key_cache,
         max_signatures=max_signatures,
         clock_skew=clock_skew,
+        future_skew=future_skew,
         check_times=check_times,
         now=now,
         fail_partial_body=fail_partial_body,
