@@ -256,7 +256,7 @@ class DkimVerifier:
         try:
             parsed = parse_message(message)
         except MessageFormatError as exc:
-            if _SIGNATURE_LINE.search(message):
+            if _SIGNATURE_LINE.search(message, 0, 1 << 22):  # look in the first 4 MiB only
                 return [DkimResult("permerror", reason=f"malformed message: {exc}")]
             return [DkimResult("none", reason=f"no DKIM-Signature (and malformed message: {exc})")]
         fields = parsed.fields_named("dkim-signature")
