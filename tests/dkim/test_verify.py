@@ -275,6 +275,22 @@ def test_bad_input_defined_result(key_dns: KeyDns, message: bytes, result: str, 
     assert reason in results[0].reason
 
 
+def test_huge_header_sections_are_refused_in_bounded_memory(key_dns: KeyDns) -> None:
+    resolver, _ = key_dns()
+    many_fields = b"DKIM-Signature: v=1\r\n" + b"X: y\r\n" * 2_000_000 + b"\r\nbody"
+    no_separator = b"From: a@b\r\n" + b"x" * (50 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        [lines] = run_verify(many_fields, resolver)
+        [giant] = run_verify(no_separator, resolver)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (lines.result, giant.result) == ("permerror", "none")
+    assert "more than 200000 lines" in lines.reason and "larger than 16 MiB" in giant.reason
+    assert peak < 16 * 1024 * 1024
+
+
 def test_no_header_body_separator(signing_keys: SigningKeys, key_dns: KeyDns) -> None:
     resolver, _ = key_dns()
     headers_only = MESSAGE.split(b"\r\n\r\n")[0] + b"\r\n"

@@ -49,6 +49,11 @@ __all__ = [
 
 CANONICALIZATIONS = ("simple", "relaxed")
 CHUNK_SIZE = 1 << 20  # body canonicalization works on ~1 MiB pieces cut at line ends
+# Bounds on the header section, so a hostile message cannot make parsing use unbounded memory
+# (each field costs a Python object). Real header sections are far smaller (Postfix's default
+# header_size_limit is 100 KiB); one 1 MB field is fine.
+MAX_HEADER_BYTES = 16 << 20
+MAX_HEADER_LINES = 200_000
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
@@ -111,7 +116,8 @@ def parse_message(raw: bytes) -> Message:
 
     The header section ends at the first empty line; bare LF counts as CRLF. A leading mbox
     ``From `` line (not a header field) is skipped. Raises :class:`MessageFormatError` when
-    a header line is neither a field nor a continuation line.
+    a header line is neither a field nor a continuation line, or the header section exceeds
+    MAX_HEADER_BYTES / MAX_HEADER_LINES.
     """
     view = memoryview(raw)
     if not raw:
@@ -125,6 +131,10 @@ def parse_message(raw: bytes) -> Message:
         header_bytes, body, has_separator = raw[: match.start() + 1], view[match.end():], True
     else:
         header_bytes, body, has_separator = raw, view[len(raw):], False
+    if len(header_bytes) > MAX_HEADER_BYTES:
+        raise MessageFormatError(f"header section larger than {MAX_HEADER_BYTES >> 20} MiB")
+    if header_bytes.count(b"\n") > MAX_HEADER_LINES:
+        raise MessageFormatError(f"header section has more than {MAX_HEADER_LINES} lines")
     converted = _to_crlf(header_bytes)
     unix_newlines = converted is not header_bytes
     header_bytes = converted
