@@ -144,6 +144,8 @@ def test_unsigned_is_none(key_dns: KeyDns) -> None:
         (b"d=example.com;", b"d=example.com; q=http/well-known;", "no supported query method"),
         (b"d=example.com;", b"d=example.com; l=12x;", "l= is not a number"),
         (b"t=", b"x=1; t=", "x= is earlier than t="),
+        (b"d=example.com;", b"d=example.com; z=From:joe|To=3Ax;", "z= holds a malformed header copy"),
+        (b"d=example.com;", b"d=example.com; z=From:joe=4G;", "z= invalid quoted-printable"),
     ],
 )
 def test_broken_signature_is_permerror(
@@ -154,6 +156,15 @@ def test_broken_signature_is_permerror(
     [result] = run_verify(message, resolver)
     assert result.result == "permerror"
     assert reason in result.reason
+
+
+def test_valid_copied_headers_are_accepted(signing_keys: SigningKeys, key_dns: KeyDns) -> None:
+    resolver, _ = key_dns()
+    z = b"z=From:Joe=20<joe=40example.com>|Subject:Is=20dinner=20ready?;"
+    message = replace_tag(signed(signing_keys), b"d=example.com;", b"d=example.com; " + z)
+    [result] = run_verify(message, resolver)
+    # z= parses; the signature fails only because z= was added after signing
+    assert (result.result, result.reason.split(":")[0]) == ("fail", "signature mismatch")
 
 
 def test_subdomain_identity_passes(signing_keys: SigningKeys, key_dns: KeyDns) -> None:

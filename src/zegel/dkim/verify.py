@@ -113,6 +113,20 @@ def _number(tags: dict[str, str], name: str, max_digits: int) -> int | None:
     return int(value)
 
 
+def _check_copied_headers(value: str) -> None:
+    """z= (RFC 6376 3.5): ``name:qp-value`` copies separated by ``|``. Only diagnostic (it
+    MUST NOT be used in verification), but a malformed one makes the signature's syntax
+    invalid."""
+    for copy in value.split("|"):
+        name, colon, copied = copy.partition(":")
+        if not colon or not re.fullmatch(_HDR_NAME, name.strip(" \t\r\n")):
+            raise SignatureError(f"z= holds a malformed header copy {copy[:40]!r}")
+        try:
+            decode_qp(copied)
+        except TagListError as exc:
+            raise SignatureError(f"z= {exc}") from None
+
+
 def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature:
     """Check a DKIM-Signature's tags (RFC 6376 sections 3.5 and 6.1.1). Raises SignatureError."""
     for required in ("v", "a", "b", "bh", "d", "h", "s"):
@@ -181,6 +195,8 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
         if identity_domain != domain and not identity_domain.endswith("." + domain):
             raise SignatureError(f"i= domain {identity_domain} is not within d={domain}")
         identity = f"{local}@{identity_domain}"
+    if "z" in tags:
+        _check_copied_headers(tags["z"])
     body_length = _number(tags, "l", 76)
     timestamp = _number(tags, "t", 12)
     expiration = _number(tags, "x", 12)
