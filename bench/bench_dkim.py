@@ -111,6 +111,11 @@ class OpenDkimRunner:
             (self.workdir / name).write_bytes(message)
             names.append(name)
         args = [self.binary, "-x", str(self.confs[conf]), "-t", ",".join(names)]
+        if not expect:  # signing prints nothing per file unless verbose: check one file first
+            probe = subprocess.run([self.binary, "-x", str(self.confs[conf]), "-vv", "-t", names[0]],
+                                   capture_output=True, text=True, cwd=self.workdir, check=False)
+            if "hname='DKIM-Signature'" not in probe.stdout:
+                return None
         done_files = 0
         started = time.perf_counter()
         while True:
