@@ -106,3 +106,20 @@ def test_tag_list_round_trip(tags: dict[str, str], around: str, inner: str, trai
     if trailing:
         text += ";"
     assert parse_tag_list(text) == tags
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([b"Subject", b"X-Mixed-Case", b"to"]), st.sampled_from([b"", b" ", b"\t "]), header_values),
+        min_size=1,
+        max_size=6,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_relaxed_header_block_matches_field_by_field(fields: list[tuple[bytes, bytes, bytes]]) -> None:
+    raws = [name + before + b":" + value + b"\r\n" for name, before, value in fields]
+    message = canon.parse_message(b"".join(raws) + b"\r\n")
+    names = [field.name for field in message.headers]
+    selected = canon.select_headers(message.headers, names)
+    expected = b"".join(reference_relaxed_header(field.raw) for field in selected if field is not None)
+    assert canon.headers_hash_input(message.headers, names, "relaxed") == expected

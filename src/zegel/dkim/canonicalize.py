@@ -203,12 +203,34 @@ def canonicalize_header(raw_field: bytes, method: str) -> bytes:
 
 def headers_hash_input(headers: Sequence[HeaderField], names: Sequence[str], method: str) -> bytes:
     """The canonicalized header fields named in h=, in h= order (RFC 6376 section 3.7)."""
-    selected = select_headers(headers, names)
+    present = [field for field in select_headers(headers, names) if field is not None]
     if method == "relaxed":
-        return b"".join(
-            [_relaxed_field(f.raw[:-2] if f.raw.endswith(b"\r\n") else f.raw) for f in selected if f is not None]
-        )
-    return b"".join([canonicalize_header(field.raw, method) for field in selected if field is not None])
+        return _relaxed_fields(present)
+    return b"".join([canonicalize_header(field.raw, method) for field in present])
+
+
+def _relaxed_fields(fields: Sequence[HeaderField]) -> bytes:
+    """RFC 6376 3.4.2 for several fields at once: unfolding and WSP rules run over the joined
+    block with bytes operations; only the name and the colon are handled field by field."""
+    if not all(field.raw.endswith(b"\r\n") for field in fields):
+        return b"".join([canonicalize_header(field.raw, "relaxed") for field in fields])
+    block = b"".join([field.raw for field in fields])
+    if b"\r\n " in block or b"\r\n\t" in block:  # unfold: a CRLF before WSP goes
+        block = block.replace(b"\r\n ", b" ").replace(b"\r\n\t", b"\t")
+    if b"\t" in block:
+        block = block.translate(_TAB_TO_SPACE)
+    block = _collapse_spaces(block)
+    if b" \r\n" in block:  # WSP at the end of a value
+        block = block.replace(b" \r\n", b"\r\n")
+    out = []
+    # After unfolding each field is one line: "Name[ ]:[ ]value".
+    for field, line in zip(fields, block.split(b"\r\n"), strict=False):
+        size = len(field.name)
+        rest = line[size + 1 :] if line[size : size + 1] == b":" else line[size + 2 :]  # past "[ ]:"
+        if rest[:1] == b" ":
+            rest = rest[1:]
+        out.append(line[:size].lower() + b":" + rest + b"\r\n")
+    return b"".join(out)
 
 
 def signature_field_input(raw_field: bytes, method: str, tag: str = "b") -> bytes:
