@@ -70,6 +70,9 @@ MIN_RSA_BITS = 1024
 # a= values this package signs and verifies; rsa-sha1 is recognized but refused (RFC 8301 3.1).
 SIGNING_ALGORITHMS = {"rsa-sha256": ("rsa", "sha256"), "ed25519-sha256": ("ed25519", "sha256")}
 KEY_TYPES = ("rsa", "ed25519")
+# Immutable parameter objects, built once rather than per signature.
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
 
 
 class KeyRecordError(ValueError):
@@ -361,7 +364,7 @@ def sign_bytes(private_key: PrivateKey, algorithm: str, data: bytes) -> bytes:
     Ed25519 over the SHA-256 digest of ``data`` (RFC 8463 section 3).
     """
     if algorithm == "rsa-sha256" and isinstance(private_key, rsa.RSAPrivateKey):
-        return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return private_key.sign(data, _PKCS1V15, _SHA256)
     if algorithm == "ed25519-sha256" and isinstance(private_key, ed25519.Ed25519PrivateKey):
         return private_key.sign(hashlib.sha256(data).digest())
     raise ValueError(f"algorithm {algorithm} does not match the private key type")
@@ -372,7 +375,7 @@ def check_signature(public_key: PublicKey, algorithm: str, data: bytes, signatur
     (see :func:`sign_bytes`); a key / algorithm mismatch is False."""
     try:
         if algorithm == "rsa-sha256" and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+            public_key.verify(signature, data, _PKCS1V15, _SHA256)
             return True
         if algorithm == "ed25519-sha256" and isinstance(public_key, ed25519.Ed25519PublicKey):
             public_key.verify(signature, hashlib.sha256(data).digest())
