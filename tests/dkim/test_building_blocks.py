@@ -34,6 +34,7 @@ def test_tag_list_fws_everywhere() -> None:
         ("a=1; a=2", "duplicate tag a="),
         ("a=1;; b=2", "empty tag"),
         ("1a=2", "invalid tag name"),
+        ("v=1; a b=2", "invalid tag name 'a b'"),
         ("a", "has no '='"),
         ("a=\x01", "control character"),
         ("", "empty tag-list"),

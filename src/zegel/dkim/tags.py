@@ -26,6 +26,7 @@ class TagListError(ValueError):
 
 # RFC 6376 3.2: tag-name = ALPHA *ALNUMPUNC
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_TAG_NAMES = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:;[A-Za-z][A-Za-z0-9_]*)*\Z")
 # tval = 1*VALCHAR, VALCHAR = %x21-3A / %x3C-7E; values may contain FWS between tvals.
 # RFC 8616 section 4 lets i= (and d= in U-label form) carry UTF-8, so octets above 0x7E pass.
 _BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -69,11 +70,13 @@ def parse_tag_list(text: str) -> dict[str, str]:
             if not name:
                 raise TagListError("empty tag in tag-list" if index else "empty tag-list")
             raise TagListError(f"tag {_shorten(name)!r} has no '='")
-        if not _TAG_NAME.match(name):
-            raise TagListError(f"invalid tag name {_shorten(name)!r}")
         if name in tags:
             raise TagListError(f"duplicate tag {name}=")
         tags[name] = value.strip(_WSP)
+    # All names checked in one match; on failure, find the culprit for the message.
+    if not _TAG_NAMES.match(";".join(tags)):  # ";" cannot occur inside a name
+        bad = next(name for name in tags if not _TAG_NAME.match(name))
+        raise TagListError(f"invalid tag name {_shorten(bad)!r}")
     return tags
 
 
