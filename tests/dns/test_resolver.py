@@ -260,3 +260,14 @@ def test_cancelling_one_caller_does_not_cancel_the_others(dns_server: Factory) -
     assert run(go()) is Status.ANSWER
     # the waiting caller asked again itself once the caller that sent the query was cancelled
     assert server.stats.by_name["example.com"] == 2
+
+
+def test_zone_without_ttl_gets_a_default_and_errors_keep_file_line_numbers(tmp_path: Path) -> None:
+    draft = tmp_path / "draft.zone"
+    draft.write_text('example.net. IN TXT "v=spf1 -all"\n')
+    answer = run(Resolver(zones=[draft], offline=True).txt("example.net"))
+    assert answer.records == ("v=spf1 -all",) and answer.ttl == 300
+    broken = tmp_path / "broken.zone"
+    broken.write_text('example.net. IN TXT "ok"\nexample.net. IN MX notanumber mail.example.net.\n')
+    with pytest.raises(ZoneError, match=r"broken.zone:2:"):
+        Resolver(zones=[broken])

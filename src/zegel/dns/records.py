@@ -3,6 +3,7 @@ the resolver and the test server."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -108,15 +109,28 @@ def nodes_from_spec(spec: RecordSpec, default_ttl: int = 300) -> NodeMap:
     return nodes
 
 
+DEFAULT_ZONE_TTL = 300
+_HAS_TTL_OR_SOA = re.compile(r"^\s*\$TTL\b|\bSOA\b", re.I | re.M)
+_LINE_NUMBER = re.compile(r":(\d+):")
+
+
 def nodes_from_zone_text(text: str, *, origin: str | None = None, filename: str = "<zone>") -> NodeMap:
-    """Parse RFC 1035 master-file text. Without $ORIGIN, names are taken as absolute."""
+    """Parse RFC 1035 master-file text. Without $ORIGIN, names are taken as absolute; without
+    $TTL or an SOA (a draft holding a few records), records get DEFAULT_ZONE_TTL."""
     zone_origin = to_dns_name(origin) if origin else dns.name.root
+    added_lines = 0
+    if not _HAS_TTL_OR_SOA.search(text):
+        text = f"$TTL {DEFAULT_ZONE_TTL}\n{text}"
+        added_lines = 1
     try:
         zone = dns.zone.from_text(
             text, origin=zone_origin, relativize=False, check_origin=False, filename=filename
         )
     except dns.exception.DNSException as exc:
-        raise ZoneError(f"{filename}: {exc}") from None
+        message = str(exc)
+        if added_lines:  # report the line numbers of the file as written
+            message = _LINE_NUMBER.sub(lambda m: f":{int(m.group(1)) - added_lines}:", message, count=1)
+        raise ZoneError(f"{filename}: {message}") from None
     except (ValueError, UnicodeError) as exc:
         raise ZoneError(f"{filename}: {exc}") from None
     nodes: NodeMap = {}
