@@ -222,7 +222,7 @@ def _tiny_rsa_record() -> str:
         ("RSA_S_OTHER", "permerror", "s= does not include email"),
         ("RSA_STRICT", "permerror", "t=s"),
         ("RSA_TESTING", "pass", "testing mode"),
-        ("TINY", "permerror", "512 bits is under 1024"),
+        ("TINY", "fail", "512 bits is under 1024"),
         ("v=DKIM1; p=%%%", "permerror", "invalid base64"),
         ("v=DKIM1; k=rsa; p=aGVsbG8=", "permerror", "parsable RSA public key"),
         ("v=spf1 -all", "permerror", "unsupported key record version"),

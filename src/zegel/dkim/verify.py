@@ -381,8 +381,12 @@ class DkimVerifier:
             problem = "key s= does not include email"
         elif key.strict and sig.identity.rpartition("@")[2] != sig.domain:
             problem = "key flag t=s requires the i= domain to equal d="
-        elif key.key_type == "rsa" and key.key_bits < self.min_rsa_bits:
-            problem = f"RSA key of {key.key_bits} bits is under {self.min_rsa_bits} (RFC 8301 section 3.2)"
+        if not problem and key.key_type == "rsa" and key.key_bits < self.min_rsa_bits:
+            # RFC 8301 3.2: such a signature is never valid. The key itself is well-formed, so
+            # this is a verification failure (as issue #3 puts it), not a broken-record permerror.
+            return self._result(
+                sig, "fail", f"RSA key of {key.key_bits} bits is under {self.min_rsa_bits} (RFC 8301 section 3.2)",
+                **extra)
         if problem:
             return self._result(sig, "permerror", problem, **extra)
         assert key.public_key is not None
