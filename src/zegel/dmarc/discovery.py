@@ -183,6 +183,7 @@ def _org_domain_psl(domain: str, psl: PublicSuffixList) -> str:
 _HOST_LABEL_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
 
 
+@functools.lru_cache(maxsize=8192)  # pure, and asked for the same few domains on every message
 def normalize_domain(domain: str) -> str | None:
     """``domain`` as lower-case A-labels without the trailing dot (RFC 9989 5.3.1: U-labels are
     converted), or None if it is not a host name (letters, digits, hyphens; '_' tolerated)."""
