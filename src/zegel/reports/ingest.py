@@ -40,13 +40,11 @@ from urllib.parse import unquote, urlsplit
 from zegel.reports.model import (
     RFC9990_NAMESPACE,
     AggregateReport,
-    AuthDkim,
-    AuthSpf,
     FailureReport,
-    OverrideReason,
+    ParsedAggregate,
     PolicyPublished,
+    RecordFields,
     ReportMetadata,
-    ReportRecord,
     TlsPolicySummary,
     TlsReport,
     domain_of,
@@ -214,37 +212,74 @@ def _tls_count(value: object) -> int:
 
 def _ip(text: str) -> str:
     text = text.strip()
-    if "." in text and ":" not in text:
-        # IPv4 fast path (most rows): inet_pton accepts exactly the dotted-quad form.
-        try:
+    # Fast paths (nearly every row): inet_pton accepts exactly the dotted-quad form, and
+    # inet_ntop writes the RFC 5952 canonical IPv6 text, as ipaddress does (same stored form).
+    try:
+        if ":" not in text:
             socket.inet_pton(socket.AF_INET, text)
             return text
-        except OSError:
-            pass
+        if "%" not in text and "[" not in text:
+            canonical = socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, text))
+            if "." not in canonical:  # glibc writes ::/96 and ::ffff:0:0/96 dotted; ipaddress does not
+                return canonical
+    except OSError:
+        pass
     try:
         return str(ipaddress.ip_address(text.strip().strip("[]")))
     except ValueError:
         raise ReportError(f"bad source_ip {text[:60]!r}") from None
 
 
-def _eval(text: str) -> str:
-    return "pass" if text == "pass" or text.lower() == "pass" else "fail"
+# Namespaces read as they are; any other dialect is renamed to plain names first.
+DRAFT_NAMESPACE = "http://dmarc.org/dmarc-xml/0.1"
+_KNOWN_NAMESPACES = ("", RFC9990_NAMESPACE, DRAFT_NAMESPACE)
+_RECORD_TAGS = ("record", "row", "identifiers", "auth_results", "source_ip", "count", "policy_evaluated",
+                "disposition", "dkim", "spf", "reason", "header_from", "envelope_from", "envelope_to", "domain",
+                "result", "selector", "scope", "human_result", "type", "comment")
+
+
+class AggregateParser:
+    """Parses aggregate reports. Kept for a whole ingest run: it remembers the element names
+    of each namespace it has seen, so rows are matched by comparing whole tags."""
+
+    def __init__(self) -> None:
+        self._tags: dict[str, tuple[str, ...]] = {}
+
+    def parse(self, data: bytes | Any) -> ParsedAggregate:
+        """Parse one aggregate report, RFC 9990 or RFC 7489 format, tolerating real-world quirks:
+        missing optional elements, wrong or missing namespaces, odd dates, extra whitespace,
+        mixed case. Raises ReportError with the reason when it is not usable."""
+        root = parse_xml(data) if isinstance(data, bytes) else data
+        if _localname(root.tag) != "feedback":
+            raise ReportError(f"not a DMARC aggregate report (root element <{_localname(root.tag) or '?'}>)")
+        namespace = root.tag[1:].partition("}")[0] if root.tag[:1] == "{" else ""
+        prefix = f"{{{namespace}}}" if namespace else ""
+        # Reports in one namespace (or none) with lower-case names are read as they are; any
+        # other dialect (mixed namespaces, upper case) is rewritten to plain names first.
+        if not all(isinstance(c.tag, str) and c.tag.startswith(prefix) and c.tag.islower() for c in root):
+            _normalize_tags(root)
+            prefix = ""
+        metadata, policy, version = _parse_head(root, prefix)
+        tags = self._tags.get(prefix)
+        if tags is None:
+            tags = tuple(prefix + name for name in _RECORD_TAGS)
+            if len(self._tags) < 16:  # a handful of namespaces in practice; stays small regardless
+                self._tags[prefix] = tags
+        records = tuple(_record_fields(element, tags) for element in root.iterchildren(tags[0]))
+        # np alone proves nothing (RFC 9091 added it and reporters put it in RFC 7489 reports).
+        is_9990 = namespace == RFC9990_NAMESPACE or any(
+            value is not None for value in (policy.testing, policy.discovery_method)
+        ) or bool(metadata.generator)
+        return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", version, records)
 
 
 def parse_aggregate(data: bytes | Any) -> AggregateReport:
-    """Parse one aggregate report, RFC 9990 or RFC 7489 format, tolerating real-world quirks:
-    missing optional elements, wrong or missing namespaces, odd dates, extra whitespace,
-    mixed case. Raises ReportError with the reason when it is not usable."""
-    root = parse_xml(data) if isinstance(data, bytes) else data
-    if _localname(root.tag) != "feedback":
-        raise ReportError(f"not a DMARC aggregate report (root element <{_localname(root.tag) or '?'}>)")
-    namespace = root.tag[1:].partition("}")[0] if root.tag[:1] == "{" else ""
-    prefix = f"{{{namespace}}}" if namespace else ""
-    # Reports in one namespace (or none) with lower-case names are read as they are; any
-    # other dialect (mixed namespaces, upper case) is rewritten to plain names first.
-    if not all(isinstance(c.tag, str) and c.tag.startswith(prefix) and c.tag.islower() for c in root):
-        _normalize_tags(root)
-        prefix = ""
+    """Parse one aggregate report (see :meth:`AggregateParser.parse`) into the report model.
+    For many reports, keep one :class:`AggregateParser`."""
+    return AggregateParser().parse(data).report()
+
+
+def _parse_head(root: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished, str]:
     plen = len(prefix)
     meta = root.find(prefix + "report_metadata")
     policy_el = root.find(prefix + "policy_published")
@@ -283,17 +318,7 @@ def parse_aggregate(data: bytes | Any) -> AggregateReport:
         # RFC 7489 6.3: pct is 0-100; anything else is not a usable value.
         pct=int(float(pct_text)) if re.fullmatch(r"\d{1,3}(\.\d*)?", pct_text) and float(pct_text) <= 100 else None,
     )
-    records = tuple(_parse_record(el, prefix) for el in root.iterfind(prefix + "record"))
-    # np alone proves nothing (RFC 9091 added it and reporters put it in RFC 7489 reports).
-    is_9990 = namespace == RFC9990_NAMESPACE or any(
-        value is not None for value in (policy.testing, policy.discovery_method)
-    ) or bool(metadata.generator)
-    return AggregateReport(metadata, policy, records, format="rfc9990" if is_9990 else "rfc7489",
-                           version=_text(root, prefix + "version") or "1.0")
-
-
-def _strip(text: str | None) -> str:
-    return text.strip() if text else ""
+    return metadata, policy, _text(root, prefix + "version") or "1.0"
 
 
 def _fields(element: Any, plen: int) -> dict[str, str]:
@@ -309,86 +334,95 @@ def _fields(element: Any, plen: int) -> dict[str, str]:
     return found
 
 
-def _parse_record(element: Any, prefix: str) -> ReportRecord:
-    # One walk over the record's children (no path lookups): this loop runs once per row of
-    # every report ingested, so it is written for speed. Names carry the report's namespace.
-    plen = len(prefix)
+def _record_fields(element: Any, tags: tuple[str, ...]) -> RecordFields:
+    """One <record>'s fields. One walk over the children comparing whole tags (no path lookups,
+    no namespace slicing): this runs once per row of every report ingested. The first <row>,
+    <identifiers> and <auth_results> count; within <row> the last value wins; the first
+    non-empty identifier wins; each <dkim>/<spf> in <auth_results> is one result."""
+    (_, t_row, t_ids, t_auth, t_ip, t_count, t_evaluated, t_disposition, t_dkim, t_spf, t_reason,
+     t_header_from, t_envelope_from, t_envelope_to, t_domain, t_result, t_selector, t_scope, t_human,
+     t_type, t_comment) = tags
     row = ids = auth = None
     for child in element:
-        tag = child.tag[plen:]
-        if tag == "row":
-            row = row if row is not None else child
-        elif tag == "identifiers":
-            ids = ids if ids is not None else child
-        elif tag == "auth_results":
-            auth = auth if auth is not None else child
+        tag = child.tag
+        if tag == t_row:
+            if row is None:
+                row = child
+        elif tag == t_ids:
+            if ids is None:
+                ids = child
+        elif tag == t_auth and auth is None:
+            auth = child
     if row is None:
         raise ReportError("a <record> without <row>")
     source_ip = count = ""
     disposition, dkim_eval, spf_eval = "none", "fail", "fail"
-    reasons: list[OverrideReason] = []
+    reasons: list[tuple[str, str]] = []
     for child in row:
-        tag = child.tag[plen:]
-        if tag == "source_ip":
+        tag = child.tag
+        if tag == t_ip:
             text = child.text
             source_ip = text.strip() if text else ""
-        elif tag == "count":
+        elif tag == t_count:
             text = child.text
             count = text.strip() if text else ""
-        elif tag == "policy_evaluated":
+        elif tag == t_evaluated:
             for item in child:
-                name = item.tag[plen:]
+                name = item.tag
                 text = item.text
                 value = text.strip() if text else ""
-                if name == "disposition":
+                if name == t_disposition:
                     disposition = value.lower() or "none"
-                elif name == "dkim":
-                    dkim_eval = _eval(value)
-                elif name == "spf":
-                    spf_eval = _eval(value)
-                elif name == "reason":
-                    fields = _fields(item, plen)
-                    reasons.append(OverrideReason(fields.get("type", "").lower() or "other",
-                                                  " ".join(fields.get("comment", "").split())))
+                elif name == t_dkim:
+                    dkim_eval = "pass" if value == "pass" or value.lower() == "pass" else "fail"
+                elif name == t_spf:
+                    spf_eval = "pass" if value == "pass" or value.lower() == "pass" else "fail"
+                elif name == t_reason:
+                    kind = comment = None
+                    for part in item:
+                        if part.tag == t_type:
+                            kind = part.text if kind is None else kind
+                        elif part.tag == t_comment:
+                            comment = part.text if comment is None else comment
+                    reasons.append(((kind or "").strip().lower() or "other", " ".join((comment or "").split())))
     header_from = envelope_from = envelope_to = ""
     if ids is not None:
         for child in ids:
-            tag = child.tag[plen:]
+            tag = child.tag
             text = child.text
-            value = text.strip().lower() if text else ""
-            if tag == "header_from":
-                header_from = header_from or value
-            elif tag == "envelope_from":
-                envelope_from = envelope_from or value
-            elif tag == "envelope_to":
-                envelope_to = envelope_to or value
-    dkim: list[AuthDkim] = []
-    spf: list[AuthSpf] = []
+            if not text:
+                continue
+            if tag == t_header_from:
+                header_from = header_from or text.strip().lower()
+            elif tag == t_envelope_from:
+                envelope_from = envelope_from or text.strip().lower()
+            elif tag == t_envelope_to:
+                envelope_to = envelope_to or text.strip().lower()
+    dkim: list[tuple[str, str, str, str]] = []
+    spf: list[tuple[str, str, str, str]] = []
     if auth is not None:
         for result in auth:
-            kind = result.tag[plen:]
-            if kind == "dkim" or kind == "spf":
+            kind_tag = result.tag
+            if kind_tag in (t_dkim, t_spf):
                 domain = outcome = extra = human = ""
                 for item in result:
-                    name = item.tag[plen:]
+                    name = item.tag
                     text = item.text
                     value = text.strip() if text else ""
-                    if name == "domain":
+                    if name == t_domain:
                         domain = value.lower()
-                    elif name == "result":
+                    elif name == t_result:
                         outcome = value.lower()
-                    elif name == "selector" or name == "scope":
+                    elif name in (t_selector, t_scope):
                         extra = value
-                    elif name == "human_result":
+                    elif name == t_human:
                         human = " ".join(value.split())
-                if kind == "dkim":
-                    dkim.append(AuthDkim(domain, outcome or "none", extra, human))
+                if kind_tag == t_dkim:
+                    dkim.append((domain, extra, outcome or "none", human))
                 else:
-                    spf.append(AuthSpf(domain, outcome or "none", extra.lower(), human))
-    return ReportRecord(source_ip=_ip(source_ip), count=_count(count), disposition=disposition,
-                        dkim_eval=dkim_eval, spf_eval=spf_eval, header_from=header_from,
-                        envelope_from=envelope_from, envelope_to=envelope_to, reasons=tuple(reasons),
-                        dkim=tuple(dkim), spf=tuple(spf))
+                    spf.append((domain, extra.lower(), outcome or "none", human))
+    return (_ip(source_ip), _count(count), disposition, dkim_eval, spf_eval, header_from, envelope_from,
+            envelope_to, tuple(reasons), tuple(dkim), tuple(spf))
 
 
 # --- TLS reports (RFC 8460) ---------------------------------------------------------------------
@@ -579,6 +613,7 @@ class Ingester:
         self.stats = IngestStats()
         self._session: IngestSession | None = None
         self.commit_every = commit_every
+        self._aggregates = AggregateParser()
 
     def __enter__(self) -> Ingester:
         self._session = IngestSession(self.store, batch=self.commit_every)
@@ -709,7 +744,7 @@ class Ingester:
                 for member, content in unzip_capped(data, self.limits):
                     yield from self._dispatch(content, f"{source} [{member}]" if depth == 0 else source, member, depth=depth + 1)
             elif not as_email and head.startswith(b"<"):
-                yield self._store_aggregate(parse_aggregate(data), source)
+                yield self._store_aggregate(self._aggregates.parse(data), source)
             elif not as_email and head.startswith(b"{"):
                 yield self._store_tls(parse_tls_report(data), source)
             elif _looks_like_email(head):
@@ -759,7 +794,7 @@ class Ingester:
         if not found:
             raise ReportError("mail message without a report attachment")
 
-    def _store_aggregate(self, report: AggregateReport, source: str) -> IngestResult:
+    def _store_aggregate(self, report: ParsedAggregate, source: str) -> IngestResult:
         added = self._db().add_aggregate(report, source)
         detail = f"{report.metadata.org_name} {report.metadata.report_id} {report.policy.domain}"
         return IngestResult(source, "aggregate", "stored" if added else "duplicate", detail)

@@ -202,6 +202,52 @@ class AggregateReport:
         return sum(record.count for record in self.records)
 
 
+# One record's fields as extracted: source_ip, count, disposition, dkim_eval, spf_eval,
+# header_from, envelope_from, envelope_to, reasons ((type, comment), ...),
+# dkim ((domain, selector, result, human_result), ...), spf ((domain, scope, result, human), ...).
+RecordFields = tuple[str, int, str, str, str, str, str, str, tuple[tuple[str, str], ...],
+                     tuple[tuple[str, str, str, str], ...], tuple[tuple[str, str, str, str], ...]]
+
+
+@dataclass(frozen=True)
+class ParsedAggregate:
+    """An aggregate report as ingest stores it: metadata, policy and the records' fields."""
+
+    metadata: ReportMetadata
+    policy: PolicyPublished
+    format: ReportFormat
+    version: str
+    records: tuple[RecordFields, ...]
+
+    @property
+    def message_count(self) -> int:
+        return sum(record[1] for record in self.records)
+
+    def report(self) -> AggregateReport:
+        return AggregateReport(self.metadata, self.policy, tuple(record_of(f) for f in self.records),
+                               format=self.format, version=self.version)
+
+
+def fields_of_record(record: ReportRecord) -> RecordFields:
+    """The inverse of :func:`record_of`."""
+    return (record.source_ip, record.count, record.disposition, record.dkim_eval, record.spf_eval,
+            record.header_from, record.envelope_from, record.envelope_to,
+            tuple((r.type, r.comment) for r in record.reasons),
+            tuple((d.domain, d.selector, d.result, d.human_result) for d in record.dkim),
+            tuple((s.domain, s.scope, s.result, s.human_result) for s in record.spf))
+
+
+def record_of(fields: RecordFields) -> ReportRecord:
+    ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf = fields
+    return ReportRecord(
+        source_ip=ip, count=count, disposition=disposition, dkim_eval=dkim_eval, spf_eval=spf_eval,
+        header_from=header_from, envelope_from=envelope_from, envelope_to=envelope_to,
+        reasons=tuple(OverrideReason(t, c) for t, c in reasons),
+        dkim=tuple(AuthDkim(d, r, s, h) for d, s, r, h in dkim),
+        spf=tuple(AuthSpf(d, r, s, h) for d, s, r, h in spf))
+
+
+
 # --- other received report kinds ---------------------------------------------------------
 
 

@@ -29,7 +29,10 @@ from zegel.reports.model import (
     AggregateReport,
     FailureReport,
     Outcome,
+    ParsedAggregate,
+    RecordFields,
     TlsReport,
+    fields_of_record,
 )
 
 DB_FILENAME = "reports.sqlite3"
@@ -481,12 +484,39 @@ _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
 
-def _json_rows(rows: list[tuple[str, str, str]]) -> str:
-    """JSON for a list of string triples; hand-built when nothing needs escaping (the usual
-    case: domains, selectors, result words), which is several times faster than json."""
-    if any(_NEEDS_ESCAPE.search(a + b + c) for a, b, c in rows):
-        return _JSON.encode(rows)
-    return "[" + ",".join(f'["{a}","{b}","{c}"]' for a, b, c in rows) + "]"
+def _json_rows(rows: Sequence[tuple[str, ...]]) -> str:
+    """JSON for the first three strings of each tuple; hand-built when nothing needs escaping
+    (the usual case: domains, selectors, result words), which is several times faster than json."""
+    if not rows:
+        return "[]"
+    if len(rows) == 1:  # the usual case: one DKIM signature, one SPF result
+        a, b, c = rows[0][:3]
+        if _NEEDS_ESCAPE.search(a + b + c) is None:
+            return f'[["{a}","{b}","{c}"]]'
+    elif not any(_NEEDS_ESCAPE.search(a + b + c) for a, b, c, *_ in rows):
+        return "[" + ",".join(f'["{a}","{b}","{c}"]' for a, b, c, *_ in rows) + "]"
+    return _JSON.encode([list(row[:3]) for row in rows])
+
+
+def _passes(results: Sequence[tuple[str, ...]]) -> bool:
+    for result in results:  # noqa: SIM110 (a plain loop: cheaper than any() over a generator for 1-2 items)
+        if result[2] == "pass":
+            return True
+    return False
+
+
+def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
+    """The agg_records columns (``_RECORD_COLUMNS``) of one record."""
+    ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf = fields
+    return (report_key, ip[:45], count, disposition[:16], dkim_eval, spf_eval,
+            dkim_eval == "pass" or spf_eval == "pass",  # RFC 9989 4.2: either aligned identifier passes
+            _passes(spf), _passes(dkim), header_from[:255], envelope_from[:255], envelope_to[:255],
+            _JSON.encode([list(r) for r in reasons]) if reasons else "[]", _json_rows(spf), _json_rows(dkim))
+
+
+_REPORT_COLUMNS = ("org_name", "email", "report_id", "domain", "period_begin", "period_end", "format", "p", "sp",
+                   "np", "adkim", "aspf", "fo", "testing", "pct", "generator", "errors", "messages", "source",
+                   "ingested_at")
 _RECORD_COLUMNS = ("report", "source_ip", "count", "disposition", "dkim_eval", "spf_eval", "dmarc_pass", "spf_pass",
                    "dkim_pass", "header_from", "envelope_from", "envelope_to", "reasons", "spf_results",
                    "dkim_results")
@@ -499,17 +529,31 @@ class IngestSession:
         self.store = store
         self.batch = batch
         self._conn: Connection | None = None
+        self._raw_cursor: Any = None
         self._pending = 0
         self._records: list[tuple[Any, ...]] = []
+        # Aggregate reports go through the driver's own cursor, on the session's connection and
+        # inside its transaction: SQLAlchemy's per-statement compile and parameter processing
+        # cost more than the inserts themselves on large ingests. Values are plain str/int/bool.
+        placeholder = "?" if store.dialect == "sqlite" else "%s"
+        self._report_sql = (
+            f"INSERT INTO agg_reports ({', '.join(_REPORT_COLUMNS)}) "
+            f"VALUES ({', '.join([placeholder] * len(_REPORT_COLUMNS))}) "
+            "ON CONFLICT (org_name, report_id, domain, period_begin, period_end) DO NOTHING RETURNING id")
+        self._records_sql = (f"INSERT INTO agg_records ({', '.join(_RECORD_COLUMNS)}) "
+                             f"VALUES ({', '.join([placeholder] * len(_RECORD_COLUMNS))})")
+        dbapi = getattr(store.engine.dialect, "dbapi", None)
+        self._driver_errors: tuple[type[BaseException], ...] = (dbapi.Error,) if dbapi is not None else ()
+        self._errors: tuple[type[BaseException], ...] = (SQLAlchemyError, *self._driver_errors)
+
+    def _cursor(self) -> Any:
+        if self._raw_cursor is None:
+            self._raw_cursor = self._connection().connection.cursor()
+        return self._raw_cursor
 
     def _flush_records(self) -> None:
         if self._records and self._conn is not None:
-            # The driver's own executemany: SQLAlchemy's per-row parameter processing cost
-            # more than the insert itself on large ingests. Columns are plain str/int/bool.
-            placeholder = "?" if self.store.dialect == "sqlite" else "%s"
-            sql = (f"INSERT INTO agg_records ({', '.join(_RECORD_COLUMNS)}) "
-                   f"VALUES ({', '.join([placeholder] * len(_RECORD_COLUMNS))})")
-            self._conn.exec_driver_sql(sql, self._records)
+            self._cursor().executemany(self._records_sql, self._records)
         self._records = []
 
     def __enter__(self) -> IngestSession:
@@ -537,7 +581,7 @@ class IngestSession:
             try:
                 self._flush_records()
                 self._conn.commit()
-            except SQLAlchemyError as err:
+            except self._errors as err:
                 raise StoreUnavailable(_one_line(err)) from None
             self._conn.begin()
         self._pending = 0
@@ -552,49 +596,43 @@ class IngestSession:
             else:
                 self._records = []
                 self._conn.rollback()
-        except SQLAlchemyError as err:
+        except self._errors as err:
             raise StoreUnavailable(_one_line(err)) from None
         finally:
+            if self._raw_cursor is not None:
+                with contextlib.suppress(*self._driver_errors):
+                    self._raw_cursor.close()
+                self._raw_cursor = None
             self._conn.close()
             self._conn = None
 
-    def add_aggregate(self, report: AggregateReport, source: str) -> bool:
+    def add_aggregate(self, report: AggregateReport | ParsedAggregate, source: str) -> bool:
         """Store one aggregate report; False when it is a duplicate (RFC 9990 2.1: the same
         organisation, report id, domain and date range)."""
-        conn = self._connection()
+        self._connection()
         meta, policy = report.metadata, report.policy
-        params = dict(
-            org_name=_cut(meta.org_name), email=_cut(meta.email, 320), report_id=_cut(meta.report_id),
-            domain=_cut(policy.domain.lower()), period_begin=meta.begin, period_end=meta.end,
-            format=report.format, p=_cut(policy.p, 16), sp=_cut(policy.sp, 16) or None,
-            np=_cut(policy.np, 16) or None, adkim=_cut(policy.adkim, 4) or None,
-            aspf=_cut(policy.aspf, 4) or None, fo=_cut(policy.fo, 32) or None,
-            testing=_cut(policy.testing, 4) or None, pct=policy.pct,
-            generator=_cut(meta.generator), errors=json.dumps(list(meta.errors))[:4000],
-            messages=report.message_count, source=source[:1000], ingested_at=int(time.time()),
+        records = (report.records if isinstance(report, ParsedAggregate)
+                   else tuple(fields_of_record(record) for record in report.records))
+        values = (
+            _cut(meta.org_name), _cut(meta.email, 320), _cut(meta.report_id), _cut(policy.domain.lower()),
+            meta.begin, meta.end, report.format, _cut(policy.p, 16), _cut(policy.sp, 16) or None,
+            _cut(policy.np, 16) or None, _cut(policy.adkim, 4) or None, _cut(policy.aspf, 4) or None,
+            _cut(policy.fo, 32) or None, _cut(policy.testing, 4) or None, policy.pct, _cut(meta.generator),
+            json.dumps(list(meta.errors))[:4000], sum(record[1] for record in records), source[:1000],
+            int(time.time()),
         )
-        names = list(params)
-        placeholder = "?" if self.store.dialect == "sqlite" else "%s"
-        # The driver's own statement (RETURNING works on SQLite >= 3.35 and PostgreSQL):
-        # SQLAlchemy's per-call compile and parameter processing cost more than the insert.
-        sql = (f"INSERT INTO agg_reports ({', '.join(names)}) VALUES ({', '.join([placeholder] * len(names))}) "
-               "ON CONFLICT (org_name, report_id, domain, period_begin, period_end) DO NOTHING RETURNING id")
-        encode = _JSON.encode
         try:
-            report_key = conn.exec_driver_sql(sql, tuple(params.values())).scalar()
-            if report_key is None:
+            # The driver's own statement (RETURNING works on SQLite >= 3.35 and PostgreSQL):
+            # SQLAlchemy's per-call compile and parameter processing cost more than the insert.
+            cursor = self._cursor()
+            cursor.execute(self._report_sql, values)
+            found = cursor.fetchall()  # all of it: leaves no statement in progress
+            if not found:  # ON CONFLICT DO NOTHING: already stored
                 return False
+            report_key = found[0][0]
             # Rows of many reports go in one executemany at commit time: far fewer round trips.
-            self._records.extend(
-                (report_key, rec.source_ip[:45], rec.count, rec.disposition[:16], rec.dkim_eval, rec.spf_eval,
-                 rec.dmarc_pass, rec.spf_pass, rec.dkim_pass, rec.header_from[:255], rec.envelope_from[:255],
-                 rec.envelope_to[:255],
-                 encode([[x.type, x.comment] for x in rec.reasons]) if rec.reasons else "[]",
-                 _json_rows([(x.domain, x.scope, x.result) for x in rec.spf]) if rec.spf else "[]",
-                 _json_rows([(x.domain, x.selector, x.result) for x in rec.dkim]) if rec.dkim else "[]")
-                for rec in report.records
-            )
-        except SQLAlchemyError as err:
+            self._records.extend([_record_row(report_key, fields) for fields in records])
+        except self._errors as err:
             raise StoreUnavailable(_one_line(err)) from None
         self._done_one()
         return True
