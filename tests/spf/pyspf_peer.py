@@ -8,38 +8,18 @@ else in the test process (zegel's resolver has its own configuration) sees it.
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
-import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import ModuleType
 
 import dns.resolver
 
+# tests/ is a package, so tests/spf is ``tests.spf`` and ``spf`` here is pyspf itself.
+import spf
 from zegel.dns.testserver import TestDnsServer
 
-
-def _load_pyspf() -> ModuleType:
-    """pyspf's module ``spf``, loaded from its installed file.
-
-    Under pytest's ``--import-mode=importlib`` the package tests/spf is registered as
-    ``sys.modules["spf"]``, so a plain ``import spf`` here would find the tests, not pyspf.
-    """
-    loaded = sys.modules.get("spf")
-    if loaded is not None and hasattr(loaded, "check2"):
-        return loaded
-    path = importlib.metadata.distribution("pyspf").locate_file("spf.py")
-    spec = importlib.util.spec_from_file_location("_zegel_tests_pyspf", str(path))
-    assert spec is not None and spec.loader is not None, f"pyspf not importable from {path}"
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-spf = _load_pyspf()
+assert hasattr(spf, "check2"), f"'spf' is not pyspf but {spf.__file__}"
 
 # The text pyspf gives for `fail` when the domain supplies no usable exp= explanation.
 PYSPF_DEFAULT_FAIL_EXPLANATION: str = spf.EXPLANATIONS["fail"]

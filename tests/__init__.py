@@ -1,0 +1,1 @@
+"""zegel test suite (a package, so tests/spf is tests.spf and never shadows pyspf's spf)."""
