@@ -514,6 +514,7 @@ def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
             _JSON.encode([list(r) for r in reasons]) if reasons else "[]", _json_rows(spf), _json_rows(dkim))
 
 
+_MAX_BUFFERED_ROWS = 20_000
 _REPORT_COLUMNS = ("org_name", "email", "report_id", "domain", "period_begin", "period_end", "format", "p", "sp",
                    "np", "adkim", "aspf", "fo", "testing", "pct", "generator", "errors", "messages", "source",
                    "ingested_at")
@@ -632,6 +633,8 @@ class IngestSession:
             report_key = found[0][0]
             # Rows of many reports go in one executemany at commit time: far fewer round trips.
             self._records.extend([_record_row(report_key, fields) for fields in records])
+            if len(self._records) >= _MAX_BUFFERED_ROWS:  # bounded memory, however large the reports
+                self._flush_records()
         except self._errors as err:
             raise StoreUnavailable(_one_line(err)) from None
         self._done_one()
