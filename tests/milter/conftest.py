@@ -47,8 +47,8 @@ def keys() -> Keys:
 
 
 def records(keys: Keys, client_ip: str = CLIENT_IP) -> dict[str, list[tuple[str, Any]]]:
-    """pass.example authenticates; spoof.example (p=reject) and quar.example (p=quarantine) do not
-    list the client; corp.example is our own signing domain; slow.example answers slowly."""
+    """pass.example authenticates; spoof.example (p=reject), quar.example (p=quarantine) and
+    ruf.example (p=none, failure reports wanted) do not list the client; corp.example is our own signing domain; slow.example answers slowly."""
     return {
         "pass.example": [("TXT", f"v=spf1 ip4:{client_ip} -all")],
         "_dmarc.pass.example": [("TXT", "v=DMARC1; p=reject")],
@@ -64,6 +64,9 @@ def records(keys: Keys, client_ip: str = CLIENT_IP) -> dict[str, list[tuple[str,
         "arc1._domainkey.corp.example": [("TXT", key_record(keys.sign_rsa))],
         "v6.example": [("TXT", "v=spf1 ip6:2001:db8::/32 -all")],
         "_dmarc.v6.example": [("TXT", "v=DMARC1; p=reject")],
+        # ruf.example asks for failure reports (fo=1) at an address in its own domain.
+        "ruf.example": [("TXT", "v=spf1 ip4:198.51.100.1 -all")],
+        "_dmarc.ruf.example": [("TXT", "v=DMARC1; p=none; ruf=mailto:ruf@ruf.example; fo=1")],
         "slow.example": [("TXT", "v=spf1 -all")],
         "_dmarc.slow.example": [("TXT", "v=DMARC1; p=none")],
     }

@@ -55,6 +55,11 @@ def command(config_path: str | None, check_path: str | None, as_json: bool) -> N
                 click.echo(f"  arc seal      {config.arc.domain} with {config.arc.selector}")
             if summary["metrics"]:
                 click.echo(f"  metrics       {summary['metrics']}")
+            if config.failure_reports is not None:
+                failure = summary["failure_reports"]
+                click.echo(f"  failure rpts  from {failure['from']} via {failure['relay']}, "
+                           f"{'redacted' if failure['redact'] else 'not redacted'}, "
+                           f"at most {failure['per_domain_per_hour']} per domain per hour")
         return
     _serve(config)
 

@@ -63,6 +63,24 @@ class ArcSealing:
 
 
 @dataclass(frozen=True)
+class FailureReports:
+    """``[failure_reports]``: RFC 9991 failure reports (RFC 6591 format) for DMARC failures."""
+
+    from_address: str  # RFC 5322.From of the reports
+    envelope_sender: str  # RFC 5321.MailFrom (bounces)
+    org_name: str
+    relay_host: str = "localhost"
+    relay_port: int = 25
+    starttls: bool = True
+    dry_run_dir: Path | None = None  # write the reports here instead of mailing them
+    redact: bool = True  # RFC 6590 redaction of local parts
+    redaction_secret: str = ""  # key of the redaction hash (from redaction_secret_file)
+    per_domain_per_hour: int = 10  # reports about one domain per hour
+    per_destination_per_hour: int = 20  # messages to one ruf address per hour
+    max_pending: int = 100  # reports waiting to be sent; beyond this new ones are dropped (logged)
+
+
+@dataclass(frozen=True)
 class MilterConfig:
     source: str
     authserv_id: str
@@ -94,6 +112,8 @@ class MilterConfig:
     # [reports]
     reports_database: str | None = None
     reports_data_dir: str | None = None
+    # [failure_reports]
+    failure_reports: FailureReports | None = None
     # [metrics]
     metrics_listen: tuple[str, int] | None = None
     # [log]
@@ -265,7 +285,7 @@ class _Validator:
 
     def build(self, data: Mapping[str, Any]) -> MilterConfig:
         top = {"authserv_id", "socket", "policy", "on_error", "timeouts", "dns", "inbound", "outbound",
-               "arc", "reports", "metrics", "log"}
+               "arc", "reports", "failure_reports", "metrics", "log"}
         self.known(data, top, "")
         if "authserv_id" not in data:
             raise self.fail("authserv_id is required (the name of this host in Authentication-Results, RFC 8601 section 2.5)")
@@ -331,6 +351,7 @@ class _Validator:
         reports_database = self.string(reports, "database", "reports.") if "database" in reports else None
         reports_data_dir = (str(self.path(self.string(reports, "data_dir", "reports.")))
                             if "data_dir" in reports else None)
+        failure_reports = self._failure_reports(self.table(data, "failure_reports"), authserv_id)
 
         metrics = self.table(data, "metrics")
         self.known(metrics, {"listen"}, "metrics.")
@@ -365,6 +386,7 @@ class _Validator:
             arc=arc,
             reports_database=reports_database,
             reports_data_dir=reports_data_dir,
+            failure_reports=failure_reports,
             metrics_listen=metrics_listen,
             log_level=self.choice(log, "level", "log.", ("debug", "info", "warning", "error"), "info"),  # type: ignore[arg-type]
             log_format=self.choice(log, "format", "log.", ("text", "json"), "text"),  # type: ignore[arg-type]
@@ -402,6 +424,62 @@ class _Validator:
             keys.append(SigningKey(domain, selector, key_file, algorithm, bits, pem))
         return tuple(keys)
 
+    def integer(self, data: Mapping[str, Any], key: str, where: str, default: int, low: int, high: int) -> int:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(f"{where}{key} must be a whole number from {low} to {high}, not {value!r}")
+        return value
+
+    def address(self, data: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+        value = self.string(data, key, where, default)
+        local, at, domain = value.rpartition("@")
+        if not at or not local or "." not in domain or any(c.isspace() or c in "<>,;\"" for c in value):
+            raise self.fail(f"{where}{key}: {value!r} is not a mail address such as dmarc@example.nl")
+        return value
+
+    def _failure_reports(self, section: Mapping[str, Any], authserv_id: str) -> FailureReports | None:
+        where = "failure_reports."
+        self.known(section, {"enabled", "from", "envelope_sender", "org_name", "relay", "starttls", "dry_run_dir",
+                             "redact", "redaction_secret_file", "per_domain_per_hour", "per_destination_per_hour",
+                             "max_pending"}, where)
+        if not self.boolean(section, "enabled", where, bool(section)):
+            return None
+        if "from" not in section:
+            raise self.fail(f"{where}from is required (the From: address of failure reports)")
+        from_address = self.address(section, "from", where)
+        envelope_sender = self.address(section, "envelope_sender", where, from_address)
+        try:
+            relay = parse_socket("inet:" + self.string(section, "relay", where, "localhost:25"))
+        except ValueError:
+            raise self.fail(f"{where}relay must be HOST:PORT such as \"localhost:25\"") from None
+        if relay.port == 0:
+            raise self.fail(f"{where}relay needs a port (1-65535)")
+        dry_run_dir = None
+        if "dry_run_dir" in section:
+            dry_run_dir = self.path(self.string(section, "dry_run_dir", where))
+            if not dry_run_dir.is_dir():
+                raise self.fail(f"{where}dry_run_dir: {dry_run_dir} is not a directory")
+        secret = ""
+        if "redaction_secret_file" in section:
+            secret_file = self.path(self.string(section, "redaction_secret_file", where))
+            try:
+                secret = secret_file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+                raise self.fail(f"{where}redaction_secret_file: cannot read {secret_file}: {reason}") from None
+            if not secret:
+                raise self.fail(f"{where}redaction_secret_file: {secret_file} is empty")
+        return FailureReports(
+            from_address=from_address, envelope_sender=envelope_sender,
+            org_name=self.string(section, "org_name", where, authserv_id),
+            relay_host=relay.host, relay_port=relay.port,
+            starttls=self.boolean(section, "starttls", where, True), dry_run_dir=dry_run_dir,
+            redact=self.boolean(section, "redact", where, True), redaction_secret=secret,
+            per_domain_per_hour=self.integer(section, "per_domain_per_hour", where, 10, 1, 100_000),
+            per_destination_per_hour=self.integer(section, "per_destination_per_hour", where, 20, 1, 100_000),
+            max_pending=self.integer(section, "max_pending", where, 100, 1, 100_000),
+        )
+
     def _arc(self, arc: Mapping[str, Any]) -> ArcSealing | None:
         self.known(arc, {"enabled", "domain", "selector", "key", "recipient_domains"}, "arc.")
         if not self.boolean(arc, "enabled", "arc.", True):
@@ -432,6 +510,12 @@ def describe(config: MilterConfig) -> dict[str, Any]:
         "arc": None if config.arc is None else {"domain": config.arc.domain, "selector": config.arc.selector,
                                                 "algorithm": config.arc.algorithm},
         "reports": config.reports_database,
+        "failure_reports": None if config.failure_reports is None else {
+            "from": config.failure_reports.from_address,
+            "relay": (f"dry run into {config.failure_reports.dry_run_dir}" if config.failure_reports.dry_run_dir
+                      else f"{config.failure_reports.relay_host}:{config.failure_reports.relay_port}"),
+            "redact": config.failure_reports.redact,
+            "per_domain_per_hour": config.failure_reports.per_domain_per_hour},
         "metrics": None if config.metrics_listen is None else f"http://{config.metrics_listen[0]}:{config.metrics_listen[1]}/metrics",
         "dns": {"nameservers": list(config.nameservers) or "system resolv.conf",
                 "timeout": config.dns_timeout, "lifetime": config.dns_lifetime},

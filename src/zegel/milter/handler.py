@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from zegel.arc import seal as arc_seal
 from zegel.authres.strip import claims
@@ -39,6 +40,9 @@ from zegel.milter.protocol import (
 )
 from zegel.policy import Policy
 from zegel.verify import OutcomeSink, verify_message
+
+if TYPE_CHECKING:
+    from zegel.milter.failure import FailureReportQueue
 
 log = logging.getLogger("zegel.milter")
 
@@ -137,11 +141,12 @@ class MessageHandler:
     """Turns one complete message into a :class:`Decision` (see the module docstring)."""
 
     def __init__(self, config: MilterConfig, *, resolver: Resolver, policy: Policy | None = None,
-                 recorder: OutcomeSink | None = None) -> None:
+                 recorder: OutcomeSink | None = None, failure_reports: FailureReportQueue | None = None) -> None:
         self.config = config
         self.resolver = resolver
         self.policy = policy or Policy.default()
         self.recorder = recorder
+        self.failure_reports = failure_reports
         self._signing_keys: dict[tuple[str, str], PrivateKey] = {}
         # Spooled (large) messages are read back into memory to be verified or signed: at
         # most this many at once, so memory stays bounded however many arrive together.
@@ -162,8 +167,8 @@ class MessageHandler:
         try:
             if buffer.spooled:
                 async with self._large_messages:
-                    return await self._decide(outbound, facts, envelope, buffer, leading_space)
-            return await self._decide(outbound, facts, envelope, buffer, leading_space)
+                    return await self._decide(outbound, facts, envelope, buffer, leading_space, message_id)
+            return await self._decide(outbound, facts, envelope, buffer, leading_space, message_id)
         except TimeoutError:
             log.warning("verification timed out", extra={"fields": {
                 "msg_id": message_id, "timeout_s": str(self.config.verify_timeout)}})
@@ -174,10 +179,10 @@ class MessageHandler:
             return self._internal_error(direction, "exception")
 
     async def _decide(self, outbound: bool, facts: ConnectionFacts, envelope: Envelope, buffer: MessageBuffer,
-                      leading_space: bool) -> Decision:
+                      leading_space: bool, message_id: str = "") -> Decision:
         if outbound:
             return await self._outbound(facts, buffer, leading_space)
-        return await asyncio.wait_for(self._inbound(facts, envelope, buffer, leading_space),
+        return await asyncio.wait_for(self._inbound(facts, envelope, buffer, leading_space, message_id),
                                       self.config.verify_timeout)
 
     def _internal_error(self, direction: str, kind: str) -> Decision:
@@ -209,7 +214,7 @@ class MessageHandler:
         return [ChangeHeader(i, AUTH_RESULTS, b"") for i in sorted(indexes, reverse=True)]
 
     async def _inbound(self, facts: ConnectionFacts, envelope: Envelope, buffer: MessageBuffer,
-                       leading_space: bool) -> Decision:
+                       leading_space: bool, message_id: str = "") -> Decision:
         strip = self._strip_ours(buffer)
         if buffer.oversized or not self.config.verify_inbound:
             why = (f"{buffer.oversize_reason or 'message too large'} was not verified"
@@ -230,6 +235,11 @@ class MessageHandler:
             policy=self.policy,
             recorder=self.recorder,
         )
+        if self.failure_reports is not None:
+            # RFC 9991: a DMARC failure the sender asked to hear about (ruf=, fo=). Only queued
+            # here; sending happens in the background and never delays this answer.
+            self.failure_reports.submit(message, verdict, ip=facts.address, helo=facts.helo,
+                                        mail_from=envelope.mail_from, msg_id=message_id)
         action = verdict.action
         dmarc_result = getattr(verdict.dmarc, "result", None) or "none"
         details = {

@@ -22,6 +22,7 @@ from zegel.milter.server import MilterServer, SessionLimits
 from zegel.policy import Policy
 
 if TYPE_CHECKING:
+    from zegel.milter.failure import FailureReportQueue
     from zegel.reports.recorder import Recorder
 
 log = logging.getLogger("zegel.milter")
@@ -46,6 +47,17 @@ def build_recorder(config: MilterConfig) -> Recorder | None:
     return Recorder(url=config.reports_database, data_dir=data_dir)
 
 
+def build_failure_reports(config: MilterConfig, resolver: Resolver) -> FailureReportQueue | None:
+    """The failure report queue for ``[failure_reports]``, or None. Rate limits and the
+    suppression list live in the reports store of ``[reports]`` (default: the data directory)."""
+    if config.failure_reports is None:
+        return None
+    from zegel.milter.failure import FailureReportQueue
+
+    return FailureReportQueue(config.failure_reports, resolver, database=config.reports_database,
+                              data_dir=config.reports_data_dir)
+
+
 class MilterService:
     """Everything ``zegel milter --config FILE`` runs, owned by one object (no global state)."""
 
@@ -54,8 +66,10 @@ class MilterService:
         self.resolver = resolver or build_resolver(config)
         self.policy = Policy.load(config.policy_file) if config.policy_file else Policy.default()
         self.recorder = build_recorder(config)
+        self.failure_reports = build_failure_reports(config, self.resolver)
         self.metrics = MilterMetrics(cache_stats=lambda: self.resolver.stats)
-        self.handler = MessageHandler(config, resolver=self.resolver, policy=self.policy, recorder=self.recorder)
+        self.handler = MessageHandler(config, resolver=self.resolver, policy=self.policy, recorder=self.recorder,
+                                      failure_reports=self.failure_reports)
         limits = SessionLimits(
             max_packet=DEFAULT_MAX_PACKET, idle_timeout=config.session_timeout,
             max_message_size=config.max_message_size, memory_limit=config.memory_limit,
@@ -90,6 +104,8 @@ class MilterService:
                         extra={"fields": {"sessions": str(left)}})
         if self.metrics_server is not None:
             await self.metrics_server.stop()
+        if self.failure_reports is not None:
+            await self.failure_reports.close(self.config.shutdown_timeout)
         if self.recorder is not None:
             # Recorder.close() joins its writer thread: keep the event loop free meanwhile.
             with contextlib.suppress(Exception):

@@ -8,6 +8,7 @@ suppression, rate limit) and sends. Local parts can be redacted (RFC 6590) for p
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import re
@@ -97,6 +98,10 @@ def build_failure_report(
     if redact:
         headers = _redact_headers(headers, secret)
         mail_from = redact_address(mail_from, secret) if mail_from else mail_from
+        # smtp.mailfrom= and header.from= properties carry addresses too.
+        authentication_results = _ADDRESS.sub(
+            lambda m: redact_address(m.group(0).decode(errors="replace"), secret).encode(),
+            authentication_results.encode()).decode(errors="replace")
     report = MIMEMultipart("report", report_type="feedback-report")
     report["From"] = from_address
     report["To"] = to
@@ -175,7 +180,10 @@ class FailureReporter:
         store = self.mailer.store
         # Rate limit per reported domain, counted over all its ruf destinations.
         key = f"ruf:{domain}"
-        if store.deliveries_since(key, int(self.clock()) - 3600, kind="failure") >= self.policy.per_domain_per_hour:
+        # The store and the relay are blocking I/O: they run in worker threads, so a caller on
+        # an event loop (the milter) is never held up by a slow database or relay.
+        recent = await asyncio.to_thread(store.deliveries_since, key, int(self.clock()) - 3600, "failure")
+        if recent >= self.policy.per_domain_per_hour:
             return [Delivery(domain, key, "rate-limited", "failure report limit for this domain reached")]
         results: list[Delivery] = []
         for uri in record.ruf:
@@ -187,7 +195,7 @@ class FailureReporter:
                 results.append(Delivery(domain, address, "unauthorized" if grant.ok is False else "deferred",
                                         grant.reason))
                 continue
-            blocked = self.mailer.check("failure", address)
+            blocked = await asyncio.to_thread(self.mailer.check, "failure", address)
             if blocked:
                 results.append(Delivery(domain, address, *blocked))
                 continue
@@ -198,9 +206,9 @@ class FailureReporter:
             if uri.size_limit is not None and size > uri.size_limit:
                 results.append(Delivery(domain, address, "too-big", f"{size} bytes > {uri.size_limit}"))
                 continue
-            status, detail, path = self.mailer.deliver("failure", mail, address, outcome.uid,
-                                                       f"failure-{outcome.uid}")
+            status, detail, path = await asyncio.to_thread(self.mailer.deliver, "failure", mail, address,
+                                                           outcome.uid, f"failure-{outcome.uid}")
             results.append(Delivery(domain, address, status, detail, outcome.uid, path))
         if any(d.status in ("sent", "dry-run") for d in results):
-            store.log_delivery("failure", key, outcome.uid, "sent")
+            await asyncio.to_thread(store.log_delivery, "failure", key, outcome.uid, "sent")
         return results

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -760,19 +761,40 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as conn:
+        with _MIGRATION_LOCK, engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     except SQLAlchemyError as err:
         raise _translate(err) from None
 
 
+# alembic's migration context is process-global (alembic.context), so two threads migrating at
+# once (the milter's recorder and its failure reports opening a new database) would corrupt
+# each other's run: migrations in one process take turns.
+_MIGRATION_LOCK = threading.Lock()
+
+
 def open_store(url: str | None = None, data_dir: Path | None = None, *, migrate_schema: bool = True) -> ReportStore:
     """Open (and create or upgrade) the reports database. Raises StoreError/StoreUnavailable."""
     engine = create_engine(url, data_dir)
     if migrate_schema:
-        migrate(engine)
+        for attempt in range(_MIGRATE_ATTEMPTS):
+            try:
+                migrate(engine)
+                break
+            except StoreError as err:
+                # Two openers of a new database (the milter's recorder and its failure reports,
+                # or two processes) race to create the schema: the loser finds the tables made
+                # or the file locked. Looking again finds the schema at its newest version.
+                if attempt + 1 == _MIGRATE_ATTEMPTS or not _SCHEMA_RACE.search(str(err)):
+                    engine.dispose()
+                    raise
+                time.sleep(0.2 * (attempt + 1))
     return ReportStore(engine)
+
+
+_MIGRATE_ATTEMPTS = 4
+_SCHEMA_RACE = re.compile(r"already exists|database is locked|duplicate key|UniqueViolation", re.IGNORECASE)
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
