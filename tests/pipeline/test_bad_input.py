@@ -8,8 +8,8 @@ import tracemalloc
 from collections.abc import Callable
 
 import pytest
-from tests.pipeline.helpers import AUTHSERV_ID, ZONE, message, sample
 
+from tests.pipeline.helpers import AUTHSERV_ID, ZONE, message, sample
 from zegel.authres import parse
 from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from tests.pipeline.helpers import AUTHSERV_ID, EXAMPLES, MESSAGES, ZONE, sample
 
+from tests.pipeline.helpers import AUTHSERV_ID, EXAMPLES, MESSAGES, ZONE, sample
 from zegel.cli import cli
 from zegel.reports.store import open_store
 

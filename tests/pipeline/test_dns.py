@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.pipeline.helpers import AUTHSERV_ID, ZONE, message, sample
-
 from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 from zegel.policy import Policy

@@ -6,8 +6,8 @@ import asyncio
 import string
 
 import pytest
-from tests.pipeline.helpers import AUTHSERV_ID, ZONE, message, sample
 
+from tests.pipeline.helpers import AUTHSERV_ID, ZONE, message, sample
 from zegel.authres import build_field, dmarc_result, spf_result
 from zegel.dns import Resolver
 from zegel.explain.causes import diagnose

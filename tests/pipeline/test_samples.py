@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from tests.pipeline.helpers import AUTHSERV_ID, EXAMPLES, ZONE, message, sample, samples
 
+from tests.pipeline.helpers import AUTHSERV_ID, EXAMPLES, ZONE, message, sample, samples
 from zegel.authres import parse
 from zegel.dns import Resolver
 from zegel.policy import Policy
