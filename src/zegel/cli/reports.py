@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zegel.cli.common import dns_options, make_resolver, print_json, usage_error
+from zegel.cli.common import dns_options, make_resolver, print_json, read_input, usage_error
 from zegel.reports.store import ReportStore, StoreError, default_data_dir, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -144,6 +144,108 @@ def send_command(period: str, back: int, dry_run: Path | None, fmt: str, org_nam
         click.echo(f"{summary.reports} report(s) built, {summary.already_reported} period(s) already reported, "
                    f"{sum(d.status in ('sent', 'dry-run') for d in summary.deliveries)} delivered")
     if any(d.status == "failed" for d in summary.deliveries):
+        sys.exit(1)
+
+
+@command.command("failure")
+@click.argument("message_path", metavar="MESSAGE", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--ip", required=True, metavar="ADDR", help="IP address of the client that sent the message.")
+@click.option("--helo", default="", metavar="NAME", help="The client's HELO/EHLO name.")
+@click.option("--mail-from", "mail_from", default="", metavar="ADDR", help="The SMTP MAIL FROM address (empty: <>).")
+@click.option("--authserv-id", metavar="ID", help="Our name in Authentication-Results [default: this host's name].")
+@click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write the failure reports into DIR instead of mailing them.")
+@click.option("--org-name", envvar="ZEGEL_REPORT_ORG", metavar="NAME", help="Reporting organisation [$ZEGEL_REPORT_ORG].")
+@click.option("--from", "from_address", envvar="ZEGEL_REPORT_FROM", metavar="ADDR",
+              help="From: of the reports [$ZEGEL_REPORT_FROM].")
+@click.option("--envelope-sender", envvar="ZEGEL_REPORT_ENVELOPE", metavar="ADDR",
+              help="MAIL FROM of the reports; bounces go there [default: --from].")
+@click.option("--relay", default="localhost:25", show_default=True, metavar="HOST[:PORT]", envvar="ZEGEL_RELAY",
+              help="SMTP relay to hand the reports to.")
+@click.option("--no-starttls", is_flag=True, help="Do not use STARTTLS even when the relay offers it.")
+@click.option("--no-redact", is_flag=True, help="Keep the local parts of addresses (RFC 6590 redaction is the default).")
+@click.option("--per-domain-limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Failure reports about one domain per hour.")
+@click.option("--rate-limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Messages per destination address per hour.")
+@dns_options
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict and the deliveries as JSON.")
+def failure_command(message_path: str, ip: str, helo: str, mail_from: str, authserv_id: str | None,
+                    dry_run: Path | None, org_name: str | None, from_address: str | None, envelope_sender: str | None,
+                    relay: str, no_starttls: bool, no_redact: bool, per_domain_limit: int, rate_limit: int,
+                    zones: tuple[str, ...], nameservers: tuple[str, ...], offline: bool, timeout: float,
+                    data_dir: Path | None, db_url: str | None, as_json: bool) -> None:
+    """Verify MESSAGE and send the failure reports its DMARC record asks for.
+
+    A message that fails DMARC, from a domain whose record names ruf= addresses and whose
+    fo= option covers the failure, gets an RFC 6591 authentication failure report (headers
+    only, local parts redacted) to each ruf= address — with the same authorization,
+    suppression and rate-limit checks as the milter. Exit status 0, or 1 when a delivery failed.
+
+    \b
+    Example:
+      zegel reports failure suspicious.eml --ip 198.51.100.7 --helo mail.example \\
+          --mail-from ceo@example.com --from dmarc-reports@mx.example.nl --dry-run out/
+    """
+    import ipaddress
+    import socket
+
+    from zegel.reports.failure import FailurePolicy, FailureReporter
+    from zegel.reports.generate import ReporterInfo
+    from zegel.reports.model import domain_of
+    from zegel.reports.send import Mailer, MailerConfig
+    from zegel.verify import verify_message
+
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        usage_error(f"--ip: {ip!r} is not an IP address")
+    if not from_address or "@" not in from_address:
+        usage_error("failure needs --from ADDR (or $ZEGEL_REPORT_FROM): the From: of the reports")
+    server_id = (authserv_id or socket.getfqdn() or "localhost").strip()
+    if not server_id or any(c.isspace() or c in ";()\"" for c in server_id):
+        usage_error(f"--authserv-id: {server_id!r} is not a valid authserv-id")
+    message = read_input(message_path)
+    host, port = _relay(relay)
+    config = MailerConfig(envelope_sender=envelope_sender or from_address, from_address=from_address, relay_host=host,
+                          relay_port=port, starttls=not no_starttls, rate_limit_per_hour=rate_limit,
+                          username=os.environ.get("ZEGEL_RELAY_USER"), password=os.environ.get("ZEGEL_RELAY_PASSWORD"))
+    resolver = make_resolver(zones, nameservers, offline, timeout)
+    reporter_info = ReporterInfo(org_name or domain_of(from_address), from_address, domain_of(from_address))
+    store = _open(data_dir, db_url)
+
+    async def run() -> tuple[Any, list[Any]]:
+        verdict = await verify_message(message, ip=ip, helo=helo, mail_from=mail_from, resolver=resolver,
+                                       authserv_id=server_id)
+        reporter = FailureReporter(Mailer(store, config, dry_run_dir=dry_run), reporter_info, resolver,
+                                   FailurePolicy(redact=not no_redact, per_domain_per_hour=per_domain_limit))
+        return verdict, await reporter.report_verdict(message, verdict, ip=ip, helo=helo, mail_from=mail_from)
+
+    try:
+        verdict, deliveries = asyncio.run(run())
+    except StoreError as exc:
+        click.echo(f"zegel: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        store.close()
+    dmarc = verdict.dmarc
+    record = getattr(dmarc, "record", None)
+    if as_json:
+        print_json({"dmarc": getattr(dmarc, "result", "none"), "policy_domain": getattr(dmarc, "policy_domain", None),
+                    "fo": getattr(record, "fo", None), "deliveries": [
+                        {"domain": d.domain, "destination": d.destination, "status": d.status, "detail": d.detail,
+                         "path": d.path} for d in deliveries]})
+    else:
+        click.echo(f"DMARC {getattr(dmarc, 'result', 'none')} for {verdict.from_domain or '(no From domain)'}")
+        for d in deliveries:
+            click.echo(f"{d.domain} -> {d.destination}: {d.status}" + (f" ({d.detail})" if d.detail else ""))
+        if not deliveries:
+            why = ("DMARC did not fail" if getattr(dmarc, "result", None) != "fail"
+                   else "the record names no ruf= address" if not getattr(record, "ruf", None)
+                   else "its fo= option does not ask for this failure")
+            click.echo(f"no failure report: {why}")
+    if any(d.status == "failed" for d in deliveries):
         sys.exit(1)
 
 

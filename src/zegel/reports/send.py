@@ -176,7 +176,8 @@ class Mailer:
 
     def deliver(self, kind: str, message: Message, destination: str, report_id: str, name: str) -> tuple[str, str, str]:
         """Send (or write) one message; returns (status, detail, path)."""
-        data = message.as_bytes()
+        # CRLF line ends: smtplib sends bytes as they are, and RFC 5321 2.3.8 forbids bare LF.
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         if self.dry_run_dir is not None:
             self.dry_run_dir.mkdir(parents=True, exist_ok=True)
             path = self.dry_run_dir / f"{name}.{destination.replace('/', '_')}.eml"
