@@ -90,3 +90,14 @@ def test_stored_rows(store: ReportStore, tmp_path: Path) -> None:
     assert json.loads(rows[0]["spf_results"]) == [["bounce.example.com", "mfrom", "softfail"]]
     assert json.loads(rows[0]["reasons"]) == [["local_policy", "forwarded by list"], ["mailing_list", ""]]
     assert rows[1]["dkim_results"] == "[]" and rows[1]["reasons"] == "[]"
+
+
+def test_stored_json_escapes_odd_values() -> None:
+    from zegel.reports.store import _record_row
+
+    plain = ("192.0.2.1", 1, "none", "pass", "fail", "a.example", "", "", (),
+             (("a.example", "s1", "pass", ""),), (("a.example", "mfrom", "fail", ""),))
+    odd = (*plain[:9], (('a"b.example', "s\\1", "pass", ""),), (("a.example", "mfrom", "fail", ""),))
+    row, odd_row = _record_row(1, plain), _record_row(1, odd)  # type: ignore[arg-type]
+    assert json.loads(row[14]) == [["a.example", "s1", "pass"]] and row[7:9] == (False, True)
+    assert json.loads(odd_row[14]) == [['a"b.example', "s\\1", "pass"]] and odd_row[7:9] == (False, True)
