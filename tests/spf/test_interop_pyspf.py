@@ -44,10 +44,10 @@ from typing import Any
 import dns.reversename
 import pytest
 import yaml
+
 from tests.conftest import conformance_root
 from tests.spf.pyspf_peer import PeerResult, pyspf_check
 from tests.spf.test_conformance import zone_records
-
 from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 from zegel.spf import SpfResult, check
