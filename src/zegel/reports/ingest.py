@@ -230,9 +230,7 @@ def _ip(text: str) -> str:
         raise ReportError(f"bad source_ip {text[:60]!r}") from None
 
 
-# Namespaces read as they are; any other dialect is renamed to plain names first.
-DRAFT_NAMESPACE = "http://dmarc.org/dmarc-xml/0.1"
-_KNOWN_NAMESPACES = ("", RFC9990_NAMESPACE, DRAFT_NAMESPACE)
+# The element names a <record> is read by (``AggregateParser`` prefixes them with the namespace).
 _RECORD_TAGS = ("record", "row", "identifiers", "auth_results", "source_ip", "count", "policy_evaluated",
                 "disposition", "dkim", "spf", "reason", "header_from", "envelope_from", "envelope_to", "domain",
                 "result", "selector", "scope", "human_result", "type", "comment")
