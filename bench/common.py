@@ -54,7 +54,8 @@ def median_seconds(func: Callable[[], object], runs: int) -> float:
 
 
 def print_table(rows: list[Row], console: Console | None = None) -> None:
-    console = console or Console()
+    # Wide enough for every column even when stdout is a file or a CI log, not a terminal.
+    console = console or Console(width=220)
     table = Table(title="zegel benchmarks (same run, same data, one core)")
     for column in ("area", "metric", "zegel", "peer", "peer value", "ratio", "note"):
         table.add_column(column, justify="right" if column in ("zegel", "peer value", "ratio") else "left")
