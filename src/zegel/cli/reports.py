@@ -9,6 +9,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,12 +34,21 @@ def store_options(func: F) -> F:
     return func
 
 
-def _open(data_dir: Path | None, db_url: str | None) -> ReportStore:
+@contextmanager
+def _store(data_dir: Path | None, db_url: str | None) -> Iterator[ReportStore]:
+    """The report store for one command: a database error ends it with one line (exit 1)."""
     try:
-        return open_store(db_url, data_dir or default_data_dir())
+        store = open_store(db_url, data_dir or default_data_dir())
     except StoreError as exc:
         click.echo(f"zegel: {exc}", err=True)
         sys.exit(1)
+    try:
+        yield store
+    except StoreError as exc:
+        click.echo(f"zegel: database: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        store.close()
 
 
 @click.group("reports")
@@ -126,16 +136,10 @@ def send_command(period: str, back: int, dry_run: Path | None, fmt: str, org_nam
                           relay_port=port, starttls=not no_starttls, rate_limit_per_hour=rate_limit,
                           username=os.environ.get("ZEGEL_RELAY_USER"), password=os.environ.get("ZEGEL_RELAY_PASSWORD"))
     resolver = make_resolver(zones, nameservers, offline, timeout)
-    store = _open(data_dir, db_url)
-    try:
+    with _store(data_dir, db_url) as store:
         mailer = Mailer(store, config, dry_run_dir=dry_run)
         sender = AggregateSender(store, reporter, mailer, resolver, fmt=fmt)  # type: ignore[arg-type]
         summary = asyncio.run(sender.send(complete_periods(time.time(), period, back)))
-    except StoreError as exc:
-        click.echo(f"zegel: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        store.close()
     if as_json:
         print_json(summary_json(summary))
     else:
@@ -213,22 +217,15 @@ def failure_command(message_path: str, ip: str, helo: str, mail_from: str, auths
                           username=os.environ.get("ZEGEL_RELAY_USER"), password=os.environ.get("ZEGEL_RELAY_PASSWORD"))
     resolver = make_resolver(zones, nameservers, offline, timeout)
     reporter_info = ReporterInfo(org_name or domain_of(from_address), from_address, domain_of(from_address))
-    store = _open(data_dir, db_url)
-
-    async def run() -> tuple[Any, list[Any]]:
+    async def run(store: ReportStore) -> tuple[Any, list[Any]]:
         verdict = await verify_message(message, ip=ip, helo=helo, mail_from=mail_from, resolver=resolver,
                                        authserv_id=server_id)
         reporter = FailureReporter(Mailer(store, config, dry_run_dir=dry_run), reporter_info, resolver,
                                    FailurePolicy(redact=not no_redact, per_domain_per_hour=per_domain_limit))
         return verdict, await reporter.report_verdict(message, verdict, ip=ip, helo=helo, mail_from=mail_from)
 
-    try:
-        verdict, deliveries = asyncio.run(run())
-    except StoreError as exc:
-        click.echo(f"zegel: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        store.close()
+    with _store(data_dir, db_url) as store:
+        verdict, deliveries = asyncio.run(run(store))
     dmarc = verdict.dmarc
     record = getattr(dmarc, "record", None)
     if as_json:
@@ -264,19 +261,13 @@ def suppressions_command(add: tuple[str, ...], remove: tuple[str, ...], data_dir
     for address in (*add, *remove):
         if "@" not in address or any(ch.isspace() for ch in address):
             usage_error(f"{address!r} is not a mail address")
-    store = _open(data_dir, db_url)
-    try:
+    with _store(data_dir, db_url) as store:
         for address in add:
             store.suppress(address, "added by hand")
         for address in remove:
             if not store.unsuppress(address):
                 click.echo(f"zegel: {address} was not suppressed", err=True)
         listed = store.suppressed()
-    except StoreError as exc:
-        click.echo(f"zegel: database: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        store.close()
     if as_json:
         print_json([{"address": a, "reason": r} for a, r in listed])
     else:
@@ -324,7 +315,6 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
             usage_error(f"cannot read {path}: no such file or directory")
     if maildir is not None and not maildir.is_dir():
         usage_error(f"--maildir {maildir}: not a directory")
-    store = _open(data_dir, db_url)
     total = _count_inputs(paths, maildir) if not quiet and not as_json and sys.stderr.isatty() else None
 
     def results(ingester: Ingester) -> Iterator[IngestResult]:
@@ -334,8 +324,8 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
             return ingester.ingest_imap(imap_url, password=os.environ.get("ZEGEL_IMAP_PASSWORD"))
         return ingester.ingest_paths(paths)
 
-    try:
-        with Ingester(store) as ingester:
+    with _store(data_dir, db_url) as store, Ingester(store) as ingester:
+        try:
             if total is not None:
                 from rich.console import Console
                 from rich.progress import (
@@ -363,14 +353,9 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
                         click.echo(json.dumps(result.__dict__))
                     else:
                         _report_line(result, quiet=quiet, as_json=False)
-    except ReportError as exc:
-        click.echo(f"zegel: {exc}", err=True)
-        sys.exit(1)
-    except StoreError as exc:
-        click.echo(f"zegel: database: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        store.close()
+        except ReportError as exc:
+            click.echo(f"zegel: {exc}", err=True)
+            sys.exit(1)
     stats = ingester.stats
     if as_json:
         click.echo(json.dumps({"files": stats.files, "stored": stats.stored, "duplicate": stats.duplicate,
@@ -457,14 +442,8 @@ def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tup
         usage_error(f"--domain: {domain!r} is not a domain name")
     start = parse_since(since, time.time())
     resolver = None if no_ptr else make_resolver(zones, nameservers, offline, timeout)
-    store = _open(data_dir, db_url)
-    try:
+    with _store(data_dir, db_url) as store:
         result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang))  # type: ignore[arg-type]
-    except StoreError as exc:
-        click.echo(f"zegel: database: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        store.close()
     if as_json:
         print_json(result.to_json())
         return
