@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
@@ -342,7 +342,9 @@ class Policy:
 
 
 def _replace(action: Action, **changes: Any) -> Action:
-    return replace(action, **changes)
+    # dataclasses.replace, without its per-field checks: every Action field is an init field
+    # held in the instance __dict__ (not slotted, no __post_init__).
+    return Action(**{**action.__dict__, **changes})
 
 
 def _applied_disposition(kind: str) -> Disposition:

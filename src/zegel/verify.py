@@ -196,6 +196,16 @@ class UncheckedDmarc:
     disposition: str = "none"
 
 
+def _first_blank_line(data: bytes) -> int:
+    """Offset of the first CRLF CRLF or LF LF in ``data`` (the earlier of the two), or -1.
+
+    A LF LF before the first CRLF CRLF ends before it, so the second search stops there
+    instead of scanning the whole body."""
+    crlf = data.find(b"\r\n\r\n")
+    lf = data.find(b"\n\n", 0, crlf) if crlf != -1 else data.find(b"\n\n")
+    return lf if lf != -1 else crlf
+
+
 def header_problem(message: bytes) -> str | None:
     """Why ``message`` has no usable header section, or None when it has one.
 
@@ -203,9 +213,9 @@ def header_problem(message: bytes) -> str | None:
     a field name is printable US-ASCII except the colon.
     """
     window = message[: MAX_HEADER_BYTES + 4]
-    ends = [i for i in (window.find(b"\r\n\r\n"), window.find(b"\n\n")) if i != -1]
-    if ends:
-        head = window[: min(ends)]
+    end = _first_blank_line(window)
+    if end != -1:
+        head = window[:end]
     elif len(message) > MAX_HEADER_BYTES:
         return f"header section larger than {MAX_HEADER_BYTES} bytes"
     else:

@@ -76,8 +76,11 @@ _ARC_FIELD_LINE = re.compile(rb"^arc-(?:seal|message-signature|authentication-re
 
 def _header_end(message: bytes) -> int:
     """Offset of the blank line ending the header section (or the whole length)."""
-    ends = [i for i in (message.find(b"\r\n\r\n"), message.find(b"\n\n")) if i != -1]
-    return min(ends) if ends else len(message)
+    # A LF LF ending before the first CRLF CRLF is found without scanning the body.
+    crlf = message.find(b"\r\n\r\n")
+    lf = message.find(b"\n\n", 0, crlf) if crlf != -1 else message.find(b"\n\n")
+    end = lf if lf != -1 else crlf
+    return end if end != -1 else len(message)
 
 
 async def validate(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from zegel.authres.model import AuthProperty, ResInfo
@@ -21,6 +22,9 @@ _FOLD_WIDTH = 78
 # Control characters may not appear in a header field value: each becomes a space.
 _CONTROLS_TO_SPACE = {code: " " for code in range(32)}
 
+# quote_value and comment are pure and see the same few values over and over (domains,
+# selectors, reasons): memoized, bounded.
+@lru_cache(maxsize=4096)
 def quote_value(value: str) -> str:
     """``value`` as an RFC 8601 pvalue: a token, local-part@domain, or a quoted-string."""
     if _TOKEN_RE.fullmatch(value) or _MAILBOX_RE.fullmatch(value):
@@ -29,6 +33,7 @@ def quote_value(value: str) -> str:
     return f'"{escaped.translate(_CONTROLS_TO_SPACE)}"'
 
 
+@lru_cache(maxsize=4096)
 def comment(text: str) -> str:
     """``text`` as an RFC 5322 comment, parentheses and backslashes escaped."""
     escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")

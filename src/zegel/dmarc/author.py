@@ -15,6 +15,7 @@ choices (docs/dmarc.md):
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 from dataclasses import dataclass
 
@@ -53,29 +54,29 @@ def header_block(message: bytes) -> bytes:
     """The header section: everything before the first empty line (CRLF or bare LF)."""
     if message.startswith((b"\r\n", b"\n")):
         return b""
-    ends = [i for i in (message.find(b"\r\n\r\n"), message.find(b"\n\n")) if i != -1]
-    return message[: min(ends)] if ends else message
+    # The earlier of CRLF CRLF and LF LF: a LF LF ending before the first CRLF CRLF is found
+    # without scanning the body.
+    crlf = message.find(b"\r\n\r\n")
+    lf = message.find(b"\n\n", 0, crlf) if crlf != -1 else message.find(b"\n\n")
+    end = lf if lf != -1 else crlf
+    return message[:end] if end != -1 else message
+
+
+@functools.lru_cache(maxsize=64)
+def _field_pattern(name: bytes) -> re.Pattern[bytes]:
+    # A field starts at a line start with its name, optional blanks and a colon; continuation
+    # lines start with a space or a tab (RFC 5322 2.2, 2.2.3). ``.`` stops at LF, not at CR.
+    return re.compile(rb"^" + re.escape(name) + rb"[ \t]*:(.*(?:\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
 def header_fields(block: bytes, name: bytes) -> list[bytes]:
     """Unfolded values of every field called ``name`` (case-insensitive), in order."""
-    wanted = name.lower()
     values: list[bytes] = []
-    current: list[bytes] | None = None
-    for line in block.split(b"\n"):
-        line = line.rstrip(b"\r")
-        if line[:1] in (b" ", b"\t"):
-            if current is not None:
-                current.append(line)
-            continue
-        if current is not None:
-            values.append(b"".join(current))
-            current = None
-        field_name, colon, value = line.partition(b":")
-        if colon and field_name.rstrip(b" \t").lower() == wanted:
-            current = [value]
-    if current is not None:
-        values.append(b"".join(current))
+    for match in _field_pattern(name.lower()).finditer(block):
+        value = match.group(1)
+        if b"\n" in value or value.endswith(b"\r"):
+            value = b"".join(line.rstrip(b"\r") for line in value.split(b"\n"))
+        values.append(value)
     return values
 
 

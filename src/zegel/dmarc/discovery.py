@@ -130,7 +130,14 @@ async def fetch_dmarc(domain: str, resolver: Resolver) -> DmarcLookup:
         return DmarcLookup(domain, "tempfail", error=answer.reason or "DNS failure")
     if answer.status is not Status.ANSWER:
         return DmarcLookup(domain, "none")
-    texts = tuple(text for text in answer.records if is_dmarc_record(text))
+    return _classify(domain, tuple(answer.records))
+
+
+# _classify is pure (the name and the answer's texts in, an immutable DmarcLookup out): keyed by
+# the answer's texts themselves, so a receiver classifies each published answer once.
+@functools.lru_cache(maxsize=4096)
+def _classify(domain: str, records: tuple[str, ...]) -> DmarcLookup:
+    texts = tuple(text for text in records if is_dmarc_record(text))
     if not texts:
         return DmarcLookup(domain, "none")
     if len(texts) > 1:

@@ -144,6 +144,23 @@ async def evaluate(
     [0, 100) used for pct sampling — a message is subject to the policy when ``draw < pct``;
     None draws one.
     """
+    return await _evaluate(from_domain, spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl, draw=draw,
+                           found=None)
+
+
+async def _evaluate(
+    from_domain: str,
+    *,
+    spf: SpfLike | None,
+    dkim: Sequence[DkimLike],
+    resolver: Resolver | None,
+    mode: Mode,
+    psl: PublicSuffixList | None,
+    draw: float | None,
+    found: AuthorDomains | None,
+) -> DmarcResult:
+    """:func:`evaluate`, with ``found`` set as the result's ``author`` (evaluate_message with one
+    author domain): each result is built once, not copied field by field."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     resolver = resolver if resolver is not None else Resolver()
@@ -151,7 +168,7 @@ async def evaluate(
         psl = load_psl()
     author = _normalized_domain(from_domain) if isinstance(from_domain, str) else None
     if author is None:
-        return DmarcResult("permerror", from_domain or None, mode=mode,
+        return DmarcResult("permerror", from_domain or None, mode=mode, author=found,
                            reason=f"author domain {from_domain!r} is not a valid domain name")
 
     # Authenticated identifiers (RFC 9989 4.4): the SPF-authenticated MAIL FROM domain and the
@@ -173,19 +190,18 @@ async def evaluate(
         org_cache.update(orgs)
     else:
         discovery = await discover_policy(author, resolver, mode=mode, psl=psl)
-    base = DmarcResult("none", author, mode=mode, discovery=discovery, policy_domain=discovery.policy_domain,
-                       org_domain=discovery.org_domain, reason=discovery.reason)
-    if discovery.status == "temperror":
-        return replace(base, result="temperror")
-    if discovery.status == "permerror":
-        return replace(base, result="permerror")
-    if discovery.status == "none" or discovery.record is None:
-        return base
+    status = discovery.status
     record = discovery.record
+    if status in ("temperror", "permerror", "none") or record is None:
+        result: DmarcResultName = status if status in ("temperror", "permerror") else "none"
+        return DmarcResult(result, author, mode=mode, discovery=discovery, policy_domain=discovery.policy_domain,
+                           org_domain=discovery.org_domain, reason=discovery.reason, author=found)
     if not record.usable(mode):
         # RFC 9989 4.10.1 / RFC 7489 6.6.3: an invalid p/sp/np without a valid rua means no DMARC
         # processing; zegel reports it as permerror so the broken record is visible.
-        return replace(base, result="permerror", record=record, reason=(
+        return DmarcResult("permerror", author, mode=mode, discovery=discovery,
+                           policy_domain=discovery.policy_domain, org_domain=discovery.org_domain,
+                           record=record, author=found, reason=(
             f"DMARC record at _dmarc.{discovery.policy_domain} has an invalid or missing policy "
             "and no valid rua"))
 
@@ -201,9 +217,10 @@ async def evaluate(
     )
     if discovery.is_subdomain_policy:
         policy_tag = "sp"
-    alignments_done, exists = await aio.gather(
-        aio.gather(*checks), domain_exists(author, resolver) if need_existence else _none()
-    )
+    if need_existence:
+        alignments_done, exists = await aio.gather(aio.gather(*checks), domain_exists(author, resolver))
+    else:
+        alignments_done, exists = await aio.gather(*checks), None
     alignments: list[Alignment] = list(alignments_done)
     existence_note = ""
     if need_existence:
@@ -216,27 +233,27 @@ async def evaluate(
     spf_aligned = bool(spf_alignment and spf_alignment.aligned)
     aligned_dkim = tuple(a.identifier for a in dkim_alignments if a.aligned)
     policy = record.policy_for(policy_tag, mode)
+    org_domain = discovery.org_domain
     author_org = org_cache.get(author)
-    if base.org_domain is None and author_org is not None and author_org.status == "ok":
-        base = replace(base, org_domain=author_org.org_domain)  # known from an alignment walk
-    common = replace(base, policy=policy, policy_tag=policy_tag, record=record, spf_aligned=spf_aligned,
-                     dkim_aligned=bool(aligned_dkim), spf_domain=spf_domain, dkim_domains=aligned_dkim,
-                     alignments=tuple(alignments))
+    if org_domain is None and author_org is not None and author_org.status == "ok":
+        org_domain = author_org.org_domain  # known from an alignment walk
+
+    def outcome(result: DmarcResultName, reason: str, disposition: Policy = "none", testing: bool = False,
+                sampled: bool | None = None) -> DmarcResult:
+        return DmarcResult(result, author, policy, disposition, discovery.policy_domain, org_domain, record,
+                           policy_tag, spf_aligned, bool(aligned_dkim), spf_domain, aligned_dkim,
+                           tuple(alignments), mode, testing, sampled, reason, discovery, found)
 
     if spf_aligned or aligned_dkim:
         which = " and ".join(filter(None, ["SPF" if spf_aligned else "", "DKIM" if aligned_dkim else ""]))
-        return replace(common, result="pass", reason=f"aligned {which} pass" + existence_note)
+        return outcome("pass", f"aligned {which} pass" + existence_note)
     unknown = [a for a in alignments if a.aligned is None]
     if unknown:
-        return replace(common, result="temperror", reason=f"alignment undetermined: {unknown[0].reason}")
+        return outcome("temperror", f"alignment undetermined: {unknown[0].reason}")
 
     disposition, testing, sampled, note = _disposition(policy, record, mode, draw)
-    return replace(common, result="fail", disposition=disposition, testing=testing, sampled=sampled,
-                   reason=_fail_reason(author, spf_domain, dkim_domains, alignments) + note + existence_note)
-
-
-async def _none() -> None:
-    return None
+    return outcome("fail", _fail_reason(author, spf_domain, dkim_domains, alignments) + note + existence_note,
+                   disposition, testing, sampled)
 
 
 def _disposition(policy: Policy, record: DmarcRecord, mode: Mode, draw: float | None) -> tuple[Policy, bool, bool | None, str]:
@@ -285,6 +302,9 @@ async def evaluate_message(
     resolver = resolver if resolver is not None else Resolver()
     if mode == "rfc7489" and psl is None:
         psl = load_psl()
+    if len(found.domains) == 1:
+        return await _evaluate(found.domains[0], spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl,
+                               draw=draw, found=found)
     results = await aio.gather(*(
         evaluate(domain, spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl, draw=draw)
         for domain in found.domains
