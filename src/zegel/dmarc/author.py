@@ -64,19 +64,52 @@ def header_block(message: bytes) -> bytes:
 
 @functools.lru_cache(maxsize=64)
 def _field_pattern(name: bytes) -> re.Pattern[bytes]:
-    # A field starts at a line start with its name, optional blanks and a colon; continuation
-    # lines start with a space or a tab (RFC 5322 2.2, 2.2.3). ``.`` stops at LF, not at CR.
-    return re.compile(rb"^" + re.escape(name) + rb"[ \t]*:(.*(?:\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+    # Matched at a LF (the block gets one in front), in the lower-cased block: the name,
+    # optional blanks and a colon; then the value with its continuation lines, which start
+    # with a space or a tab (RFC 5322 2.2, 2.2.3).
+    return re.compile(rb"\n" + re.escape(name) + rb"[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)")
 
 
 def header_fields(block: bytes, name: bytes) -> list[bytes]:
     """Unfolded values of every field called ``name`` (case-insensitive), in order."""
+    wanted = name.lower()
+    if not wanted or any(c < 33 or c > 126 or c == 58 for c in wanted):
+        return _header_fields_by_line(block, wanted)  # not a field name (RFC 5322 3.6.8)
+    pattern = _field_pattern(wanted)
+    needle = b"\n" + wanted
+    # Candidate lines are found with bytes.find (ASCII case folding, like bytes.lower); offsets
+    # in ``lowered`` are one past those in ``block``.
+    lowered = b"\n" + block.lower()
     values: list[bytes] = []
-    for match in _field_pattern(name.lower()).finditer(block):
-        value = match.group(1)
-        if b"\n" in value or value.endswith(b"\r"):
-            value = b"".join(line.rstrip(b"\r") for line in value.split(b"\n"))
-        values.append(value)
+    position = lowered.find(needle)
+    while position != -1:
+        match = pattern.match(lowered, position)
+        if match is not None:
+            value = block[match.start(1) - 1 : match.end(1) - 1]
+            if b"\n" in value or value.endswith(b"\r"):
+                value = b"".join(line.rstrip(b"\r") for line in value.split(b"\n"))
+            values.append(value)
+        position = lowered.find(needle, position + 1)
+    return values
+
+
+def _header_fields_by_line(block: bytes, wanted: bytes) -> list[bytes]:
+    values: list[bytes] = []
+    current: list[bytes] | None = None
+    for line in block.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current.append(line)
+            continue
+        if current is not None:
+            values.append(b"".join(current))
+            current = None
+        field_name, colon, value = line.partition(b":")
+        if colon and field_name.rstrip(b" \t").lower() == wanted:
+            current = [value]
+    if current is not None:
+        values.append(b"".join(current))
     return values
 
 
