@@ -20,6 +20,7 @@ Results follow RFC 8601 section 2.7.1:
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import re
 import time
@@ -127,6 +128,11 @@ def _check_copied_headers(value: str) -> None:
             raise SignatureError(f"z= {exc}") from None
 
 
+# domain_name is pure (it raises for a bad name, which is not cached) and sees the same few
+# d=, s= and i= names on every message: memoized, bounded.
+_domain_name = functools.lru_cache(maxsize=4096)(domain_name)
+
+
 def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature:
     """Check a DKIM-Signature's tags (RFC 6376 sections 3.5 and 6.1.1). Raises SignatureError."""
     for required in ("v", "a", "b", "bh", "d", "h", "s"):
@@ -157,8 +163,8 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
     if header_canon not in CANONICALIZATIONS or body_canon not in CANONICALIZATIONS:
         raise SignatureError(f"unknown canonicalization c={tags['c'][:30]}")
     try:
-        domain = domain_name(tags["d"])
-        domain_name(f"{tags['s']}._domainkey.{domain}")
+        domain = _domain_name(tags["d"])
+        _domain_name(f"{tags['s']}._domainkey.{domain}")
     except InvalidName as exc:
         raise SignatureError(f"d= or s= is not a valid domain name ({exc})") from None
     if not tags["s"]:
@@ -188,7 +194,7 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
         if not at:
             raise SignatureError("i= has no '@'")
         try:
-            identity_domain = domain_name(identity_domain)
+            identity_domain = _domain_name(identity_domain)
         except InvalidName:
             raise SignatureError(f"i= domain {identity_domain[:60]!r} is not a domain name") from None
         # RFC 6376 3.5 i=: the domain MUST be the same as, or a subdomain of, d=.

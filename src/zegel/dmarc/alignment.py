@@ -7,6 +7,7 @@ Organizational Domain — found by the DNS Tree Walk (RFC 9989 4.10.2) or the Pu
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,11 +33,19 @@ class Alignment:
 
 
 def _canonical(domain: str) -> str:
+    return _canonical_text(domain) if type(domain) is str else _canonical_uncached(domain)
+
+
+def _canonical_uncached(domain: str) -> str:
     text = domain.strip().rstrip(".").lower()
     try:
         return normalize(text) if text else text
     except InvalidName:
         return text
+
+
+# Pure and asked for the same few names on every message: memoized, bounded.
+_canonical_text = functools.lru_cache(maxsize=4096)(_canonical_uncached)
 
 
 def shares_top_label(a: str, b: str) -> bool:

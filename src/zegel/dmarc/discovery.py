@@ -194,7 +194,14 @@ _HOST_LABEL_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
 def normalize_domain(domain: str) -> str | None:
     """``domain`` as lower-case A-labels without the trailing dot (RFC 9989 5.3.1: U-labels are
     converted), or None if it is not a host name (letters, digits, hyphens; '_' tolerated)."""
-    text = domain.strip().rstrip(".") if isinstance(domain, str) else ""
+    return _normalize_text(domain) if isinstance(domain, str) else None
+
+
+# Pure (a name in, its normal form out) and asked for the same few names on every message:
+# memoized, bounded. Only str reaches it (hashable).
+@functools.lru_cache(maxsize=4096)
+def _normalize_text(domain: str) -> str | None:
+    text = domain.strip().rstrip(".")
     if not text or len(text) > 253:
         return None
     try:
