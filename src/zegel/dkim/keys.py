@@ -22,6 +22,7 @@ Public, stable API (zegel.arc depends on it; ARC keys are DKIM keys, RFC 8617 se
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import time
@@ -200,6 +201,12 @@ def parse_key_record(text: str) -> KeyRecord:
     )
 
 
+# parse_key_record is pure and its result immutable (a frozen record holding an immutable key
+# object): memoized by record text, bounded, so a verifier made per message (verify_message)
+# does not decode the same published key again. Errors are not memoized (KeyCache keeps them).
+_parse_key_memoized = functools.lru_cache(maxsize=1024)(parse_key_record)
+
+
 class KeyCache:
     """Parsed key records by record text, and key lookups by DNS name until their TTL runs
     out; least recently used evicted first (at most ``max_entries`` of each).
@@ -219,7 +226,7 @@ class KeyCache:
         entry = self._entries.get(text)
         if entry is None:
             try:
-                entry = parse_key_record(text)
+                entry = _parse_key_memoized(text)
             except KeyRecordError as exc:
                 entry = exc
             self._entries[text] = entry

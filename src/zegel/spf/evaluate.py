@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import re
 import socket
@@ -94,6 +95,12 @@ def _address_int(text: str, family: int) -> int | None:
         return None
 
 
+# parse_record is pure and its AST immutable (frozen dataclasses, tuples): memoized by record
+# text, bounded, so a checker made per message (verify_message) does not parse the same
+# published record again. Syntax errors are not memoized here (SpfChecker keeps them).
+_parse_memoized = functools.lru_cache(maxsize=4096)(parse_record)
+
+
 def parse_ip(ip: str | IpAddress) -> IpAddress:
     """The client address; IPv4-mapped IPv6 addresses count as IPv4 (RFC 7208 5)."""
     address = ip if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address) else None
@@ -175,7 +182,7 @@ class SpfChecker:
         entry = self._parsed.get(text)
         if entry is None:
             try:
-                entry = parse_record(text)
+                entry = _parse_memoized(text)
             except SpfSyntaxError as exc:
                 entry = (exc.reason, exc.position)
             if len(self._parsed) >= self._parse_cache_size:
