@@ -31,6 +31,9 @@ from bench.common import Row
 
 MESSAGES = int(os.environ.get("ZEGEL_BENCH_MILTER_MESSAGES", "2000"))
 CLIENTS = 20
+# A second, sequential pass (one client): the latency the milter adds when nothing queues for
+# the CPU, so protocol stalls are not hidden by 20 clients sharing one core.
+SEQUENTIAL = int(os.environ.get("ZEGEL_BENCH_MILTER_SEQUENTIAL", "200"))
 DOMAIN = "pass.example"
 RCPT = "user@example.test"
 
@@ -57,8 +60,12 @@ def _messages(count: int, key: rsa.RSAPrivateKey) -> list[bytes]:
     return out
 
 
-def _phase(postfix: object, messages: list[bytes]) -> tuple[float, list[float], int, int]:
-    """Send every message with CLIENTS threads; (seconds to last delivery, latencies, delivered, failed)."""
+def _phase(postfix: object, messages: list[bytes], clients: int = CLIENTS,
+           already: int = 0) -> tuple[float, list[float], int, int]:
+    """Send every message with ``clients`` threads; (seconds to last delivery, latencies, delivered, failed).
+
+    ``already``: messages delivered to the Maildir before this phase.
+    """
     from tests.milter.postfix_harness import PostfixInstance
 
     assert isinstance(postfix, PostfixInstance)
@@ -78,12 +85,12 @@ def _phase(postfix: object, messages: list[bytes]) -> tuple[float, list[float], 
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(CLIENTS) as pool:
+    with ThreadPoolExecutor(clients) as pool:
         list(pool.map(send, messages))
     expected = len(messages) - len(failures)
-    postfix.wait_delivered(expected, timeout=300)
+    postfix.wait_delivered(already + expected, timeout=300)
     elapsed = time.perf_counter() - started
-    delivered = len(postfix.delivered())
+    delivered = len(postfix.delivered()) - already
     if failures:
         print(f"bench milter: {len(failures)} sends failed, first: {failures[0]}", file=sys.stderr)
     return elapsed, latencies, delivered, len(failures)
@@ -160,6 +167,7 @@ listen = "127.0.0.1:{metrics_port}"
 level = "warning"
 """, encoding="utf-8")
     results: dict[str, tuple[float, list[float], int, int]] = {}
+    sequential: dict[str, tuple[float, list[float], int, int]] = {}
     hit_rate = ""
     direct: tuple[float, list[float]] | None = None
     milter = MilterProcess(config, milter_port)
@@ -171,6 +179,9 @@ level = "warning"
             try:
                 postfix.start()
                 results[label] = _phase(postfix, messages)
+                if SEQUENTIAL:
+                    sequential[label] = _phase(postfix, messages[:SEQUENTIAL], clients=1,
+                                               already=results[label][2])
                 left = postfix.queued()
                 if left:
                     print(f"bench milter: {len(left)} messages left in the queue ({label} milter)", file=sys.stderr)
@@ -200,6 +211,16 @@ level = "warning"
         without_ms = _percentile(bare_latency, fraction) * 1000
         rows.append(Row("milter", f"SMTP latency per message {name}", "ms", with_ms, "Postfix without milter",
                         without_ms, higher_is_better=False, note=f"milter adds {with_ms - without_ms:.1f} ms"))
+    if sequential:
+        seq_latency, bare_seq_latency = sequential["with"][1], sequential["without"][1]
+        with_ms = _percentile(seq_latency, 0.5) * 1000
+        without_ms = _percentile(bare_seq_latency, 0.5) * 1000
+        rows.append(Row("milter", f"SMTP latency p50, 1 client, {SEQUENTIAL} msgs", "ms", with_ms,
+                        "Postfix without milter", without_ms, higher_is_better=False,
+                        note=f"milter adds {with_ms - without_ms:.1f} ms (p99 "
+                             f"{_percentile(seq_latency, 0.99) * 1000:.1f} / "
+                             f"{_percentile(bare_seq_latency, 0.99) * 1000:.1f} ms); "
+                             f"delivered {sequential['with'][2]}/{sequential['without'][2]}"))
     if direct is not None:
         direct_elapsed, direct_latency = direct
         rows.append(Row("milter", f"zegel milter alone, {MESSAGES} msgs, {CLIENTS} sessions", "msg/s",

@@ -129,6 +129,43 @@ def test_read_packet_limits() -> None:
     assert read_all(b"") == [None]
 
 
+def split_all(data: bytes, step: int, max_size: int = p.DEFAULT_MAX_PACKET) -> list[tuple[bytes, bytes]]:
+    """PacketSplitter fed ``step`` bytes at a time, then the end of the stream."""
+    splitter = p.PacketSplitter(max_size=max_size)
+    out: list[tuple[bytes, bytes]] = []
+    for start in range(0, len(data), step):
+        out.extend(splitter.feed(data[start:start + step]))
+        if splitter.error is not None:
+            raise splitter.error
+    splitter.finish()
+    return out
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 4096])
+def test_packet_splitter_gives_what_read_packet_gives(step: int) -> None:
+    stream = (frame(b"O", b"\0\0\0\x06" * 3) + frame(b"D", b"Cj\0mx\0") + frame(b"L", b"From\0 a@b\0")
+              + frame(b"N") + frame(b"B", b"x" * 70_000) + frame(b"E"))
+    assert split_all(stream, step) == read_all(stream)[:-1]
+
+
+def test_packet_splitter_limits() -> None:
+    with pytest.raises(p.PacketTooLarge):
+        split_all(struct.pack("!I", 2_000_000) + b"B", 4096, max_size=1_000_000)
+    with pytest.raises(p.ProtocolError, match="length 0"):
+        split_all(struct.pack("!I", 0), 4096)
+    with pytest.raises(p.ProtocolError, match="inside a packet"):
+        split_all(struct.pack("!I", 10) + b"Bshort", 4096)
+    with pytest.raises(p.ProtocolError, match="inside a packet length"):
+        split_all(b"\0\0", 4096)
+    assert split_all(b"", 4096) == []
+    # The packets before a bad one are handed out first; the error follows.
+    splitter = p.PacketSplitter(max_size=100)
+    assert splitter.feed(frame(b"N") + struct.pack("!I", 1000) + b"B") == [(b"N", b"")]
+    assert isinstance(splitter.error, p.PacketTooLarge)
+    with pytest.raises(p.PacketTooLarge):
+        splitter.feed(b"more")
+
+
 def test_response_layouts() -> None:
     assert p.encode_response(p.Continue()) == frame(b"c")
     assert p.encode_response(p.Accept()) == frame(b"a")

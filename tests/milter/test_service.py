@@ -7,12 +7,14 @@ Real sessions over TCP/unix sockets, real DNS over the loopback test server, rea
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.milter.conftest import AUTHSERV_ID, CLIENT_IP, Keys
 from tests.milter.helpers import dkimpy_verify_all, header_values, message, sign_with_dkimpy
 from tests.milter.milter_client import (
@@ -28,6 +30,7 @@ from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 from zegel.milter import protocol as p
 from zegel.milter.config import load_config
+from zegel.milter.server import QuickAckReader
 from zegel.milter.service import MilterService
 
 
@@ -306,6 +309,34 @@ def test_malformed_and_oversized_packets_end_only_that_session(write_config: Cal
         assert service.metrics.protocol_errors == 3
 
     run(write_config(), scenario)
+
+
+def test_tcp_sessions_acknowledge_at_once(write_config: Callable[..., Path], keys: Keys) -> None:
+    """Postfix does not set TCP_NODELAY: a command tail held back by Nagle waits for our ACK,
+    so the milter must not leave it to the delayed-ACK timer (TCP_QUICKACK after each read)."""
+    if not hasattr(socket, "TCP_QUICKACK"):
+        pytest.skip("TCP_QUICKACK is Linux-only")
+    calls: list[tuple[int, int, int]] = []
+
+    async def scenario(service: MilterService) -> None:
+        client = await client_for(service)
+        (session,) = service.server.sessions
+        reader = session.reader
+        assert isinstance(reader, QuickAckReader) and reader._quickack_sock is not None
+        real = reader._quickack_sock
+
+        class Spy:
+            def setsockopt(self, level: int, option: int, value: int) -> None:
+                calls.append((level, option, value))
+                real.setsockopt(level, option, value)
+
+        reader._quickack_sock = Spy()  # type: ignore[assignment]
+        result = await client.message(pass_message(keys), mail_from="alice@pass.example")
+        assert isinstance(result.final, p.Continue)
+        await client.close()
+
+    run(write_config(), scenario)
+    assert calls and set(calls) == {(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)}
 
 
 def test_idle_session_times_out(write_config: Callable[..., Path]) -> None:

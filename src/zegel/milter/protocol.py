@@ -206,6 +206,58 @@ async def read_packet(reader: asyncio.StreamReader, *, max_size: int = DEFAULT_M
     return body[:1], body[1:]
 
 
+class PacketSplitter:
+    """Incremental framing: feed the bytes as they arrive, take every complete ``(code, data)``.
+
+    The session reads whatever the MTA has sent in one go (Postfix sends the steps that need
+    no reply back to back) and handles all complete packets from it, instead of one read, one
+    timeout and two ``readexactly`` per packet. Same checks as :func:`read_packet`:
+    :class:`PacketTooLarge` as soon as an oversized length is seen (nothing of it is kept),
+    :class:`ProtocolError` for a zero length; :meth:`finish` says whether the stream ended
+    cleanly between packets. The packets before a bad one are still returned (handle them,
+    as a packet-at-a-time reader would have), the error is then in :attr:`error`.
+    """
+
+    def __init__(self, *, max_size: int = DEFAULT_MAX_PACKET) -> None:
+        self.max_size = max_size
+        self.error: ProtocolError | None = None
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
+        if self.error is not None:
+            raise self.error
+        buffer = self._buffer
+        buffer += data
+        packets: list[tuple[bytes, bytes]] = []
+        start = 0
+        end = len(buffer)
+        while end - start >= 4:
+            (length,) = struct.unpack_from("!I", buffer, start)
+            if length == 0 or length > self.max_size:
+                self.error = (ProtocolError("packet of length 0 (no command code)") if length == 0 else
+                              PacketTooLarge(f"packet of {length} bytes exceeds the limit of {self.max_size}"))
+                buffer.clear()  # nothing of a bad packet is kept
+                if not packets:
+                    raise self.error
+                return packets
+            if end - start - 4 < length:
+                break
+            body = start + 4
+            packets.append((bytes(buffer[body:body + 1]), bytes(buffer[body + 1:body + length])))
+            start = body + length
+        if start:
+            del buffer[:start]
+        return packets
+
+    def finish(self) -> None:
+        """End of stream: :class:`ProtocolError` when it ended inside a packet."""
+        if len(self._buffer) >= 4:
+            (length,) = struct.unpack_from("!I", self._buffer, 0)
+            raise ProtocolError(f"connection closed inside a packet of {length} bytes")
+        if self._buffer:
+            raise ProtocolError("connection closed inside a packet length")
+
+
 # -- small field codecs ----------------------------------------------------------------------
 
 

@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import SupportsIndex
 
 from zegel.milter.config import SocketSpec
 from zegel.milter.handler import ConnectionFacts, MessageHandler
@@ -46,6 +48,7 @@ from zegel.milter.protocol import (
     MacroStage,
     Mail,
     OptNeg,
+    PacketSplitter,
     PacketTooLarge,
     ProtocolError,
     ProtocolFlag,
@@ -58,10 +61,13 @@ from zegel.milter.protocol import (
     Unknown,
     decode_command,
     encode_response,
-    read_packet,
 )
 
 log = logging.getLogger("zegel.milter")
+
+# Bytes asked for per read: every packet already sent arrives in one go (a 64 KiB body
+# chunk plus the headers before it).
+READ_SIZE = 256 * 1024
 
 # What we change: add/insert headers, change/delete headers, quarantine; and we send macro lists.
 WANTED_ACTIONS = ActionFlag.ADDHDRS | ActionFlag.CHGHDRS | ActionFlag.QUARANTINE | ActionFlag.SETSYMLIST
@@ -88,6 +94,42 @@ _NO_REPLY: dict[type, ProtocolFlag] = {
 }
 # Macros that belong to one message: forgotten when it ends.
 _MESSAGE_MACRO_COMMANDS = (b"M", b"R", b"T", b"L", b"N", b"B", b"E")
+
+
+# Linux only: acknowledge received data at once instead of after the delayed-ACK timer.
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
+
+class QuickAckReader(asyncio.StreamReader):
+    """A StreamReader that acknowledges every chunk it receives over TCP straight away.
+
+    Why: Postfix writes milter commands through a 4 KiB buffered stream without TCP_NODELAY
+    and sends the steps we take without replies (SMFIP_NR_*) in the same stream. A command
+    that straddles a buffer flush (headers plus a body chunk, any body over 4 KiB) leaves
+    the wire as a full write and a short tail; Nagle holds the tail until our ACK of the
+    first part, and Linux delays that ACK (up to 40 ms) hoping to piggyback it on a reply we
+    cannot send before we have the whole packet. Measured through Postfix: +45 ms per
+    message at end of data, for ~1 ms of work. TCP_QUICKACK after each read sends the
+    pending ACK now (it is not sticky, hence per read: one cheap setsockopt).
+    """
+
+    _quickack_sock: socket.socket | None = None
+
+    def set_transport(self, transport: asyncio.BaseTransport) -> None:
+        super().set_transport(transport)
+        sock = transport.get_extra_info("socket")
+        if (_TCP_QUICKACK is not None and sock is not None
+                and sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM):
+            self._quickack_sock = sock
+
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:
+        super().feed_data(data)
+        sock = self._quickack_sock
+        if sock is not None and _TCP_QUICKACK is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+            except OSError:
+                self._quickack_sock = None  # closed, or not supported here: stop trying
 
 
 @dataclass
@@ -142,25 +184,24 @@ class MilterSession:
             self.writer.close()
 
     async def run(self) -> None:
+        splitter = PacketSplitter(max_size=self.limits.max_packet)
         try:
             while True:
                 try:
-                    # asyncio.timeout, not wait_for: no extra task per packet on the hot path.
+                    # One timeout per read, not per packet (asyncio.timeout: no extra task).
                     async with asyncio.timeout(self.limits.idle_timeout):
-                        packet = await read_packet(self.reader, max_size=self.limits.max_packet)
+                        data = await self.reader.read(READ_SIZE)
                 except TimeoutError:
                     log.warning("session timed out", extra={"fields": {
                         "peer": self.peer, "idle_s": str(self.limits.idle_timeout), **self._msg_fields()}})
                     break
-                if packet is None:
+                if not data:
+                    splitter.finish()
                     break
-                command = decode_command(*packet)
-                replies = await self.handle(command)
-                if replies:
-                    self.writer.write(b"".join(encode_response(r) for r in replies))
-                    await self.writer.drain()
-                if isinstance(command, Quit) or (self.closing and self.txn is None):
+                if await self._handle_packets(splitter.feed(data)):
                     break
+                if splitter.error is not None:
+                    raise splitter.error
         except PacketTooLarge as exc:
             self.metrics.protocol_errors += 1
             log.warning("oversized packet; session closed", extra={"fields": {
@@ -180,6 +221,29 @@ class MilterSession:
             self.writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await self.writer.wait_closed()
+
+    async def _handle_packets(self, packets: list[tuple[bytes, bytes]]) -> bool:
+        """Handle the packets of one read in order; their replies go out in one write.
+
+        True when the session should end (QUIT, or shutdown with no message in hand).
+        """
+        out: list[bytes] = []
+        stop = False
+        try:
+            for code, data in packets:
+                command = decode_command(code, data)
+                replies = await self.handle(command)
+                if replies:
+                    out.extend(encode_response(r) for r in replies)
+                if isinstance(command, Quit) or (self.closing and self.txn is None):
+                    stop = True
+                    break
+        finally:
+            # Replies already earned still go out, even when a later packet is malformed.
+            if out:
+                self.writer.write(b"".join(out))
+                await self.writer.drain()
+        return stop
 
     def _msg_fields(self) -> dict[str, str]:
         if self.txn is None:
@@ -319,12 +383,13 @@ class MilterSession:
         self.metrics.message(decision.direction, decision.result, decision.action, elapsed)
         if decision.result == "error":
             self.metrics.error(decision.details.get("error", "internal"))
-        log.info("message", extra={"fields": {
-            "msg_id": txn.message_id, "queue_id": self._macro("i"), "client": self.address,
-            "helo": self.helo, "mail_from": txn.envelope.mail_from,
-            "rcpts": str(len(txn.envelope.recipients)), "size": str(txn.buffer.size),
-            "direction": decision.direction, "result": decision.result, "action": decision.action,
-            "elapsed_ms": f"{elapsed * 1000:.1f}", **decision.details}})
+        if log.isEnabledFor(logging.INFO):  # the fields cost more than the check
+            log.info("message", extra={"fields": {
+                "msg_id": txn.message_id, "queue_id": self._macro("i"), "client": self.address,
+                "helo": self.helo, "mail_from": txn.envelope.mail_from,
+                "rcpts": str(len(txn.envelope.recipients)), "size": str(txn.buffer.size),
+                "direction": decision.direction, "result": decision.result, "action": decision.action,
+                "elapsed_ms": f"{elapsed * 1000:.1f}", **decision.details}})
         self._end_message()
         return [*allowed, decision.final]
 
@@ -370,8 +435,14 @@ class MilterServer:
             # claim a trusted client address and have mail signed).
             os.chmod(path, 0o660)
         else:
-            self._server = await asyncio.start_server(self._accept, self.socket.host, self.socket.port,
-                                                      reuse_address=True)
+            loop = asyncio.get_running_loop()
+
+            def protocol() -> asyncio.StreamReaderProtocol:
+                # asyncio.start_server, with the quick-ACK reader (see QuickAckReader).
+                return asyncio.StreamReaderProtocol(QuickAckReader(), self._accept)
+
+            self._server = await loop.create_server(protocol, self.socket.host, self.socket.port,
+                                                    reuse_address=True)
             sockets = self._server.sockets
             if sockets:
                 self.port = int(sockets[0].getsockname()[1])
