@@ -163,48 +163,53 @@ def _recommend(lang: Lang, domain: str, step: str, policy: str | None, messages:
                hurt: tuple[SourceSummary, ...], spoofing: tuple[SourceSummary, ...]) -> str:
     pct = f"{rate * 100:.1f}%"
     spoof = sum(s.messages for s in spoofing)
+    texts = _RECOMMENDATION_TEXTS[lang]
     lines: list[str] = []
-    if lang == "nl":
-        if step == "publish-rua":
-            lines.append(f"Er zijn nog geen rapporten voor {domain} in deze periode. Controleer of uw DMARC-record "
-                         "een rua=mailto:-adres heeft en of die rapporten hier worden ingelezen; wacht enkele dagen.")
-        elif step == "stay":
-            lines.append(f"{domain} staat al op p=reject, de strengste stap. {pct} van de legitieme post slaagt voor DMARC; "
-                         "blijf de rapporten volgen en let op nieuwe bronnen.")
-        elif step == "fix-sources":
-            target = "p=reject" if policy == "quarantine" else "p=quarantine"
-            lines.append(f"Nog niet overstappen naar {target}: {pct} van de legitiem ogende post slaagt voor DMARC. "
-                         "Deze bronnen zouden geraakt worden:")
-            lines += _source_lines(hurt, lang)
-            lines.append("Laat deze diensten met DKIM ondertekenen voor uw eigen domein (of een bounce-adres in uw "
-                         "domein gebruiken dat uw SPF-record toestaat); stap daarna over.")
-        else:
-            lines.append(f"{pct} van de legitieme post voor {domain} slaagt voor DMARC en geen bekende verzender zou "
-                         f"geraakt worden. Volgende stap: p={step} (eventueel eerst met t=y om te testen).")
-        if spoof:
-            lines.append(f"{spoof} berichten kwamen van bronnen waar niets slaagt (waarschijnlijk vervalsing); "
-                         "een strenger beleid houdt die tegen.")
-        return "\n".join(lines)
-    if step == "publish-rua":
-        lines.append(f"No reports for {domain} in this period yet. Check that your DMARC record has an "
-                     "rua=mailto: address and that those reports are ingested here; give it a few days.")
-    elif step == "stay":
-        lines.append(f"{domain} is at p=reject, the strongest step. {pct} of legitimate mail passes DMARC; "
-                     "keep reading the reports and watch for new sources.")
+    if step in ("publish-rua", "stay"):
+        lines.append(texts[step].format(domain=domain, pct=pct))
     elif step == "fix-sources":
         target = "p=reject" if policy == "quarantine" else "p=quarantine"
-        lines.append(f"Do not move to {target} yet: {pct} of legitimate-looking mail passes DMARC. "
-                     "These sources would be hurt:")
+        lines.append(texts["fix-sources"].format(target=target, pct=pct))
         lines += _source_lines(hurt, lang)
-        lines.append("Have these services DKIM-sign with your own domain (or use a bounce address in your domain "
-                     "that your SPF record authorises), then move on.")
+        lines.append(texts["fix-sources-then"])
     else:
-        lines.append(f"{pct} of legitimate mail for {domain} passes DMARC and no known sender would be hurt. "
-                     f"Next step: p={step} (optionally with t=y first to test).")
+        lines.append(texts["next"].format(pct=pct, domain=domain, step=step))
     if spoof:
-        lines.append(f"{spoof} messages came from sources where nothing authenticates (likely spoofing); "
-                     "a stricter policy stops them.")
+        lines.append(texts["spoofing"].format(spoof=spoof))
     return "\n".join(lines)
+
+
+# One decision flow (_recommend), its sentences per language.
+_RECOMMENDATION_TEXTS: dict[Lang, dict[str, str]] = {
+    "en": {
+        "publish-rua": ("No reports for {domain} in this period yet. Check that your DMARC record has an "
+                        "rua=mailto: address and that those reports are ingested here; give it a few days."),
+        "stay": ("{domain} is at p=reject, the strongest step. {pct} of legitimate mail passes DMARC; "
+                 "keep reading the reports and watch for new sources."),
+        "fix-sources": ("Do not move to {target} yet: {pct} of legitimate-looking mail passes DMARC. "
+                        "These sources would be hurt:"),
+        "fix-sources-then": ("Have these services DKIM-sign with your own domain (or use a bounce address in your "
+                             "domain that your SPF record authorises), then move on."),
+        "next": ("{pct} of legitimate mail for {domain} passes DMARC and no known sender would be hurt. "
+                 "Next step: p={step} (optionally with t=y first to test)."),
+        "spoofing": ("{spoof} messages came from sources where nothing authenticates (likely spoofing); "
+                     "a stricter policy stops them."),
+    },
+    "nl": {
+        "publish-rua": ("Er zijn nog geen rapporten voor {domain} in deze periode. Controleer of uw DMARC-record "
+                        "een rua=mailto:-adres heeft en of die rapporten hier worden ingelezen; wacht enkele dagen."),
+        "stay": ("{domain} staat al op p=reject, de strengste stap. {pct} van de legitieme post slaagt voor DMARC; "
+                 "blijf de rapporten volgen en let op nieuwe bronnen."),
+        "fix-sources": ("Nog niet overstappen naar {target}: {pct} van de legitiem ogende post slaagt voor DMARC. "
+                        "Deze bronnen zouden geraakt worden:"),
+        "fix-sources-then": ("Laat deze diensten met DKIM ondertekenen voor uw eigen domein (of een bounce-adres in uw "
+                             "domein gebruiken dat uw SPF-record toestaat); stap daarna over."),
+        "next": ("{pct} van de legitieme post voor {domain} slaagt voor DMARC en geen bekende verzender zou "
+                 "geraakt worden. Volgende stap: p={step} (eventueel eerst met t=y om te testen)."),
+        "spoofing": ("{spoof} berichten kwamen van bronnen waar niets slaagt (waarschijnlijk vervalsing); "
+                     "een strenger beleid houdt die tegen."),
+    },
+}
 
 
 CSV_COLUMNS = ("source_ip", "ptr", "reporter", "messages", "spf_pass", "spf_aligned", "dkim_pass", "dkim_aligned",
