@@ -117,11 +117,6 @@ def tree_walk_names(domain: str) -> list[str]:
     return names[:MAX_TREE_WALK_QUERIES]
 
 
-# parse_record is pure and its result immutable: memoize by record text (bounded), so a
-# receiver parses each published record once, not once per message.
-_parse_memoized = functools.lru_cache(maxsize=4096)(parse_record)
-
-
 async def fetch_dmarc(domain: str, resolver: Resolver) -> DmarcLookup:
     """Query ``_dmarc.DOMAIN`` and classify the answer (RFC 9989 4.10 step 2, RFC 7489 6.6.3):
     records not starting with v=DMARC1 are discarded; several DMARC records count as none."""
@@ -144,7 +139,7 @@ def _classify(domain: str, records: tuple[str, ...]) -> DmarcLookup:
         return DmarcLookup(domain, "multiple", texts=texts,
                            error=f"{len(texts)} DMARC records at _dmarc.{domain}: all discarded")
     try:
-        record = _parse_memoized(texts[0])
+        record = parse_record(texts[0])
     except DmarcRecordError as exc:
         return DmarcLookup(domain, "invalid", texts=texts, error=exc.reason)
     return DmarcLookup(domain, "record", record=record, texts=texts)
@@ -190,7 +185,6 @@ def _org_domain_psl(domain: str, psl: PublicSuffixList) -> str:
 _HOST_LABEL_RE = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
 
 
-@functools.lru_cache(maxsize=8192)  # pure, and asked for the same few domains on every message
 def normalize_domain(domain: str) -> str | None:
     """``domain`` as lower-case A-labels without the trailing dot (RFC 9989 5.3.1: U-labels are
     converted), or None if it is not a host name (letters, digits, hyphens; '_' tolerated)."""
