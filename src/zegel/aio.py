@@ -1,5 +1,5 @@
-"""Eager concurrency helpers: ``gather`` and ``ensure_future`` that run each coroutine
-synchronously up to its first real suspension.
+"""Eager concurrency: ``gather`` runs each coroutine synchronously up to its first real
+suspension.
 
 With a warm DNS cache most lookups never suspend, and asyncio's own gather would still wrap
 each in a Task and go round the event loop several times per message. These helpers give
@@ -47,21 +47,6 @@ def _continue(coro: Coroutine[Any, Any, T], pending: Any) -> Generator[Any, Any,
 
 async def _resume(coro: Coroutine[Any, Any, T], pending: Any) -> T:
     return await _continue(coro, pending)
-
-
-def ensure_future(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
-    """Start ``coro`` now; a Future that is already done if it finished without suspending."""
-    try:
-        pending = coro.send(None)
-    except StopIteration as stop:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        future.set_result(stop.value)
-        return future
-    except BaseException as exc:
-        future = asyncio.get_running_loop().create_future()
-        future.set_exception(exc)
-        return future
-    return asyncio.ensure_future(_resume(coro, pending))
 
 
 @overload
