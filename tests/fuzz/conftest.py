@@ -1,0 +1,23 @@
+"""Fuzz profiles for every parser and evaluator an attacker can reach.
+
+`make test` runs the short profile: deterministic (derandomized) and bounded, so CI is
+reproducible. `make fuzz` sets ZEGEL_FUZZ=long, which draws fresh random examples for as long
+as ZEGEL_FUZZ_SECONDS allows per target (see tests/fuzz/README.md).
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = {
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+}
+settings.register_profile("fuzz-short", max_examples=150, derandomize=True, **_COMMON)
+settings.register_profile("fuzz-long", max_examples=10_000_000, derandomize=False, **_COMMON)
+
+LONG = os.environ.get("ZEGEL_FUZZ", "") == "long"
+settings.load_profile("fuzz-long" if LONG else "fuzz-short")
