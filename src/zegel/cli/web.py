@@ -51,11 +51,14 @@ def parse_listen(value: str, option: str) -> tuple[str, int]:
               help="Database URL instead of SQLite, e.g. postgresql://user@host/zegel [$ZEGEL_DB_URL].")
 @click.option("--demo-messages", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory of sample .eml files offered on the header analyzer page.")
+@click.option("--rate-limit", type=click.IntRange(min=0), default=30, show_default=True, metavar="N",
+              help="Domain checks per minute per client IP; the header analyzer allows 2N, the tools "
+                   "2N/3 and new tester addresses N/3. 0 turns rate limits off.")
 @click.option("--proxy-headers", is_flag=True,
               help="Trust X-Forwarded-For/-Proto from a reverse proxy on 127.0.0.1 (for rate limits per client).")
 def command(listen: str, smtp_listen: str | None, mail_domain: str | None, zones: tuple[str, ...],
             nameservers: tuple[str, ...], offline: bool, timeout: float, data_dir: Path | None,
-            db_url: str | None, demo_messages: Path | None, proxy_headers: bool) -> None:
+            db_url: str | None, demo_messages: Path | None, rate_limit: int, proxy_headers: bool) -> None:
     """Serve the zegel web app: domain check, header analyzer, mail tester and tools, in
     English and Dutch, with a JSON API (/api, OpenAPI at /api/openapi.json).
 
@@ -86,11 +89,14 @@ def command(listen: str, smtp_listen: str | None, mail_domain: str | None, zones
     import uvicorn
 
     from zegel.reports.store import StoreError
-    from zegel.web import Settings, create_app
+    from zegel.web import Limits, Settings, create_app
 
+    limits = Limits(checks_per_minute=rate_limit, explains_per_minute=2 * rate_limit,
+                    tools_per_minute=max(1, 2 * rate_limit // 3) if rate_limit else 0,
+                    testers_per_minute=max(1, rate_limit // 3) if rate_limit else 0)
     settings = Settings(zones=tuple(zones), nameservers=tuple(nameservers), offline=offline, dns_timeout=timeout,
                         data_dir=data_dir, db_url=db_url, smtp_listen=smtp, mail_domain=mail_domain or "",
-                        demo_messages=demo_messages)
+                        demo_messages=demo_messages, limits=limits)
     try:
         app = create_app(settings)
     except ZoneError as exc:

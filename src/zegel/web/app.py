@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from zegel.dns import Resolver
 from zegel.dns.records import NodeMap, merge, nodes_from_zone_file
+from zegel.explain.lookalike import LookalikeDetector
 from zegel.web.i18n import MESSAGES, Catalog, Lang, choose_lang
 from zegel.web.security import (
     CSRF_FIELD,
@@ -87,6 +88,8 @@ class WebContext:
                                  zone_nodes=self.base_nodes, offline=settings.offline)
         self.store = store if store is not None else WebStore.open(settings.db_url, settings.data_dir)
         self.catalog = Catalog(MESSAGES)
+        # Built once: it indexes the well-known domains and loads the Public Suffix List.
+        self.detector = LookalikeDetector()
         loaders: list[jinja2.BaseLoader] = []
         for extension in self.extensions:
             self.catalog.add(extension.messages)

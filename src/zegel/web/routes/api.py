@@ -51,7 +51,8 @@ async def api_explain(request: Request) -> Response:
     lang, _ = choose_lang(request)
     ctx.limit(request, "explain", ctx.settings.limits.explains_per_minute)
     trusted = tuple(request.query_params.getlist("trust"))[:10]
-    return JSONResponse(await explain_message_async(body, lang=lang, trusted_ids=trusted))
+    return JSONResponse(await explain_message_async(body, lang=lang, trusted_ids=trusted,
+                                                     detector=ctx.detector))
 
 
 def openapi_document(ctx: WebContext) -> dict[str, Any]:

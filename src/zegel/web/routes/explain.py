@@ -77,7 +77,8 @@ async def explain_post(request: Request) -> Response:
         return ctx.render(request, "explain.html",
                           _values(ctx, trust=trust, error=ctx.text(lang, "explain.error.empty")), status=400)
     ctx.limit(request, "explain", ctx.settings.limits.explains_per_minute)
-    result = await explain_message_async(message, lang=lang, trusted_ids=_trusted(trust))
+    result = await explain_message_async(message, lang=lang, trusted_ids=_trusted(trust),
+                                          detector=ctx.detector)
     if form.get("save") == "yes":
         key = await ctx.store.put("explain", {"json": result, "lang": lang}, ctx.settings.limits.shared_ttl)
         query = f"?lang={request.query_params['lang']}" if "lang" in request.query_params else ""
