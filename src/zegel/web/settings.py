@@ -23,6 +23,7 @@ class Limits:
     bulk_jobs: int = 8  # bulk checks running at once, whole server
     bulk_concurrency: int = 10  # domains checked at once within one bulk check
     smtp_message: int = 2 * MIB  # the tester's SMTP DATA limit
+    smtp_connections: int = 50  # SMTP sessions at once; more are refused with 421
     check_timeout: float = 10.0  # seconds one domain check may take
     checks_per_minute: int = 30  # domain checks (page and API) per client IP
     explains_per_minute: int = 60

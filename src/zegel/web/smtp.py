@@ -40,6 +40,7 @@ class TesterHandler:
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
         self.mail_domain = ctx.settings.effective_mail_domain()
+        self.connections = 0
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -87,7 +88,28 @@ def result_data(address: str, result: dict[str, Any]) -> dict[str, Any]:
 
 
 class TesterSMTP(SMTP):
-    """aiosmtpd's SMTP with the size limit announced and no SMTPUTF8 decoding of the message."""
+    """aiosmtpd's SMTP session, refusing connections beyond the receiver's limit with 421
+    (RFC 5321 3.8: a server may close with 421 when it cannot take more)."""
+
+    refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        handler: TesterHandler = self.event_handler
+        if handler.connections >= handler.ctx.settings.limits.smtp_connections:
+            self.refused = True
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.write(b"421 4.7.0 Too many connections; try again later\r\n")
+            transport.close()
+            return
+        handler.connections += 1
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.refused:
+            return
+        handler: TesterHandler = self.event_handler
+        handler.connections -= 1
+        super().connection_lost(error)
 
 
 async def start_receiver(ctx: WebContext, host: str, port: int) -> asyncio.AbstractServer:

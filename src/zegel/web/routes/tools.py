@@ -217,7 +217,7 @@ async def dmarc_build(request: Request) -> Response:
         notes = [exc.reason]
     external = rua_domain is not None and rua_domain != domain and not rua_domain.endswith("." + domain)
     values["dmarc"] = {"record": record, "name": f"_dmarc.{domain}", "notes": notes, "policy": policy,
-                       "next": _next_stage(policy), "external": external, "rua_domain": rua_domain,
+                       "next": _next_stage(policy), "external": external, "rua_domain": rua_domain, "rua": rua,
                        "authorization": f"{domain}._report._dmarc.{rua_domain}" if external else ""}
     return ctx.render(request, "tools.html", values)
 
