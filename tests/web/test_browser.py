@@ -205,3 +205,19 @@ def test_tools_in_the_browser(browser: Any, web_server: WebServer, shots: Path) 
     page.click("#dmarc-form button[type=submit]")
     assert page.locator("#dmarc-record").inner_text() == "v=DMARC1; p=quarantine"
     finish(page, shots, "tools-nl-desktop")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_bulk_check_shows_progress(browser: Any, web_server: WebServer, shots: Path, tmp_path: Path, lang: str) -> None:
+    listing = tmp_path / "domains.txt"
+    listing.write_text("webwinkel.example\nbakkerij.example\ngeparkeerd.example\n", encoding="utf-8")
+    page = new_page(browser, "desktop", lang)
+    page.goto(f"{web_server.url}/check?lang={lang}")
+    page.click("text=" + text("check.bulk", lang))
+    page.set_input_files("#bulk-list", str(listing))
+    page.click("#bulk-form button[type=submit]")
+    page.locator("#bulk[data-finished=true]").wait_for(timeout=20_000)
+    assert page.locator("#bulk-rows tr").count() == 3
+    assert page.locator("#bulk-status").inner_text().startswith(text("check.bulk.progress", lang, done="3", total="3"))
+    assert page.locator("svg.chart").is_visible()
+    finish(page, shots, f"bulk-{lang}-desktop")

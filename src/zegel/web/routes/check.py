@@ -244,7 +244,18 @@ async def bulk_page(request: Request) -> Response:
     ctx, job = _job(request)
     refresh = None if job.done else "2"
     return ctx.render(request, "bulk.html", {"nav": "check", "job": job, "progress": job.progress(),
-                                             "refresh": refresh})
+                                             "refresh": refresh, "chart": grade_chart(job.results)})
+
+
+def grade_chart(results: list[dict[str, Any]], width: float = 300) -> list[dict[str, Any]]:
+    """Bars for the SVG chart of grades in a bulk check: grade, count, bar width, y."""
+    counts = {grade: 0 for grade in "ABCDF"}
+    for result in results:
+        grade = str(result.get("grade", "F"))
+        counts[grade if grade in counts else "F"] += 1
+    most = max(counts.values()) or 1
+    return [{"grade": grade, "count": count, "width": round(width * count / most, 1), "y": 4 + index * 26}
+            for index, (grade, count) in enumerate(counts.items())]
 
 
 async def bulk_api(request: Request) -> Response:
