@@ -71,8 +71,17 @@ def command(listen: str, smtp_listen: str | None, mail_domain: str | None, zones
       zegel web --listen 0.0.0.0:8080 --smtp 0.0.0.0:25 --mail-domain tester.example.nl
       zegel web --zone demo/zones/check.zone --offline --data-dir /tmp/zegel-web
     """
-    if db_url and data_dir:
+    context = click.get_current_context()
+    explicit = click.core.ParameterSource.COMMANDLINE
+    if db_url and data_dir and context.get_parameter_source("db_url") == explicit == context.get_parameter_source("data_dir"):
         usage_error("give --data-dir or --db, not both")
+    if mail_domain:
+        from zegel.audit import mail_domain as valid_mail_domain
+
+        try:
+            mail_domain = valid_mail_domain(mail_domain.strip().rstrip(".").lower())
+        except ValueError as exc:
+            usage_error(f"--mail-domain: {exc}")
     if offline and not zones:
         usage_error("--offline answers only from --zone files: give at least one --zone")
     host, port = parse_listen(listen, "--listen")
