@@ -85,10 +85,13 @@ def test_check_page_shows_grade_tree_and_records(client: httpx.Client) -> None:
     for finding in api["findings"]:
         assert finding["code"] in page.text
     assert "v=DMARC1; p=quarantine; pct=25" in page.text
-    share = re.search(r'href="(/check/r/[a-z0-9]+)"', page.text)
-    assert share
-    shared = client.get(share.group(1))
+    assert 'id="live-link"' in page.text and 'id="share-link"' not in page.text  # a GET stores nothing
+    token = csrf(client)
+    saved = client.post("/check/save", data={"csrf_token": token, "domain": "webwinkel.example"})
+    assert saved.status_code == 303 and saved.headers["location"].startswith("/check/r/")
+    shared = client.get(saved.headers["location"])
     assert shared.status_code == 200 and f'data-grade="{api["grade"]}"' in shared.text
+    assert 'id="share-link"' in shared.text
 
 
 def test_draft_records_change_the_result(client: httpx.Client) -> None:
@@ -120,7 +123,7 @@ def test_draft_may_hold_only_names_under_the_domain(client: httpx.Client) -> Non
 
 def test_forms_need_the_csrf_token(client: httpx.Client) -> None:
     csrf(client)  # the browser has its cookie
-    for path in ("/check", "/explain", "/tester", "/tools/dkim", "/tools/spf", "/tools/dmarc"):
+    for path in ("/check", "/check/save", "/explain", "/tester", "/tools/dkim", "/tools/spf", "/tools/dmarc"):
         response = client.post(path, data={"domain": "bakkerij.example"})
         assert response.status_code == 403, path
     token = csrf(client)

@@ -66,9 +66,12 @@ def test_store_postgresql_and_app(pg_url: str, tmp_path: Path) -> None:
     app = create_app(demo_settings(tmp_path, smtp_listen=None, db_url=pg_url))
     with TestClient(app) as client:
         page = client.get("/check", params={"domain": "geparkeerd.example"})
-        share = re.search(r'href="(/check/r/[a-z0-9]+)"', page.text)
-        assert share is not None
-        assert 'data-grade="A"' in client.get(share.group(1)).text
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+        assert token is not None
+        saved = client.post("/check/save", data={"csrf_token": token.group(1), "domain": "geparkeerd.example"},
+                            follow_redirects=False)
+        assert saved.status_code == 303
+        assert 'data-grade="A"' in client.get(saved.headers["location"]).text
 
 
 def test_bounded_resolver_stops_asking() -> None:
@@ -136,6 +139,8 @@ def test_hostile_draft_zone(web_server: WebServer, zone: str) -> None:
         assert response.status_code in (303, 400)
         if response.status_code == 400:
             assert "could not be read" in response.text
+        if zone.startswith("$"):
+            assert response.status_code == 400 and "is not allowed in a draft" in response.text
 
 
 def test_hostile_bulk_list(web_server: WebServer) -> None:

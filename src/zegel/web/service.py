@@ -109,6 +109,14 @@ class Draft:
         nodes = nodes_from_spec(spec)
         if self.zone:
             # Relative names are taken under the domain ($ORIGIN), as in a zone file for it.
+            for line in self.zone.splitlines():
+                directive = line.lstrip().split(None, 1)[0].upper() if line.strip() else ""
+                # $GENERATE expands one line into any number of records, $INCLUDE reads a
+                # file on this server: neither belongs in a draft pasted into a web form.
+                if directive.startswith("$") and directive not in ("$TTL", "$ORIGIN"):
+                    raise ZoneError(f"{directive} is not allowed in a draft")
+                if directive == "$ORIGIN":
+                    raise ZoneError("$ORIGIN is not needed: names are relative to the domain")
             apex = normalize(domain)
             for owner in _absolute_owners(self.zone):
                 name = owner.rstrip(".").lower()

@@ -53,15 +53,24 @@ def _lang(request: Request) -> str:
     return choose_lang(request)[0]
 
 
-async def _check_and_store(ctx: WebContext, request: Request, check: CheckRequest, lang: str) -> tuple[dict[str, Any], str]:
+async def _check(ctx: WebContext, check: CheckRequest, lang: str) -> dict[str, Any]:
     report = await run_check(check, ctx.resolver, lang=lang, domain_timeout=ctx.settings.limits.check_timeout,
                              draft_resolver=ctx.draft_resolver)
     view = check_view(report)
     view["selector"] = check.selector or ""
     view["draft"] = check.draft.as_dict() if check.draft else None
     view["checked_at"] = time.time()
-    key = await ctx.store.put("check", view, ctx.settings.limits.shared_ttl)
-    return view, key
+    return view
+
+
+async def _check_and_store(ctx: WebContext, check: CheckRequest, lang: str) -> str:
+    """Check, and keep the result under a new link (only on a POST: a crawler following GET
+    links never fills the database)."""
+    return await ctx.store.put("check", await _check(ctx, check, lang), ctx.settings.limits.shared_ttl)
+
+
+def _lang_query(request: Request) -> str:
+    return f"?lang={request.query_params['lang']}" if "lang" in request.query_params else ""
 
 
 async def check_page(request: Request) -> Response:
@@ -80,10 +89,24 @@ async def check_page(request: Request) -> Response:
         values["error"] = ctx.text(lang, "check.error.selector" if selector and _domain_ok(domain) else "check.error.domain")
         return ctx.render(request, "check.html", values, status=400)
     ctx.limit(request, "check", ctx.settings.limits.checks_per_minute)
-    view, key = await _check_and_store(ctx, request, check, lang)
+    view = await _check(ctx, check, lang)
     values.update(result_context(view))
-    values["share_id"] = key
     return ctx.render(request, "check.html", values)
+
+
+async def check_save(request: Request) -> Response:
+    """POST /check/save: keep the result of a (published-records) check under a link."""
+    ctx = web_context(request)
+    lang = _lang(request)
+    form = await request.form(max_files=0, max_fields=5)
+    check_csrf(request, form)
+    try:
+        check = parse_check_request(str(form.get("domain") or ""), str(form.get("selector") or ""))
+    except ValueError:
+        raise HTTPException(400, ctx.text(lang, "check.error.domain")) from None
+    ctx.limit(request, "check", ctx.settings.limits.checks_per_minute)
+    key = await _check_and_store(ctx, check, lang)
+    return RedirectResponse(f"/check/r/{key}{_lang_query(request)}", status_code=303)
 
 
 def _domain_ok(domain: str) -> bool:
@@ -118,9 +141,8 @@ async def check_draft(request: Request) -> Response:
         values["error"] = ctx.text(lang, "check.error.selector" if selector and _domain_ok(domain) else "check.error.domain")
         return ctx.render(request, "check.html", values, status=400)
     ctx.limit(request, "check", ctx.settings.limits.checks_per_minute)
-    _, key = await _check_and_store(ctx, request, check, lang)
-    query = f"?lang={request.query_params['lang']}" if "lang" in request.query_params else ""
-    return RedirectResponse(f"/check/r/{key}{query}", status_code=303)
+    key = await _check_and_store(ctx, check, lang)
+    return RedirectResponse(f"/check/r/{key}{_lang_query(request)}", status_code=303)
 
 
 async def shared_result(request: Request) -> Response:
@@ -292,6 +314,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     return [
         Route("/check", check_page, methods=["GET"], name="check"),
         Route("/check", check_draft, methods=["POST"], name="check_draft", max_body_size=limits.draft_bytes * 2),
+        Route("/check/save", check_save, methods=["POST"], name="check_save"),
         Route("/check/r/{id}", shared_result, methods=["GET"], name="check_shared"),
         Route("/check/bulk", bulk_start, methods=["POST"], name="bulk_start", max_body_size=limits.bulk_body + 4096),
         Route("/check/bulk/{id}.jsonl", bulk_download, methods=["GET"], name="bulk_download"),
