@@ -17,7 +17,7 @@ from tests.web.test_http import csrf
 from zegel.dns import Resolver, Status
 from zegel.web import create_app
 from zegel.web.security import RateLimiter
-from zegel.web.service import BoundedResolver
+from zegel.web.service import CHECK_QUERY_BUDGET, BoundedResolver
 from zegel.web.store import WebStore
 
 
@@ -169,3 +169,28 @@ def test_smtp_receiver_refuses_too_many_connections(tmp_path: Path) -> None:
             assert again.noop()[0] == 250
     finally:
         server.stop()
+
+
+def test_live_dns_through_dns_option(dns_server: object, tmp_path: Path) -> None:
+    """--dns: the checks ask that server; a draft overlays it for one check only; the query
+    count per check is bounded even when a record points at hundreds of names."""
+    from zegel.web import Settings
+
+    includes = " ".join(f"include:s{i}.loop.example" for i in range(9))
+    records = {
+        "dns.example": [("TXT", "v=spf1 ip4:192.0.2.1 -all")],
+        "_dmarc.dns.example": [("TXT", "v=DMARC1; p=reject")],
+        "loop.example": [("TXT", f"v=spf1 {includes} -all")],
+        **{f"s{i}.loop.example": [("TXT", f"v=spf1 {includes} -all")] for i in range(9)},
+    }
+    server = dns_server(records)  # type: ignore[operator]
+    settings = Settings(nameservers=(server.address,), data_dir=tmp_path, dns_timeout=0.5, secret="t")
+    with TestClient(create_app(settings)) as client:
+        live = client.get("/api/check", params={"domain": "dns.example"}).json()
+        assert live["grade"] in "AB" and live["protected"] is True
+        before = server.stats.queries
+        looping = client.get("/api/check", params={"domain": "loop.example"})
+        assert looping.status_code == 200
+        assert any(f["code"].startswith("spf.") for f in looping.json()["findings"])
+        # 9 includes of 9 includes each, all the way down: the walk and the budget stop it.
+        assert server.stats.queries - before <= CHECK_QUERY_BUDGET
