@@ -57,6 +57,7 @@ def test_extension_adds_routes_templates_nav_texts_and_middleware(tmp_path: Path
         middleware=[Middleware(Gate)],
         openapi_paths={"/api/console/reports": {"get": {"summary": "reports"}}},
         startup=started,
+        context=lambda request: {"user": request.headers.get("x-test-user", "")},
     )
     app = create_app(demo_settings(tmp_path, smtp_listen=None), extensions=[console])
     with TestClient(app) as client:
@@ -65,6 +66,7 @@ def test_extension_adds_routes_templates_nav_texts_and_middleware(tmp_path: Path
         assert response.status_code == 200
         assert '<html lang="nl">' in response.text and "Beheeromgeving" in response.text
         assert 'href="/console?lang=nl" aria-current="page">Beheer</a>' in response.text
+        assert '<span class="user" id="user">owner</span>' in response.text
         assert "script-src 'self'" in response.headers["content-security-policy"]
         token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', response.text).group(1)
         assert client.post("/console/save", data={}, headers={"x-test-user": "owner"}).status_code == 403

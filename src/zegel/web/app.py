@@ -71,6 +71,8 @@ class Extension:
     openapi_paths: Mapping[str, Any] = field(default_factory=dict)
     startup: Callable[[WebContext], Awaitable[None]] | None = None
     shutdown: Callable[[WebContext], Awaitable[None]] | None = None
+    # Adds values to every page's template context (e.g. the signed-in user for the header).
+    context: Callable[[Request], Mapping[str, Any]] | None = None
 
 
 class WebContext:
@@ -157,6 +159,9 @@ class WebContext:
     def render(self, request: Request, name: str, context: Mapping[str, Any] | None = None,
                status: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
         values = self.page_context(request)
+        for extension in self.extensions:
+            if extension.context is not None:
+                values.update(extension.context(request))
         if context:
             values.update(context)
         html = self.env.get_template(name).render(values)
