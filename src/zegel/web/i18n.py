@@ -238,6 +238,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "tester.action": {"en": "What a receiving server would do", "nl": "Wat een ontvangende server zou doen"},
     "tester.authres": {"en": "Authentication-Results", "nl": "Authentication-Results"},
     "tester.reload": {"en": "Check for the result", "nl": "Kijk of het resultaat er is"},
+    "tester.fix": {"en": "What to fix for {domain}", "nl": "Wat er te verbeteren is voor {domain}"},
+    "tester.fullcheck": {"en": "Full domain check of {domain}", "nl": "Volledige domeincheck van {domain}"},
     "tester.records": {"en": "DNS records involved", "nl": "Betrokken DNS-records"},
     "action.accept": {"en": "Deliver", "nl": "Afleveren"},
     "action.add_header": {"en": "Deliver, with a warning header", "nl": "Afleveren, met een waarschuwingsheader"},

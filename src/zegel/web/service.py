@@ -275,6 +275,16 @@ async def tester_result(ctx: WebContext, message: bytes, *, ip: str, helo: str, 
     data["notes"] = list(getattr(verdict, "notes", ()))
     data["received"] = {"ip": ip, "helo": helo, "mail_from": mail_from, "rcpt_to": rcpt_to, "size": len(message)}
     data["records"] = await _records_involved(ctx.resolver, verdict)
+    # What to fix: zegel check of the From domain in both languages (bounded like any check;
+    # the second language's run is answered from the cache).
+    from_domain = getattr(verdict, "from_domain", None)
+    if from_domain:
+        timeout = ctx.settings.limits.check_timeout
+        data["domain_checks"] = {
+            lang: (await check_domain(from_domain, BoundedResolver(ctx.resolver),
+                                      CheckOptions(lang=lang, domain_timeout=timeout))).to_json()
+            for lang in ("en", "nl")
+        }
     return data
 
 
@@ -283,4 +293,6 @@ def tester_api_result(stored: dict[str, Any], lang: str) -> dict[str, Any]:
     result = dict(stored)
     explanations = result.pop("explanations", {}) or {}
     result["explanation"] = explanations.get(lang) or explanations.get("en") or []
+    checks = result.pop("domain_checks", None) or {}
+    result["domain_check"] = checks.get(lang) or checks.get("en")
     return result

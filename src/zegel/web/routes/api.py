@@ -138,7 +138,7 @@ def openapi_document(ctx: WebContext) -> dict[str, Any]:
             "TesterResult": {"type": "object",
                              "description": "zegel verify --json (spf, dkim, arc, dmarc, authentication_results, action, ...) "
                                             "plus explanation (sections), received (ip, helo, mail_from, rcpt_to, size) "
-                                            "and explain (the zegel explain --json object of the delivered message)",
+                                            "and domain_check (the zegel check --json object of the From domain: what to fix)",
                              "additionalProperties": True},
         }},
     }
