@@ -280,9 +280,12 @@ async def tester_result(ctx: WebContext, message: bytes, *, ip: str, helo: str, 
     from_domain = getattr(verdict, "from_domain", None)
     if from_domain:
         timeout = ctx.settings.limits.check_timeout
+        # The selectors this message was signed with under the From domain are the ones to check.
+        selectors = tuple(dict.fromkeys(str(d.selector) for d in verdict.dkim
+                                        if d.selector and str(d.domain or "").lower() == str(from_domain).lower()))[:5]
         data["domain_checks"] = {
             lang: (await check_domain(from_domain, BoundedResolver(ctx.resolver),
-                                      CheckOptions(lang=lang, domain_timeout=timeout))).to_json()
+                                      CheckOptions(selectors=selectors, lang=lang, domain_timeout=timeout))).to_json()
             for lang in ("en", "nl")
         }
     return data
