@@ -142,6 +142,7 @@ def test_security_headers(client: httpx.Client) -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["cache-control"] == ("public, max-age=86400" if "/static/" in path else "no-store")
     page = client.get("/check?domain=webwinkel.example").text
     assert "<script>" not in page and " style=" not in page and "<style" not in page
     assert re.search(r"\son[a-z]+=", page) is None  # no inline event handlers

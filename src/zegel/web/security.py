@@ -67,6 +67,7 @@ class SecurityMiddleware:
             cookie = new_cookie = secrets.token_urlsafe(32)
         assert cookie is not None
         scope.setdefault("state", {})["csrf_token"] = self.token_for(cookie)
+        https = self.https_only or scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -74,8 +75,15 @@ class SecurityMiddleware:
                 for name, value in SECURITY_HEADERS.items():
                     if name not in headers:
                         headers[name] = value
+                # Pages carry a CSRF token and people's results: no shared cache keeps them.
+                # Static files are versioned (?v=) and may be cached.
+                if "cache-control" not in headers:
+                    static = scope.get("path", "").startswith("/static/")
+                    headers["cache-control"] = "public, max-age=86400" if static else "no-store"
+                if https:
+                    headers.setdefault("strict-transport-security", "max-age=31536000")
                 if new_cookie is not None:
-                    secure = "; Secure" if self.https_only or scope.get("scheme") == "https" else ""
+                    secure = "; Secure" if https else ""
                     headers.append("set-cookie", f"{CSRF_COOKIE}={new_cookie}; Path=/; HttpOnly; "
                                                  f"SameSite=Strict{secure}")
             await send(message)
