@@ -155,6 +155,11 @@ def test_body_size_limits(client: httpx.Client, web_server: WebServer) -> None:
     assert client.post("/api/tester", content=b"x" * (limits.body + 1)).status_code == 413
 
 
+def test_home_offers_demo_domains_offline(client: httpx.Client) -> None:
+    home = client.get("/").text
+    assert 'href="/check?domain=webwinkel.example"' in home and "Offline demo" in home
+
+
 def test_language_choice(client: httpx.Client) -> None:
     assert '<html lang="en">' in client.get("/").text
     assert '<html lang="nl">' in client.get("/", headers={"accept-language": "nl-NL,nl;q=0.9,en;q=0.8"}).text

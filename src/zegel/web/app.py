@@ -106,6 +106,7 @@ class WebContext:
         ]
         for extension in self.extensions:
             self.nav.extend(extension.nav)
+        self.demo_domains = demo_domains(self.base_nodes) if settings.offline else []
         self.limiter = RateLimiter()
         self.started = time.time()
         self.state: dict[str, Any] = {}  # services added by the app itself and by extensions
@@ -168,6 +169,13 @@ class WebContext:
         response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
         response.headers["vary"] = "Accept-Language"
         return response
+
+
+def demo_domains(nodes: NodeMap, limit: int = 8) -> list[str]:
+    """Domains in the configured zones that publish a DMARC record: offered as examples when
+    the app runs offline on demo data."""
+    names = {owner.to_text(omit_final_dot=True).lower() for owner in nodes}
+    return sorted(name.removeprefix("_dmarc.") for name in names if name.startswith("_dmarc."))[:limit]
 
 
 def web_context(request: Request) -> WebContext:

@@ -95,6 +95,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "home.title": {"en": "Is your email trustworthy?", "nl": "Is uw e-mail betrouwbaar?"},
     "home.intro": {"en": "Check a domain's SPF, DKIM and DMARC records, read the headers of a suspicious message, send a test mail, or create records.",
                    "nl": "Controleer de SPF-, DKIM- en DMARC-records van een domein, lees de headers van een verdacht bericht, stuur een testmail of maak records aan."},
+    "home.examples": {"en": "Offline demo — try:", "nl": "Offline demo — probeer:"},
     "home.check": {"en": "Can mail faking your domain be delivered? Grade, findings and ready-to-paste fixes.",
                    "nl": "Kan mail die uw domein vervalst worden afgeleverd? Cijfer, bevindingen en kant-en-klare oplossingen."},
     "home.explain": {"en": "Paste the headers of a message and see whether its sender is genuine.",

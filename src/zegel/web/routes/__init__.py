@@ -10,7 +10,8 @@ from zegel.web.app import WebContext, web_context
 
 
 async def home(request: Request) -> Response:
-    return web_context(request).render(request, "home.html", {"nav": "home"})
+    ctx = web_context(request)
+    return ctx.render(request, "home.html", {"nav": "home", "examples": ctx.demo_domains})
 
 
 async def health(request: Request) -> Response:
