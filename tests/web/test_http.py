@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import smtplib
@@ -106,6 +107,11 @@ def test_draft_records_change_the_result(client: httpx.Client) -> None:
     page = client.get(response.headers["location"])
     assert 'data-protected="true"' in page.text
     assert "v=DMARC1; p=reject" in page.text
+    # The link reads in either language: the findings were kept in both.
+    dutch = client.get(response.headers["location"] + "?lang=nl").text
+    mx_nl = next(f for f in client.get("/api/check", params={"domain": "bakkerij.example", "lang": "nl"}).json()["findings"]
+                 if f["code"] == "mx.hosts")
+    assert html.escape(mx_nl["message"], quote=False) in dutch and 'data-protected="true"' in dutch
     # The draft lives only in that result: the live check is unchanged.
     assert client.get("/api/check", params={"domain": "bakkerij.example"}).json() == live
 

@@ -159,8 +159,6 @@ MESSAGES: dict[str, dict[str, str]] = {
                         "nl": "opent een nieuwe controle van de gepubliceerde records."},
     "check.save": {"en": "Keep this result and give me a link", "nl": "Bewaar dit resultaat en geef mij een link"},
     "check.checked_at": {"en": "Checked {when}", "nl": "Gecontroleerd {when}"},
-    "check.stored_lang": {"en": "The findings are shown in the language the check was made in.",
-                          "nl": "De bevindingen staan in de taal waarin de controle is gedaan."},
     "check.again": {"en": "Check again", "nl": "Opnieuw controleren"},
     "check.json": {"en": "As JSON", "nl": "Als JSON"},
     "check.bulk": {"en": "Bulk check", "nl": "Bulkcontrole"},

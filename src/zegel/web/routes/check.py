@@ -65,8 +65,21 @@ async def _check(ctx: WebContext, check: CheckRequest, lang: str) -> dict[str, A
 
 async def _check_and_store(ctx: WebContext, check: CheckRequest, lang: str) -> str:
     """Check, and keep the result under a new link (only on a POST: a crawler following GET
-    links never fills the database)."""
-    return await ctx.store.put("check", await _check(ctx, check, lang), ctx.settings.limits.shared_ttl)
+    links never fills the database), in both languages so the link reads in either one."""
+    if check.draft:
+        # One resolver with the draft overlay for both runs: the second is answered from its cache.
+        resolver = ctx.draft_resolver(check.draft.nodes(check.domain, check.selector))
+        plain = CheckRequest(check.domain, check.selector)
+    else:
+        resolver, plain = ctx.resolver, check
+    views = {}
+    for view_lang in (lang, "nl" if lang == "en" else "en"):
+        report = await run_check(plain, resolver, lang=view_lang, domain_timeout=ctx.settings.limits.check_timeout)
+        view = check_view(report)
+        view["selector"] = check.selector or ""
+        view["draft"] = check.draft.as_dict() if check.draft else None
+        views[view_lang] = view
+    return await ctx.store.put("check", {"views": views}, ctx.settings.limits.shared_ttl)
 
 
 def _lang_query(request: Request) -> str:
@@ -151,7 +164,10 @@ async def shared_result(request: Request) -> Response:
     item = await ctx.store.get("check", request.path_params["id"])
     if item is None:
         raise HTTPException(404)
-    view = item.data
+    views = item.data.get("views") or {}
+    view = views.get(_lang(request)) or next(iter(views.values()), None)
+    if view is None:
+        raise HTTPException(404)
     draft = Draft(**view["draft"]) if view.get("draft") else Draft()
     values: dict[str, Any] = {"nav": "check", "domain": view["json"].get("domain", ""),
                               "selector": view.get("selector", ""), "draft": draft, "error": None,

@@ -80,7 +80,10 @@ async def explain_post(request: Request) -> Response:
     result = await explain_message_async(message, lang=lang, trusted_ids=_trusted(trust),
                                           detector=ctx.detector)
     if form.get("save") == "yes":
-        key = await ctx.store.put("explain", {"json": result, "lang": lang}, ctx.settings.limits.shared_ttl)
+        other = "nl" if lang == "en" else "en"
+        results = {lang: result, other: await explain_message_async(message, lang=other, trusted_ids=_trusted(trust),
+                                                                    detector=ctx.detector)}
+        key = await ctx.store.put("explain", {"results": results}, ctx.settings.limits.shared_ttl)
         query = f"?lang={request.query_params['lang']}" if "lang" in request.query_params else ""
         return RedirectResponse(f"/explain/r/{key}{query}", status_code=303)
     shown = text if isinstance(text, str) and not (isinstance(upload, UploadFile) and upload.filename) else ""
@@ -93,8 +96,11 @@ async def explain_shared(request: Request) -> Response:
     if item is None:
         raise HTTPException(404)
     when = datetime.datetime.fromtimestamp(item.created, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return ctx.render(request, "explain.html", _values(ctx, result=item.data["json"], share_id=item.id,
-                                                       saved_at=when))
+    results = item.data.get("results") or {}
+    result = results.get(choose_lang(request)[0]) or next(iter(results.values()), None)
+    if result is None:
+        raise HTTPException(404)
+    return ctx.render(request, "explain.html", _values(ctx, result=result, share_id=item.id, saved_at=when))
 
 
 def routes(ctx: WebContext) -> list[BaseRoute]:
