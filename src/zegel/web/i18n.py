@@ -149,6 +149,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "check.record.none": {"en": "(none)", "nl": "(geen)"},
     "check.spf.tree": {"en": "SPF lookup tree", "nl": "SPF-opzoekboom"},
     "check.spf.bar": {"en": "{lookups} of at most 10 DNS lookups", "nl": "{lookups} van maximaal 10 DNS-opzoekingen"},
+    "check.spf.void": {"en": "{n} void", "nl": "{n} leeg"},
     "check.spf.over": {"en": "Over the limit: receivers return permerror and SPF fails.",
                        "nl": "Boven de limiet: ontvangers geven permerror en SPF faalt."},
     "check.share": {"en": "Link to this result", "nl": "Link naar dit resultaat"},

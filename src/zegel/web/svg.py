@@ -70,7 +70,7 @@ def tree_picture(tree: dict[str, Any]) -> TreePicture:
         return y
 
     visit(tree, 0)
-    width = max((r.x + CHAR * (len(r.term) + len(r.note) + 12) for r in rows), default=200)
+    width = max((r.x + CHAR * (len(r.term) + len(r.note) + (22 if r.void else 12)) for r in rows), default=200)
     return TreePicture(round(max(width, 320)), 8 + len(rows) * ROW, tuple(rows), tuple(segments), truncated)
 
 

@@ -329,7 +329,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     limits = ctx.settings.limits
     return [
         Route("/check", check_page, methods=["GET"], name="check"),
-        Route("/check", check_draft, methods=["POST"], name="check_draft", max_body_size=limits.draft_bytes * 2),
+        Route("/check", check_draft, methods=["POST"], name="check_draft", max_body_size=limits.draft_bytes * 4 + 4096),
         Route("/check/save", check_save, methods=["POST"], name="check_save"),
         Route("/check/r/{id}", shared_result, methods=["GET"], name="check_shared"),
         Route("/check/bulk", bulk_start, methods=["POST"], name="bulk_start", max_body_size=limits.bulk_body + 4096),
