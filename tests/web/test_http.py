@@ -349,6 +349,12 @@ def test_dmarc_builder(client: httpx.Client) -> None:
     assert "p=quarantine — mail die faalt" in page.text  # the next stage
 
 
+def test_robots_keep_results_out_of_indexes(client: httpx.Client) -> None:
+    robots = client.get("/robots.txt").text
+    assert "Disallow: /check\n" in robots and "Disallow: /explain/r/" in robots and "Disallow: /tester/" in robots
+    assert client.get("/healthz").text == "ok\n"
+
+
 def test_openapi_document(client: httpx.Client) -> None:
     doc = client.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")

@@ -20,12 +20,25 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("ok\n")
 
 
+ROBOTS = (
+    "# Results are people's own: shared links, tester reports and the API are not for indexes.\n"
+    "User-agent: *\nDisallow: /check\nDisallow: /explain/r/\nDisallow: /tester/\nDisallow: /api/\n"
+)
+
+
+async def robots(request: Request) -> Response:
+    from starlette.responses import PlainTextResponse
+
+    return PlainTextResponse(ROBOTS)
+
+
 def routes(ctx: WebContext) -> list[BaseRoute]:
     from zegel.web.routes import api, check, explain, tester, tools
 
     return [
         Route("/", home, methods=["GET"], name="home"),
         Route("/healthz", health, methods=["GET"], name="health"),
+        Route("/robots.txt", robots, methods=["GET"], name="robots"),
         *check.routes(ctx),
         *explain.routes(ctx),
         *tester.routes(ctx),
