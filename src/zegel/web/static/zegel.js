@@ -48,8 +48,32 @@
     var id = box.getAttribute("data-bulk");
     var bar = document.getElementById("bulk-progress");
     var status = document.getElementById("bulk-status");
+    var rows = document.getElementById("bulk-rows");
+    function addRow(result) {
+      var row = document.createElement("tr");
+      var name = document.createElement("td");
+      var link = document.createElement("a");
+      var lang = box.getAttribute("data-lang");
+      link.href = "/check?domain=" + encodeURIComponent(result.domain) + (lang ? "&lang=" + encodeURIComponent(lang) : "");
+      link.textContent = result.domain;
+      name.appendChild(link);
+      var grade = document.createElement("td");
+      var badge = document.createElement("span");
+      badge.className = "grade grade-" + String(result.grade).replace(/[^A-F]/g, "F");
+      badge.textContent = result.grade;
+      grade.appendChild(badge);
+      var protectedCell = document.createElement("td");
+      protectedCell.textContent = box.getAttribute(result.protected ? "data-yes" : "data-no");
+      var count = document.createElement("td");
+      count.textContent = String((result.findings || []).length);
+      [name, grade, protectedCell, count].forEach(function (cell) { row.appendChild(cell); });
+      rows.appendChild(row);
+    }
     poll("/api/bulk/" + encodeURIComponent(id), 700, function (data) {
       if (bar) { bar.max = data.total; bar.value = data.done; }
+      if (rows) {
+        for (var i = rows.children.length; i < data.results.length; i++) addRow(data.results[i]);
+      }
       if (status) {
         status.textContent = document.documentElement.lang === "nl"
           ? data.done + " van " + data.total + " domeinen gecontroleerd"
