@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -102,10 +103,10 @@ def check_csrf(request: Request, form: FormData | None = None) -> None:
     if request.method in _SAFE_METHODS:
         return
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        own = f"{request.url.scheme}://{request.url.netloc}"
-        if origin != own:
-            raise HTTPException(403, "cross-site form submission refused")
+    # Host only, not scheme: behind a TLS-terminating proxy the app sees http while the
+    # browser says https; the host the browser talked to is what must match.
+    if origin and origin != "null" and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+        raise HTTPException(403, "cross-site form submission refused")
     sent = request.headers.get(CSRF_HEADER) or ""
     if not sent and form is not None:
         value = form.get(CSRF_FIELD)

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from zegel.audit import CheckOptions, check_domains
 from zegel.dns import ZoneError
 from zegel.web.app import WebContext, web_context
+from zegel.web.i18n import choose_lang
 from zegel.web.security import check_csrf
 from zegel.web.service import (
     BoundedResolver,
@@ -48,8 +49,6 @@ def result_context(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def _lang(request: Request) -> str:
-    from zegel.web.i18n import choose_lang
-
     return choose_lang(request)[0]
 
 

@@ -24,7 +24,7 @@ from zegel.dkim.keys import (
 from zegel.dmarc import DmarcRecordError, parse_record
 from zegel.dns.names import InvalidName, normalize
 from zegel.dns.records import nodes_from_spec
-from zegel.web.app import web_context
+from zegel.web.app import WebContext, web_context
 from zegel.web.i18n import choose_lang
 from zegel.web.providers import BY_KEY, PROVIDERS
 from zegel.web.security import check_csrf
@@ -222,7 +222,7 @@ async def dmarc_build(request: Request) -> Response:
     return ctx.render(request, "tools.html", values)
 
 
-def routes(ctx: Any) -> list[BaseRoute]:
+def routes(ctx: WebContext) -> list[BaseRoute]:
     return [
         Route("/tools", tools_page, methods=["GET"], name="tools"),
         Route("/tools/dkim", dkim_generate, methods=["POST"], name="tools_dkim"),
