@@ -237,6 +237,8 @@ def create_app(settings: Settings | None = None, *, extensions: Sequence[Extensi
                 receiver.close()
                 await receiver.wait_closed()
             await routes.stop_background(ctx)
+            if store is None:  # ours to close; a store passed in belongs to the caller
+                ctx.store.close()
 
     all_routes: list[BaseRoute] = [*routes.routes(ctx)]
     for extension in ctx.extensions:
