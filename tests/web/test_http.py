@@ -67,6 +67,13 @@ def test_check_api_matches_audit_in_dutch(client: httpx.Client) -> None:
     assert response.json() == expected.to_json()
 
 
+def test_check_page_says_what_is_wrong(client: httpx.Client) -> None:
+    page = client.get("/check", params={"domain": "info@bakkerij.example"})
+    assert page.status_code == 400 and "give only the part after" in page.text and 'aria-invalid="true"' in page.text
+    selector = client.get("/check", params={"domain": "bakkerij.example", "selector": "bad selector"})
+    assert selector.status_code == 400 and "A selector is one or more DNS labels" in selector.text
+
+
 def test_check_api_bad_input(client: httpx.Client) -> None:
     assert client.get("/api/check").status_code == 400
     assert client.get("/api/check", params={"domain": "webwinkel.example", "selector": "a b"}).status_code == 400

@@ -97,8 +97,8 @@ async def check_page(request: Request) -> Response:
         return ctx.render(request, "check.html", values)
     try:
         check = parse_check_request(domain, selector)
-    except ValueError:
-        values["error"] = ctx.text(lang, "check.error.selector" if selector and _domain_ok(domain) else "check.error.domain")
+    except ValueError as exc:
+        values["error"] = _input_error(ctx, lang, domain, selector, exc)
         return ctx.render(request, "check.html", values, status=400)
     ctx.limit(request, "check", ctx.settings.limits.checks_per_minute)
     view = await _check(ctx, check, lang)
@@ -129,6 +129,13 @@ def _domain_ok(domain: str) -> bool:
     return True
 
 
+def _input_error(ctx: WebContext, lang: str, domain: str, selector: str, exc: ValueError) -> str:
+    """What is wrong with the form's domain or selector, with the reason zegel.audit gives."""
+    if selector and _domain_ok(domain):
+        return ctx.text(lang, "check.error.selector")
+    return f"{ctx.text(lang, 'check.error.domain')} ({exc})"
+
+
 async def check_draft(request: Request) -> Response:
     """POST /check: a check with draft records (CSRF-protected form), then the stored result."""
     ctx = web_context(request)
@@ -149,8 +156,8 @@ async def check_draft(request: Request) -> Response:
     except ZoneError as exc:
         values["error"] = ctx.text(lang, "check.error.draft", reason=str(exc))
         return ctx.render(request, "check.html", values, status=400)
-    except ValueError:
-        values["error"] = ctx.text(lang, "check.error.selector" if selector and _domain_ok(domain) else "check.error.domain")
+    except ValueError as exc:
+        values["error"] = _input_error(ctx, lang, domain, selector, exc)
         return ctx.render(request, "check.html", values, status=400)
     ctx.limit(request, "check", ctx.settings.limits.checks_per_minute)
     key = await _check_and_store(ctx, check, lang)
