@@ -75,3 +75,22 @@ def test_extension_adds_routes_templates_nav_texts_and_middleware(tmp_path: Path
         # The built-in pages list the extension's navigation too.
         assert 'href="/console">Console</a>' in client.get("/check").text
         assert "/api/console/reports" in client.get("/api/openapi.json").json()["paths"]
+
+
+def test_zegel_web_loads_listed_extension_modules(tmp_path: Path) -> None:
+    import importlib.machinery
+    import sys
+    import types
+
+    from zegel.web.extensions import load_extensions
+
+    module = types.ModuleType("zegel_test_console")
+    module.__spec__ = importlib.machinery.ModuleSpec("zegel_test_console", None)
+    module.extension = lambda settings: Extension(name="console", nav=[NavItem("/console", "Console")])  # type: ignore[attr-defined]
+    sys.modules["zegel_test_console"] = module
+    try:
+        settings = demo_settings(tmp_path, smtp_listen=None)
+        loaded = load_extensions(settings, ["zegel_test_console", "zegel.not_installed_anywhere"])
+        assert [extension.name for extension in loaded] == ["console"]
+    finally:
+        del sys.modules["zegel_test_console"]

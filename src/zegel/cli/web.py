@@ -106,8 +106,10 @@ def command(listen: str, smtp_listen: str | None, mail_domain: str | None, zones
     settings = Settings(zones=tuple(zones), nameservers=tuple(nameservers), offline=offline, dns_timeout=timeout,
                         data_dir=data_dir, db_url=db_url, smtp_listen=smtp, mail_domain=mail_domain or "",
                         demo_messages=demo_messages, limits=limits)
+    from zegel.web.extensions import load_extensions
+
     try:
-        app = create_app(settings)
+        app = create_app(settings, extensions=load_extensions(settings))
     except ZoneError as exc:
         usage_error(str(exc))
     except StoreError as exc:
