@@ -394,3 +394,17 @@ def test_cli_usage_errors() -> None:
         result = subprocess.run([sys.executable, "-m", "zegel", "web", *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 2, args
         assert result.stderr.startswith("zegel: ") and result.stderr.count("\n") == 1
+
+
+def test_cli_busy_port_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "zegel", "web", "--listen", f"127.0.0.1:{port}",
+                                 "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"zegel: --listen: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1

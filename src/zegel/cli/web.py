@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 from pathlib import Path
 
 import click
@@ -115,9 +116,23 @@ def command(listen: str, smtp_listen: str | None, mail_domain: str | None, zones
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="zegel web: %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: no line per SMTP command
+    # Bind both sockets before serving, so a busy port is one line, not a traceback at start-up.
+    http_socket = _bind(host, port, "--listen")
+    if smtp is not None:
+        app.state.zegel.state["smtp_socket"] = _bind(smtp[0], smtp[1], "--smtp")
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"zegel web: http://{shown}:{port}/" + (f"  (mail tester SMTP on {smtp[0]}:{smtp[1]})" if smtp else ""),
                err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=proxy_headers,
-                forwarded_allow_ips="127.0.0.1" if proxy_headers else None, server_header=False,
-                timeout_keep_alive=5, limit_concurrency=500)
+    config = uvicorn.Config(app, log_level="warning", proxy_headers=proxy_headers,
+                            forwarded_allow_ips="127.0.0.1" if proxy_headers else None, server_header=False,
+                            timeout_keep_alive=5, limit_concurrency=500)
+    uvicorn.Server(config).run(sockets=[http_socket])
+
+
+def _bind(host: str, port: int, option: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, reuse_port=False, backlog=512)
+    except OSError as exc:
+        raise click.ClickException(f"{option}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None

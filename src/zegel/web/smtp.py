@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -117,10 +118,15 @@ async def start_receiver(ctx: WebContext, host: str, port: int) -> asyncio.Abstr
     limit = ctx.settings.limits.smtp_message
     hostname = ctx.settings.effective_mail_domain()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: TesterSMTP(handler, data_size_limit=limit, hostname=hostname, ident="zegel mail tester",
-                           timeout=SMTP_TIMEOUT, enable_SMTPUTF8=True, decode_data=False),
-        host=host, port=port)
+    def protocol() -> TesterSMTP:
+        return TesterSMTP(handler, data_size_limit=limit, hostname=hostname, ident="zegel mail tester",
+                          timeout=SMTP_TIMEOUT, enable_SMTPUTF8=True, decode_data=False)
+
+    bound = ctx.state.pop("smtp_socket", None)  # bound by the command before start-up
+    if isinstance(bound, socket.socket):
+        server = await loop.create_server(protocol, sock=bound)
+    else:
+        server = await loop.create_server(protocol, host=host, port=port)
     sockname = server.sockets[0].getsockname() if server.sockets else (host, port)
     ctx.state["smtp_address"] = (str(sockname[0]), int(sockname[1]))
     log.info("mail tester receiving on %s:%s for @%s", sockname[0], sockname[1], hostname)
