@@ -408,3 +408,16 @@ def test_cli_busy_port_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith(f"zegel: --listen: cannot listen on 127.0.0.1:{port}")
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("message", [b"Subject: no From at all\r\n\r\nhi\r\n",
+                                     b"From: a@b@c\r\nFrom: second@example.nl\r\nDKIM-Signature: v=1; garbage\r\n\r\n.\r\n",
+                                     b"From: =?utf-8?q?=FF?= <x@\xff\xfe.example>\r\n\r\n\xff\r\n"])
+def test_mail_tester_odd_messages_get_a_report(client: httpx.Client, web_server: WebServer, message: bytes) -> None:
+    created = client.post("/api/tester").json()
+    with smtplib.SMTP(*web_server.smtp, timeout=20) as smtp:
+        smtp.sendmail("", [created["address"]], message)  # null sender, as a bounce
+    data = _wait_done(client, created["id"])
+    assert data["result"]["received"]["mail_from"] == ""
+    page = client.get(f"/tester/{created['id']}?lang=nl")
+    assert page.status_code == 200 and 'id="result"' in page.text
