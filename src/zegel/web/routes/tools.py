@@ -92,8 +92,11 @@ async def dkim_generate(request: Request) -> Response:
         return ctx.render(request, "tools.html", values, status=400)
     ctx.limit(request, "tools", ctx.settings.limits.tools_per_minute)
     key_type, bits = KEY_TYPES[key_choice]
-    # RSA generation takes tens to hundreds of milliseconds: never on the event loop.
-    key = await asyncio.to_thread(generate_private_key, key_type, bits or 2048)
+    # RSA generation takes tens to hundreds of milliseconds (4096 bits: up to seconds): never on
+    # the event loop, and at most two at once so key requests cannot take every worker thread.
+    gate = ctx.state.setdefault("keygen", asyncio.Semaphore(2))
+    async with gate:
+        key = await asyncio.to_thread(generate_private_key, key_type, bits or 2048)
     record = public_key_record(key)
     values["dkim"] = {"name": f"{selector}._domainkey.{domain}", "record": record,
                       "zone_line": zone_file_line(selector, domain, record),
