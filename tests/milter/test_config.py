@@ -21,7 +21,8 @@ def test_socket_forms() -> None:
     assert parse_socket("inet6:[::1]:8891").host == "::1"
     assert parse_socket("unix:/run/zegel/milter.sock").path == "/run/zegel/milter.sock"
     assert parse_socket("local:/run/x.sock").kind == "unix"
-    for bad in ("inet:8891", "unix:relative.sock", "inet:host:99999", "8891@localhost", "inet:8891@localhost"):
+    for bad in ("inet:8891", "unix:relative.sock", "inet:host:99999", "8891@localhost", "inet:8891@localhost",
+                "127.0.0.1:8891"):
         with pytest.raises(ValueError):
             parse_socket(bad)
 
@@ -45,7 +46,10 @@ def test_complete_config_loads(write_config: Callable[..., Path]) -> None:
     ('authserv_id = "mx"', "socket is required"),
     ('authserv_id = "mx example"\nsocket = "inet:127.0.0.1:1"', "single token"),
     ('authserv_id = "mx"\nsocket = "inet:127.0.0.1:1"\nsokcet = 1', "sokcet: unknown setting"),
-    ('authserv_id = "mx"\nsocket = "8891"', "use inet:HOST:PORT"),
+    ('authserv_id = "mx"\nsocket = "8891"', "write inet:HOST:PORT"),
+    ('authserv_id = "mx"\nsocket = "127.0.0.1:8891"', "the prefix is required"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\nworkers = 0', "workers must be"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\nworkers = "many"', "workers must be"),
     ('authserv_id = "mx"\nsocket = "inet:a:1"\non_error = "maybe"', "on_error must be one of"),
     ('authserv_id = "mx"\nsocket = "inet:a:1"\n[timeouts]\nverify = -1', "timeouts.verify must be a number"),
     ('authserv_id = "mx"\nsocket = "inet:a:1"\n[dns]\nnameservers = ["ns.example"]', "must be an IP address"),
@@ -182,5 +186,23 @@ def test_busy_socket_exits_2_with_one_line(write_config: Callable[..., Path]) ->
         taken.listen()
         port = taken.getsockname()[1]
         result = CliRunner().invoke(cli, ["milter", "--config", str(write_config(socket=f"inet:127.0.0.1:{port}"))])
+        assert result.exit_code == 2
+        assert f"cannot listen on inet:127.0.0.1:{port}: the port is already in use" in result.output
+        # --check-config notices too (the unit's ExecStartPre), naming the file.
+        config = write_config(socket=f"inet:127.0.0.1:{port}", name="check.toml")
+        result = CliRunner().invoke(cli, ["milter", "--check-config", str(config)])
+        assert result.exit_code == 2
+        assert result.output.startswith(f"zegel: {config}: socket: cannot listen on inet:127.0.0.1:{port}")
+        assert len(result.output.splitlines()) == 1
+    # Free again: the same file is OK.
+    result = CliRunner().invoke(cli, ["milter", "--check-config", str(config)])
+    assert result.exit_code == 0, result.output
+
+
+def test_check_config_reports_a_unix_socket_directory_that_is_missing(write_config: Callable[..., Path],
+                                                                     tmp_path: Path) -> None:
+    config = write_config(socket=f"unix:{tmp_path}/missing/milter.sock")
+    result = CliRunner().invoke(cli, ["milter", "--check-config", str(config)])
     assert result.exit_code == 2
-    assert f"zegel: cannot listen on inet:127.0.0.1:{port}" in result.output
+    assert "does not exist" in result.output and len(result.output.splitlines()) == 1
+

@@ -30,7 +30,6 @@ from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 from zegel.milter import protocol as p
 from zegel.milter.config import load_config
-from zegel.milter.server import QuickAckReader
 from zegel.milter.service import MilterService
 
 
@@ -321,16 +320,15 @@ def test_tcp_sessions_acknowledge_at_once(write_config: Callable[..., Path], key
     async def scenario(service: MilterService) -> None:
         client = await client_for(service)
         (session,) = service.server.sessions
-        reader = session.reader
-        assert isinstance(reader, QuickAckReader) and reader._quickack_sock is not None
-        real = reader._quickack_sock
+        real = session._quickack
+        assert real is not None
 
         class Spy:
             def setsockopt(self, level: int, option: int, value: int) -> None:
                 calls.append((level, option, value))
                 real.setsockopt(level, option, value)
 
-        reader._quickack_sock = Spy()  # type: ignore[assignment]
+        session._quickack = Spy()  # type: ignore[assignment]
         result = await client.message(pass_message(keys), mail_from="alice@pass.example")
         assert isinstance(result.final, p.Continue)
         await client.close()
@@ -413,34 +411,58 @@ def test_unix_socket_and_many_concurrent_sessions(write_config: Callable[..., Pa
     assert not socket_path.exists()  # removed at shutdown
 
 
-def test_graceful_shutdown_finishes_the_message_in_flight(write_config: Callable[..., Path]) -> None:
-    raw = message("a@slow.example")  # verification waits ~3 s on DNS
+def test_graceful_shutdown_serves_open_sessions_until_quit(write_config: Callable[..., Path], keys: Keys) -> None:
+    """SIGTERM: no new connections, but every open MTA connection is served to its end —
+    the message in flight and a next message in the same session (Postfix does not
+    reconnect within an SMTP session, so closing between messages would tempfail it)."""
+    slow = message("a@slow.example")  # verification waits ~3 s on DNS
 
-    async def main() -> tuple[p.Response | None, bool]:
+    async def main() -> tuple[p.Response | None, p.Response | None, p.Response | None, bool, int]:
         service = MilterService(load_config(write_config()))
         await service.start()
         port = service.server.port
         client = await client_for(service)
         idle = await client_for(service)
-        in_flight = asyncio.create_task(client.message(raw, mail_from="a@slow.example"))
+        in_flight = asyncio.create_task(client.message(slow, mail_from="a@slow.example"))
         while service.metrics.messages_in_flight == 0:  # noqa: ASYNC110 - polling a counter, no event to wait on
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
         service.request_stop("test")
         stopping = asyncio.create_task(service.stop())
-        assert await idle.read() is None  # an idle session is closed at once
+        await asyncio.sleep(0.1)
         refused = False
         try:
             await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             refused = True
-        result = await in_flight
+        # The idle session is still served: a new message in it gets its answer.
+        second = await idle.message(pass_message(keys), mail_from="alice@pass.example")
+        await idle.close()
+        first = await in_flight
+        third = await client.message(pass_message(keys), mail_from="alice@pass.example", connect=False)
+        await client.close()
         await stopping
-        return result.final, refused
+        return first.final, second.final, third.final, refused, len(service.server.sessions)
 
-    final, refused = asyncio.run(main())
-    assert isinstance(final, p.Continue)
+    first, second, third, refused, left = asyncio.run(main())
+    assert isinstance(first, p.Continue) and isinstance(second, p.Continue) and isinstance(third, p.Continue)
     assert refused
+    assert left == 0
+
+
+def test_shutdown_grace_period_ends_sessions_the_mta_keeps_open(write_config: Callable[..., Path]) -> None:
+    async def main() -> tuple[int, bool]:
+        service = MilterService(load_config(write_config("[timeouts]\nshutdown = 0.5\n")))
+        await service.start()
+        client = await client_for(service)
+        service.request_stop("test")
+        left = await service.server.shutdown(service.config.shutdown_timeout)
+        closed = await client.read(wait=5.0) is None
+        await service.stop()
+        return left, closed
+
+    left, closed = asyncio.run(main())
+    assert left == 1 and closed
 
 
 def test_metrics_endpoint(write_config: Callable[..., Path], keys: Keys) -> None:
