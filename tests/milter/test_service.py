@@ -602,3 +602,51 @@ def test_metrics_server_answers_only_get_metrics() -> None:
     assert post.startswith(b"HTTP/1.1 405") and garbage.startswith(b"HTTP/1.1 400")
     assert b'zegel_milter_messages_total{direction="outbound",result="signed",action="sign"} 1' in query
     assert b'zegel_milter_message_seconds_bucket{le="0.005"} 1' in concurrent
+
+
+def test_trusted_forwarder_override_is_recorded_in_authentication_results(
+        write_config: Callable[..., Path], keys: Keys, test_dns: TestDnsServer) -> None:
+    """A DMARC failure (p=reject) delivered because a trusted forwarder's ARC chain vouches for
+    it: our Authentication-Results says so instead of contradicting the action."""
+    from zegel.arc import seal as zegel_arc_seal
+    from zegel.dkim.keys import load_private_key
+
+    raw = message("ceo@spoof.example", subject="Forwarded by the list")
+    fields = zegel_arc_seal(raw, domain="corp.example", selector="arc1",
+                            private_key=load_private_key(Keys.pem(keys.sign_rsa)),
+                            authserv_id="lists.corp.example",
+                            auth_results="spf=pass smtp.mailfrom=spoof.example; dmarc=pass header.from=spoof.example",
+                            cv="none")
+    sealed = b"".join(fields) + raw
+    policy = '[arc]\ntrusted_forwarders = ["corp.example"]\naction = "accept"\n'
+
+    async def scenario(service: MilterService) -> EomResult:
+        client = await client_for(service)
+        result = await client.message(sealed, mail_from="ceo@spoof.example")
+        await client.close()
+        return result
+
+    result = run(write_config(policy=policy), scenario)
+    assert isinstance(result.final, p.Continue)
+    (ours,) = [m.value.decode() for m in result.modifications
+               if isinstance(m, p.InsertHeader) and m.name == b"Authentication-Results"]
+    dmarc_clause = next(c for c in " ".join(ours.split()).split(";") if c.strip().startswith("dmarc="))
+    assert dmarc_clause.strip().startswith("dmarc=fail")
+    assert "policy.override=trusted_forwarder" in dmarc_clause
+    assert "arc=pass" in ours
+
+
+def test_log_lines_name_no_empty_dkim_domain_and_rejects_say_arc_sealed(
+        write_config: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(service: MilterService) -> None:
+        client = await client_for(service)
+        await client.message(message("ceo@spoof.example"), mail_from="ceo@spoof.example")
+        await client.close()
+
+    with caplog.at_level("INFO", logger="zegel.milter"):
+        run(write_config(), scenario)
+    (line,) = [r for r in caplog.records if r.getMessage() == "message"]
+    fields = line.fields  # type: ignore[attr-defined]
+    assert fields["action"] == "reject"
+    assert fields["dkim"] == "none"
+    assert fields["arc_sealed"] == "no"
