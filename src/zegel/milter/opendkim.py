@@ -108,7 +108,8 @@ def _socket(value: str) -> str:
 
 def _hosts(entries: list[str], what: str, imported: Imported) -> None:
     for entry in entries:
-        for item in entry.split():
+        # "!ADDR" and "! ADDR" both exclude ADDR.
+        for item in entry.replace("! ", "!").split():
             negated = item.startswith("!")
             try:
                 network = ipaddress.ip_network(item.lstrip("!").strip("[]"), strict=False)
