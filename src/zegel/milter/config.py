@@ -127,6 +127,8 @@ class MilterConfig:
         return tuple(k for k in self.signing if k.domain == wanted)
 
     def is_trusted(self, address: str) -> bool:
+        if not self.trusted_networks:
+            return False
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

@@ -107,6 +107,16 @@ def fold_results(value: str) -> str:
     """
     if "\n" in value or len(value) <= 100:
         return value
+    if "\\" not in value:
+        # Fast path: split at every ";" and rejoin the pieces a ";" inside quotes or a
+        # comment cut apart (an odd number of quotes, or more "(" than ")", so far).
+        merged: list[str] = []
+        for piece in value.split(";"):
+            if merged and (merged[-1].count('"') % 2 or merged[-1].count("(") > merged[-1].count(")")):
+                merged[-1] += ";" + piece
+            else:
+                merged.append(piece)
+        return ";\n\t".join(p.strip() for p in merged if p.strip())
     parts: list[str] = []
     current: list[str] = []
     depth = 0
