@@ -7,7 +7,8 @@ message, through one Postfix configuration whose ``smtpd_milters`` changes per p
 - zegel milter (SPF + DKIM + ARC + DMARC), over TCP and over a unix socket;
 - OpenDKIM in verify mode (DKIM only), over TCP and over a unix socket;
 - OpenDKIM then OpenDMARC chained (DKIM, then SPF + DMARC), over TCP and over unix sockets;
-- zegel with ``workers = 1`` and ``workers = 2`` allowed on every core (the scaling).
+- on every core (``python -m bench`` pins itself to one; this part lifts that): zegel with
+  ``workers = 1`` and ``workers = 2`` (the scaling), OpenDKIM, and OpenDKIM + OpenDMARC.
 
 Every peer resolves through one unbound on port 53 of a loopback address (127.0.0.1 when it
 is free) that serves the sender's SPF, DKIM and DMARC records as local data and refuses
@@ -459,6 +460,21 @@ def run() -> list[Row]:
                             f"zegel workers={workers}", procs, spec, expect=zegel_expect)
                     finally:
                         _stop(procs)
+                dkim, spec = bench.opendkim("opendkim-all", unix=False)
+                try:
+                    phases["opendkim all"] = bench.run_phase("OpenDKIM, all cores", [dkim], spec,
+                                                             expect=("dkim=pass",))
+                finally:
+                    dkim.stop()
+                dkim, dkim_spec = bench.opendkim("opendkim-chain-all", unix=False)
+                dmarc, dmarc_spec = bench.opendmarc("opendmarc-chain-all", unix=False)
+                try:
+                    phases["chain all"] = bench.run_phase(
+                        "OpenDKIM+OpenDMARC, all cores", [dkim, dmarc], f"{dkim_spec}, {dmarc_spec}",
+                        expect=("dkim=pass", "dmarc=pass"))
+                finally:
+                    dkim.stop()
+                    dmarc.stop()
     finally:
         if bench.unbound is not None:
             bench.unbound.stop()
@@ -486,6 +502,11 @@ def run() -> list[Row]:
         rows.append(Row("milter", f"zegel workers=2, {len(all_cores)} cores, TCP", "msg/s", two.rate,
                         "zegel workers=1", one.rate,
                         note=f"w2: {note(two)} | w1: {note(one)}"))
+        d, c = phases["opendkim all"], phases["chain all"]
+        rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, TCP: zegel workers=2", "msg/s",
+                        two.rate, "OpenDKIM verify", d.rate, note=f"OpenDKIM: {note(d)}"))
+        rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, TCP: zegel workers=2", "msg/s",
+                        two.rate, "OpenDKIM+OpenDMARC", c.rate, note=f"chain: {note(c)}"))
     return rows
 
 

@@ -651,3 +651,47 @@ def test_log_lines_name_no_empty_dkim_domain_and_rejects_say_arc_sealed(
     assert fields["action"] == "reject"
     assert fields["dkim"] == "none"
     assert fields["arc_sealed"] == "no"
+
+
+def test_reload_applies_to_the_next_message_and_refuses_a_bad_file(
+        write_config: Callable[..., Path], keys: Keys, caplog: pytest.LogCaptureFixture) -> None:
+    """SIGHUP's reload, in one process: an open session is kept and its next message gets
+    the new authserv-id and trusted networks; a file whose key is missing is refused with
+    one log line and the running configuration stays."""
+    path = write_config()
+    original = path.read_text()
+
+    async def scenario(service: MilterService) -> None:
+        client = await client_for(service)
+        first = await client.message(pass_message(keys), mail_from="alice@pass.example")
+        renamed = original.replace(f'authserv_id = "{AUTHSERV_ID}"', 'authserv_id = "mx2.zegel.test"')
+        path.write_text(renamed)
+        assert service.reload()
+        # Same milter connection, next message: the new authserv-id.
+        second = await client.message(pass_message(keys), mail_from="alice@pass.example", connect=False)
+        # Now the client's network is trusted: corp.example mail from it is signed, not verified.
+        trusting = renamed.replace('trusted_networks = ["10.0.0.0/8"]', f'trusted_networks = ["{CLIENT_IP}/32"]')
+        path.write_text(trusting)
+        assert service.reload()
+        signed = await client.message(message("ceo@corp.example"), mail_from="ceo@corp.example", connect=False)
+        path.write_text(trusting.replace('key = "rsa1.pem"', 'key = "missing.pem"'))
+        with caplog.at_level("ERROR", logger="zegel.milter"):
+            assert not service.reload()
+        third = await client.message(message("ceo@corp.example"), mail_from="ceo@corp.example", connect=False)
+        await client.close()
+        assert service.config.authserv_id == "mx2.zegel.test" and len(service.config.signing) == 2
+
+        def ours(result: EomResult) -> str:
+            return next(m.value.decode() for m in result.modifications
+                        if isinstance(m, p.InsertHeader) and m.name == b"Authentication-Results").strip()
+
+        def signatures(result: EomResult) -> list[bytes]:
+            return [m.name for m in result.modifications if isinstance(m, p.InsertHeader)]
+
+        assert ours(first).startswith(f"{AUTHSERV_ID};")
+        assert ours(second).startswith("mx2.zegel.test;")
+        assert signatures(signed) == signatures(third) == [b"DKIM-Signature", b"DKIM-Signature"]
+
+    run(path, scenario)
+    refused = [r for r in caplog.records if "reload refused" in r.getMessage()]
+    assert len(refused) == 1 and "missing.pem" in refused[0].fields["error"]  # type: ignore[attr-defined]
