@@ -39,7 +39,7 @@ from zegel.milter.protocol import (
     Response,
 )
 from zegel.policy import Policy
-from zegel.verify import OutcomeSink, verify_message
+from zegel.verify import OutcomeSink, Verifier
 
 if TYPE_CHECKING:
     from zegel.milter.failure import FailureReportQueue
@@ -158,6 +158,10 @@ class MessageHandler:
         self.recorder = recorder
         self.failure_reports = failure_reports
         self._signing_keys: dict[tuple[str, str], PrivateKey] = {}
+        # One pipeline for every message: its SPF-record and DKIM/ARC-key parse caches (and,
+        # in RFC 7489 mode, the Public Suffix List) are kept across messages, not rebuilt per
+        # message. A reload builds a new handler, so new settings get a fresh one.
+        self.verifier = Verifier(resolver, authserv_id=config.authserv_id, policy=self.policy, recorder=recorder)
         # Spooled (large) messages are read back into memory to be verified or signed: at
         # most this many at once, so memory stays bounded however many arrive together.
         self._large_messages = asyncio.Semaphore(LARGE_MESSAGES_AT_ONCE)
@@ -236,16 +240,8 @@ class MessageHandler:
             return Decision(tuple(mods), Continue(), "inbound", label, "accept", {"note": why})
 
         message = buffer.message_bytes()
-        verdict = await verify_message(
-            message,
-            ip=facts.address,
-            helo=facts.helo,
-            mail_from=envelope.mail_from,
-            resolver=self.resolver,
-            authserv_id=self.config.authserv_id,
-            policy=self.policy,
-            recorder=self.recorder,
-        )
+        verdict = await self.verifier.verify(message, ip=facts.address, helo=facts.helo,
+                                             mail_from=envelope.mail_from)
         if self.failure_reports is not None:
             # RFC 9991: a DMARC failure the sender asked to hear about (ruf=, fo=). Only queued
             # here; sending happens in the background and never delays this answer.
