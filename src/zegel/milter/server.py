@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
 import socket
@@ -35,6 +36,7 @@ from zegel.milter.protocol import (
     PROTOCOL_VERSION,
     SMFIC_HEADER,
     SMFIC_MACRO,
+    SMFIC_OPTNEG,
     Abort,
     ActionFlag,
     AddHeader,
@@ -103,6 +105,30 @@ _NO_REPLY: dict[type, ProtocolFlag] = {
 _CONTINUE = encode_response(Continue())
 # Macros that belong to one message: forgotten when it ends.
 _MESSAGE_MACRO_COMMANDS = (b"M", b"R", b"T", b"L", b"N", b"B", b"E")
+
+
+def negotiate(offer: OptNeg) -> OptNeg:
+    """Our OPTNEG reply to the MTA's offer: what we want of what it offers."""
+    # Versions 2..6 share the framing; macro lists need version 6.
+    if offer.version < 2:
+        raise ProtocolError(f"MTA speaks milter protocol version {offer.version}; need 2 or later")
+    version = min(offer.version, PROTOCOL_VERSION)
+    actions = WANTED_ACTIONS & offer.actions
+    if version < 6:
+        actions &= ~ActionFlag.SETSYMLIST
+    macros = WANTED_MACROS if ActionFlag.SETSYMLIST in actions else {}
+    return OptNeg(version, actions, WANTED_PROTOCOL & offer.protocol, macros)
+
+
+@functools.lru_cache(maxsize=64)
+def _negotiation(packet: bytes) -> tuple[OptNeg, int, bytes]:
+    """(reply, offered actions, encoded reply) for an OPTNEG packet. An MTA offers the same
+    bytes on every connection, and decoding the flags costs more than the rest of a
+    session's small packets together: memoized (bounded; a pure function of the bytes)."""
+    offer = decode_command(b"O", packet)
+    assert isinstance(offer, OptNeg)
+    reply = negotiate(offer)
+    return reply, int(offer.actions), encode_response(reply)
 
 
 # Linux only: acknowledge received data at once instead of after the delayed-ACK timer.
@@ -326,6 +352,11 @@ class MilterSession(asyncio.Protocol):
                 if code == SMFIC_MACRO:
                     self._store_macros(data)
                     continue
+                if code == SMFIC_OPTNEG:
+                    reply, offered, encoded = _negotiation(data)
+                    self._agree(reply, offered)
+                    out.append(encoded)
+                    continue
                 command = decode_command(code, data)
                 if isinstance(command, EndOfMessage):
                     txn = self._transaction()
@@ -466,23 +497,19 @@ class MilterSession(asyncio.Protocol):
         raise ProtocolError(f"unexpected command {type(command).__name__}")
 
     def _negotiate(self, offer: OptNeg) -> OptNeg:
-        # Versions 2..6 share the framing; macro lists need version 6.
-        if offer.version < 2:
-            raise ProtocolError(f"MTA speaks milter protocol version {offer.version}; need 2 or later")
-        self.version = min(offer.version, PROTOCOL_VERSION)
-        self.actions = WANTED_ACTIONS & offer.actions
-        if self.version < 6:
-            self.actions &= ~ActionFlag.SETSYMLIST
-        self.protocol = WANTED_PROTOCOL & offer.protocol
-        missing = (ActionFlag.ADDHDRS | ActionFlag.CHGHDRS) & ~self.actions
-        if missing:
+        reply = negotiate(offer)
+        self._agree(reply, offer.actions)
+        return reply
+
+    def _agree(self, reply: OptNeg, offered_actions: int) -> None:
+        self.version, self.actions, self.protocol = reply.version, reply.actions, reply.protocol
+        if (ActionFlag.ADDHDRS | ActionFlag.CHGHDRS) & ~self.actions:
             log.warning("MTA does not allow header changes; Authentication-Results cannot be written",
-                        extra={"fields": {"peer": self.peer, "offered_actions": hex(int(offer.actions))}})
-        macros = WANTED_MACROS if ActionFlag.SETSYMLIST in self.actions else {}
-        log.debug("negotiated", extra={"fields": {
-            "peer": self.peer, "version": str(self.version), "actions": hex(int(self.actions)),
-            "protocol": hex(int(self.protocol))}})
-        return OptNeg(self.version, self.actions, self.protocol, macros)
+                        extra={"fields": {"peer": self.peer, "offered_actions": hex(int(offered_actions))}})
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("negotiated", extra={"fields": {
+                "peer": self.peer, "version": str(self.version), "actions": hex(int(self.actions)),
+                "protocol": hex(int(self.protocol))}})
 
     def _reset_connection(self) -> None:
         self._end_message()
