@@ -21,7 +21,8 @@ def test_socket_forms() -> None:
     assert parse_socket("inet6:[::1]:8891").host == "::1"
     assert parse_socket("unix:/run/zegel/milter.sock").path == "/run/zegel/milter.sock"
     assert parse_socket("local:/run/x.sock").kind == "unix"
-    for bad in ("inet:8891", "unix:relative.sock", "inet:host:99999", "8891@localhost", "inet:8891@localhost"):
+    for bad in ("inet:8891", "unix:relative.sock", "inet:host:99999", "8891@localhost", "inet:8891@localhost",
+                "127.0.0.1:8891"):
         with pytest.raises(ValueError):
             parse_socket(bad)
 
@@ -45,7 +46,10 @@ def test_complete_config_loads(write_config: Callable[..., Path]) -> None:
     ('authserv_id = "mx"', "socket is required"),
     ('authserv_id = "mx example"\nsocket = "inet:127.0.0.1:1"', "single token"),
     ('authserv_id = "mx"\nsocket = "inet:127.0.0.1:1"\nsokcet = 1', "sokcet: unknown setting"),
-    ('authserv_id = "mx"\nsocket = "8891"', "use inet:HOST:PORT"),
+    ('authserv_id = "mx"\nsocket = "8891"', "write inet:HOST:PORT"),
+    ('authserv_id = "mx"\nsocket = "127.0.0.1:8891"', "the prefix is required"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\nworkers = 0', "workers must be"),
+    ('authserv_id = "mx"\nsocket = "inet:a:1"\nworkers = "many"', "workers must be"),
     ('authserv_id = "mx"\nsocket = "inet:a:1"\non_error = "maybe"', "on_error must be one of"),
     ('authserv_id = "mx"\nsocket = "inet:a:1"\n[timeouts]\nverify = -1', "timeouts.verify must be a number"),
     ('authserv_id = "mx"\nsocket = "inet:a:1"\n[dns]\nnameservers = ["ns.example"]', "must be an IP address"),
@@ -114,24 +118,22 @@ def test_message_buffer_spools_and_caps(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid(tmp_path: Path) -> None:
-    """examples/milter.toml stays loadable (its key and policy paths pointed at real files)."""
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
+    """examples/milter.toml stays loadable, with keys made by `zegel dkim keygen` under the
+    names the example uses (its key and policy paths pointed at real files)."""
     example = (Path(__file__).resolve().parents[2] / "examples" / "milter.toml").read_text(encoding="utf-8")
     keys = tmp_path / "keys"
-    keys.mkdir()
     text = example.replace("/etc/zegel/keys/", f"{keys}/").replace("/etc/zegel/policy.toml", str(tmp_path / "policy.toml"))
     (tmp_path / "policy.toml").write_text("", encoding="utf-8")
-    rsa_pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    ed_pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    for name in ("example.nl.rsa2026.pem", "shop.example.nl.rsa2026.pem", "example.nl.arc2026.pem"):
-        (keys / name).write_bytes(rsa_pem)
-    (keys / "example.nl.ed2026.pem").write_bytes(ed_pem)
+    for domain, selector, kind in (("example.nl", "rsa2026", "rsa"), ("example.nl", "ed2026", "ed25519"),
+                                   ("shop.example.nl", "rsa2026", "rsa"), ("example.nl", "arc2026", "rsa")):
+        result = CliRunner().invoke(cli, ["dkim", "keygen", "--domain", domain, "--selector", selector,
+                                          "--type", kind, "--bits", "1024", "--out", str(keys)])
+        assert result.exit_code == 0, result.output
     config = config_from_toml(text, base=tmp_path)
     assert len(config.signing) == 3 and config.arc is None
     assert config.signing_keys_for("example.nl")[1].algorithm == "ed25519"
+    assert config.trusted_networks == ()  # nothing is outbound by surprise
+    assert config.workers == 0  # "auto"
 
 
 def test_structured_log_lines() -> None:
@@ -182,5 +184,23 @@ def test_busy_socket_exits_2_with_one_line(write_config: Callable[..., Path]) ->
         taken.listen()
         port = taken.getsockname()[1]
         result = CliRunner().invoke(cli, ["milter", "--config", str(write_config(socket=f"inet:127.0.0.1:{port}"))])
+        assert result.exit_code == 2
+        assert f"cannot listen on inet:127.0.0.1:{port}: the port is already in use" in result.output
+        # --check-config notices too (the unit's ExecStartPre), naming the file.
+        config = write_config(socket=f"inet:127.0.0.1:{port}", name="check.toml")
+        result = CliRunner().invoke(cli, ["milter", "--check-config", str(config)])
+        assert result.exit_code == 2
+        assert result.output.startswith(f"zegel: {config}: socket: cannot listen on inet:127.0.0.1:{port}")
+        assert len(result.output.splitlines()) == 1
+    # Free again: the same file is OK.
+    result = CliRunner().invoke(cli, ["milter", "--check-config", str(config)])
+    assert result.exit_code == 0, result.output
+
+
+def test_check_config_reports_a_unix_socket_directory_that_is_missing(write_config: Callable[..., Path],
+                                                                     tmp_path: Path) -> None:
+    config = write_config(socket=f"unix:{tmp_path}/missing/milter.sock")
+    result = CliRunner().invoke(cli, ["milter", "--check-config", str(config)])
     assert result.exit_code == 2
-    assert f"zegel: cannot listen on inet:127.0.0.1:{port}" in result.output
+    assert "does not exist" in result.output and len(result.output.splitlines()) == 1
+

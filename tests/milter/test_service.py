@@ -30,7 +30,6 @@ from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 from zegel.milter import protocol as p
 from zegel.milter.config import load_config
-from zegel.milter.server import QuickAckReader
 from zegel.milter.service import MilterService
 
 
@@ -78,7 +77,8 @@ def test_negotiation_asks_only_for_what_the_mta_offers(write_config: Callable[..
         assert reply.actions == (p.ActionFlag.ADDHDRS | p.ActionFlag.CHGHDRS | p.ActionFlag.QUARANTINE
                                  | p.ActionFlag.SETSYMLIST)
         assert p.ProtocolFlag.HDR_LEADSPC in reply.protocol and p.ProtocolFlag.NR_HDR in reply.protocol
-        assert p.ProtocolFlag.NR_BODY not in reply.protocol  # body replies carry SKIP
+        # No replies to body chunks: the last chunk and end of message come in one write.
+        assert p.ProtocolFlag.NR_BODY in reply.protocol and p.ProtocolFlag.SKIP not in reply.protocol
         assert "{auth_authen}" in reply.macros[p.MacroStage.ENVFROM]
         await client.close()
         # An older MTA (version 2, no v6 steps, no macro lists): we ask nothing it lacks.
@@ -321,16 +321,15 @@ def test_tcp_sessions_acknowledge_at_once(write_config: Callable[..., Path], key
     async def scenario(service: MilterService) -> None:
         client = await client_for(service)
         (session,) = service.server.sessions
-        reader = session.reader
-        assert isinstance(reader, QuickAckReader) and reader._quickack_sock is not None
-        real = reader._quickack_sock
+        real = session._quickack
+        assert real is not None
 
         class Spy:
             def setsockopt(self, level: int, option: int, value: int) -> None:
                 calls.append((level, option, value))
                 real.setsockopt(level, option, value)
 
-        reader._quickack_sock = Spy()  # type: ignore[assignment]
+        session._quickack = Spy()  # type: ignore[assignment]
         result = await client.message(pass_message(keys), mail_from="alice@pass.example")
         assert isinstance(result.final, p.Continue)
         await client.close()
@@ -413,34 +412,58 @@ def test_unix_socket_and_many_concurrent_sessions(write_config: Callable[..., Pa
     assert not socket_path.exists()  # removed at shutdown
 
 
-def test_graceful_shutdown_finishes_the_message_in_flight(write_config: Callable[..., Path]) -> None:
-    raw = message("a@slow.example")  # verification waits ~3 s on DNS
+def test_graceful_shutdown_serves_open_sessions_until_quit(write_config: Callable[..., Path], keys: Keys) -> None:
+    """SIGTERM: no new connections, but every open MTA connection is served to its end —
+    the message in flight and a next message in the same session (Postfix does not
+    reconnect within an SMTP session, so closing between messages would tempfail it)."""
+    slow = message("a@slow.example")  # verification waits ~3 s on DNS
 
-    async def main() -> tuple[p.Response | None, bool]:
+    async def main() -> tuple[p.Response | None, p.Response | None, p.Response | None, bool, int]:
         service = MilterService(load_config(write_config()))
         await service.start()
         port = service.server.port
         client = await client_for(service)
         idle = await client_for(service)
-        in_flight = asyncio.create_task(client.message(raw, mail_from="a@slow.example"))
+        in_flight = asyncio.create_task(client.message(slow, mail_from="a@slow.example"))
         while service.metrics.messages_in_flight == 0:  # noqa: ASYNC110 - polling a counter, no event to wait on
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
         service.request_stop("test")
         stopping = asyncio.create_task(service.stop())
-        assert await idle.read() is None  # an idle session is closed at once
+        await asyncio.sleep(0.1)
         refused = False
         try:
             await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             refused = True
-        result = await in_flight
+        # The idle session is still served: a new message in it gets its answer.
+        second = await idle.message(pass_message(keys), mail_from="alice@pass.example")
+        await idle.close()
+        first = await in_flight
+        third = await client.message(pass_message(keys), mail_from="alice@pass.example", connect=False)
+        await client.close()
         await stopping
-        return result.final, refused
+        return first.final, second.final, third.final, refused, len(service.server.sessions)
 
-    final, refused = asyncio.run(main())
-    assert isinstance(final, p.Continue)
+    first, second, third, refused, left = asyncio.run(main())
+    assert isinstance(first, p.Continue) and isinstance(second, p.Continue) and isinstance(third, p.Continue)
     assert refused
+    assert left == 0
+
+
+def test_shutdown_grace_period_ends_sessions_the_mta_keeps_open(write_config: Callable[..., Path]) -> None:
+    async def main() -> tuple[int, bool]:
+        service = MilterService(load_config(write_config("[timeouts]\nshutdown = 0.5\n")))
+        await service.start()
+        client = await client_for(service)
+        service.request_stop("test")
+        left = await service.server.shutdown(service.config.shutdown_timeout)
+        closed = await client.read(wait=5.0) is None
+        await service.stop()
+        return left, closed
+
+    left, closed = asyncio.run(main())
+    assert left == 1 and closed
 
 
 def test_metrics_endpoint(write_config: Callable[..., Path], keys: Keys) -> None:
@@ -580,3 +603,95 @@ def test_metrics_server_answers_only_get_metrics() -> None:
     assert post.startswith(b"HTTP/1.1 405") and garbage.startswith(b"HTTP/1.1 400")
     assert b'zegel_milter_messages_total{direction="outbound",result="signed",action="sign"} 1' in query
     assert b'zegel_milter_message_seconds_bucket{le="0.005"} 1' in concurrent
+
+
+def test_trusted_forwarder_override_is_recorded_in_authentication_results(
+        write_config: Callable[..., Path], keys: Keys, test_dns: TestDnsServer) -> None:
+    """A DMARC failure (p=reject) delivered because a trusted forwarder's ARC chain vouches for
+    it: our Authentication-Results says so instead of contradicting the action."""
+    from zegel.arc import seal as zegel_arc_seal
+    from zegel.dkim.keys import load_private_key
+
+    raw = message("ceo@spoof.example", subject="Forwarded by the list")
+    fields = zegel_arc_seal(raw, domain="corp.example", selector="arc1",
+                            private_key=load_private_key(Keys.pem(keys.sign_rsa)),
+                            authserv_id="lists.corp.example",
+                            auth_results="spf=pass smtp.mailfrom=spoof.example; dmarc=pass header.from=spoof.example",
+                            cv="none")
+    sealed = b"".join(fields) + raw
+    policy = '[arc]\ntrusted_forwarders = ["corp.example"]\naction = "accept"\n'
+
+    async def scenario(service: MilterService) -> EomResult:
+        client = await client_for(service)
+        result = await client.message(sealed, mail_from="ceo@spoof.example")
+        await client.close()
+        return result
+
+    result = run(write_config(policy=policy), scenario)
+    assert isinstance(result.final, p.Continue)
+    (ours,) = [m.value.decode() for m in result.modifications
+               if isinstance(m, p.InsertHeader) and m.name == b"Authentication-Results"]
+    dmarc_clause = next(c for c in " ".join(ours.split()).split(";") if c.strip().startswith("dmarc="))
+    assert dmarc_clause.strip().startswith("dmarc=fail")
+    assert "policy.override=trusted_forwarder" in dmarc_clause
+    assert "arc=pass" in ours
+
+
+def test_log_lines_name_no_empty_dkim_domain_and_rejects_say_arc_sealed(
+        write_config: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(service: MilterService) -> None:
+        client = await client_for(service)
+        await client.message(message("ceo@spoof.example"), mail_from="ceo@spoof.example")
+        await client.close()
+
+    with caplog.at_level("INFO", logger="zegel.milter"):
+        run(write_config(), scenario)
+    (line,) = [r for r in caplog.records if r.getMessage() == "message"]
+    fields = line.fields  # type: ignore[attr-defined]
+    assert fields["action"] == "reject"
+    assert fields["dkim"] == "none"
+    assert fields["arc_sealed"] == "no"
+
+
+def test_reload_applies_to_the_next_message_and_refuses_a_bad_file(
+        write_config: Callable[..., Path], keys: Keys, caplog: pytest.LogCaptureFixture) -> None:
+    """SIGHUP's reload, in one process: an open session is kept and its next message gets
+    the new authserv-id and trusted networks; a file whose key is missing is refused with
+    one log line and the running configuration stays."""
+    path = write_config()
+    original = path.read_text()
+
+    async def scenario(service: MilterService) -> None:
+        client = await client_for(service)
+        first = await client.message(pass_message(keys), mail_from="alice@pass.example")
+        renamed = original.replace(f'authserv_id = "{AUTHSERV_ID}"', 'authserv_id = "mx2.zegel.test"')
+        path.write_text(renamed)
+        assert service.reload()
+        # Same milter connection, next message: the new authserv-id.
+        second = await client.message(pass_message(keys), mail_from="alice@pass.example", connect=False)
+        # Now the client's network is trusted: corp.example mail from it is signed, not verified.
+        trusting = renamed.replace('trusted_networks = ["10.0.0.0/8"]', f'trusted_networks = ["{CLIENT_IP}/32"]')
+        path.write_text(trusting)
+        assert service.reload()
+        signed = await client.message(message("ceo@corp.example"), mail_from="ceo@corp.example", connect=False)
+        path.write_text(trusting.replace('key = "rsa1.pem"', 'key = "missing.pem"'))
+        with caplog.at_level("ERROR", logger="zegel.milter"):
+            assert not service.reload()
+        third = await client.message(message("ceo@corp.example"), mail_from="ceo@corp.example", connect=False)
+        await client.close()
+        assert service.config.authserv_id == "mx2.zegel.test" and len(service.config.signing) == 2
+
+        def ours(result: EomResult) -> str:
+            return next(m.value.decode() for m in result.modifications
+                        if isinstance(m, p.InsertHeader) and m.name == b"Authentication-Results").strip()
+
+        def signatures(result: EomResult) -> list[bytes]:
+            return [m.name for m in result.modifications if isinstance(m, p.InsertHeader)]
+
+        assert ours(first).startswith(f"{AUTHSERV_ID};")
+        assert ours(second).startswith("mx2.zegel.test;")
+        assert signatures(signed) == signatures(third) == [b"DKIM-Signature", b"DKIM-Signature"]
+
+    run(path, scenario)
+    refused = [r for r in caplog.records if "reload refused" in r.getMessage()]
+    assert len(refused) == 1 and "missing.pem" in refused[0].fields["error"]  # type: ignore[attr-defined]

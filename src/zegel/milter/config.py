@@ -119,12 +119,16 @@ class MilterConfig:
     # [log]
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
+    # processes serving the socket; 0 is "auto" (one per CPU this process may use)
+    workers: int = 1
 
     def signing_keys_for(self, domain: str) -> tuple[SigningKey, ...]:
         wanted = domain.lower().rstrip(".")
         return tuple(k for k in self.signing if k.domain == wanted)
 
     def is_trusted(self, address: str) -> bool:
+        if not self.trusted_networks:
+            return False
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -135,7 +139,7 @@ class MilterConfig:
 
 
 def parse_socket(spec: str) -> SocketSpec:
-    """``inet:HOST:PORT``, ``inet6:HOST:PORT``, ``HOST:PORT`` or ``unix:PATH`` (also ``local:``)."""
+    """``inet:HOST:PORT``, ``inet6:[HOST]:PORT`` or ``unix:PATH`` (also ``local:``), as Postfix writes them."""
     text = spec.strip()
     kind, sep, rest = text.partition(":")
     if kind in ("unix", "local") and sep:
@@ -144,8 +148,10 @@ def parse_socket(spec: str) -> SocketSpec:
         return SocketSpec("unix", path=rest)
     if kind in ("inet", "inet6") and sep:
         text = rest
-    elif not sep:
-        raise ValueError(f"socket {spec!r}: use inet:HOST:PORT or unix:/PATH")
+    else:
+        # A bare HOST:PORT is refused rather than guessed: Postfix's smtpd_milters needs the
+        # prefix too, and the two lines should read the same.
+        raise ValueError(f"socket {spec!r}: write inet:HOST:PORT or unix:/PATH (the prefix is required)")
     if text.startswith("["):
         host, close, port_text = text[1:].partition("]")
         if not close or not port_text.startswith(":"):
@@ -284,7 +290,7 @@ class _Validator:
     # -- the whole file --------------------------------------------------------------------
 
     def build(self, data: Mapping[str, Any]) -> MilterConfig:
-        top = {"authserv_id", "socket", "policy", "on_error", "timeouts", "dns", "inbound", "outbound",
+        top = {"authserv_id", "socket", "workers", "policy", "on_error", "timeouts", "dns", "inbound", "outbound",
                "arc", "reports", "failure_reports", "metrics", "log"}
         self.known(data, top, "")
         if "authserv_id" not in data:
@@ -298,6 +304,7 @@ class _Validator:
             socket = parse_socket(self.string(data, "socket", ""))
         except ValueError as exc:
             raise self.fail(str(exc)) from None
+        workers = self._workers(data.get("workers", 1))
         policy_file = None
         if "policy" in data:
             policy_file = self.path(self.string(data, "policy", ""))
@@ -357,7 +364,10 @@ class _Validator:
         self.known(metrics, {"listen"}, "metrics.")
         metrics_listen = None
         if "listen" in metrics:
-            listen = parse_socket("inet:" + self.string(metrics, "listen", "metrics."))
+            try:
+                listen = parse_socket("inet:" + self.string(metrics, "listen", "metrics."))
+            except ValueError:
+                raise self.fail("metrics.listen must be HOST:PORT such as \"127.0.0.1:9419\"") from None
             metrics_listen = (listen.host, listen.port)
         log = self.table(data, "log")
         self.known(log, {"level", "format"}, "log.")
@@ -390,7 +400,15 @@ class _Validator:
             metrics_listen=metrics_listen,
             log_level=self.choice(log, "level", "log.", ("debug", "info", "warning", "error"), "info"),  # type: ignore[arg-type]
             log_format=self.choice(log, "format", "log.", ("text", "json"), "text"),  # type: ignore[arg-type]
+            workers=workers,
         )
+
+    def _workers(self, value: object) -> int:
+        if value == "auto":
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+            raise self.fail(f"workers must be a number of processes from 1 to 256 or \"auto\", not {value!r}")
+        return value
 
     def _string_list(self, data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
         value = data.get(key, [])
@@ -497,6 +515,7 @@ def describe(config: MilterConfig) -> dict[str, Any]:
         "source": config.source,
         "authserv_id": config.authserv_id,
         "socket": str(config.socket),
+        "workers": "auto" if config.workers == 0 else config.workers,
         "policy": str(config.policy_file) if config.policy_file else "default (honour the sender's DMARC policy)",
         "on_error": config.on_error,
         "inbound": {"verify": config.verify_inbound, "quarantine": config.quarantine,

@@ -7,12 +7,18 @@ header section (RFC 9991 reports carry headers only). One worker task sends the 
 in order, with the database and the relay in worker threads; the reporter applies fo= (RFC
 9989 4.7), the third-party authorization check, the suppression list and the rate limits.
 Errors are logged, never raised; a full queue drops the new report (logged), never mail.
+
+With several worker processes (``workers``), each has its own queue; the rate limits are
+counted in the shared reports store, and each report is checked, sent and counted under an
+exclusive lock on ``failure-reports.lock`` in the data directory, so two workers never both
+pass a limit that leaves room for one report only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 from dataclasses import dataclass
@@ -30,6 +36,7 @@ log = logging.getLogger("zegel.milter")
 
 # A header section larger than this is not reported (it would only be a burden on the receiver).
 MAX_REPORTED_HEADERS = 256 * 1024
+LOCK_NAME = "failure-reports.lock"
 
 
 @dataclass(frozen=True)
@@ -121,10 +128,23 @@ class FailureReportQueue:
                 redact=s.redact, secret=s.redaction_secret, per_domain_per_hour=s.per_domain_per_hour))
         return self._reporter
 
+    def _lock_path(self) -> Path:
+        from zegel.reports.store import default_data_dir
+
+        return (Path(self.data_dir) if self.data_dir else default_data_dir()) / LOCK_NAME
+
     async def _send(self, job: _Job) -> None:
         reporter = await self._reporter_ready()
-        deliveries = await reporter.report_verdict(job.headers, job.verdict, ip=job.ip, helo=job.helo,
-                                                   mail_from=job.mail_from)
+        path = self._lock_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            # Blocking flock in a thread: the event loop serves mail while another worker sends.
+            await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+            deliveries = await reporter.report_verdict(job.headers, job.verdict, ip=job.ip, helo=job.helo,
+                                                       mail_from=job.mail_from)
+        finally:
+            os.close(handle)  # releases the lock
         for delivery in deliveries:
             if delivery.status in ("sent", "dry-run"):
                 self.sent += 1

@@ -39,7 +39,7 @@ from zegel.milter.protocol import (
     Response,
 )
 from zegel.policy import Policy
-from zegel.verify import OutcomeSink, verify_message
+from zegel.verify import OutcomeSink, Verifier
 
 if TYPE_CHECKING:
     from zegel.milter.failure import FailureReportQueue
@@ -107,6 +107,16 @@ def fold_results(value: str) -> str:
     """
     if "\n" in value or len(value) <= 100:
         return value
+    if "\\" not in value:
+        # Fast path: split at every ";" and rejoin the pieces a ";" inside quotes or a
+        # comment cut apart (an odd number of quotes, or more "(" than ")", so far).
+        merged: list[str] = []
+        for piece in value.split(";"):
+            if merged and (merged[-1].count('"') % 2 or merged[-1].count("(") > merged[-1].count(")")):
+                merged[-1] += ";" + piece
+            else:
+                merged.append(piece)
+        return ";\n\t".join(p.strip() for p in merged if p.strip())
     parts: list[str] = []
     current: list[str] = []
     depth = 0
@@ -148,6 +158,10 @@ class MessageHandler:
         self.recorder = recorder
         self.failure_reports = failure_reports
         self._signing_keys: dict[tuple[str, str], PrivateKey] = {}
+        # One pipeline for every message: its SPF-record and DKIM/ARC-key parse caches (and,
+        # in RFC 7489 mode, the Public Suffix List) are kept across messages, not rebuilt per
+        # message. A reload builds a new handler, so new settings get a fresh one.
+        self.verifier = Verifier(resolver, authserv_id=config.authserv_id, policy=self.policy, recorder=recorder)
         # Spooled (large) messages are read back into memory to be verified or signed: at
         # most this many at once, so memory stays bounded however many arrive together.
         self._large_messages = asyncio.Semaphore(LARGE_MESSAGES_AT_ONCE)
@@ -226,16 +240,8 @@ class MessageHandler:
             return Decision(tuple(mods), Continue(), "inbound", label, "accept", {"note": why})
 
         message = buffer.message_bytes()
-        verdict = await verify_message(
-            message,
-            ip=facts.address,
-            helo=facts.helo,
-            mail_from=envelope.mail_from,
-            resolver=self.resolver,
-            authserv_id=self.config.authserv_id,
-            policy=self.policy,
-            recorder=self.recorder,
-        )
+        verdict = await self.verifier.verify(message, ip=facts.address, helo=facts.helo,
+                                             mail_from=envelope.mail_from)
         if self.failure_reports is not None:
             # RFC 9991: a DMARC failure the sender asked to hear about (ruf=, fo=). Only queued
             # here; sending happens in the background and never delays this answer.
@@ -245,12 +251,13 @@ class MessageHandler:
         dmarc_result = getattr(verdict.dmarc, "result", None) or "none"
         details = {
             "spf": getattr(verdict.spf, "result", "none") or "none",
-            "dkim": ",".join(f"{getattr(d, 'result', '?')}:{getattr(d, 'domain', '')}" for d in verdict.dkim) or "none",
+            "dkim": ",".join(_dkim_field(d) for d in verdict.dkim) or "none",
             "dmarc": dmarc_result,
             "arc": getattr(verdict.arc, "cv", "none") or "none",
             "from_domain": verdict.from_domain or "",
             "reason": action.reason,
         }
+        details["arc_sealed"] = "no"  # rejected and tempfailed mail is never sealed
         if action.kind == "reject":
             text = action.smtp_reply or f"5.7.1 {action.reason or 'Message rejected by local policy'}"
             reply = ReplyCode(action.smtp_code or 550, sanitize_reply_text(text))
@@ -260,7 +267,7 @@ class MessageHandler:
             reply = ReplyCode(action.smtp_code or 451, sanitize_reply_text(text))
             return Decision((), reply, "inbound", dmarc_result, "tempfail", details)
 
-        results_value = fold_results(verdict.authentication_results)
+        results_value = fold_results(record_override(verdict.authentication_results, action.override))
         mods = [*strip, InsertHeader(0, AUTH_RESULTS, self._value(results_value, leading_space))]
         if action.header is not None:
             name, value = action.header
@@ -345,6 +352,56 @@ class MessageHandler:
         details["signatures"] = ",".join(f"{k.selector}/{k.algorithm}" for k in keys)
         details["sign_ms"] = f"{(time.perf_counter() - started) * 1000:.1f}"
         return Decision(tuple(mods), Continue(), "outbound", "signed", "sign", details)
+
+
+def _dkim_field(outcome: object) -> str:
+    """``result:domain`` for the log line, or just ``result`` when no signature named a domain."""
+    result = getattr(outcome, "result", None) or "none"
+    domain = getattr(outcome, "domain", None)
+    return f"{result}:{domain}" if domain else str(result)
+
+
+def _top_level_split(value: str) -> list[str]:
+    """An Authentication-Results value split at the ``;`` outside quoted strings and comments."""
+    parts: list[str] = []
+    start = depth = 0
+    quoted = escaped = False
+    for index, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif char == "\\" and (quoted or depth):
+            escaped = True
+        elif char == '"' and not depth:
+            quoted = not quoted
+        elif char == "(" and not quoted:
+            depth += 1
+        elif char == ")" and not quoted and depth:
+            depth -= 1
+        elif char == ";" and not quoted and not depth:
+            parts.append(value[start:index])
+            start = index + 1
+    parts.append(value[start:])
+    return parts
+
+
+def record_override(results: str, override: str | None) -> str:
+    """Our Authentication-Results with the local override of the DMARC disposition recorded.
+
+    When the local policy delivers mail the sender's DMARC policy would reject or quarantine
+    — an ARC chain sealed by a trusted forwarder vouches for it, or a local rule — the
+    ``dmarc=fail (p=reject dis=reject)`` clause alone would contradict what was done. The
+    reason is added to that clause as ``policy.override=`` with the RFC 7489 appendix C
+    PolicyOverrideType name (``trusted_forwarder``, ``local_policy``), as the aggregate
+    report records it.
+    """
+    if not override:
+        return results
+    parts = _top_level_split(results)
+    for index, part in enumerate(parts):
+        if part.strip().lower().startswith("dmarc=") and "policy.override=" not in part:
+            parts[index] = f"{part.rstrip()} policy.override={override}"
+            return ";".join(parts)
+    return results
 
 
 def _claims_authserv_id(value: bytes, ours: str) -> bool:

@@ -226,27 +226,30 @@ class PacketSplitter:
     def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
         if self.error is not None:
             raise self.error
-        buffer = self._buffer
-        buffer += data
+        # Usually a read holds whole packets: slice them straight from ``data`` (one copy of
+        # each body chunk); only a packet cut by the read waits in the buffer.
+        if self._buffer:
+            self._buffer += data
+            data = bytes(self._buffer)
+            self._buffer.clear()
         packets: list[tuple[bytes, bytes]] = []
         start = 0
-        end = len(buffer)
+        end = len(data)
         while end - start >= 4:
-            (length,) = struct.unpack_from("!I", buffer, start)
+            (length,) = struct.unpack_from("!I", data, start)
             if length == 0 or length > self.max_size:
                 self.error = (ProtocolError("packet of length 0 (no command code)") if length == 0 else
                               PacketTooLarge(f"packet of {length} bytes exceeds the limit of {self.max_size}"))
-                buffer.clear()  # nothing of a bad packet is kept
                 if not packets:
                     raise self.error
-                return packets
+                return packets  # nothing of a bad packet is kept
             if end - start - 4 < length:
                 break
             body = start + 4
-            packets.append((bytes(buffer[body:body + 1]), bytes(buffer[body + 1:body + length])))
+            packets.append((data[body:body + 1], data[body + 1:body + length]))
             start = body + length
-        if start:
-            del buffer[:start]
+        if start < end:
+            self._buffer += data[start:]
         return packets
 
     def finish(self) -> None:

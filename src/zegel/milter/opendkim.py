@@ -1,0 +1,237 @@
+"""``zegel milter --import-opendkim /etc/opendkim.conf``: OpenDKIM's configuration as zegel TOML.
+
+Read: ``Socket``, ``AuthservID``, ``Mode``, ``KeyTable``, ``SigningTable``, ``Domain`` /
+``Selector`` / ``KeyFile`` (the one-key setup), ``InternalHosts``, ``ExternalIgnoreList`` and
+``TrustedHosts``. Tables may be plain files (``file:PATH`` or a bare path) or ``refile:PATH``
+(patterns with ``*`` wildcards), as OpenDKIM reads them; host lists may also be given inline,
+comma-separated. What has no zegel equivalent (a wildcard that matches subdomains, a
+signature for one user, a host name in a host list, a signing domain other than the From
+domain) becomes a ``# not imported:`` comment naming the line, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Beyond this a file is not an OpenDKIM table (and reading it whole would be unbounded).
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+class OpenDkimImportError(ValueError):
+    """The OpenDKIM configuration cannot be read; ``str()`` is one line."""
+
+
+@dataclass
+class Imported:
+    """The translated settings, and what could not be translated."""
+
+    socket: str = "inet:127.0.0.1:8891"
+    authserv_id: str | None = None
+    signing: list[tuple[str, str, str]] = field(default_factory=list)  # domain, selector, key file
+    trusted_networks: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    verify: bool = True
+
+
+def _read(path: Path, what: str) -> list[str]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise OpenDkimImportError(f"{path}: {what} is larger than {MAX_FILE_BYTES} bytes")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise OpenDkimImportError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    return text.splitlines()
+
+
+def _entries(lines: list[str]) -> list[str]:
+    """Lines without comments and blanks; a trailing backslash continues a line (OpenDKIM's own rule)."""
+    out: list[str] = []
+    pending = ""
+    for raw in lines:
+        line = raw.split("#", 1)[0].rstrip()
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = (pending + line).strip()
+        pending = ""
+        if line:
+            out.append(line)
+    if pending.strip():
+        out.append(pending.strip())
+    return out
+
+
+def parse_conf(path: Path) -> dict[str, str]:
+    """``Name value`` pairs of opendkim.conf (names case-insensitive, the last one wins)."""
+    settings: dict[str, str] = {}
+    for entry in _entries(_read(path, "the OpenDKIM configuration")):
+        name, _, value = entry.partition(" ")
+        if "\t" in name:
+            name, _, rest = name.partition("\t")
+            value = rest + " " + value
+        settings[name.strip().lower()] = value.strip()
+    return settings
+
+
+def _dataset(value: str, base: Path, what: str) -> tuple[str, list[str]]:
+    """(kind, entries) of an OpenDKIM data set: ``refile:``/``file:``/``csl:`` or a bare path/list."""
+    kind, sep, rest = value.partition(":")
+    if sep and kind in ("refile", "file", "csl"):
+        if kind == "csl":
+            return "list", [item.strip() for item in rest.split(",") if item.strip()]
+        target = Path(rest)
+        return kind, _entries(_read(target if target.is_absolute() else base / target, what))
+    if sep and kind in ("db", "dsn", "ldap", "ldaps", "lua", "memcache", "redis", "erlang", "mdb"):
+        raise OpenDkimImportError(f"{what} {value!r}: {kind}: data sets cannot be imported (export them to a file)")
+    if value.startswith("/") or value.startswith("."):
+        target = Path(value)
+        return "file", _entries(_read(target if target.is_absolute() else base / target, what))
+    return "list", [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _socket(value: str) -> str:
+    """OpenDKIM's ``inet:PORT@HOST`` / ``local:PATH`` in Postfix's (and zegel's) spelling."""
+    kind, _, rest = value.partition(":")
+    if kind in ("local", "unix"):
+        return f"unix:{rest}"
+    if kind in ("inet", "inet6"):
+        port, at, host = rest.partition("@")
+        host = host if at else ("::1" if kind == "inet6" else "127.0.0.1")
+        host = "127.0.0.1" if host == "localhost" else host
+        return f"inet:[{host}]:{port}" if ":" in host else f"inet:{host}:{port}"
+    return "inet:127.0.0.1:8891"
+
+
+def _hosts(entries: list[str], what: str, imported: Imported) -> None:
+    for entry in entries:
+        # "!ADDR" and "! ADDR" both exclude ADDR.
+        for item in entry.replace("! ", "!").split():
+            negated = item.startswith("!")
+            try:
+                network = ipaddress.ip_network(item.lstrip("!").strip("[]"), strict=False)
+            except ValueError:
+                imported.skipped.append(f"{what} {item}: a host or domain name; zegel matches client "
+                                        "addresses (add its IP networks)")
+                continue
+            if negated:
+                imported.skipped.append(f"{what} {item}: exclusions are not supported (list the networks to trust)")
+                continue
+            text = str(network)
+            if text not in imported.trusted_networks:
+                imported.trusted_networks.append(text)
+
+
+def _signing_domain(pattern: str, regex: bool) -> str | None:
+    """The From domain a SigningTable key stands for, or None when it is not one exact domain."""
+    if "@" in pattern:
+        local, _, domain = pattern.rpartition("@")
+        if local not in ("*", "") or (not regex and local):
+            return None
+    else:
+        domain = pattern
+    if "*" in domain or not domain or domain.startswith(".") or any(c in domain for c in "[]?+()|\\"):
+        return None
+    return domain.lower().rstrip(".")
+
+
+def import_opendkim(path: str | Path) -> Imported:
+    conf = Path(path)
+    settings = parse_conf(conf)
+    base = conf.resolve().parent
+    imported = Imported()
+    if "socket" in settings:
+        imported.socket = _socket(settings["socket"])
+    if "authservid" in settings and settings["authservid"] not in ("HOSTNAME", ""):
+        imported.authserv_id = settings["authservid"]
+    mode = settings.get("mode", "sv")
+    imported.verify = "v" in mode
+
+    # KeyTable: "name domain:selector:keyfile".
+    keys: dict[str, tuple[str, str, str]] = {}
+    if "keytable" in settings:
+        _, entries = _dataset(settings["keytable"], base, "KeyTable")
+        for entry in entries:
+            name, _, value = entry.partition(" ")
+            parts = value.strip().split(":", 2)
+            if len(parts) != 3:
+                imported.skipped.append(f"KeyTable {entry!r}: not NAME DOMAIN:SELECTOR:KEYFILE")
+                continue
+            keys[name.strip()] = (parts[0].strip(), parts[1].strip(), parts[2].strip())
+    if "signingtable" in settings:
+        kind, entries = _dataset(settings["signingtable"], base, "SigningTable")
+        for entry in entries:
+            pattern, _, names = entry.partition(" ")
+            for name in names.replace(",", " ").split():
+                if name not in keys:
+                    imported.skipped.append(f"SigningTable {pattern} -> {name}: no such KeyTable entry")
+                    continue
+                key_domain, selector, key_file = keys[name]
+                domain = _signing_domain(pattern, kind == "refile")
+                if domain is None:
+                    imported.skipped.append(
+                        f"SigningTable {pattern} -> {name}: zegel signs by exact From domain "
+                        "(list each domain, subdomains separately)")
+                    continue
+                if key_domain not in ("%", domain):
+                    imported.skipped.append(
+                        f"SigningTable {pattern} -> {name}: signs {domain} mail as d={key_domain}; zegel "
+                        "signs with the From domain (use a key for d={domain})".replace("{domain}", domain))
+                    continue
+                row = (domain, selector.lower(), key_file)
+                if row not in imported.signing:
+                    imported.signing.append(row)
+    elif {"domain", "selector", "keyfile"} <= settings.keys():
+        # The one-key setup: sign every listed Domain with Selector and KeyFile.
+        _, domains = _dataset(settings["domain"], base, "Domain")
+        for domain in domains:
+            row = (domain.lower().rstrip("."), settings["selector"].lower(), settings["keyfile"])
+            if row not in imported.signing:
+                imported.signing.append(row)
+    elif "keytable" in settings:
+        imported.skipped.append("KeyTable without SigningTable: nothing says which mail to sign")
+
+    # Whose mail is signed (InternalHosts, OpenDKIM's default 127.0.0.1) and whose mail is not
+    # verified (ExternalIgnoreList): in zegel both are outbound.trusted_networks.
+    found_hosts = False
+    for setting, what in (("internalhosts", "InternalHosts"), ("externalignorelist", "ExternalIgnoreList"),
+                          ("trustedhosts", "TrustedHosts")):
+        if setting in settings:
+            found_hosts = True
+            _, entries = _dataset(settings[setting], base, what)
+            _hosts(entries, what, imported)
+    if not found_hosts:
+        imported.trusted_networks.append("127.0.0.1/32")  # OpenDKIM's InternalHosts default
+    return imported
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a TOML basic string is a JSON string
+
+
+def to_toml(imported: Imported, source: str) -> str:
+    lines = [
+        f"# zegel milter configuration imported from {source} (zegel milter --import-opendkim).",
+        "# Check it with: zegel milter --check-config FILE; every setting is described in docs/milter.md.",
+        "",
+        f"authserv_id = {_quote(imported.authserv_id or 'mx.example.nl')}"
+        + ("" if imported.authserv_id else "   # OpenDKIM used the host name: put this host's name here"),
+        f"socket = {_quote(imported.socket)}",
+        "",
+        "[inbound]",
+        f"verify = {'true' if imported.verify else 'false'}",
+        "",
+        "[outbound]",
+        "# OpenDKIM's InternalHosts / ExternalIgnoreList: mail from these networks is signed, not verified.",
+        "trusted_networks = [" + ", ".join(_quote(n) for n in imported.trusted_networks) + "]",
+        "authenticated_clients = true",
+    ]
+    for domain, selector, key_file in imported.signing:
+        lines += ["", "[[outbound.sign]]", f"domain = {_quote(domain)}", f"selector = {_quote(selector)}",
+                  f"key = {_quote(key_file)}"]
+    if imported.skipped:
+        lines += [""] + [f"# not imported: {why}" for why in imported.skipped]
+    return "\n".join(lines) + "\n"

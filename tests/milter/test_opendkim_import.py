@@ -1,0 +1,129 @@
+"""``zegel milter --import-opendkim``: real OpenDKIM configuration files in, zegel TOML out,
+and the TOML passes ``--check-config`` with the same keys."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from zegel.cli import cli
+from zegel.milter.config import config_from_toml
+
+
+def _key(path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    # OpenDKIM's opendkim-genkey writes the traditional "BEGIN RSA PRIVATE KEY" form.
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                       serialization.NoEncryption()))
+
+
+def _debian_layout(root: Path) -> Path:
+    """The layout Debian's and most tutorials' OpenDKIM setups use: refile tables, one TrustedHosts."""
+    keys = root / "keys"
+    for domain in ("example.nl", "shop.example.nl"):
+        (keys / domain).mkdir(parents=True)
+        _key(keys / domain / "mail2026.private")
+    (root / "key.table").write_text(
+        "# name  domain:selector:keyfile\n"
+        f"mail2026._domainkey.example.nl example.nl:mail2026:{keys}/example.nl/mail2026.private\n"
+        f"mail2026._domainkey.shop.example.nl shop.example.nl:mail2026:{keys}/shop.example.nl/mail2026.private\n"
+        f"other example.org:sel:{keys}/example.nl/mail2026.private\n")
+    (root / "signing.table").write_text(
+        "*@example.nl mail2026._domainkey.example.nl\n"
+        "*@shop.example.nl mail2026._domainkey.shop.example.nl\n"
+        "*@*.example.nl mail2026._domainkey.example.nl   # subdomains: not expressible\n"
+        "*@brand.example mail2026._domainkey.example.nl\n")
+    (root / "TrustedHosts").write_text("127.0.0.1\n::1\nlocalhost\n192.0.2.0/24\n*.example.nl\n")
+    conf = root / "opendkim.conf"
+    conf.write_text(
+        "# /etc/opendkim.conf as a postmaster wrote it\n"
+        "Syslog\t\t\tyes\n"
+        "UMask\t\t\t007\n"
+        "Mode                    sv\n"
+        "Canonicalization        relaxed/simple\n"
+        "AuthservID              mx1.example.nl\n"
+        f"KeyTable                refile:{root}/key.table\n"
+        f"SigningTable            refile:{root}/signing.table\n"
+        f"ExternalIgnoreList      refile:{root}/TrustedHosts\n"
+        f"InternalHosts           refile:{root}/TrustedHosts\n"
+        "Socket                  inet:8891@localhost\n"
+        "PidFile                 /run/opendkim/opendkim.pid\n")
+    return conf
+
+
+def test_refile_tables_become_a_signing_table_and_trusted_networks(tmp_path: Path) -> None:
+    conf = _debian_layout(tmp_path)
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert result.exit_code == 0, result.output
+    data = tomllib.loads(result.output)
+    assert data["authserv_id"] == "mx1.example.nl"
+    assert data["socket"] == "inet:127.0.0.1:8891"
+    assert data["inbound"]["verify"] is True
+    assert data["outbound"]["trusted_networks"] == ["127.0.0.1/32", "::1/128", "192.0.2.0/24"]
+    assert data["outbound"]["sign"] == [
+        {"domain": "example.nl", "selector": "mail2026", "key": f"{tmp_path}/keys/example.nl/mail2026.private"},
+        {"domain": "shop.example.nl", "selector": "mail2026",
+         "key": f"{tmp_path}/keys/shop.example.nl/mail2026.private"},
+    ]
+    skipped = [line for line in result.output.splitlines() if line.startswith("# not imported:")]
+    assert any("*@*.example.nl" in line for line in skipped)
+    assert any("*@brand.example" in line and "d=example.nl" in line for line in skipped)
+    assert any("localhost" in line for line in skipped) and any("*.example.nl" in line for line in skipped)
+    # The output is a working zegel configuration: the keys load.
+    config = config_from_toml(result.output, source="imported.toml", base=tmp_path)
+    assert [(k.domain, k.selector, k.algorithm, k.key_bits) for k in config.signing] == [
+        ("example.nl", "mail2026", "rsa", 2048), ("shop.example.nl", "mail2026", "rsa", 2048)]
+    assert config.is_trusted("192.0.2.77") and not config.is_trusted("198.51.100.1")
+
+
+def test_single_key_setup_plain_file_tables_and_unix_socket(tmp_path: Path) -> None:
+    _key(tmp_path / "default.private")
+    (tmp_path / "internal").write_text("10.1.2.0/24   # office\n! 10.1.2.99\n")
+    conf = tmp_path / "opendkim.conf"
+    conf.write_text("Domain example.com\nSelector default\n"
+                    f"KeyFile {tmp_path}/default.private\n"
+                    "InternalHosts file:internal\n"
+                    "Socket local:/var/spool/postfix/opendkim/opendkim.sock\n"
+                    "Mode s\n")
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert result.exit_code == 0, result.output
+    data = tomllib.loads(result.output)
+    assert data["socket"] == "unix:/var/spool/postfix/opendkim/opendkim.sock"
+    assert data["inbound"]["verify"] is False  # Mode s: signing only
+    assert data["outbound"]["trusted_networks"] == ["10.1.2.0/24"]
+    assert data["outbound"]["sign"] == [{"domain": "example.com", "selector": "default",
+                                         "key": f"{tmp_path}/default.private"}]
+    assert "authserv_id = \"mx.example.nl\"" in result.output  # a placeholder, said to be one
+    assert "exclusions are not supported" in result.output
+
+
+def test_plain_signing_table_and_no_host_lists(tmp_path: Path) -> None:
+    _key(tmp_path / "k.pem")
+    (tmp_path / "keys").write_text(f"k1 %:s1:{tmp_path}/k.pem\n")
+    (tmp_path / "signing").write_text("example.net k1\nbob@example.net k1\n")
+    conf = tmp_path / "opendkim.conf"
+    conf.write_text("KeyTable file:keys\nSigningTable file:signing\n")
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert result.exit_code == 0, result.output
+    data = tomllib.loads(result.output)
+    assert data["outbound"]["sign"] == [{"domain": "example.net", "selector": "s1", "key": f"{tmp_path}/k.pem"}]
+    assert data["outbound"]["trusted_networks"] == ["127.0.0.1/32"]  # OpenDKIM's InternalHosts default
+    assert "bob@example.net" in result.output  # one user's signature: named, not imported
+
+
+def test_unreadable_files_are_one_line_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(tmp_path / "missing.conf")])
+    assert result.exit_code == 2 and result.output.startswith("zegel: ") and len(result.output.splitlines()) == 1
+    conf = tmp_path / "opendkim.conf"
+    conf.write_text("KeyTable refile:/nonexistent/key.table\n")
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert result.exit_code == 2 and "KeyTable" in result.output
+    conf.write_text("KeyTable ldap://ldap.example/dc=example\n")
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert result.exit_code == 2
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf), "--config", str(conf)])
+    assert result.exit_code == 2 and "exactly one of" in result.output
