@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import importlib
 import re
 import unicodedata
@@ -72,6 +73,12 @@ class _Known:
     label: str
     suffix: str
     skeleton: str
+
+
+@functools.lru_cache(maxsize=1)
+def default_detector() -> LookalikeDetector:
+    """One shared detector over the shipped list (building one loads the Public Suffix List)."""
+    return LookalikeDetector()
 
 
 def wellknown_domains() -> tuple[str, ...]:
