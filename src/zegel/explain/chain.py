@@ -34,14 +34,19 @@ class Provider:
     name: str
     domains: tuple[str, ...]  # organisational domains of its hosts and authserv-ids
     gateway: bool = False  # an inbound filtering service in front of the mailbox server
+    # Writes its Authentication-Results just below its own Received field (and, RFC 8601
+    # section 5, removes any that claim its name on arrival). Any other receiver's results
+    # count only above the Received field of the hop that took the message from the internet.
+    results_below: bool = False
 
 
 # The big mailbox providers and gateways, as their published headers name their hosts.
 PROVIDERS: Final[tuple[Provider, ...]] = (
-    Provider("google", "Gmail / Google Workspace", ("google.com", "gmail.com", "googlemail.com")),
+    Provider("google", "Gmail / Google Workspace", ("google.com", "gmail.com", "googlemail.com"), results_below=True),
     Provider("microsoft", "Microsoft 365 / Outlook.com / Exchange Online",
              ("outlook.com", "office365.com", "exchangelabs.com", "hotmail.com", "microsoft.com", "live.com")),
-    Provider("yahoo", "Yahoo / AOL", ("yahoo.com", "yahoo.net", "yahoodns.net", "aol.com", "aolmail.com")),
+    Provider("yahoo", "Yahoo / AOL", ("yahoo.com", "yahoo.net", "yahoodns.net", "aol.com", "aolmail.com"),
+             results_below=True),
     Provider("apple", "Apple iCloud", ("icloud.com", "me.com", "mac.com", "apple.com", "icloud-mail-production.svc.kube")),
     Provider("fastmail", "Fastmail", ("messagingengine.com", "fastmail.com", "fastmail.fm")),
     Provider("proton", "Proton Mail", ("protonmail.ch", "protonmail.com", "proton.me", "proton.ch")),

@@ -97,6 +97,8 @@ def _section_start(lines: list[str]) -> int:
     """Index of the first line of the header section (skipping a webmail summary)."""
     if lines and _split_field(lines[0]) is not None:
         return 0
+    if len(lines) > 1 and _is_field_name(lines[0].strip()) and lines[1].lstrip().startswith(":"):
+        return 0  # "Authentication-Results" / ": value", as some webmail copies it
     for index, line in enumerate(lines[:MAX_PREAMBLE_LINES]):
         split = _split_field(line)
         if split is not None and split[0].lower() in _SECTION_STARTS:

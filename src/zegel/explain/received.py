@@ -223,6 +223,11 @@ def _trusted(source: str, parsed: AuthResults, index: int, chain: Chain, trusted
         return server in trusted_ids
     if chain.entry is None or index >= chain.zone_end:
         return False
+    if index > chain.entry.index:
+        # Right at the entry hop (below its Received field) is where a sender's own fields
+        # sit too: only receivers known to write their results there count.
+        provider = provider_named(organisation(server)) if server else None
+        return provider is not None and provider.results_below and provider.key in chain.receivers
     if not server:
         # Microsoft 365 writes no authserv-id; only Microsoft's own receivers do that.
         return "microsoft" in chain.receivers and any(r.method in _METHODS for r in parsed.results)
