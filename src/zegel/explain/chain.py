@@ -105,12 +105,18 @@ class Received:
         return {"by": self.by, "helo": self.helo, "rdns": self.rdns, "ip": self.ip}
 
 
+_IP_CHARS: Final = frozenset("0123456789abcdefABCDEF.:")
+
+
 def _ip_in(text: str) -> str:
     """The IP address in a Received comment or word (``[192.0.2.1]``, ``(192.0.2.1)``, ``IPv6:...``)."""
     for raw in text.replace("[", " ").replace("]", " ").replace("(", " ").replace(")", " ").split():
         candidate = raw.strip(";,")
-        if candidate.lower().startswith("ipv6:"):
+        if candidate[:5].lower() == "ipv6:":
             candidate = candidate[5:]
+        if not candidate or not _IP_CHARS.issuperset(candidate) or (
+                not candidate[0].isdigit() and ":" not in candidate):
+            continue  # cheap test first: most words are host names
         candidate = candidate.rsplit(":", 1)[0] if candidate.count(":") == 1 else candidate  # port
         try:
             return str(ipaddress.ip_address(candidate))

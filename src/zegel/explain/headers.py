@@ -31,6 +31,9 @@ _MESSAGE_FIELDS = frozenset({
 })
 
 
+_CONTROL_BYTES = bytes(c for c in range(32) if c not in (9, 10, 13)) + b"\x7f"
+
+
 class NotAMessage(ValueError):
     """The input is not an email message; ``code`` names why (``explain.not_message.<code>``)."""
 
@@ -47,7 +50,7 @@ class Field:
 
 def _is_field_name(name: str) -> bool:
     # RFC 5322 3.6.8: printable US-ASCII except ':' (and no space).
-    return 0 < len(name) <= MAX_FIELD_NAME and all("!" <= c <= "~" for c in name)
+    return 0 < len(name) <= MAX_FIELD_NAME and name.isascii() and name.isprintable() and " " not in name
 
 
 def _split_field(line: str) -> tuple[str, str] | None:
@@ -74,9 +77,9 @@ def _sniff(data: bytes) -> None:
     sample = data[:4096]
     if b"\x00" in sample:
         raise NotAMessage("binary")
-    text = sample.decode("utf-8", "replace")
-    odd = sum(1 for c in text if c == "\ufffd" or (c < " " and c not in "\r\n\t"))
-    if odd * 20 > len(text):  # more than 5% undecodable or control characters
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    undecodable = sample.decode("utf-8", "replace").count("\ufffd")
+    if (controls + undecodable) * 20 > len(sample):  # more than 5% undecodable or control characters
         raise NotAMessage("binary")
 
 
