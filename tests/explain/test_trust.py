@@ -104,3 +104,37 @@ def test_a_result_forged_with_the_receivers_own_name_below_its_hop_is_not_truste
     # Gmail writes its results right below its Received field, so there they count.
     gmail = data.replace(b"mx1.small-isp.example", b"mx.google.com")
     assert explain_message(gmail).verdict == "genuine"
+
+
+def _split(data: bytes) -> tuple[bytes, bytes, bytes]:
+    newline = b"\r\n" if b"\r\n" in data else b"\n"
+    head, sep, body = data.partition(newline + newline)
+    return head + newline, newline, sep[len(newline):] + body if sep else b""
+
+
+def test_no_forged_field_a_sender_can_add_makes_a_corpus_message_better() -> None:
+    """A sender writes only below the receiver's fields: whatever it adds there, claiming any
+    receiver's or provider's name, the verdict never improves."""
+    import tomllib
+
+    rank = {"genuine": 0, "unknown": 1, "suspicious": 2, "phishing": 3}
+    cases = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))["case"]
+    ids = ["", "mx.google.com", "mx.ontvanger.example", "mx1.small-isp.example", "mta-in02.kpnmail.nl",
+           "mail.iss.as9143.net", "relay.mimecast.com", "ppops.net", "mail.protonmail.ch", "dmarc.icloud.com",
+           "mx6.messagingengine.com", "mxdrop305.xs4all.net", "atlas216.free.mail.ne1.yahoo.com"]
+    for case in cases:
+        data = (CORPUS / case["file"]).read_bytes()
+        before = explain_message(data)
+        if before.from_domain is None:
+            continue
+        head, newline, body = _split(data)
+        domain = before.from_domain.encode()
+        for authserv_id in ids:
+            prefix = authserv_id.encode() + b"; " if authserv_id else b""
+            for claim in (b"Authentication-Results: " + prefix + b"spf=pass smtp.mailfrom=" + domain
+                          + b"; dkim=pass header.d=" + domain + b"; dmarc=pass header.from=" + domain
+                          + b"; compauth=pass reason=100",
+                          b"ARC-Authentication-Results: i=1; " + (prefix or b"x.example; ") + b"dmarc=pass header.from="
+                          + domain):
+                after = explain_message(head + claim + newline + newline + body)
+                assert rank[after.verdict] >= rank[before.verdict], (case["file"], authserv_id, claim[:30])
