@@ -26,7 +26,7 @@ def run(data: bytes, *args: str) -> tuple[int, str, str]:
 def _zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("report.xml", "<feedback/>")
+        archive.writestr(zipfile.ZipInfo("report.xml", date_time=(2026, 11, 3, 0, 0, 0)), "<feedback/>")
     return buffer.getvalue()
 
 
@@ -34,12 +34,12 @@ def _zip() -> bytes:
     (b"", "empty"),
     (b"   \r\n\r\n  ", "empty"),
     (bytes(range(256)) * 40, "binary"),
-    (gzip.compress(b"<?xml version='1.0'?><feedback></feedback>"), "gzip"),
+    (gzip.compress(b"<?xml version='1.0'?><feedback></feedback>", mtime=0), "gzip"),
     (_zip(), "zip"),
     (b"<?xml version='1.0'?><feedback><report_metadata/></feedback>", "xml"),
     (b'{"organization-name": "x", "policies": []}', "json"),
     (b"Hello,\nplease check this message for me.\nThanks!\n", "no_header"),
-])
+], ids=["empty", "blank", "binary", "gzip", "zip", "xml", "json", "prose"])
 def test_not_a_message_is_one_line_and_exit_2(data: bytes, why: str) -> None:
     with pytest.raises(NotAMessage) as caught:
         read_fields(data)

@@ -470,11 +470,18 @@ def explain_fields(
         arc_override = state is False and reading.compauth is not None and (
             reading.compauth.result == "pass" and (reading.compauth.reason or "") == "130")
         if vouching is not None or arc_override:
-            reasons = [r for r in reasons if r.code != "not_authenticated"]
+            # Said once, first: the ARC record vouches (not "not authenticated", not twice).
+            reasons = [r for r in reasons if r.code not in ("not_authenticated", "cause_forwarding_arc")]
         if arc_override:
             reasons.sort(key=lambda r: not r.code.startswith("compauth_"))
         if vouching is not None:
             reasons.insert(0, Reason("arc_vouches", (("servers", vouching.server), ("domain", from_domain))))
+            headline_key = "genuine_arc" if state is False else ""
+            headline["forwarder"] = vouching.server
+        elif arc_override:
+            headline_key = "genuine_arc"
+            sealers = [h.server for h in hops if h.source == "ARC-Authentication-Results" and not h.trusted and h.server]
+            headline["forwarder"] = sealers[0] if sealers else "ARC"
         if state is True or vouching is not None or arc_override:
             verdict = "genuine"
             headline["server"] = reading.server
