@@ -3,8 +3,8 @@ causes, and look-alike sender domains."""
 
 from zegel.explain.headers import NotAMessage
 from zegel.explain.lookalike import Lookalike, LookalikeDetector
-from zegel.explain.report import explain_json, explain_message
+from zegel.explain.report import explain_json, explain_message, not_message_line
 from zegel.explain.texts import LANGUAGES, Lang, text
 
 __all__ = ["LANGUAGES", "Lang", "Lookalike", "LookalikeDetector", "NotAMessage", "explain_json",
-           "explain_message", "text"]
+           "explain_message", "not_message_line", "text"]
