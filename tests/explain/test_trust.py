@@ -138,3 +138,18 @@ def test_no_forged_field_a_sender_can_add_makes_a_corpus_message_better() -> Non
                           + domain):
                 after = explain_message(head + claim + newline + newline + body)
                 assert rank[after.verdict] >= rank[before.verdict], (case["file"], authserv_id, claim[:30])
+
+
+def test_mail_sent_out_through_a_gateway_is_judged_by_the_receiver() -> None:
+    # A company sending via Mimecast: Mimecast's own field only records the sender's login.
+    data = (b"Authentication-Results: mx.ontvanger.example; spf=pass smtp.mailfrom=redhat.example;"
+            b" dkim=pass header.d=redhat.example; dmarc=pass header.from=redhat.example\r\n"
+            b"Received: from us-smtp-delivery-124.mimecast.com (us-smtp-delivery-124.mimecast.com [170.10.133.124])"
+            b" by mx.ontvanger.example (Postfix); Tue, 3 Nov 2026\r\n"
+            b"Authentication-Results: relay.mimecast.com; auth=pass smtp.auth=CUSA124A263"
+            b" smtp.mailfrom=dev@redhat.example\r\n"
+            b"Received: from mx.redhat.example (mx.redhat.example [198.51.100.4]) by relay.mimecast.com with ESMTP;"
+            b" Tue, 3 Nov 2026\r\n"
+            b"From: Dev <dev@redhat.example>\r\n\r\n")
+    report = explain_message(data)
+    assert report.verdict == "genuine" and report.deciding_server == "mx.ontvanger.example"

@@ -282,6 +282,9 @@ class _Reading:
 
 def _reading(hops: list[Hop], chain: Chain) -> _Reading | None:
     trusted = [hop for hop in reversed(hops) if hop.trusted and hop.source == "Authentication-Results"]
+    # Only fields that say something about the sender decide ("auth=pass smtp.auth=..." from a
+    # gateway that relayed the sender's own outbound mail does not).
+    trusted = [hop for hop in trusted if any(r.method in _METHODS for r in hop.results)] or trusted
     if not trusted:
         return None
     # With a gateway in front, the server that took the message from the internet saw the
