@@ -153,3 +153,16 @@ def test_mail_sent_out_through_a_gateway_is_judged_by_the_receiver() -> None:
             b"From: Dev <dev@redhat.example>\r\n\r\n")
     report = explain_message(data)
     assert report.verdict == "genuine" and report.deciding_server == "mx.ontvanger.example"
+
+
+def test_an_unknown_receiver_writing_below_its_received_field_is_told_to_use_trust() -> None:
+    data = (b"Received: from a27-38.smtp-out.us-west-2.amazonses.com (unknown [54.240.27.38])\r\n"
+            b"\tby mx19 (Coremail) with SMTP id x8mowAAX4tcS6zReRf; Sat, 01 Feb 2020 11:05:57 +0800\r\n"
+            b"From: someone@gmail.com\r\n"
+            b"Authentication-Results: mx19; spf=pass smtp.mail=bounce@us-west-2.amazonses.com;\r\n"
+            b"\tdkim=pass header.i=@amazonses.com\r\n\r\n")
+    report = explain_message(data)
+    assert report.verdict == "unknown" and report.reasons[0].code == "results_below"
+    assert "--trust mx19" in report.headline("en")
+    trusted = explain_message(data, trusted_ids=["mx19"])
+    assert trusted.verdict == "suspicious"  # SES signed, not gmail.com

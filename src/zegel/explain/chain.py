@@ -209,13 +209,14 @@ def read_chain(received_fields: list[tuple[int, str]], header_count: int) -> Cha
         if hop.by and not _ip_in(hop.by):
             receivers.add(organisation(hop.by))
         client_orgs = {organisation(name) for name in (hop.rdns, hop.helo) if name and not _ip_in(name)}
-        if hop.by and "." not in hop.by and not _ip_in(hop.by):
-            # A single-label name is no internet host: the hop is inside the receiving
-            # organisation, and so is the server that handed the message to it.
+        # A hand-over between two of the receiver's own machines: a single-label receiving
+        # name and no client address recorded (an internet hop records the client's IP).
+        handover = bool(hop.by) and "." not in hop.by and not _ip_in(hop.by) and not hop.ip
+        if handover:
             receivers.update(client_orgs)
         internal = (
             not hop.has_from
-            or ("." not in hop.by and not _ip_in(hop.by))
+            or handover
             or not hop.client_public()
             or bool(client_orgs & receivers)
             or bool(client_orgs & gateways)

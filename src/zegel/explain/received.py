@@ -461,8 +461,11 @@ def explain_fields(
     if from_domain is None:
         reasons.append(Reason(from_problem or "bad_from"))
     elif reading is None or not reading.any:
+        below = next((h for h in hops if not h.trusted and h.server and organisation(h.server) in chain.receivers), None)
         if not chain.received and not trusted:
             reasons.append(Reason("no_received"))
+        elif below is not None and not trusted:
+            reasons.append(Reason("results_below", (("receiver", receiver), ("server", below.server))))
         else:
             reasons.append(Reason("no_results", (("receiver", receiver),)))
     else:
