@@ -130,34 +130,36 @@ def parse_received(index: int, value: str) -> Received:
     text = value[:MAX_RECEIVED_LENGTH].rpartition(";")[0] or value[:MAX_RECEIVED_LENGTH]
     words: list[str] = []
     comments: list[tuple[int, str]] = []  # (number of words before it, text)
-    depth = 0
-    current: list[str] = []
-    word: list[str] = []
-    for char in text:
-        if depth:
-            if char == "(":
+    position = 0
+    # Words outside comments, and each top-level comment (nested ones included) as one text.
+    # str.find jumps between parentheses: linear, and cheap on the long plain stretches.
+    while position < len(text):
+        opening = text.find("(", position)
+        if opening == -1:
+            words.extend(text[position:].split())
+            break
+        words.extend(text[position:opening].split())
+        depth = 1
+        cursor = opening + 1
+        next_open = next_close = opening
+        while depth and cursor < len(text):
+            # Search again only past a parenthesis already used, so each is found once.
+            if next_open != -1 and next_open < cursor:
+                next_open = text.find("(", cursor)
+            if next_close < cursor:
+                next_close = text.find(")", cursor)
+            if next_close == -1:
+                cursor = len(text)  # unclosed: the rest is comment
+                break
+            if next_open != -1 and next_open < next_close:
                 depth += 1
-            elif char == ")":
+                cursor = next_open + 1
+            else:
                 depth -= 1
-                if depth == 0:
-                    comments.append((len(words), "".join(current)))
-                    current = []
-                    continue
-            current.append(char)
-            continue
-        if char == "(":
-            if word:
-                words.append("".join(word))
-                word = []
-            depth = 1
-        elif char in " \t":
-            if word:
-                words.append("".join(word))
-                word = []
-        else:
-            word.append(char)
-    if word:
-        words.append("".join(word))
+                cursor = next_close + 1
+        if depth == 0:
+            comments.append((len(words), text[opening + 1:cursor - 1]))
+        position = cursor
     lowered = [w.lower() for w in words]
     has_from = bool(lowered) and lowered[0] == "from"
     by_at = lowered.index("by") if "by" in lowered else -1

@@ -206,9 +206,12 @@ class LookalikeDetector:
         return None
 
     def _is_known(self, name: str) -> bool:
-        if name in self._known:
-            return True
-        return any(name.endswith("." + d) for d in self._known)
+        """``name`` or a parent domain of it is known (one set lookup per label)."""
+        while name:
+            if name in self._known:
+                return True
+            name = name.partition(".")[2]
+        return False
 
 
 def _difference(fake: str, real: str) -> str:
