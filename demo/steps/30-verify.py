@@ -66,7 +66,9 @@ async def main() -> None:
     print("\n--- The recipient's side: zegel explain on the spoofed message as delivered (with our header)")
     spoofed = (MESSAGES / "spoofed.eml").read_bytes()
     delivered = build_field(AUTHSERV_ID, [verdicts["spoofed.eml"].spf, *verdicts["spoofed.eml"].dkim,
-                                          verdicts["spoofed.eml"].dmarc]) + spoofed
+                                          verdicts["spoofed.eml"].dmarc]) + (
+        f"Received: from mail.example.com (mail.example.com [192.0.2.66]) by {AUTHSERV_ID}; "
+        "Mon, 02 Nov 2026 10:00:00 +0100\r\n").encode() + spoofed
     print(indent(explain_received(delivered).render("en")))
     print("\n--- zegel explain --lang nl op een phishingbericht van een domein dat op een bank lijkt")
     print(indent(explain_received((MESSAGES / "lookalike-received.eml").read_bytes()).render("nl")))

@@ -68,7 +68,8 @@ def test_explain_json_keys_and_exit_status() -> None:
     code, out, _ = zegel("explain", str(MESSAGES / "lookalike-received.eml"), "--json", "--lang", "nl")
     assert code == 1  # imitates rabobank.nl
     data = json.loads(out)
-    assert set(data) == {"from_domain", "authenticated", "hops", "lookalike"}
+    assert {"from_domain", "authenticated", "hops", "lookalike", "verdict", "reasons"} <= set(data)
+    assert data["verdict"] == "phishing"
     assert data["lookalike"]["imitates"] == "rabobank.nl"
     assert "doet zich voor als" in data["lookalike"]["reason"]
     assert data["hops"][0]["server"] == "mx.ontvanger.example"

@@ -113,10 +113,19 @@ class _Cursor:
         return text[start:self.pos]
 
     def word(self) -> str:
-        """A loose value: a quoted-string, or anything up to white space, ';' or a comment."""
-        if self.peek() == '"':
-            return self.quoted()
-        return self.token(_WORD_END)
+        """A loose value: a quoted-string, or anything up to white space, ';' or a comment.
+
+        RFC 8601 2.2 pvalue is ``[[local-part] "@"] domain-name`` and RFC 5322 3.4.1 lets the
+        local-part be a quoted-string: ``"a b"@example.com`` keeps its quotes and its domain.
+        """
+        if self.peek() != '"':
+            return self.token(_WORD_END)
+        inner = self.quoted()
+        if self.peek() != "@":
+            return inner
+        domain = self.token(_WORD_END)
+        escaped = inner.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"{domain}'
 
     def skip_to_semicolon(self) -> str:
         start = self.pos

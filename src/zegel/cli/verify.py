@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from zegel.cli.common import dns_options, make_resolver, print_json, read_input, usage_error
-from zegel.explain.verdict import explain_verdict, render
+from zegel.explain.texts import text
+from zegel.explain.verdict import action_reason, explain_verdict, render
 from zegel.policy import Policy, PolicyError
 from zegel.verify import Verdict, Verifier
 
@@ -104,14 +105,15 @@ def command(
             data["explanation"] = [s.to_dict() for s in explain_verdict(verdict, ip=client, lang=lang, message=message)]
         print_json(data)
     else:
-        _print_plain(verdict)
+        _print_plain(verdict, lang if explain else "en")
         if explain:
             click.echo()
             click.echo(render(explain_verdict(verdict, ip=client, lang=lang, message=message)))
     sys.exit(_EXIT.get(verdict.action.kind, 0))
 
 
-def _print_plain(verdict: Verdict) -> None:
+def _print_plain(verdict: Verdict, lang: str = "en") -> None:
+    """The header and the action; with --explain --lang nl the labels and reason in Dutch."""
     click.echo(f"Authentication-Results: {verdict.authentication_results}")
     action = verdict.action
     parts: list[str] = [action.kind]
@@ -123,8 +125,8 @@ def _print_plain(verdict: Verdict) -> None:
         parts.append(f"header {action.header[0]}: {action.header[1]}")
     if action.override:
         parts.append(f"override={action.override}")
-    click.echo(f"Action: {' | '.join(parts)}")
+    click.echo(f"{text(lang, 'label.action')}: {' | '.join(parts)}")
     if action.reason:
-        click.echo(f"Reason: {action.reason}")
+        click.echo(f"{text(lang, 'label.reason')}: {action_reason(action, verdict, lang)}")
     for note in verdict.notes:
-        click.echo(f"Note: {note}")
+        click.echo(f"{text(lang, 'label.note')}: {note}")

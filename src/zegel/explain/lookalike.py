@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import importlib
 import re
 import unicodedata
@@ -72,6 +73,12 @@ class _Known:
     label: str
     suffix: str
     skeleton: str
+
+
+@functools.lru_cache(maxsize=1)
+def default_detector() -> LookalikeDetector:
+    """One shared detector over the shipped list (building one loads the Public Suffix List)."""
+    return LookalikeDetector()
 
 
 def wellknown_domains() -> tuple[str, ...]:
@@ -183,13 +190,15 @@ class LookalikeDetector:
             if label == known.label and suffix != known.suffix and len(label) >= _MIN_TOKEN_LENGTH:
                 return Lookalike(name, known.domain, "other_tld", f".{suffix} → .{known.suffix}", private)
         for known in self._known.values():
-            if len(known.label) >= _MIN_SWAP_LENGTH and _osa_distance(skeleton, known.skeleton) == 1:
+            if (len(known.label) >= _MIN_SWAP_LENGTH and abs(len(skeleton) - len(known.skeleton)) <= 1
+                    and _osa_distance(skeleton, known.skeleton) == 1):
                 return Lookalike(name, known.domain, "swap", _difference(label, known.label), private)
         tokens = [t for t in re.split(r"[-_.]", name[: -len(suffix) - 1]) if t]
+        token_skeletons = {self.skeleton(t) for t in tokens}
         for known in self._known.values():
             if len(known.label) < _MIN_TOKEN_LENGTH:
                 continue
-            in_tokens = known.label in tokens or known.skeleton in (self.skeleton(t) for t in tokens)
+            in_tokens = known.label in tokens or known.skeleton in token_skeletons
             in_label = len(known.label) >= _MIN_SUBSTRING_LENGTH and known.skeleton in skeleton
             if (in_tokens or in_label) and label != known.label:
                 extra = label.replace(known.label, " ").strip(" -") or label
@@ -197,9 +206,12 @@ class LookalikeDetector:
         return None
 
     def _is_known(self, name: str) -> bool:
-        if name in self._known:
-            return True
-        return any(name.endswith("." + d) for d in self._known)
+        """``name`` or a parent domain of it is known (one set lookup per label)."""
+        while name:
+            if name in self._known:
+                return True
+            name = name.partition(".")[2]
+        return False
 
 
 def _difference(fake: str, real: str) -> str:
@@ -224,17 +236,21 @@ def _difference(fake: str, real: str) -> str:
 
 
 def _osa_distance(a: str, b: str) -> int:
-    """Optimal string alignment distance (Damerau–Levenshtein with adjacent swaps), capped at 2."""
+    """Optimal string alignment distance (Damerau–Levenshtein with adjacent swaps), capped at 2.
+
+    Only 0, 1 or "more" matter here, so it is decided in one linear pass.
+    """
+    if a == b:
+        return 0
     if abs(len(a) - len(b)) > 1:
         return 2
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cost = 0 if ca == cb else 1
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        previous2, previous = previous, current
-    return min(previous[-1], 2)
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    if len(a) == len(b):
+        if a[start + 1:] == b[start + 1:]:
+            return 1  # one character replaced
+        swapped = start + 1 < len(a) and a[start] == b[start + 1] and a[start + 1] == b[start]
+        return 1 if swapped and a[start + 2:] == b[start + 2:] else 2
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return 1 if longer[start + 1:] == shorter[start:] else 2  # one character added or dropped

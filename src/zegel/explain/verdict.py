@@ -118,3 +118,31 @@ def render(sections: list[Section]) -> str:
         out.append(section.title)
         out.extend(f"  {line}" for line in section.lines)
     return "\n".join(out)
+
+
+def action_reason(action: Any, verdict: Any, lang: str) -> str:
+    """The policy's reason for ``action`` in ``lang``: its outcome codes, each explained.
+
+    English is the policy's own text. Other languages name each matched outcome
+    (``dmarc_reject``, ...) with its meaning from the catalogue, so new outcomes still read
+    sensibly (``outcome.other``).
+    """
+    reason = str(getattr(action, "reason", "") or "")
+    if lang == "en" or not reason:
+        return reason
+    domain = getattr(getattr(verdict, "dmarc", None), "from_domain", None) or "?"
+    if getattr(action, "override", None) == "trusted_forwarder":
+        forwarder = reason.split(" vouches", 1)[0].rsplit(" ", 1)[-1]
+        return text(lang, "outcome.trusted_forwarder", forwarder=forwarder, domain=domain)
+    outcomes = [str(o) for o in getattr(action, "outcomes", ()) if o]
+    first = reason.split(":", 1)[0].strip()
+    shown = [first] if first in outcomes else outcomes[:1]
+    if not shown:
+        return text(lang, "outcome.no_rule")
+    return "; ".join(f"{code}: {_outcome_text(code, lang)}" for code in shown)
+
+
+def _outcome_text(code: str, lang: str) -> str:
+    key = f"outcome.{code}"
+    meaning = text(lang, key)
+    return meaning if meaning != key else text(lang, "outcome.other", outcome=code)
