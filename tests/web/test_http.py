@@ -27,6 +27,8 @@ from zegel.explain.received import explain_received
 FORGED_PHISH = (
     b"Authentication-Results: mx.ontvanger.example; spf=fail smtp.mailfrom=bakkerij-jansen.nl;\r\n"
     b" dkim=none; dmarc=fail (p=reject) header.from=bakkerij-jansen.nl\r\n"
+    b"Received: from vps123.example (vps123.example [203.0.113.66])\r\n"
+    b" by mx.ontvanger.example with ESMTP id 4Xk2; Thu, 3 Dec 2026 10:00:00 +0000\r\n"
     b"Authentication-Results: mx.bakkerij-jansen.nl; spf=pass smtp.mailfrom=bakkerij-jansen.nl;\r\n"
     b" dkim=pass header.d=bakkerij-jansen.nl; dmarc=pass header.from=bakkerij-jansen.nl\r\n"
     b"From: Bakkerij Jansen <info@bakkerij-jansen.nl>\r\n"
@@ -200,12 +202,14 @@ def test_explain_api_is_the_cli_json(client: httpx.Client) -> None:
 
 def test_explain_page_verdict_first_and_nothing_stored(client: httpx.Client, web_server: WebServer) -> None:
     api = client.post("/api/explain", content=FORGED_PHISH).json()
-    assert api["authenticated"] is False
+    # The receiving server (just above its Received field) said dmarc=fail; the A-R below it is forged.
+    assert api["authenticated"] is False and api["verdict"] == "suspicious"
     token = csrf(client, "/explain")
     before = _count_items(web_server)
     page = client.post("/explain", data={"csrf_token": token, "message": FORGED_PHISH.decode()})
     assert page.status_code == 200
-    assert 'data-authenticated="false"' in page.text
+    assert 'data-authenticated="false"' in page.text and 'data-verdict="suspicious"' in page.text
+    assert page.text.index(html.escape(api["headline"], quote=False)) < page.text.index("Servers on the way")
     assert page.text.index("Not authenticated") < page.text.index("Servers on the way")
     assert _count_items(web_server) == before
     saved = client.post("/explain", data={"csrf_token": token, "message": FORGED_PHISH.decode(), "save": "yes"})
