@@ -84,8 +84,9 @@ async def _selector(domain: str, selector: str, resolver: Resolver, texts: Texts
 
 
 async def audit_dkim(domain: str, resolver: Resolver, texts: Texts,
-                     selectors: Sequence[str] = ()) -> DkimAudit:
-    """Check the given selectors of ``domain``, or probe COMMON_SELECTORS concurrently."""
+                     selectors: Sequence[str] = (), *, drafted: Sequence[str] = ()) -> DkimAudit:
+    """Check the given selectors of ``domain``, or probe COMMON_SELECTORS concurrently.
+    ``drafted``: selectors a --zone draft holds, checked too (probed with the common names)."""
     probing = not selectors
     if probing:
         # RFC 8020: NXDOMAIN for _domainkey.DOMAIN means nothing exists below it, so no
@@ -97,7 +98,8 @@ async def audit_dkim(domain: str, resolver: Resolver, texts: Texts,
         if base.is_tempfail:
             return DkimAudit((texts.finding("dkim.dns-error", name=f"_domainkey.{domain}", reason=base.reason),),
                              probed=True)
-    names = list(dict.fromkeys(s.strip().lower() for s in (selectors or COMMON_SELECTORS) if s.strip()))
+    chosen = list(selectors) if selectors else [*COMMON_SELECTORS, *drafted]
+    names = list(dict.fromkeys(s.strip().lower() for s in chosen if s.strip()))
     results = await asyncio.gather(*(_selector(domain, s, resolver, texts, probing) for s in names))
     findings = [f for found, _ in results for f in found]
     if probing:

@@ -1,0 +1,107 @@
+"""Ready-to-paste records for fixable findings: a flattened SPF record within 10 lookups, the
+next DMARC step with reports, and small corrections. Zone-file syntax, so a record can be pasted
+into a zone or into ``--zone draft.zone`` and checked again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+from zegel.audit.findings import Finding
+from zegel.audit.spf_audit import LOOKUP_LIMIT, SpfNode
+from zegel.dns import Resolver
+
+TXT_STRING = 255  # RFC 1035 3.3: one character-string holds at most 255 octets
+
+
+def txt_line(name: str, value: str) -> str:
+    """``name. TXT "..."``, split into 255-octet strings where needed (joined without spaces by
+    receivers, RFC 7208 3.3)."""
+    raw = value.encode()
+    parts = [raw[i:i + TXT_STRING].decode("utf-8", "replace") for i in range(0, len(raw), TXT_STRING)] or [""]
+    quoted = " ".join('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"' for part in parts)
+    return f"{name}. TXT {quoted}"
+
+
+def _tags(record: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for part in record.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key.strip():
+            out.append((key.strip().lower(), value.strip()))
+    return out
+
+
+def dmarc_next(domain: str, record: str | None, *, policy: str | None = None) -> str:
+    """The next DMARC step: none -> quarantine -> reject, pct removed, rua kept or added."""
+    tags = _tags(record) if record else []
+    values = dict(tags)
+    current = values.get("p", "")
+    if policy is None:
+        policy = {"": "none", "none": "quarantine", "quarantine": "reject"}.get(current, "reject")
+    values["p"] = policy
+    values.pop("pct", None)
+    values.pop("t", None)
+    values.setdefault("rua", f"mailto:dmarc-reports@{domain}")
+    order = ["v", "p"] + [k for k, _ in tags if k not in ("v", "p", "pct", "t")]
+    if "rua" not in order:
+        order.append("rua")
+    values["v"] = "DMARC1"
+    text = "; ".join(f"{k}={values[k]}" for k in dict.fromkeys(order) if k in values) + ";"
+    return txt_line(f"_dmarc.{domain}", text)
+
+
+def _replace_all(record: str, qualifier: str) -> str:
+    terms = record.split()
+    kept = [t for t in terms if t.lower().lstrip("+-~?") != "all"]
+    return " ".join([*kept, f"{qualifier}all"])
+
+
+async def _addresses(resolver: Resolver, names: Sequence[str]) -> list[str]:
+    results = await asyncio.gather(*(resolver.addresses(name) for name in names))
+    out: list[str] = []
+    for a, aaaa in results:
+        out.extend(f"ip4:{ip}" for ip in a.records)
+        out.extend(f"ip6:{ip}" for ip in aaaa.records)
+    return out
+
+
+async def flatten_spf(domain: str, record: str, tree: SpfNode, resolver: Resolver) -> tuple[str, int]:
+    """A record with the same senders in at most 10 lookups, when possible: the branches that
+    hold only address ranges are replaced by those ranges (largest first), then the domain's own
+    ``a`` and ``mx`` by their current addresses. Returns (record text, its lookup count)."""
+    terms = record.split()
+    lookups = tree.lookups
+    by_term = {child.term: child for child in tree.children}
+    replaced: dict[str, list[str]] = {}
+    for child in sorted(tree.children, key=lambda c: -c.lookups):
+        if lookups <= LOOKUP_LIMIT:
+            break
+        if child.term.lower().startswith(("include:", "+include:")) and child.flattenable():
+            replaced[child.term] = list(child.all_networks())
+            lookups -= child.lookups
+    if lookups > LOOKUP_LIMIT:
+        for term in terms:
+            bare = term.lower().lstrip("+")
+            node = by_term.get(term)
+            if lookups <= LOOKUP_LIMIT or node is None or term in replaced:
+                continue
+            if bare == "a":
+                replaced[term] = await _addresses(resolver, [domain])
+                lookups -= node.lookups
+            elif bare == "mx":
+                mx = await resolver.mx(domain)
+                replaced[term] = await _addresses(resolver, [r.exchange for r in mx.records if r.exchange][:10])
+                lookups -= node.lookups
+    out: list[str] = []
+    for term in terms:
+        out.extend(replaced.get(term, [term]))
+    return " ".join(dict.fromkeys(out)), lookups
+
+
+def with_records(findings: Sequence[Finding], records: Mapping[str, str]) -> list[Finding]:
+    """Attach a record to each finding whose code has one (unless it already carries one)."""
+    return [f.with_record(records[f.code]) if f.code in records and not f.record else f for f in findings]
+
+
+__all__ = ["dmarc_next", "flatten_spf", "txt_line", "with_records"]
