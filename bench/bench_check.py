@@ -98,8 +98,12 @@ async def _zegel(names: list[str], address: str) -> tuple[float, int]:
 def _checkdmarc(names: list[str], port: int) -> float:
     import dns.nameserver
     from checkdmarc import utils as checkdmarc_utils
+    from checkdmarc.bimi import check_bimi
     from checkdmarc.dmarc import check_dmarc
+    from checkdmarc.dnssec import check_dnssec
+    from checkdmarc.mta_sts import check_mta_sts
     from checkdmarc.smtp import check_mx
+    from checkdmarc.smtp_tls_reporting import check_smtp_tls_reporting
     from checkdmarc.spf import check_spf
 
     checkdmarc_utils.DNS_CACHE.clear()
@@ -109,6 +113,12 @@ def _checkdmarc(names: list[str], port: int) -> float:
         check_spf(name, nameservers=nameservers, timeout=5.0)
         check_dmarc(name, nameservers=nameservers, timeout=5.0)
         check_mx(name, nameservers=nameservers, timeout=5.0)
+        # The DNS checks that match zegel check's transport checks (no HTTPS, no SMTP).
+        for extra in (check_mta_sts, check_smtp_tls_reporting, check_bimi, check_dnssec):
+            try:
+                extra(name, nameservers=nameservers, timeout=5.0)  # type: ignore[operator]
+            except Exception:  # noqa: BLE001 - a peer's failure on one domain must not stop the run
+                pass
     return time.perf_counter() - started
 
 
@@ -125,7 +135,8 @@ def run() -> list[Row]:
     zegel_rate = len(names) / zegel_seconds
     peer_rate = PEER_SAMPLE / peer_seconds
     note = (f"{DOMAINS} domains, {DELAY * 1000:.0f} ms/answer, concurrency {CONCURRENCY}, "
-            f"{queries / len(names):.1f} queries/domain incl. DKIM probe; checkdmarc SPF+DMARC+MX "
+            f"{queries / len(names):.1f} queries/domain incl. DKIM probe, MTA-STS, TLS-RPT, BIMI, DNSSEC, "
+            f"DANE, MX CNAME/IPv6/reverse DNS; checkdmarc SPF+DMARC+MX+MTA-STS+TLS-RPT+BIMI+DNSSEC "
             f"on {PEER_SAMPLE} of them")
     if failed:
         note += f"; {failed} domains failed"

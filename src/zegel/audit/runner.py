@@ -354,7 +354,7 @@ async def audit_domain(domain: str, resolver: Resolver, options: CheckOptions = 
     hosts = [h for h in mx.hosts if h in mx.addresses]
     if options.transport and not mx.null_mx:
         fetcher = options.fetcher
-        if fetcher is None and options.fetch:
+        if fetcher is None and options.fetch and not resolver.offline:
             fetcher = HttpsFetcher(Endpoints(resolver))
         enforced = dmarc.status == "found" and dmarc.effective in ("quarantine", "reject") and dmarc.pct >= 100
         sts, dnssec, host_findings, bimi, _ = await asyncio.gather(

@@ -226,7 +226,7 @@ def command(domains: tuple[str, ...], selectors: tuple[str, ...], zones: tuple[s
     except ValueError as exc:
         usage_error(str(exc))
     options = CheckOptions(selectors=everywhere, domain_selectors=scoped, mx_sends=mx_sends, lang=lang,
-                           domain_timeout=domain_timeout, transport=not dns_only, fetch=not no_fetch,
+                           domain_timeout=domain_timeout, transport=not dns_only, fetch=not (no_fetch or offline),
                            fetcher=HttpsFetcher(endpoints, cafile=cafile),
                            prober=SmtpProber(endpoints, cafile=cafile) if smtp else None)
     output = "csv" if as_csv else "json"
