@@ -238,3 +238,49 @@ def test_fix_records() -> None:
         '_dmarc.x.example. TXT "v=DMARC1; p=reject; rua=mailto:a@x.example;"'
     long_line = txt_line("x.example", "v=spf1 " + "ip4:192.0.2.1 " * 40 + "-all")
     assert long_line.count('" "') >= 2
+
+
+def test_dnssec_judgement_shows_the_chain() -> None:
+    from zegel.audit.dnssec_audit import judge_dnssec
+    from zegel.dns import Security
+
+    ds = Security("secure", records=("12345 13 2 AB12",))
+    key = Security("secure", records=("257 3 13 KEY",), signatures=("RRSIG DNSKEY alg 13 key tag 12345 by x.example",))
+    secure = judge_dnssec("x.example", ["mx.x.example", "mx.y.example"], Security("secure"), ds, key,
+                          [Security("secure"), Security("bogus")], EN)
+    codes = [f.code for f in secure.findings]
+    assert codes == ["dnssec.secure", "dnssec.mx-secure", "dnssec.mx-bogus"]
+    assert "x.example DS 12345 13 2 AB12" in secure.chain and "key tag 12345" in secure.findings[0].message
+    bogus = judge_dnssec("x.example", [], Security("bogus"), ds, key, [], EN)
+    assert [f.code for f in bogus.findings] == ["dnssec.bogus"] and bogus.state == "bogus"
+
+
+def test_dane_with_a_signed_host(zone_resolver) -> None:
+    from zegel.audit.dane import audit_dane
+
+    result = asyncio.run(audit_dane(["mx.ts.example", "mx1.provider.example"], ["secure", "secure"],
+                                    zone_resolver, EN))
+    codes = [f.code for f in result.findings]
+    assert "dane.ok" in codes and "dane.none" in codes
+    unsigned = asyncio.run(audit_dane(["mx1.provider.example"], ["insecure"], zone_resolver, EN))
+    assert [f.code for f in unsigned.findings] == ["dane.none-unsigned"]
+
+
+def test_probe_against_tlsa() -> None:
+    der = _cert(key_size=0)
+    good = ProbeResult("mx.ts.example", starttls=True, version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384",
+                       leaf_der=der, verify_error="self-signed certificate")
+    codes = [f.code for f in grade_probe(good, EN, (parse_tlsa(tlsa_record(der)),))]
+    assert codes == ["dane.match", "starttls.ok"]  # with DANE the self-signed certificate is fine
+    other = parse_tlsa(tlsa_record(_cert(key_size=0)))
+    mismatch = grade_probe(good, EN, (other,))
+    assert [f.code for f in mismatch] == ["dane.mismatch"]
+    assert mismatch[0].record == f"_25._tcp.mx.ts.example. TLSA {tlsa_record(der)}"
+
+
+def test_lookup_failures(dns_server) -> None:
+    server = dns_server(zone_files=ZONE_FILES, servfail=["_mta-sts.ts.example", "_smtp._tls.ts.example",
+                                                          "default._bimi.ts.example", "_25._tcp.mx.ts.example"])
+    resolver = Resolver([server.address], timeout=1, lifetime=2)
+    codes = _codes(asyncio.run(audit_domain("ts.example", resolver, CheckOptions(fetch=False))))
+    assert {"mta-sts.dns-error", "tlsrpt.dns-error", "bimi.dns-error", "dane.dns-error"} <= codes

@@ -34,6 +34,12 @@ async def audit_dnssec(domain: str, mx_hosts: Sequence[str], resolver: Resolver,
         resolver.secure(domain, "SOA"), resolver.secure(domain, "DS"), resolver.secure(domain, "DNSKEY"),
         *(resolver.secure(host, "A") for host in mx_hosts),
     )
+    return judge_dnssec(domain, mx_hosts, soa, ds, dnskey, hosts, texts)
+
+
+def judge_dnssec(domain: str, mx_hosts: Sequence[str], soa: Security, ds: Security, dnskey: Security,
+                 hosts: Sequence[Security], texts: Texts) -> DnssecAudit:
+    """The findings from the resolver's answers (pure)."""
     chain = _chain(domain, soa, ds, dnskey)
     shown = "; ".join(chain) or "-"
     findings: list[Finding] = []
@@ -58,4 +64,4 @@ async def audit_dnssec(domain: str, mx_hosts: Sequence[str], resolver: Resolver,
     return DnssecAudit(tuple(findings), soa.state, chain, pairs)
 
 
-__all__ = ["DnssecAudit", "audit_dnssec"]
+__all__ = ["DnssecAudit", "audit_dnssec", "judge_dnssec"]
