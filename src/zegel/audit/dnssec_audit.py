@@ -30,10 +30,13 @@ def _chain(domain: str, soa: Security, ds: Security, dnskey: Security) -> tuple[
 
 
 async def audit_dnssec(domain: str, mx_hosts: Sequence[str], resolver: Resolver, texts: Texts) -> DnssecAudit:
-    soa, ds, dnskey, *hosts = await asyncio.gather(
-        resolver.secure(domain, "SOA"), resolver.secure(domain, "DS"), resolver.secure(domain, "DNSKEY"),
-        *(resolver.secure(host, "A") for host in mx_hosts),
-    )
+    soa, *hosts = await asyncio.gather(resolver.secure(domain, "SOA"),
+                                       *(resolver.secure(host, "A") for host in mx_hosts))
+    # The chain is shown only where there is one (secure) or where it breaks (bogus): an
+    # unsigned domain would cost two more queries to show that it has no DS and no DNSKEY.
+    ds = dnskey = Security("insecure")
+    if soa.state in ("secure", "bogus"):
+        ds, dnskey = await asyncio.gather(resolver.secure(domain, "DS"), resolver.secure(domain, "DNSKEY"))
     return judge_dnssec(domain, mx_hosts, soa, ds, dnskey, hosts, texts)
 
 

@@ -268,6 +268,11 @@ async def _records_checked(name: str, resolver: Resolver, selectors: Iterable[st
 async def _adsp(name: str, resolver: Resolver, texts: Texts) -> list[Finding]:
     """RFC 5617 (ADSP) is historic since 2013 (RFC 8553 notes its retirement): a leftover
     record does nothing useful and confuses readers."""
+    # RFC 8020: NXDOMAIN for _domainkey.DOMAIN (already asked by the DKIM probe, so cached)
+    # means nothing exists below it; no ADSP record to look for.
+    base = await resolver.txt(f"_domainkey.{name}")
+    if base.status is Status.NXDOMAIN:
+        return []
     answer = await resolver.txt(f"_adsp._domainkey.{name}")
     if answer.ok and any(t.lower().replace(" ", "").startswith("dkim=") for t in answer.records):
         return [texts.finding("dkim.adsp", name=f"_adsp._domainkey.{name}")]

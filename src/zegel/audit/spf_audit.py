@@ -8,6 +8,8 @@ receiver, in the worst case (no mechanism matches, so every term is evaluated).
 from __future__ import annotations
 
 import asyncio
+import functools
+import ipaddress
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -246,10 +248,10 @@ def _ranges(record: SpfRecord) -> tuple[tuple[str, ...], bool]:
     return tuple(networks), only
 
 
+@functools.lru_cache(maxsize=1024)
 def ipv4_count(networks: tuple[str, ...]) -> int:
-    """How many IPv4 addresses the ip4: terms authorise (overlaps counted once)."""
-    import ipaddress
-
+    """How many IPv4 addresses the ip4: terms authorise (overlaps counted once). Memoised: the
+    same provider include is counted for every domain that uses it."""
     nets = []
     for text in networks:
         if text.lower().startswith("ip4:"):

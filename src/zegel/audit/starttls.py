@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime
 import ssl
+import warnings
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -28,6 +29,14 @@ EXPIRY_WARNING_DAYS = 14
 # NCSC TLS guidelines 2.1, table 2: versions.
 GOOD_VERSIONS = ("TLSv1.3", "TLSv1.2")
 PHASE_OUT_VERSIONS = ("TLSv1.1", "TLSv1")
+
+
+@dataclass(frozen=True, slots=True)
+class _Tls:
+    version: str
+    cipher: str
+    bits: int
+    leaf_der: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +97,7 @@ class SmtpProber:
     timeout: float = DEFAULT_PROBE_TIMEOUT
     cafile: str | None = None
 
-    async def _session(self, host: str, address: str, port: int, context: ssl.SSLContext) -> ssl.SSLObject | None:
+    async def _session(self, host: str, address: str, port: int, context: ssl.SSLContext) -> _Tls | None:
         reader, writer = await asyncio.open_connection(address, port, limit=LINE_LIMIT * 2)
         try:
             code, _ = await _read_reply(reader)
@@ -106,8 +115,14 @@ class SmtpProber:
                 raise ConnectionError(f"STARTTLS answered {code}")
             await writer.start_tls(context, server_hostname=host)
             tls = writer.get_extra_info("ssl_object")
+            if not isinstance(tls, ssl.SSLObject):
+                return None
+            cipher = tls.cipher() or ("", "", 0)
+            # Read while the session is open: the object forgets it once the connection closes.
+            state = _Tls(tls.version() or "", str(cipher[0]), int(cipher[2] or 0),
+                         tls.getpeercert(binary_form=True) or b"")
             writer.write(b"QUIT\r\n")
-            return tls if isinstance(tls, ssl.SSLObject) else None
+            return state
         finally:
             writer.close()
             with contextlib.suppress(OSError, ssl.SSLError):
@@ -118,13 +133,16 @@ class SmtpProber:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         if maximum is not None:
-            context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-            context.maximum_version = maximum
+            with warnings.catch_warnings():
+                # Deliberately old: the probe asks whether the server still accepts these.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+                context.maximum_version = maximum
         if ciphers is not None:
             context.set_ciphers(ciphers)
         return context
 
-    async def _accepts(self, host: str, address: str, port: int, context: ssl.SSLContext) -> ssl.SSLObject | None:
+    async def _accepts(self, host: str, address: str, port: int, context: ssl.SSLContext) -> _Tls | None:
         try:
             async with asyncio.timeout(self.timeout):
                 return await self._session(host, address, port, context)
@@ -147,8 +165,6 @@ class SmtpProber:
             return ProbeResult(host, address, error=f"no answer within {self.timeout:g} seconds")
         if tls is None:
             return ProbeResult(host, address)
-        cipher = tls.cipher() or ("", "", 0)
-        leaf = tls.getpeercert(binary_form=True) or b""
         verify_error = ""
         strict = tls_context(self.cafile)
         try:
@@ -162,14 +178,14 @@ class SmtpProber:
         legacy = self._lenient(maximum=ssl.TLSVersion.TLSv1_1, ciphers="ALL:@SECLEVEL=0")
         accepted = await self._accepts(host, address, port, legacy)
         if accepted is not None:
-            old.append(accepted.version() or "TLSv1.1")
+            old.append(accepted.version or "TLSv1.1")
         weak = ""
         weak_context = self._lenient(maximum=ssl.TLSVersion.TLSv1_2, ciphers="kRSA:3DES:RC4:!aNULL:@SECLEVEL=0")
         weak_session = await self._accepts(host, address, port, weak_context)
-        if weak_session is not None and weak_session.cipher() is not None:
-            weak = weak_session.cipher()[0]  # type: ignore[index]
-        return ProbeResult(host, address, starttls=True, version=tls.version() or "", cipher=str(cipher[0]),
-                           cipher_bits=int(cipher[2] or 0), leaf_der=leaf, verify_error=verify_error,
+        if weak_session is not None:
+            weak = weak_session.cipher
+        return ProbeResult(host, address, starttls=True, version=tls.version, cipher=tls.cipher,
+                           cipher_bits=tls.bits, leaf_der=tls.leaf_der, verify_error=verify_error,
                            old_versions=tuple(old), weak_cipher=weak)
 
 
