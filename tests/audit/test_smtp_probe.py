@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-
 from tests.conftest import require_tool
 from tests.milter.postfix_harness import PostfixInstance
+
 from zegel.audit import CheckOptions, audit_domain
 from zegel.audit.dane import tlsa_record
 from zegel.audit.net import Endpoints
