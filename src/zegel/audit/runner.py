@@ -340,7 +340,15 @@ async def audit_domain(domain: str, resolver: Resolver, options: CheckOptions = 
     if spf.status == "nxdomain" and mx.status is Status.NXDOMAIN:
         return _failed_report(given, "domain.not-found", options)
     if spf.status == "tempfail" and mx.status is Status.TEMPFAIL and dmarc.status == "tempfail":
-        return _failed_report(given, "domain.dns-error", options, reason=spf.reason or "no answer")
+        failed = _failed_report(given, "domain.dns-error", options, reason=spf.reason or "no answer")
+        if not options.transport:
+            return failed
+        # A validating resolver answers SERVFAIL for every name of a bogus zone: say why.
+        broken = await audit_dnssec(name, (), resolver, texts)
+        if broken.state != "bogus":
+            return failed
+        return DomainReport(given, "F", False, failed.verdict, sort_findings([*failed.findings, *broken.findings]),
+                            ascii_domain=name, lang=options.lang, dnssec=broken)
 
     findings.extend(spf.findings)
     if options.mx_sends and spf.status == "found" and mx.addresses:
