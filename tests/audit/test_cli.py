@@ -121,3 +121,40 @@ def test_help() -> None:
     code, out, _ = run("--help")
     assert code == 0
     assert "--from-file" in out and "zegel spf --zone draft.zone" in out
+
+
+def test_csv_output_one_row_per_finding() -> None:
+    import csv
+    import io
+
+    code, out, _ = run("bad-ts.example", "good.example", *ZONES, "--offline", "--csv")
+    assert code == 1
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["domain", "grade", "protected", "severity", "code", "message", "fix", "record"]
+    assert {row[0] for row in rows[1:]} == {"bad-ts.example", "good.example"}
+    assert any(row[4] == "tlsrpt.syntax" and row[7].startswith("_smtp._tls.bad-ts.example. TXT") for row in rows)
+
+
+def test_selector_for_one_domain_and_url_input() -> None:
+    code, out, _ = run("https://good.example/", "dmarc-norua.example", *ZONES, "--offline", "--json",
+                       "--selector", "good.example:nosuch")
+    objects = [json.loads(line) for line in out.splitlines()]
+    codes = [{f["code"] for f in o["findings"]} for o in objects]
+    assert objects[0]["domain"] == "good.example" and objects[0]["input"] == "https://good.example/"
+    assert "domain.from-url" in codes[0] and "dkim.selector-missing" in codes[0]
+    assert "dkim.selector-missing" not in codes[1]
+
+
+def test_new_options_reject_bad_values() -> None:
+    for args, message in ((["--connect-to", "x"], "HOST:PORT:ADDRESS:PORT"),
+                          (["--selector", ":s1"], "DOMAIN:SELECTOR"),
+                          (["--json", "--csv"], "exclude each other"),
+                          (["--cafile", "/nonexistent/ca.pem"], "--cafile")):
+        code, _, err = run("good.example", "--offline", *args)
+        assert code == 2 and err.startswith("zegel: ") and message in err and err.count("\n") == 1
+
+
+def test_dns_only_keeps_the_old_report() -> None:
+    _, out, _ = run("good.example", *ZONES, "--offline", "--json", "--dns-only")
+    codes = {f["code"] for f in json.loads(out)["findings"]}
+    assert not any(c.split(".")[0] in ("mta-sts", "tlsrpt", "bimi", "dnssec", "dane") for c in codes)
