@@ -138,6 +138,7 @@ def test_csv_output_one_row_per_finding() -> None:
 def test_selector_for_one_domain_and_url_input() -> None:
     code, out, _ = run("https://good.example/", "dmarc-norua.example", *ZONES, "--offline", "--json",
                        "--selector", "good.example:nosuch")
+    assert code == 1  # the named selector is missing: an error
     objects = [json.loads(line) for line in out.splitlines()]
     codes = [{f["code"] for f in o["findings"]} for o in objects]
     assert objects[0]["domain"] == "good.example" and objects[0]["input"] == "https://good.example/"

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import require_tool
+
 from zegel.audit import CheckOptions, audit_domain
 from zegel.dns import Resolver
 
