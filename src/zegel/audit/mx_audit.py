@@ -90,8 +90,9 @@ async def audit_mx(domain: str, resolver: Resolver, texts: Texts) -> MxAudit:
 
 
 async def _cname(host: str, resolver: Resolver) -> str | None:
-    answer = await resolver.query(host, "CNAME")
-    return str(answer.records[0]) if answer.ok and answer.records else None
+    """The alias target, from the address answers the MX audit already has (cached)."""
+    a, aaaa = await resolver.addresses(host)
+    return a.canonical or aaaa.canonical or None
 
 
 async def _fcrdns(ip: str, resolver: Resolver) -> tuple[str, bool]:

@@ -9,6 +9,7 @@ exception for all.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, cast
 
 import dns.asyncresolver
 import dns.exception
+import dns.flags
 import dns.message
 import dns.nameserver
 import dns.rdatatype
@@ -129,6 +131,9 @@ class Resolver:
             backend.timeout = self.timeout
             backend.lifetime = self.lifetime
             backend.cache = None
+            # RFC 6840 5.7: AD in the query asks a validating resolver to report in its answer
+            # whether it validated the data (Answer.authenticated); others ignore it.
+            backend.flags = dns.flags.RD | dns.flags.AD
             self._backend = backend
         return self._backend
 
@@ -243,7 +248,8 @@ class Resolver:
                     return Answer(qname, rdtype, Status.TEMPFAIL, reason="CNAME chain too long")
                 followed = await self._lookup(local.target, rdtype, depth + 1)
                 return Answer(qname, rdtype, followed.status, followed.records, followed.ttl,
-                              followed.reason, followed.txt_strings)
+                              followed.reason, followed.txt_strings,
+                              canonical=followed.canonical or local.target)
             if local is not None:
                 return local
         return await self._network(qname, rdtype)
@@ -271,12 +277,18 @@ class Resolver:
             return Answer(qname, rdtype, Status.TEMPFAIL, reason=f"DNS error: {_short(exc)}")
         except (OSError, ValueError, UnicodeError) as exc:
             return Answer(qname, rdtype, Status.TEMPFAIL, reason=f"DNS error: {exc}")
+        authenticated = bool(result.response.flags & dns.flags.AD)
         if result.rrset is None:
-            return Answer(qname, rdtype, Status.NODATA, ttl=_negative_ttl(result.response), reason="NODATA")
+            return Answer(qname, rdtype, Status.NODATA, ttl=_negative_ttl(result.response), reason="NODATA",
+                          authenticated=authenticated)
         try:
             answer = answer_from_rdataset(qname, rdtype, result.rrset)
         except (AttributeError, ValueError, UnicodeError) as exc:
             return Answer(qname, rdtype, Status.TEMPFAIL, reason=f"malformed answer: {exc}")
+        canonical = result.canonical_name.to_text(omit_final_dot=True).lower()
+        if authenticated or canonical != qname:
+            answer = dataclasses.replace(answer, authenticated=authenticated,
+                                         canonical="" if canonical == qname else canonical)
         return answer
 
 
