@@ -98,6 +98,7 @@ def test_spf_over_the_limit_is_flattened_within_ten(audit) -> None:
     # the record is valid zone syntax: each string at most 255 characters
     strings = re.findall(r'"([^"]*)"', flat.record)
     assert len(strings) >= 2 and all(len(part) <= 255 for part in strings)
+    assert all(part.endswith(" ") for part in strings[:-1])  # cut between terms, not inside one
 
 
 def test_parked_domain_missing_selector_is_not_an_error(audit) -> None:

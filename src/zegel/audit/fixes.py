@@ -14,11 +14,23 @@ from zegel.dns import Resolver
 TXT_STRING = 255  # RFC 1035 3.3: one character-string holds at most 255 octets
 
 
+def _split(value: str) -> list[str]:
+    """Strings of at most 255 octets, cut after a space where possible so each term stays whole
+    (receivers join them without adding anything, RFC 7208 3.3)."""
+    parts: list[str] = []
+    raw = value.encode()
+    while len(raw) > TXT_STRING:
+        cut = raw.rfind(b" ", 0, TXT_STRING) + 1 or TXT_STRING
+        parts.append(raw[:cut].decode("utf-8", "replace"))
+        raw = raw[cut:]
+    parts.append(raw.decode("utf-8", "replace"))
+    return parts
+
+
 def txt_line(name: str, value: str) -> str:
     """``name. TXT "..."``, split into 255-octet strings where needed (joined without spaces by
     receivers, RFC 7208 3.3)."""
-    raw = value.encode()
-    parts = [raw[i:i + TXT_STRING].decode("utf-8", "replace") for i in range(0, len(raw), TXT_STRING)] or [""]
+    parts = _split(value)
     quoted = " ".join('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"' for part in parts)
     return f"{name}. TXT {quoted}"
 
