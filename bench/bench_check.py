@@ -136,6 +136,78 @@ def _serve(records: dict[str, list[tuple[str, Any]]], pipe: Connection) -> None:
     server.stop_thread()
 
 
+PROBES = 20
+
+
+def _self_signed(directory: str) -> tuple[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mx.bench.example")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    cert_path, key_path = f"{directory}/cert.pem", f"{directory}/key.pem"
+    with open(cert_path, "wb") as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def _probe_row() -> Row:
+    """The opt-in STARTTLS probe (--smtp), measured on its own: one MX, an aiosmtpd server with
+    STARTTLS on loopback. checkdmarc's STARTTLS test connects only to port 25 of the real host,
+    so it cannot be pointed at a test server; no peer figure."""
+    import logging
+    import socket
+    import ssl
+    import tempfile
+
+    from aiosmtpd.controller import Controller
+
+    # The probe's deliberately old handshakes fail on the server side; that is not news.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+
+    from zegel.audit.net import Endpoints
+    from zegel.audit.starttls import SmtpProber
+
+    with tempfile.TemporaryDirectory() as directory:
+        cert, key = _self_signed(directory)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        controller = Controller(object(), hostname="127.0.0.1", port=port, tls_context=context,
+                                require_starttls=False)
+        controller.start()
+        try:
+            prober = SmtpProber(Endpoints(None, {("mx.bench.example", 25): ("127.0.0.1", port)}), timeout=10)
+
+            async def probes() -> float:
+                started = time.perf_counter()
+                for _ in range(PROBES):
+                    result = await prober.probe("mx.bench.example")
+                    if not result.starttls:
+                        raise RuntimeError(f"probe failed: {result.error}")
+                return time.perf_counter() - started
+
+            seconds = asyncio.run(probes())
+        finally:
+            controller.stop()
+    return Row(AREA, "STARTTLS probe (--smtp), one MX", "ms", seconds / PROBES * 1000, higher_is_better=False,
+               note=f"{PROBES} probes on loopback (aiosmtpd with STARTTLS), 4 TLS connections each: "
+                    "negotiated, verified, TLS 1.0/1.1, weak ciphers")
+
+
 def run() -> list[Row]:
     names, records = build(DOMAINS)
     ours, theirs = multiprocessing.Pipe()
@@ -161,7 +233,7 @@ def run() -> list[Row]:
             f"on {PEER_SAMPLE} of them")
     if failed:
         note += f"; {failed} domains failed"
-    return [Row(AREA, "full audit, bulk", "domains/s", zegel_rate, "checkdmarc", peer_rate, note=note)]
+    return [Row(AREA, "full audit, bulk", "domains/s", zegel_rate, "checkdmarc", peer_rate, note=note), _probe_row()]
 
 
 if __name__ == "__main__":
