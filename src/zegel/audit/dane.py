@@ -3,7 +3,6 @@ usage, selector and matching type — and (pure) whether one matches a server's 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from zegel import aio
 from zegel.audit.findings import Finding, Texts
 from zegel.dns import Resolver, Status
 
@@ -118,7 +118,7 @@ async def _host(host: str, state: str, resolver: Resolver, texts: Texts) -> tupl
 
 async def audit_dane(mx_hosts: Sequence[str], host_states: Sequence[str], resolver: Resolver,
                      texts: Texts) -> DaneAudit:
-    results = await asyncio.gather(*(_host(h, s, resolver, texts) for h, s in zip(mx_hosts, host_states, strict=True)))
+    results = await aio.gather(*(_host(h, s, resolver, texts) for h, s in zip(mx_hosts, host_states, strict=True)))
     findings = [f for found, _ in results for f in found]
     return DaneAudit(tuple(findings), tuple((h, usable) for h, (_, usable) in zip(mx_hosts, results, strict=True)))
 

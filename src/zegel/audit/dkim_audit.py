@@ -6,11 +6,11 @@ Key records are parsed by zegel.dkim.keys.parse_key_record; this module judges t
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from zegel import aio
 from zegel.audit.findings import Finding, Texts
 from zegel.dkim.keys import KeyRecordError, key_name, parse_key_record
 from zegel.dns import Resolver, Status
@@ -100,7 +100,7 @@ async def audit_dkim(domain: str, resolver: Resolver, texts: Texts,
                              probed=True)
     chosen = list(selectors) if selectors else [*COMMON_SELECTORS, *drafted]
     names = list(dict.fromkeys(s.strip().lower() for s in chosen if s.strip()))
-    results = await asyncio.gather(*(_selector(domain, s, resolver, texts, probing) for s in names))
+    results = await aio.gather(*(_selector(domain, s, resolver, texts, probing) for s in names))
     findings = [f for found, _ in results for f in found]
     if probing:
         # One DNS failure while guessing names says all there is to say; not one per name.

@@ -3,10 +3,10 @@ see zegel.dns.dnssec), with the chain shown: DS at the parent, DNSKEY, and the R
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from zegel import aio
 from zegel.audit.findings import Finding, Texts
 from zegel.dns import Resolver, Security
 
@@ -43,11 +43,11 @@ async def _state(name: str, rdtype: str, resolver: Resolver) -> Security:
 async def audit_dnssec(domain: str, mx_hosts: Sequence[str], resolver: Resolver, texts: Texts) -> DnssecAudit:
     """The domain's state from its MX answer, each MX host's from its A answer; the chain (DS,
     DNSKEY, RRSIGs) is fetched only where there is one (secure) or where it breaks (bogus)."""
-    soa, *hosts = await asyncio.gather(_state(domain, "MX", resolver),
+    soa, *hosts = await aio.gather(_state(domain, "MX", resolver),
                                        *(_state(host, "A", resolver) for host in mx_hosts))
     ds = dnskey = Security("insecure")
     if soa.state in ("secure", "bogus"):
-        soa, ds, dnskey = await asyncio.gather(resolver.secure(domain, "SOA"), resolver.secure(domain, "DS"),
+        soa, ds, dnskey = await aio.gather(resolver.secure(domain, "SOA"), resolver.secure(domain, "DS"),
                                                resolver.secure(domain, "DNSKEY"))
     return judge_dnssec(domain, mx_hosts, soa, ds, dnskey, hosts, texts)
 

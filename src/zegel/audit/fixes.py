@@ -4,9 +4,9 @@ into a zone or into ``--zone draft.zone`` and checked again."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 
+from zegel import aio
 from zegel.audit.findings import Finding
 from zegel.audit.spf_audit import LOOKUP_LIMIT, SpfNode
 from zegel.dns import Resolver
@@ -70,7 +70,7 @@ def _replace_all(record: str, qualifier: str) -> str:
 
 
 async def _addresses(resolver: Resolver, names: Sequence[str]) -> list[str]:
-    results = await asyncio.gather(*(resolver.addresses(name) for name in names))
+    results = await aio.gather(*(resolver.addresses(name) for name in names))
     out: list[str] = []
     for a, aaaa in results:
         out.extend(f"ip4:{ip}" for ip in a.records)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from zegel import aio
 from zegel.audit.findings import Finding, Texts
 from zegel.dns import MxRecord, Resolver, Status
 
@@ -72,7 +72,7 @@ async def audit_mx(domain: str, resolver: Resolver, texts: Texts) -> MxAudit:
         findings.append(texts.finding("mx.host-is-ip", domain=domain, host=host))
     named = [h for h in hosts if h not in literal]
     # Independent lookups: all hosts' A and AAAA at once.
-    results = await asyncio.gather(*(resolver.addresses(host) for host in named))
+    results = await aio.gather(*(resolver.addresses(host) for host in named))
     addresses: dict[str, tuple[str, ...]] = {}
     for host, (a, aaaa) in zip(named, results, strict=True):
         addresses[host] = a.records + aaaa.records
@@ -115,9 +115,9 @@ async def audit_mx_hosts(mx: MxAudit, resolver: Resolver, texts: Texts) -> tuple
     if not hosts:
         return ()
     pairs = [(host, ip) for host in hosts for ip in mx.addresses[host]]
-    cnames, reverse = await asyncio.gather(
-        asyncio.gather(*(_cname(host, resolver) for host in hosts)),
-        asyncio.gather(*(_fcrdns(ip, resolver) for _, ip in pairs)),
+    cnames, reverse = await aio.gather(
+        aio.gather(*(_cname(host, resolver) for host in hosts)),
+        aio.gather(*(_fcrdns(ip, resolver) for _, ip in pairs)),
     )
     findings: list[Finding] = []
     for host, target in zip(hosts, cnames, strict=True):

@@ -14,6 +14,7 @@ from typing import Any
 
 import idna
 
+from zegel import aio
 from zegel.audit.bimi import audit_bimi
 from zegel.audit.dane import audit_dane
 from zegel.audit.dkim_audit import audit_dkim
@@ -247,7 +248,7 @@ async def _records_checked(name: str, resolver: Resolver, selectors: Iterable[st
     if transport:
         wanted += [(f"_mta-sts.{name}", "TXT"), (f"_smtp._tls.{name}", "TXT"), (f"default._bimi.{name}", "TXT")]
         wanted += [(f"_25._tcp.{host}", "TLSA") for host in mx_hosts]
-    answers = await asyncio.gather(*(resolver.query(n, t) for n, t in wanted))
+    answers = await aio.gather(*(resolver.query(n, t) for n, t in wanted))
     out: list[CheckedRecord] = []
     for (owner, rdtype), answer in zip(wanted, answers, strict=True):
         if not answer.ok:
@@ -375,7 +376,7 @@ async def audit_domain(domain: str, resolver: Resolver, options: CheckOptions = 
             audit_dnssec(name, hosts, resolver, texts),
             audit_mx_hosts(mx, resolver, texts),
             audit_bimi(name, resolver, texts, fetcher if options.fetch else None, dmarc_enforced=enforced),
-            asyncio.gather(*(resolver.query(f"_25._tcp.{h}", "TLSA") for h in hosts)),
+            aio.gather(*(resolver.query(f"_25._tcp.{h}", "TLSA") for h in hosts)),
         )
         dane = await audit_dane(hosts, [dnssec.host_state(h) for h in hosts], resolver, texts)
         policy_text = sts.policy_text

@@ -7,13 +7,13 @@ receiver, in the worst case (no mechanism matches, so every term is evaluated).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ipaddress
 import itertools
 import re
 from dataclasses import dataclass, field
 
+from zegel import aio
 from zegel.audit.findings import Finding, Texts
 from zegel.dns import Answer, Resolver, Status
 from zegel.dns.names import InvalidName, normalize
@@ -273,7 +273,7 @@ async def _walk_record(walk: _Walk, source: str, record: SpfRecord, stack: tuple
         elif isinstance(mechanism, (Ip4, Ip6)):
             _check_range(walk, source, mechanism, own=own)
     dns_terms = [m for m in record.mechanisms if isinstance(m, DnsMechanism)]
-    children = list(await asyncio.gather(*(_term_node(walk, source, m, stack, depth) for m in dns_terms)))
+    children = list(await aio.gather(*(_term_node(walk, source, m, stack, depth) for m in dns_terms)))
     redirect = record.redirect
     if redirect is not None:
         if record.has_all:
@@ -417,7 +417,7 @@ async def mx_coverage(domain: str, resolver: Resolver, texts: Texts,
     Evaluated with zegel.spf's check_host, MAIL FROM postmaster@domain (RFC 7208 2.4).
     """
     pairs = [(host, ip) for host, ips in addresses.items() for ip in ips]
-    results = await asyncio.gather(*(
+    results = await aio.gather(*(
         check_host(ip, domain, f"postmaster@{domain}", resolver=resolver) for _, ip in pairs
     ))
     findings = []
