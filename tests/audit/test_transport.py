@@ -285,3 +285,20 @@ def test_lookup_failures(dns_server) -> None:
     resolver = Resolver([server.address], timeout=1, lifetime=2)
     codes = _codes(asyncio.run(audit_domain("ts.example", resolver, CheckOptions(fetch=False))))
     assert {"mta-sts.dns-error", "tlsrpt.dns-error", "bimi.dns-error", "dane.dns-error"} <= codes
+
+
+def test_records_to_paste_for_more_fixes(audit) -> None:
+    def record(domain: str, code: str) -> str:
+        return next(f.record for f in audit(domain).findings if f.code == code)
+
+    assert record("bad-ts.example", "mx.cname") == "bad-ts.example. MX 10 real.bad-ts.example."
+    assert record("mx-ip.example", "mx.host-is-ip").splitlines() == [
+        "mail.mx-ip.example. A 192.0.2.25", "mx-ip.example. MX 10 mail.mx-ip.example."]
+    assert record("dup.example", "spf.multiple-records") == \
+        'dup.example. TXT "v=spf1 include:_spf.provider.example ip4:192.0.2.1 -all"'
+    assert record("dmarc-pct.example", "dmarc.pct").startswith('_dmarc.dmarc-pct.example. TXT "v=DMARC1; p=reject;')
+    assert "pct=" not in record("dmarc-pct.example", "dmarc.pct")
+    assert "sp=" not in record("dmarc-weak-sp.example", "dmarc.sp-weaker")
+    assert record("dmarc-apex.example", "dmarc.wrong-place").startswith('_dmarc.dmarc-apex.example. TXT "v=DMARC1;')
+    assert record("multi-ts.example", "mta-sts.multiple-records").startswith('_mta-sts.multi-ts.example. TXT "v=STSv1; id=')
+    assert record("bad-ts.example", "bimi.dmarc-not-enforced").startswith('_dmarc.bad-ts.example. TXT "v=DMARC1; p=quarantine;')

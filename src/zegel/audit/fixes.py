@@ -44,9 +44,10 @@ def _tags(record: str) -> list[tuple[str, str]]:
     return out
 
 
-def dmarc_next(domain: str, record: str | None, *, policy: str | None = None) -> str:
-    """The next DMARC step: none -> quarantine -> reject, pct removed, rua kept or added."""
-    tags = _tags(record) if record else []
+def dmarc_next(domain: str, record: str | None, *, policy: str | None = None, drop: tuple[str, ...] = ()) -> str:
+    """The next DMARC step: none -> quarantine -> reject (or ``policy``), pct and t removed (RFC
+    9989 has no pct; t=y only while testing), rua kept or added, ``drop`` tags removed."""
+    tags = [(k, v) for k, v in (_tags(record) if record else []) if k not in drop]
     values = dict(tags)
     current = values.get("p", "")
     if policy is None:
@@ -109,6 +110,21 @@ async def flatten_spf(domain: str, record: str, tree: SpfNode, resolver: Resolve
     for term in terms:
         out.extend(replaced.get(term, [term]))
     return " ".join(dict.fromkeys(out)), lookups
+
+
+def merge_spf(records: Sequence[str]) -> str:
+    """RFC 7208 4.5 allows one record: every distinct term of all of them, one ``all`` (the
+    first record's) at the end."""
+    terms: list[str] = []
+    final = ""
+    for record in records:
+        for term in record.split()[1:]:
+            bare = term.lower().lstrip("+-~?")
+            if bare == "all" or bare.startswith("redirect="):
+                final = final or term
+            elif term not in terms:
+                terms.append(term)
+    return " ".join(["v=spf1", *terms, final or "~all"])
 
 
 def with_records(findings: Sequence[Finding], records: Mapping[str, str]) -> list[Finding]:

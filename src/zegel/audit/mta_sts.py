@@ -184,7 +184,8 @@ async def audit_mta_sts(domain: str, resolver: Resolver, texts: Texts, mx_hosts:
         record = _policy_block(domain, mx_hosts, "testing", sts_id) if mx_hosts else ""
         return MtaStsAudit((texts.finding("mta-sts.none", domain=domain, record=record),))
     if len(records) > 1:
-        return MtaStsAudit((texts.finding("mta-sts.multiple-records", name=name, count=len(records)),))
+        return MtaStsAudit((texts.finding("mta-sts.multiple-records", name=name, count=len(records),
+                                          record=f'{name}. TXT "v=STSv1; id={sts_id}"'),))
     text = records[0]
     parsed = parse_sts_record(text)
     findings: list[Finding] = []

@@ -21,17 +21,25 @@ from zegel.audit.dkim_audit import audit_dkim
 from zegel.audit.dmarc_audit import DmarcAudit, audit_dmarc
 from zegel.audit.dnssec_audit import DnssecAudit, audit_dnssec
 from zegel.audit.findings import Finding, Lang, Texts, sort_findings
-from zegel.audit.fixes import _replace_all, dmarc_next, flatten_spf, txt_line, with_records
+from zegel.audit.fixes import (
+    _replace_all,
+    dmarc_next,
+    flatten_spf,
+    merge_spf,
+    txt_line,
+    with_records,
+)
 from zegel.audit.grade import Protection, grade, protection, verdict
 from zegel.audit.inputs import reduce_input
 from zegel.audit.mta_sts import audit_mta_sts, audit_tlsrpt
-from zegel.audit.mx_audit import MxAudit, audit_mx, audit_mx_hosts
+from zegel.audit.mx_audit import MxAudit, _cname, _is_ip_literal, audit_mx, audit_mx_hosts
 from zegel.audit.net import Endpoints, HttpsFetcher
 from zegel.audit.spf_audit import LOOKUP_LIMIT, SpfAudit, SpfNode, audit_spf, mx_coverage
 from zegel.audit.starttls import ProbeResult, SmtpProber, grade_probe
 from zegel.dmarc import is_dmarc_record
 from zegel.dns import Resolver, Status
 from zegel.dns.names import InvalidName, normalize
+from zegel.spf.parser import is_spf_record as is_spf_text
 
 DEFAULT_DOMAIN_TIMEOUT = 30.0
 DEFAULT_CONCURRENCY = 50
@@ -303,11 +311,40 @@ async def _fix_records(name: str, spf: SpfAudit, dmarc: DmarcAudit, mx: MxAudit,
         records[code] = txt_line(name, "v=spf1 -all")
     records["nomail.dmarc"] = txt_line(f"_dmarc.{name}", "v=DMARC1; p=reject;")
     records["nomail.null-mx"] = f"{name}. MX 0 ."
-    for code in ("dmarc.none", "dmarc.policy-none", "dmarc.policy-quarantine", "dmarc.pct", "dmarc.testing"):
+    own = dmarc.record if dmarc.status == "found" else None
+    for code in ("dmarc.none", "dmarc.policy-none", "dmarc.policy-quarantine"):
         if code in codes:
-            records[code] = dmarc_next(name, dmarc.record if dmarc.status == "found" else None)
-    if "dmarc.no-rua" in codes:
-        records["dmarc.no-rua"] = dmarc_next(name, dmarc.record, policy=dmarc.requested or "none")
+            records[code] = dmarc_next(name, own)
+    current = dmarc.requested or "none"
+    for code in ("dmarc.no-rua", "dmarc.pct", "dmarc.testing"):
+        if code in codes:
+            records[code] = dmarc_next(name, own, policy=current)
+    for code, tag in (("dmarc.sp-weaker", "sp"), ("dmarc.np-weaker", "np")):
+        if code in codes and own:
+            records[code] = dmarc_next(name, own, policy=current, drop=(tag,))
+    if "bimi.dmarc-not-enforced" in codes:
+        records["bimi.dmarc-not-enforced"] = dmarc_next(
+            name, own, policy="quarantine" if current == "none" else current)
+    if "dmarc.wrong-place" in codes:
+        misplaced = next((t for t in spf.txt if is_dmarc_record(t)), "")
+        records["dmarc.wrong-place"] = txt_line(f"_dmarc.{name}", misplaced)
+    if "spf.multiple-records" in codes:
+        records["spf.multiple-records"] = txt_line(name, merge_spf([t for t in spf.txt if is_spf_text(t)]))
+    if "mx.cname" in codes or "mx.host-is-ip" in codes:
+        lines: list[str] = []
+        for record in mx.records:
+            host = record.exchange
+            if not host:
+                continue
+            if _is_ip_literal(host):
+                lines.append(f"mail.{name}. {'AAAA' if ':' in host else 'A'} {host.strip('[]')}")
+                host = f"mail.{name}"
+            else:
+                alias = await _cname(host, resolver)
+                host = alias or host
+            lines.append(f"{name}. MX {record.preference} {host}.")
+        for code in ("mx.cname", "mx.host-is-ip"):
+            records[code] = "\n".join(lines)
     return with_records(findings, records)
 
 
