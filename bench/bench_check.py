@@ -29,7 +29,7 @@ AREA = "check"
 DOMAINS = 2000
 PEER_SAMPLE = 50
 DELAY = 0.020
-CONCURRENCY = 50  # zegel check's default (--concurrency)
+CONCURRENCY = 100
 
 _RSA_KEY = (
     "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAn8LSblcsErioy4UQRRgCJegm1O4zZxgj6QwMeSsCmfdK3rNU57z8OUwNVa5F"
