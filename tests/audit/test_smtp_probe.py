@@ -88,3 +88,21 @@ def test_no_starttls_and_no_server(postfixes) -> None:
     _, plain, ca, _ = postfixes
     assert "starttls.not-offered" in _audit(plain.smtp_port, "", ca)
     assert "starttls.failed" in _audit(1, "", ca)
+
+
+def test_cli_smtp_with_connect_to(postfixes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from zegel.cli import cli
+
+    with_tls, _, ca, der = postfixes
+    zone = tmp_path / "draft.zone"
+    zone.write_text(f'pf.example. 300 IN TXT "v=spf1 -all"\npf.example. 300 IN MX 10 {HOST}.\n'
+                    f"{HOST}. 300 IN A 127.0.0.1\n_25._tcp.{HOST}. 300 IN TLSA {tlsa_record(der)}\n")
+    result = CliRunner().invoke(cli, ["check", "pf.example", "--zone", str(zone), "--offline", "--json", "--smtp",
+                                      "--connect-to", f"{HOST}:25:127.0.0.1:{with_tls.smtp_port}", "--cafile", ca])
+    data = json.loads(result.stdout)
+    assert data["smtp"][0]["starttls"] is True and data["smtp"][0]["version"] in ("TLSv1.2", "TLSv1.3")
+    assert {"starttls.ok", "dane.match"} <= {f["code"] for f in data["findings"]}
