@@ -153,7 +153,8 @@ def _write_html(path: str, reports: list[DomainReport], options: CheckOptions) -
                    "names are probed. Selectors in --zone drafts are always checked.")
 @dns_options
 @click.option("--json", "as_json", is_flag=True,
-              help="One JSON object per domain and line: domain, grade, protected, findings.")
+              help="One JSON object per domain and line: domain, grade, protected, findings, then the keys "
+                   "docs/check.md lists (verdict, records, dnssec, ...).")
 @click.option("--html", "html_path", metavar="FILE", default=None,
               help="Also write a self-contained HTML report to FILE (to send to your DNS provider).")
 @click.option("--lang", "lang_text", default="en", show_default=True, metavar="en|nl",
@@ -167,7 +168,8 @@ def _write_html(path: str, reports: list[DomainReport], options: CheckOptions) -
 @click.option("--mx-sends", is_flag=True,
               help="The domain's MX hosts also send its mail: check that SPF lets them.")
 @click.option("--csv", "as_csv", is_flag=True,
-              help="CSV on stdout: a header, then one row per finding (domain, grade, severity, code, message, fix, record).")
+              help="CSV on stdout: a header, then one row per finding (domain, grade, protected, severity, code, "
+                   "message, fix, record); also in bulk mode instead of JSON lines.")
 @click.option("--smtp", is_flag=True,
               help="Also connect to each MX on port 25: STARTTLS, TLS versions, cipher, certificate, DANE match.")
 @click.option("--no-fetch", is_flag=True,
