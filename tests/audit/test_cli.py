@@ -38,9 +38,9 @@ def test_json_one_object_per_line() -> None:
     objects = [json.loads(line) for line in out.splitlines()]
     assert [o["domain"] for o in objects] == ["dmarc-norua.example", "parked.example"]
     for obj in objects:
-        assert list(obj) == ["domain", "grade", "protected", "findings"]
+        assert list(obj)[:4] == ["domain", "grade", "protected", "findings"]
         for finding in obj["findings"]:
-            assert list(finding) == ["severity", "code", "message", "fix"]
+            assert list(finding)[:4] == ["severity", "code", "message", "fix"]
     assert objects[1]["protected"] is True and objects[1]["grade"] == "A"
 
 
@@ -78,7 +78,8 @@ def test_html_report_is_self_contained(tmp_path: Path) -> None:
     assert "report.html" in err
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and '<html lang="nl">' in page
-    assert "<script" not in page and "http://" not in page and "https://" not in page and "<link" not in page
+    # No scripts, no external resources, no links out (URLs appear only as text in records).
+    assert "<script" not in page and "<link" not in page and "src=" not in page and 'href="http' not in page
     assert "spf.too-many-lookups" in page and "include:d1.chain.example [10]" in page
     assert "deep.example. TXT &quot;v=spf1 mx a include:d1.chain.example -all&quot;" in page
 
@@ -120,3 +121,41 @@ def test_help() -> None:
     code, out, _ = run("--help")
     assert code == 0
     assert "--from-file" in out and "zegel spf --zone draft.zone" in out
+
+
+def test_csv_output_one_row_per_finding() -> None:
+    import csv
+    import io
+
+    code, out, _ = run("bad-ts.example", "good.example", *ZONES, "--offline", "--csv")
+    assert code == 1
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["domain", "grade", "protected", "severity", "code", "message", "fix", "record"]
+    assert {row[0] for row in rows[1:]} == {"bad-ts.example", "good.example"}
+    assert any(row[4] == "tlsrpt.syntax" and row[7].startswith("_smtp._tls.bad-ts.example. TXT") for row in rows)
+
+
+def test_selector_for_one_domain_and_url_input() -> None:
+    code, out, _ = run("https://good.example/", "dmarc-norua.example", *ZONES, "--offline", "--json",
+                       "--selector", "good.example:nosuch")
+    assert code == 1  # the named selector is missing: an error
+    objects = [json.loads(line) for line in out.splitlines()]
+    codes = [{f["code"] for f in o["findings"]} for o in objects]
+    assert objects[0]["domain"] == "good.example" and objects[0]["input"] == "https://good.example/"
+    assert "domain.from-url" in codes[0] and "dkim.selector-missing" in codes[0]
+    assert "dkim.selector-missing" not in codes[1]
+
+
+def test_new_options_reject_bad_values() -> None:
+    for args, message in ((["--connect-to", "x"], "HOST:PORT:ADDRESS:PORT"),
+                          (["--selector", ":s1"], "DOMAIN:SELECTOR"),
+                          (["--json", "--csv"], "exclude each other"),
+                          (["--cafile", "/nonexistent/ca.pem"], "--cafile")):
+        code, _, err = run("good.example", "--offline", *args)
+        assert code == 2 and err.startswith("zegel: ") and message in err and err.count("\n") == 1
+
+
+def test_dns_only_keeps_the_old_report() -> None:
+    _, out, _ = run("good.example", *ZONES, "--offline", "--json", "--dns-only")
+    codes = {f["code"] for f in json.loads(out)["findings"]}
+    assert not any(c.split(".")[0] in ("mta-sts", "tlsrpt", "bimi", "dnssec", "dane") for c in codes)

@@ -36,7 +36,7 @@ async def _collect(domains: list[str], resolver: Resolver, options: CheckOptions
     return [report async for report in check_domains(domains, resolver, options, concurrency=concurrency)]
 
 
-@pytest.mark.parametrize("name", ["", "bad domain", "a..b.example", "1.2.3.4", "user@example.com",
+@pytest.mark.parametrize("name", ["", "bad domain", "a..b.example", "1.2.3.4",
                                   "-bad.example", "xn--zz.example", "localhost", "x" * 64 + ".example"])
 def test_invalid_domain_names(name: str) -> None:
     with pytest.raises(ValueError):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from zegel.audit.catalog_transport import SPECS as TRANSPORT_SPECS
+
 
 @dataclass(frozen=True, slots=True)
 class FindingSpec:
@@ -535,6 +537,9 @@ _CATALOG: dict[str, FindingSpec] = {
     ),
 }
 
+for _code, (_severity, _en, _nl) in TRANSPORT_SPECS.items():
+    _CATALOG[_code] = _spec(_severity, _en, _nl)
+
 CATALOG: Mapping[str, FindingSpec] = MappingProxyType(_CATALOG)
 
 # Sentences of the reports themselves (headings, verdicts), not tied to one finding.
@@ -584,6 +589,13 @@ _PHRASES: dict[str, dict[str, str]] = {
     "area.dmarc": {"en": "DMARC", "nl": "DMARC"},
     "area.dkim": {"en": "DKIM", "nl": "DKIM"},
     "area.mx": {"en": "MX", "nl": "MX"},
+    "area.dnssec": {"en": "DNSSEC", "nl": "DNSSEC"},
+    "area.dane": {"en": "DANE", "nl": "DANE"},
+    "area.starttls": {"en": "STARTTLS", "nl": "STARTTLS"},
+    "area.mta-sts": {"en": "MTA-STS", "nl": "MTA-STS"},
+    "area.tlsrpt": {"en": "TLS-RPT", "nl": "TLS-RPT"},
+    "area.bimi": {"en": "BIMI", "nl": "BIMI"},
+    "heading.record": {"en": "Record to publish", "nl": "Te publiceren record"},
     "severity.error": {"en": "error", "nl": "fout"},
     "severity.warning": {"en": "warning", "nl": "waarschuwing"},
     "severity.info": {"en": "info", "nl": "info"},

@@ -6,11 +6,11 @@ Key records are parsed by zegel.dkim.keys.parse_key_record; this module judges t
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from zegel import aio
 from zegel.audit.findings import Finding, Texts
 from zegel.dkim.keys import KeyRecordError, key_name, parse_key_record
 from zegel.dns import Resolver, Status
@@ -84,8 +84,9 @@ async def _selector(domain: str, selector: str, resolver: Resolver, texts: Texts
 
 
 async def audit_dkim(domain: str, resolver: Resolver, texts: Texts,
-                     selectors: Sequence[str] = ()) -> DkimAudit:
-    """Check the given selectors of ``domain``, or probe COMMON_SELECTORS concurrently."""
+                     selectors: Sequence[str] = (), *, drafted: Sequence[str] = ()) -> DkimAudit:
+    """Check the given selectors of ``domain``, or probe COMMON_SELECTORS concurrently.
+    ``drafted``: selectors a --zone draft holds, checked too (probed with the common names)."""
     probing = not selectors
     if probing:
         # RFC 8020: NXDOMAIN for _domainkey.DOMAIN means nothing exists below it, so no
@@ -97,8 +98,9 @@ async def audit_dkim(domain: str, resolver: Resolver, texts: Texts,
         if base.is_tempfail:
             return DkimAudit((texts.finding("dkim.dns-error", name=f"_domainkey.{domain}", reason=base.reason),),
                              probed=True)
-    names = list(dict.fromkeys(s.strip().lower() for s in (selectors or COMMON_SELECTORS) if s.strip()))
-    results = await asyncio.gather(*(_selector(domain, s, resolver, texts, probing) for s in names))
+    chosen = list(selectors) if selectors else [*COMMON_SELECTORS, *drafted]
+    names = list(dict.fromkeys(s.strip().lower() for s in chosen if s.strip()))
+    results = await aio.gather(*(_selector(domain, s, resolver, texts, probing) for s in names))
     findings = [f for found, _ in results for f in found]
     if probing:
         # One DNS failure while guessing names says all there is to say; not one per name.

@@ -8,9 +8,9 @@ findings a domain owner can act on.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
+from zegel import aio
 from zegel.audit.findings import Finding, Texts
 from zegel.dmarc import (
     DmarcRecord,
@@ -50,7 +50,7 @@ async def _report_findings(policy_domain: str, record: DmarcRecord, resolver: Re
     itself is zegel.dmarc's."""
     addressed = [(tag, uri) for tag, uris in (("rua", record.rua), ("ruf", record.ruf))
                  for uri in uris if uri.domain is not None]
-    results = await asyncio.gather(*(check_report_authorization(policy_domain, uri, resolver)
+    results = await aio.gather(*(check_report_authorization(policy_domain, uri, resolver)
                                      for _, uri in addressed))
     findings: list[Finding] = []
     for (tag, uri), outcome in zip(addressed, results, strict=True):

@@ -19,7 +19,8 @@ LANGUAGES: tuple[Lang, ...] = ("en", "nl")
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 _SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 # Report order of the areas (the part of a code before the dot).
-AREAS: tuple[str, ...] = ("domain", "nomail", "spf", "dmarc", "dkim", "mx")
+AREAS: tuple[str, ...] = ("domain", "nomail", "spf", "dmarc", "dkim", "mx", "dnssec", "dane", "starttls",
+                          "mta-sts", "tlsrpt", "bimi")
 _AREA_RANK = {area: rank for rank, area in enumerate(AREAS)}
 
 
@@ -31,6 +32,8 @@ class Finding:
     code: str
     message: str
     fix: str
+    # The corrected record, ready to paste into the zone ("" when the fix is not one record).
+    record: str = ""
 
     @property
     def area(self) -> str:
@@ -38,7 +41,13 @@ class Finding:
         return self.code.partition(".")[0]
 
     def as_dict(self) -> dict[str, str]:
-        return {"severity": self.severity, "code": self.code, "message": self.message, "fix": self.fix}
+        out = {"severity": self.severity, "code": self.code, "message": self.message, "fix": self.fix}
+        if self.record:
+            out["record"] = self.record
+        return out
+
+    def with_record(self, record: str) -> Finding:
+        return Finding(self.severity, self.code, self.message, self.fix, record)
 
 
 def severity_rank(severity: Severity) -> int:
@@ -77,13 +86,14 @@ class Texts:
 
     lang: Lang = "en"
 
-    def finding(self, code: str, **params: object) -> Finding:
+    def finding(self, code: str, *, record: object = "", **params: object) -> Finding:
         spec = CATALOG[code]
         return Finding(
             severity=cast(Severity, spec.severity),
             code=code,
             message=_format(spec.message[self.lang], params),
             fix=_format(spec.fix[self.lang], params),
+            record=str(record) if record else "",
         )
 
     def phrase(self, key: str, **params: object) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from zegel import aio
 from zegel.audit.findings import Finding, Texts
 from zegel.dns import MxRecord, Resolver, Status
 
@@ -72,7 +72,7 @@ async def audit_mx(domain: str, resolver: Resolver, texts: Texts) -> MxAudit:
         findings.append(texts.finding("mx.host-is-ip", domain=domain, host=host))
     named = [h for h in hosts if h not in literal]
     # Independent lookups: all hosts' A and AAAA at once.
-    results = await asyncio.gather(*(resolver.addresses(host) for host in named))
+    results = await aio.gather(*(resolver.addresses(host) for host in named))
     addresses: dict[str, tuple[str, ...]] = {}
     for host, (a, aaaa) in zip(named, results, strict=True):
         addresses[host] = a.records + aaaa.records
@@ -89,4 +89,51 @@ async def audit_mx(domain: str, resolver: Resolver, texts: Texts) -> MxAudit:
     return MxAudit(tuple(findings), answer.status, records, addresses=MappingProxyType(addresses))
 
 
-__all__ = ["MAX_MX_HOSTS", "MxAudit", "audit_mx"]
+async def _cname(host: str, resolver: Resolver) -> str | None:
+    """The alias target, from the address answers the MX audit already has (cached)."""
+    a, aaaa = await resolver.addresses(host)
+    return a.canonical or aaaa.canonical or None
+
+
+async def _fcrdns(ip: str, resolver: Resolver) -> tuple[str, bool]:
+    """(the PTR name or "", whether that name resolves back to ``ip``): forward-confirmed
+    reverse DNS, which many receivers expect of a mail server (RFC 8601 2.7.3 "iprev")."""
+    ptr = await resolver.ptr(ip)
+    if not ptr.ok or not ptr.records:
+        return "", False
+    name = str(ptr.records[0])
+    a, aaaa = await resolver.addresses(name)
+    wanted = ipaddress.ip_address(ip)
+    forward = [ipaddress.ip_address(x) for x in (*a.records, *aaaa.records)]
+    return name, wanted in forward
+
+
+async def audit_mx_hosts(mx: MxAudit, resolver: Resolver, texts: Texts) -> tuple[Finding, ...]:
+    """Per MX host: not an alias (RFC 2181 10.3), an IPv6 address, and forward-confirmed reverse
+    DNS for each address."""
+    hosts = [h for h in mx.addresses if mx.addresses[h]]
+    if not hosts:
+        return ()
+    pairs = [(host, ip) for host in hosts for ip in mx.addresses[host]]
+    cnames, reverse = await aio.gather(
+        aio.gather(*(_cname(host, resolver) for host in hosts)),
+        aio.gather(*(_fcrdns(ip, resolver) for _, ip in pairs)),
+    )
+    findings: list[Finding] = []
+    for host, target in zip(hosts, cnames, strict=True):
+        if target:
+            findings.append(texts.finding("mx.cname", host=host, target=target))
+    without_v6 = [h for h in hosts if not any(":" in ip for ip in mx.addresses[h])]
+    if without_v6:
+        findings.append(texts.finding("mx.no-ipv6", hosts=", ".join(without_v6)))
+    else:
+        findings.append(texts.finding("mx.ipv6", hosts=", ".join(hosts)))
+    broken = [f"{ip} ({name or 'no PTR'})" for (_, ip), (name, ok) in zip(pairs, reverse, strict=True) if not ok]
+    if broken:
+        findings.append(texts.finding("mx.fcrdns", addresses=", ".join(broken)))
+    else:
+        findings.append(texts.finding("mx.fcrdns-ok", count=len(pairs)))
+    return tuple(findings)
+
+
+__all__ = ["MAX_MX_HOSTS", "MxAudit", "audit_mx", "audit_mx_hosts"]

@@ -53,6 +53,10 @@ def _finding_lines(finding: Finding, texts: Texts, width: int) -> list[Text]:
     # An information note whose fix is "nothing to do" needs no fix line on a terminal.
     if finding.severity != "info" or not finding.fix.startswith(texts.phrase("nothing")):
         lines.extend(_wrapped(finding.fix, 6, width, first=f"→ {texts.phrase('heading.fix')}: "))
+    if finding.record:
+        # Not wrapped: the record is meant to be copied as it stands.
+        lines.append(Text(f"      {texts.phrase('heading.record')}:", style="bold"))
+        lines.extend(Text("        " + line, style="green") for line in finding.record.splitlines())
     return lines
 
 

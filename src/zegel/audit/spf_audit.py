@@ -7,11 +7,13 @@ receiver, in the worst case (no mechanism matches, so every term is evaluated).
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import ipaddress
 import itertools
 import re
 from dataclasses import dataclass, field
 
+from zegel import aio
 from zegel.audit.findings import Finding, Texts
 from zegel.dns import Answer, Resolver, Status
 from zegel.dns.names import InvalidName, normalize
@@ -37,6 +39,11 @@ VOID_LIMIT = 2
 # so a hostile or looping tree cannot make one domain cost thousands of queries.
 MAX_AUDIT_LOOKUPS = 60
 MAX_DEPTH = 12
+MX_NAME_LIMIT = 10
+# An include of another party that authorises more IPv4 addresses than this is flagged: a
+# provider's whole-domain record (include:provider.example) often lists every third party the
+# provider uses, where its mail-server include (include:smtp.provider.example) lists only its own.
+BROAD_INCLUDE_IP4 = 1 << 20
 # Ranges wider than these are flagged (own records only: providers' includes are theirs).
 BROAD_IP4_PREFIX = 16  # shorter than /16: more than 65,536 addresses
 HUGE_IP4_PREFIX = 8  # /8 or shorter: a sixteenth of the IPv4 internet or more
@@ -64,6 +71,21 @@ class SpfNode:
     void: int = 0
     note: str = ""
     children: tuple[SpfNode, ...] = ()
+    # For an include/redirect (and the root): the record's own ip4:/ip6: terms that pass, and
+    # whether it holds anything else that decides a result (a non-pass range, a macro...).
+    networks: tuple[str, ...] = ()
+    only_ranges: bool = False
+
+    def all_networks(self) -> tuple[str, ...]:
+        """Every pass range in this branch (for flattening and for counting addresses)."""
+        out = list(self.networks)
+        for child in self.children:
+            out.extend(child.all_networks())
+        return tuple(dict.fromkeys(out))
+
+    def flattenable(self) -> bool:
+        """An include branch made only of pass ranges and further such includes."""
+        return self.only_ranges and not self.note and all(c.flattenable() for c in self.children)
 
     def lines(self, *, prefix: str = "", last: bool = True, root: bool = True) -> list[str]:
         """The tree as text lines with box-drawing branches and the count per branch."""
@@ -164,6 +186,9 @@ async def _term_node(walk: _Walk, source: str, mechanism: DnsMechanism, stack: t
         answer = await walk.resolver.mx(target)
         if answer.is_void:
             return SpfNode(mechanism.text, target, 1, void=1, note="no MX")
+        if len(answer.records) > MX_NAME_LIMIT:
+            # RFC 7208 4.6.4: evaluating "mx" may look up at most 10 hosts, else permerror.
+            walk.add("mx.spf-limit", term=mechanism.text, source=source, count=len(answer.records))
         return SpfNode(mechanism.text, target, 1)
     if isinstance(mechanism, (A, Exists)):
         void, reason = await _address_void(walk.resolver, target)
@@ -201,7 +226,40 @@ async def _include_node(walk: _Walk, source: str, term: str, target: str, stack:
                  reason=f"{exc.reason} at character {exc.position + 1}")
         return SpfNode(term, target, 1, note="syntax error")
     children, lookups, void = await _walk_record(walk, target, record, (*stack, target), depth + 1)
-    return SpfNode(term, target, 1 + lookups, void, children=children)
+    networks, only_ranges = _ranges(record)
+    node = SpfNode(term, target, 1 + lookups, void, children=children, networks=networks, only_ranges=only_ranges)
+    if not _is_own(target, walk.domain):
+        count = ipv4_count(node.all_networks())
+        if count > BROAD_INCLUDE_IP4:
+            walk.add("spf.broad-include", term=term, count=_count_text(count), domain=walk.domain)
+    return node
+
+
+def _ranges(record: SpfRecord) -> tuple[tuple[str, ...], bool]:
+    networks: list[str] = []
+    only = record.redirect is None or record.redirect.domain_spec.is_literal
+    for mechanism in record.mechanisms:
+        if isinstance(mechanism, (Ip4, Ip6)) and mechanism.qualifier == "+":
+            networks.append(mechanism.text.lstrip("+"))
+        elif isinstance(mechanism, Include) or (isinstance(mechanism, All) and mechanism.qualifier != "+"):
+            continue
+        else:
+            only = False
+    return tuple(networks), only
+
+
+@functools.lru_cache(maxsize=1024)
+def ipv4_count(networks: tuple[str, ...]) -> int:
+    """How many IPv4 addresses the ip4: terms authorise (overlaps counted once). Memoised: the
+    same provider include is counted for every domain that uses it."""
+    nets = []
+    for text in networks:
+        if text.lower().startswith("ip4:"):
+            try:
+                nets.append(ipaddress.IPv4Network(text[4:], strict=False))
+            except ValueError:
+                continue
+    return sum(n.num_addresses for n in ipaddress.collapse_addresses(nets))
 
 
 async def _walk_record(walk: _Walk, source: str, record: SpfRecord, stack: tuple[str, ...],
@@ -215,7 +273,7 @@ async def _walk_record(walk: _Walk, source: str, record: SpfRecord, stack: tuple
         elif isinstance(mechanism, (Ip4, Ip6)):
             _check_range(walk, source, mechanism, own=own)
     dns_terms = [m for m in record.mechanisms if isinstance(m, DnsMechanism)]
-    children = list(await asyncio.gather(*(_term_node(walk, source, m, stack, depth) for m in dns_terms)))
+    children = list(await aio.gather(*(_term_node(walk, source, m, stack, depth) for m in dns_terms)))
     redirect = record.redirect
     if redirect is not None:
         if record.has_all:
@@ -324,7 +382,8 @@ async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
 
     walk = _Walk(domain, resolver, texts)
     children, lookups, void = await _walk_record(walk, domain, record, (domain,), 0)
-    tree = SpfNode(domain, domain, lookups, void, children=children)
+    networks, only_ranges = _ranges(record)
+    tree = SpfNode(domain, domain, lookups, void, children=children, networks=networks, only_ranges=only_ranges)
     findings.extend(walk.findings)
 
     # The result for unlisted senders comes from the top record's "all", else its redirect
@@ -358,7 +417,7 @@ async def mx_coverage(domain: str, resolver: Resolver, texts: Texts,
     Evaluated with zegel.spf's check_host, MAIL FROM postmaster@domain (RFC 7208 2.4).
     """
     pairs = [(host, ip) for host, ips in addresses.items() for ip in ips]
-    results = await asyncio.gather(*(
+    results = await aio.gather(*(
         check_host(ip, domain, f"postmaster@{domain}", resolver=resolver) for _, ip in pairs
     ))
     findings = []
@@ -369,4 +428,5 @@ async def mx_coverage(domain: str, resolver: Resolver, texts: Texts,
     return tuple(findings)
 
 
-__all__ = ["LOOKUP_LIMIT", "VOID_LIMIT", "SpfAudit", "SpfNode", "audit_spf", "mx_coverage", "select_spf"]
+__all__ = ["LOOKUP_LIMIT", "VOID_LIMIT", "SpfAudit", "SpfNode", "audit_spf", "ipv4_count", "mx_coverage",
+           "select_spf"]

@@ -42,6 +42,11 @@ class Answer(Generic[T]):
     # For TXT only: each record's character-strings as published (before joining),
     # so an audit can see how a record was split.
     txt_strings: tuple[tuple[bytes, ...], ...] = ()
+    # The AD bit of the response (RFC 4035 3.2.3): a validating resolver vouches for the data.
+    # Meaningful only when the configured resolver validates; False from zone files.
+    authenticated: bool = False
+    # The name the records belong to when the queried name was an alias (CNAME), else "".
+    canonical: str = ""
 
     @property
     def ok(self) -> bool:

@@ -9,6 +9,7 @@ exception for all.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, cast
 
 import dns.asyncresolver
 import dns.exception
+import dns.flags
 import dns.message
 import dns.nameserver
 import dns.rdatatype
@@ -24,6 +26,8 @@ import dns.resolver
 from zegel import aio
 from zegel.dns.answer import Answer, MxRecord, Status
 from zegel.dns.cache import AnswerCache, CacheStats
+from zegel.dns.dnssec import SECURE_SUFFIX, Security
+from zegel.dns.dnssec import security as dnssec_security
 from zegel.dns.names import InvalidName, normalize, reverse_name
 from zegel.dns.records import NodeMap, answer_from_rdataset
 from zegel.dns.zones import MAX_CNAME_CHAIN, FollowCname, ZoneOverlay
@@ -127,6 +131,9 @@ class Resolver:
             backend.timeout = self.timeout
             backend.lifetime = self.lifetime
             backend.cache = None
+            # RFC 6840 5.7: AD in the query asks a validating resolver to report in its answer
+            # whether it validated the data (Answer.authenticated); others ignore it.
+            backend.flags = dns.flags.RD | dns.flags.AD
             self._backend = backend
         return self._backend
 
@@ -151,6 +158,39 @@ class Resolver:
         except ValueError as exc:
             return Answer(ip, "PTR", Status.NXDOMAIN, reason=f"not an IP address: {exc}")
         return cast(Answer[str], await self.query(name, "PTR"))
+
+    async def secure(self, name: str, rdtype: str) -> Security:
+        """The DNSSEC state of (name, type) as the validating resolver reports it
+        (zegel.dns.dnssec); cached and coalesced like any other query. A name the zone files
+        answer is a draft: its state is ``draft``."""
+        answer = await self.query(name, rdtype + SECURE_SUFFIX)
+        if answer.records:
+            return cast(Security, answer.records[0])
+        return Security("error", reason=answer.reason or answer.status.value)
+
+    def _servers_for_dnssec(self) -> list[tuple[str, int]]:
+        if self._servers is not None:
+            return list(self._servers)
+        backend = self._get_backend()
+        if backend is None:
+            return []
+        out: list[tuple[str, int]] = []
+        for server in backend.nameservers:
+            address = getattr(server, "address", server)
+            out.append((str(address), int(getattr(server, "port", 53))))
+        return out
+
+    async def _secure_lookup(self, qname: str, rdtype: str) -> Answer[Any]:
+        if self.overlay.lookup(qname, rdtype, offline=False) is not None:
+            return Answer(qname, rdtype + SECURE_SUFFIX, Status.ANSWER, (Security("draft"),), ttl=60)
+        if self.offline:
+            return Answer(qname, rdtype + SECURE_SUFFIX, Status.ANSWER,
+                          (Security("draft", reason="offline"),), ttl=60)
+        self.queries_sent += 1
+        state, ttl = await dnssec_security(qname, rdtype, self._servers_for_dnssec(),
+                                           wait=min(self.timeout, self.lifetime))
+        status = Status.TEMPFAIL if state.state == "error" else Status.ANSWER
+        return Answer(qname, rdtype + SECURE_SUFFIX, status, (state,), ttl, state.reason)
 
     async def addresses(self, name: str) -> tuple[Answer[str], Answer[str]]:
         """A and AAAA, queried concurrently."""
@@ -199,6 +239,8 @@ class Resolver:
     # -- internals ---------------------------------------------------------------------
 
     async def _lookup(self, qname: str, rdtype: str, depth: int) -> Answer[Any]:
+        if rdtype.endswith(SECURE_SUFFIX):
+            return await self._secure_lookup(qname, rdtype[: -len(SECURE_SUFFIX)])
         if self.overlay or self.offline:
             local = self.overlay.lookup(qname, rdtype, offline=self.offline)
             if isinstance(local, FollowCname):
@@ -206,7 +248,8 @@ class Resolver:
                     return Answer(qname, rdtype, Status.TEMPFAIL, reason="CNAME chain too long")
                 followed = await self._lookup(local.target, rdtype, depth + 1)
                 return Answer(qname, rdtype, followed.status, followed.records, followed.ttl,
-                              followed.reason, followed.txt_strings)
+                              followed.reason, followed.txt_strings,
+                              canonical=followed.canonical or local.target)
             if local is not None:
                 return local
         return await self._network(qname, rdtype)
@@ -234,12 +277,18 @@ class Resolver:
             return Answer(qname, rdtype, Status.TEMPFAIL, reason=f"DNS error: {_short(exc)}")
         except (OSError, ValueError, UnicodeError) as exc:
             return Answer(qname, rdtype, Status.TEMPFAIL, reason=f"DNS error: {exc}")
+        authenticated = bool(result.response.flags & dns.flags.AD)
         if result.rrset is None:
-            return Answer(qname, rdtype, Status.NODATA, ttl=_negative_ttl(result.response), reason="NODATA")
+            return Answer(qname, rdtype, Status.NODATA, ttl=_negative_ttl(result.response), reason="NODATA",
+                          authenticated=authenticated)
         try:
             answer = answer_from_rdataset(qname, rdtype, result.rrset)
         except (AttributeError, ValueError, UnicodeError) as exc:
             return Answer(qname, rdtype, Status.TEMPFAIL, reason=f"malformed answer: {exc}")
+        canonical = result.canonical_name.to_text(omit_final_dot=True).lower()
+        if authenticated or canonical != qname:
+            answer = dataclasses.replace(answer, authenticated=authenticated,
+                                         canonical="" if canonical == qname else canonical)
         return answer
 
 

@@ -53,6 +53,13 @@ class ZoneOverlay:
     def __bool__(self) -> bool:
         return bool(self._nodes)
 
+    def names_under(self, suffix: str) -> list[str]:
+        """Owner names in the files that end in ``.suffix`` (lower case, no trailing dot), e.g.
+        the DKIM selectors a draft holds under ``_domainkey.example.nl``."""
+        parent = dns.name.from_text(suffix, origin=dns.name.root).canonicalize()
+        return sorted(owner.to_text(omit_final_dot=True) for owner in self._nodes
+                      if owner != parent and owner.is_subdomain(parent))
+
     def lookup(self, name: str, rdtype: str, *, offline: bool) -> Answer[Any] | FollowCname | None:
         """An answer, a CNAME to follow, or None when the network should be asked."""
         owner = dns.name.from_text(name, origin=dns.name.root).canonicalize()

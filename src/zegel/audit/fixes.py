@@ -1,0 +1,135 @@
+"""Ready-to-paste records for fixable findings: a flattened SPF record within 10 lookups, the
+next DMARC step with reports, and small corrections. Zone-file syntax, so a record can be pasted
+into a zone or into ``--zone draft.zone`` and checked again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from zegel import aio
+from zegel.audit.findings import Finding
+from zegel.audit.spf_audit import LOOKUP_LIMIT, SpfNode
+from zegel.dns import Resolver
+
+TXT_STRING = 255  # RFC 1035 3.3: one character-string holds at most 255 octets
+
+
+def _split(value: str) -> list[str]:
+    """Strings of at most 255 octets, cut after a space where possible so each term stays whole
+    (receivers join them without adding anything, RFC 7208 3.3)."""
+    parts: list[str] = []
+    raw = value.encode()
+    while len(raw) > TXT_STRING:
+        cut = raw.rfind(b" ", 0, TXT_STRING) + 1 or TXT_STRING
+        parts.append(raw[:cut].decode("utf-8", "replace"))
+        raw = raw[cut:]
+    parts.append(raw.decode("utf-8", "replace"))
+    return parts
+
+
+def txt_line(name: str, value: str) -> str:
+    """``name. TXT "..."``, split into 255-octet strings where needed (joined without spaces by
+    receivers, RFC 7208 3.3)."""
+    parts = _split(value)
+    quoted = " ".join('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"' for part in parts)
+    return f"{name}. TXT {quoted}"
+
+
+def _tags(record: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for part in record.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key.strip():
+            out.append((key.strip().lower(), value.strip()))
+    return out
+
+
+def dmarc_next(domain: str, record: str | None, *, policy: str | None = None, drop: tuple[str, ...] = ()) -> str:
+    """The next DMARC step: none -> quarantine -> reject (or ``policy``), pct and t removed (RFC
+    9989 has no pct; t=y only while testing), rua kept or added, ``drop`` tags removed."""
+    tags = [(k, v) for k, v in (_tags(record) if record else []) if k not in drop]
+    values = dict(tags)
+    current = values.get("p", "")
+    if policy is None:
+        policy = {"": "none", "none": "quarantine", "quarantine": "reject"}.get(current, "reject")
+    values["p"] = policy
+    values.pop("pct", None)
+    values.pop("t", None)
+    values.setdefault("rua", f"mailto:dmarc-reports@{domain}")
+    order = ["v", "p"] + [k for k, _ in tags if k not in ("v", "p", "pct", "t")]
+    if "rua" not in order:
+        order.append("rua")
+    values["v"] = "DMARC1"
+    text = "; ".join(f"{k}={values[k]}" for k in dict.fromkeys(order) if k in values) + ";"
+    return txt_line(f"_dmarc.{domain}", text)
+
+
+def _replace_all(record: str, qualifier: str) -> str:
+    terms = record.split()
+    kept = [t for t in terms if t.lower().lstrip("+-~?") != "all"]
+    return " ".join([*kept, f"{qualifier}all"])
+
+
+async def _addresses(resolver: Resolver, names: Sequence[str]) -> list[str]:
+    results = await aio.gather(*(resolver.addresses(name) for name in names))
+    out: list[str] = []
+    for a, aaaa in results:
+        out.extend(f"ip4:{ip}" for ip in a.records)
+        out.extend(f"ip6:{ip}" for ip in aaaa.records)
+    return out
+
+
+async def flatten_spf(domain: str, record: str, tree: SpfNode, resolver: Resolver) -> tuple[str, int]:
+    """A record with the same senders in at most 10 lookups, when possible: the branches that
+    hold only address ranges are replaced by those ranges (largest first), then the domain's own
+    ``a`` and ``mx`` by their current addresses. Returns (record text, its lookup count)."""
+    terms = record.split()
+    lookups = tree.lookups
+    by_term = {child.term: child for child in tree.children}
+    replaced: dict[str, list[str]] = {}
+    for child in sorted(tree.children, key=lambda c: -c.lookups):
+        if lookups <= LOOKUP_LIMIT:
+            break
+        if child.term.lower().startswith(("include:", "+include:")) and child.flattenable():
+            replaced[child.term] = list(child.all_networks())
+            lookups -= child.lookups
+    if lookups > LOOKUP_LIMIT:
+        for term in terms:
+            bare = term.lower().lstrip("+")
+            node = by_term.get(term)
+            if lookups <= LOOKUP_LIMIT or node is None or term in replaced:
+                continue
+            if bare == "a":
+                replaced[term] = await _addresses(resolver, [domain])
+                lookups -= node.lookups
+            elif bare == "mx":
+                mx = await resolver.mx(domain)
+                replaced[term] = await _addresses(resolver, [r.exchange for r in mx.records if r.exchange][:10])
+                lookups -= node.lookups
+    out: list[str] = []
+    for term in terms:
+        out.extend(replaced.get(term, [term]))
+    return " ".join(dict.fromkeys(out)), lookups
+
+
+def merge_spf(records: Sequence[str]) -> str:
+    """RFC 7208 4.5 allows one record: every distinct term of all of them, one ``all`` (the
+    first record's) at the end."""
+    terms: list[str] = []
+    final = ""
+    for record in records:
+        for term in record.split()[1:]:
+            bare = term.lower().lstrip("+-~?")
+            if bare == "all" or bare.startswith("redirect="):
+                final = final or term
+            elif term not in terms:
+                terms.append(term)
+    return " ".join(["v=spf1", *terms, final or "~all"])
+
+
+def with_records(findings: Sequence[Finding], records: Mapping[str, str]) -> list[Finding]:
+    """Attach a record to each finding whose code has one (unless it already carries one)."""
+    return [f.with_record(records[f.code]) if f.code in records and not f.record else f for f in findings]
+
+
+__all__ = ["dmarc_next", "flatten_spf", "txt_line", "with_records"]
