@@ -341,9 +341,9 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
                     task = progress.add_task("ingest", total=total)
                     seen = 0
                     for result in results(ingester):
-                        if result.status == "rejected":  # above the bar, not through it
-                            progress.console.print(f"zegel: rejected {result.source}: {result.detail}",
-                                                   markup=False, highlight=False, soft_wrap=True)
+                        line = _result_line(result)
+                        if line:  # above the bar, not through it
+                            progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
                         if ingester.stats.files != seen:
                             seen = ingester.stats.files
                             progress.update(task, completed=seen)
@@ -359,18 +359,33 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
     stats = ingester.stats
     if as_json:
         click.echo(json.dumps({"files": stats.files, "stored": stats.stored, "duplicate": stats.duplicate,
-                               "rejected": stats.rejected, "suppressed": stats.suppressed, "by_kind": stats.by_kind}))
+                               "rejected": stats.rejected, "suppressed": stats.suppressed, "by_kind": stats.by_kind,
+                               "skipped": stats.skipped, "recovered": stats.recovered}))
     else:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(stats.by_kind.items())) or "nothing new"
         click.echo(f"{stats.files} file(s): {stats.stored} stored ({kinds}), {stats.duplicate} duplicate(s), "
-                   f"{stats.rejected} rejected" + (f", {stats.suppressed} address(es) suppressed" if stats.suppressed else ""))
+                   f"{stats.rejected} rejected" + (f", {stats.suppressed} address(es) suppressed" if stats.suppressed else "")
+                   + (f", {stats.recovered} recovered from broken XML" if stats.recovered else "")
+                   + (f", {stats.skipped} skipped (not reports)" if stats.skipped else ""))
     if stats.rejected:
         sys.exit(1)
 
 
-def _report_line(result: Any, *, quiet: bool, as_json: bool) -> None:
+def _result_line(result: Any) -> str:
+    """The stderr line for a result the user should see: rejected, skipped or repaired."""
     if result.status == "rejected":
-        click.echo(f"zegel: rejected {result.source}: {result.detail}", err=True)
+        return f"zegel: rejected {result.source}: {result.detail}"
+    if result.status == "skipped":
+        return f"zegel: skipped {result.source}: {result.detail}"
+    if result.repairs and result.status == "stored":
+        return f"zegel: recovered {result.source}: {result.repairs}"
+    return ""
+
+
+def _report_line(result: Any, *, quiet: bool, as_json: bool) -> None:
+    line = _result_line(result)
+    if line and (result.status == "rejected" or not quiet):
+        click.echo(line, err=True)
     elif not quiet and result.status == "suppressed":
         click.echo(f"suppressed {result.detail} (bounced)")
 

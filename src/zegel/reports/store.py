@@ -118,6 +118,7 @@ agg_reports = sa.Table(
     sa.Column("messages", sa.BigInteger),
     sa.Column("source", sa.Text),
     sa.Column("ingested_at", sa.BigInteger),
+    sa.Column("repairs", sa.Text),
 )
 agg_records = sa.Table(
     "agg_records", metadata,
@@ -529,7 +530,7 @@ def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
 _MAX_BUFFERED_ROWS = 20_000
 _REPORT_COLUMNS = ("org_name", "email", "report_id", "domain", "period_begin", "period_end", "format", "p", "sp",
                    "np", "adkim", "aspf", "fo", "testing", "pct", "generator", "errors", "messages", "source",
-                   "ingested_at")
+                   "ingested_at", "repairs")
 _RECORD_COLUMNS = ("report", "source_ip", "count", "disposition", "dkim_eval", "spf_eval", "dmarc_pass", "spf_pass",
                    "dkim_pass", "header_from", "envelope_from", "envelope_to", "reasons", "spf_results",
                    "dkim_results")
@@ -632,7 +633,7 @@ class IngestSession:
             _cut(policy.np, 16) or None, _cut(policy.adkim, 4) or None, _cut(policy.aspf, 4) or None,
             _cut(policy.fo, 32) or None, _cut(policy.testing, 4) or None, policy.pct, _cut(meta.generator),
             json.dumps(list(meta.errors))[:4000], sum(record[1] for record in records), source[:1000],
-            int(time.time()),
+            int(time.time()), "; ".join(getattr(report, "repairs", ()))[:2000],
         )
         try:
             # The driver's own statement (RETURNING works on SQLite >= 3.35 and PostgreSQL):
