@@ -278,18 +278,70 @@ def suppressions_command(add: tuple[str, ...], remove: tuple[str, ...], data_dir
 # --- ingest ---------------------------------------------------------------------------------------
 
 
+def imap_options(func: F) -> F:
+    options = [
+        click.option("--imap", "imap_url", metavar="URL",
+                     help="imaps://user@host/MAILBOX (or imap:// with STARTTLS, required): read unseen messages "
+                          "and mark them seen (password from $ZEGEL_IMAP_PASSWORD)."),
+        click.option("--imap-ca-file", metavar="FILE", envvar="ZEGEL_IMAP_CA_FILE",
+                     help="Trust this CA bundle for the IMAP server's certificate [default: the system's]."),
+        click.option("--oauth2-token-command", metavar="CMD", envvar="ZEGEL_IMAP_TOKEN_COMMAND",
+                     help="Log in with XOAUTH2 (Microsoft 365, Gmail): CMD prints an access token "
+                          "[$ZEGEL_IMAP_TOKEN_COMMAND]."),
+        click.option("--oauth2-token-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+                     envvar="ZEGEL_IMAP_TOKEN_FILE",
+                     help="Log in with XOAUTH2, the access token read from FILE (re-read at each connection) "
+                          "[$ZEGEL_IMAP_TOKEN_FILE]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _oauth2_token(command_line: str | None, token_file: Path | None) -> str | None:
+    """An OAuth2 access token from a command's output or a file; None for password login."""
+    import shlex
+    import subprocess
+
+    if command_line and token_file:
+        usage_error("--oauth2-token-command and --oauth2-token-file exclude each other")
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            click.echo(f"zegel: --oauth2-token-file {token_file}: {exc}", err=True)
+            sys.exit(1)
+    elif command_line:
+        try:
+            done = subprocess.run(shlex.split(command_line), capture_output=True, timeout=60, check=False)
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            click.echo(f"zegel: --oauth2-token-command: {exc}", err=True)
+            sys.exit(1)
+        if done.returncode != 0:
+            click.echo(f"zegel: --oauth2-token-command exited with status {done.returncode}", err=True)
+            sys.exit(1)
+        token = done.stdout.decode(errors="replace").strip()
+    else:
+        return None
+    if not token or any(c.isspace() for c in token):
+        click.echo("zegel: the OAuth2 access token is empty or not one word", err=True)
+        sys.exit(1)
+    return token
+
+
 @command.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--maildir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Read every message of a maildir (cur/ and new/).")
-@click.option("--imap", "imap_url", metavar="URL",
-              help="imaps://user@host/MAILBOX: read unseen messages and mark them seen "
-                   "(password from $ZEGEL_IMAP_PASSWORD).")
+@click.option("--mbox", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
+              help="Read every message of an mbox file.")
+@imap_options
 @store_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-report lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per report (JSON lines) and totals.")
-def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str | None, data_dir: Path | None,
-                   db_url: str | None, quiet: bool, as_json: bool) -> None:
+def ingest_command(paths: tuple[Path, ...], maildir: Path | None, mbox: Path | None, imap_url: str | None,
+                   imap_ca_file: str | None, oauth2_token_command: str | None, oauth2_token_file: Path | None,
+                   data_dir: Path | None, db_url: str | None, quiet: bool, as_json: bool) -> None:
     """Ingest received DMARC aggregate reports, failure reports and SMTP TLS reports.
 
     Files may be XML, .xml.gz, .zip, .json (TLS-RPT) or mail messages (.eml) carrying them;
@@ -302,14 +354,18 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
       zegel reports ingest reports/*.xml.gz
       zegel reports ingest --maildir ~/Maildir/.DMARC
       ZEGEL_IMAP_PASSWORD=... zegel reports ingest --imap imaps://dmarc@mail.example.com/INBOX
+      zegel reports ingest --imap imaps://dmarc@example.com@outlook.office365.com/INBOX \\
+          --oauth2-token-command "my-token-helper --tenant example"
+      zegel reports ingest --mbox dmarc.mbox
     """
     import json
 
     from zegel.reports.ingest import Ingester, IngestResult, ReportError
 
-    sources = sum(bool(x) for x in (paths, maildir, imap_url))
+    sources = sum(bool(x) for x in (paths, maildir, mbox, imap_url))
     if sources != 1:
-        usage_error("give PATH..., --maildir DIR or --imap URL (exactly one)")
+        usage_error("give PATH..., --maildir DIR, --mbox FILE or --imap URL (exactly one)")
+    token = _oauth2_token(oauth2_token_command, oauth2_token_file) if imap_url else None
     for path in paths:
         if not path.exists():
             usage_error(f"cannot read {path}: no such file or directory")
@@ -320,8 +376,11 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
     def results(ingester: Ingester) -> Iterator[IngestResult]:
         if maildir is not None:
             return ingester.ingest_maildir(maildir)
+        if mbox is not None:
+            return ingester.ingest_mbox(mbox)
         if imap_url:
-            return ingester.ingest_imap(imap_url, password=os.environ.get("ZEGEL_IMAP_PASSWORD"))
+            return ingester.ingest_imap(imap_url, password=os.environ.get("ZEGEL_IMAP_PASSWORD"), oauth2_token=token,
+                                        ca_file=imap_ca_file)
         return ingester.ingest_paths(paths)
 
     with _store(data_dir, db_url) as store, Ingester(store) as ingester:
@@ -380,6 +439,60 @@ def _result_line(result: Any) -> str:
     if result.repairs and result.status == "stored":
         return f"zegel: recovered {result.source}: {result.repairs}"
     return ""
+
+
+@command.command("watch")
+@imap_options
+@click.option("--interval", type=click.IntRange(10, 86400), default=300, show_default=True, metavar="SECONDS",
+              help="Longest wait between checks (IMAP IDLE wakes up earlier when mail arrives).")
+@click.option("--once", is_flag=True, help="Check once and exit (for a timer instead of a service).")
+@store_options
+def watch_command(imap_url: str | None, imap_ca_file: str | None, oauth2_token_command: str | None,
+                  oauth2_token_file: Path | None, interval: int, once: bool, data_dir: Path | None,
+                  db_url: str | None) -> None:
+    """Keep ingesting reports as they arrive in an IMAP mailbox (runs as a service).
+
+    Waits with IMAP IDLE (RFC 2177) when the server offers it, else polls every --interval
+    seconds. A lost connection is retried with a growing delay; each rejected message gets one
+    line on stderr and is marked seen, so it never blocks the mailbox. The OAuth2 token is
+    fetched anew at each connection. See examples/zegel-reports-watch.service.
+
+    \b
+    Example:
+      ZEGEL_IMAP_PASSWORD=... zegel reports watch --imap imaps://dmarc@mail.example.com/INBOX
+    """
+    import time as clock
+
+    from zegel.reports.ingest import Ingester, ReportError, open_imap, url_mailbox, wait_for_mail
+
+    if not imap_url:
+        usage_error("watch needs --imap URL")
+    password = os.environ.get("ZEGEL_IMAP_PASSWORD")
+    delay = 5
+    with _store(data_dir, db_url) as store:
+        while True:
+            try:
+                token = _oauth2_token(oauth2_token_command, oauth2_token_file)
+                with open_imap(imap_url, password=password, oauth2_token=token, ca_file=imap_ca_file) as mailbox:
+                    delay = 5
+                    while True:
+                        with Ingester(store) as ingester:
+                            for result in ingester.ingest_mailbox(mailbox, label=url_mailbox(imap_url)):
+                                _report_line(result, quiet=False, as_json=False)
+                        stats = ingester.stats
+                        if stats.files:
+                            click.echo(f"{stats.files} message(s): {stats.stored} stored, "
+                                       f"{stats.duplicate} duplicate(s), {stats.rejected} rejected", err=True)
+                        if once:
+                            return
+                        wait_for_mail(mailbox, interval)
+            except ReportError as exc:
+                if once:
+                    click.echo(f"zegel: {exc}", err=True)
+                    sys.exit(1)
+                click.echo(f"zegel: {exc}; retrying in {delay} s", err=True)
+                clock.sleep(delay)
+                delay = min(delay * 2, 600)
 
 
 def _report_line(result: Any, *, quiet: bool, as_json: bool) -> None:

@@ -845,49 +845,66 @@ class Ingester:
         for result in results:
             yield self._note(result)
 
-    def ingest_imap(self, url: str, *, password: str | None = None, mark_seen: bool = True) -> Iterator[IngestResult]:
-        """``imaps://user@host[:port]/MAILBOX`` (or imap:// with STARTTLS); the password from the
-        URL or ``password``. Messages are fetched one at a time (bounded memory)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("imap", "imaps") or not parts.hostname:
-            raise ReportError(f"not an IMAP URL: {url!r} (imaps://user@host/INBOX)")
-        user = unquote(parts.username or "")
-        secret = unquote(parts.password) if parts.password else (password or "")
-        mailbox = unquote(parts.path.lstrip("/")) or "INBOX"
+    def ingest_imap(self, url: str, *, password: str | None = None, mark_seen: bool = True,
+                    oauth2_token: str | None = None, ca_file: str | None = None) -> Iterator[IngestResult]:
+        """``imaps://user@host[:port]/MAILBOX``, or ``imap://`` with STARTTLS required (never a
+        cleartext password). Logs in with the password (from the URL or ``password``) or, for
+        Microsoft 365 and Gmail, with an OAuth2 access token (XOAUTH2). Unseen messages are
+        fetched one at a time (bounded memory) and marked seen once ingested."""
+        with open_imap(url, password=password, oauth2_token=oauth2_token, ca_file=ca_file) as mailbox:
+            yield from self.ingest_mailbox(mailbox, label=url_mailbox(url), mark_seen=mark_seen)
+
+    def ingest_mailbox(self, mailbox: Any, *, label: str, mark_seen: bool = True) -> Iterator[IngestResult]:
+        """Ingest the unseen (or, without ``mark_seen``, all) messages of a logged-in imap_tools
+        mailbox with its folder selected."""
+        conn = mailbox.client
         try:
-            conn: imaplib.IMAP4
-            if parts.scheme == "imaps":
-                conn = imaplib.IMAP4_SSL(parts.hostname, parts.port or 993, timeout=30)
-            else:
-                conn = imaplib.IMAP4(parts.hostname, parts.port or 143, timeout=30)
-                if "STARTTLS" in conn.capabilities:
-                    conn.starttls()
-            conn.login(user, secret)
-            conn.select(_imap_quote(mailbox))
             status, found = conn.uid("SEARCH", "UNSEEN" if mark_seen else "ALL")
         except (imaplib.IMAP4.error, OSError) as exc:
-            raise ReportError(f"IMAP {parts.hostname}: {exc}") from None
-        try:
-            uids = found[0].split() if status == "OK" and found and found[0] else []
-            for uid in uids:
-                label = f"imap:{mailbox}/{uid.decode()}"
+            raise ReportError(f"IMAP search: {exc}") from None
+        uids = found[0].split() if status == "OK" and found and found[0] else []
+        for uid in uids:
+            where = f"imap:{label}/{uid.decode(errors='replace')}"
+            try:
                 status, sized = conn.uid("FETCH", uid, "(RFC822.SIZE)")
-                match = re.search(rb"RFC822\.SIZE (\d+)", sized[0] if sized and isinstance(sized[0], bytes) else b"")
+                match = re.search(rb"RFC822\.SIZE (\d{1,20})", sized[0] if sized and isinstance(sized[0], bytes) else b"")
                 if match and int(match.group(1)) > self.limits.max_file:
-                    yield self._note(IngestResult(label, "unknown", "rejected", f"message of {match.group(1).decode()} bytes refused"))
+                    yield self._note(IngestResult(where, "unknown", "rejected", f"message of {match.group(1).decode()} bytes refused"))
                     continue
                 status, fetched = conn.uid("FETCH", uid, "(BODY.PEEK[])")
-                raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
-                if status != "OK" or raw is None:
-                    yield self._note(IngestResult(label, "unknown", "rejected", "fetch failed"))
+            except (imaplib.IMAP4.error, OSError) as exc:
+                raise ReportError(f"IMAP fetch: {exc}") from None
+            raw = next((item[1] for item in fetched if isinstance(item, tuple)), None) if status == "OK" else None
+            if not isinstance(raw, bytes):
+                yield self._note(IngestResult(where, "unknown", "rejected", "fetch failed"))
+                continue
+            self.stats.files += 1
+            yield from self.ingest_bytes(raw, where, as_email=True)
+            if mark_seen:  # a rejected message is marked too: it would be rejected again next time
+                with contextlib.suppress(imaplib.IMAP4.error, OSError):
+                    conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+
+    def ingest_mbox(self, path: str | Path) -> Iterator[IngestResult]:
+        """Every message of an mbox file, read one at a time."""
+        import mailbox
+
+        try:
+            box = mailbox.mbox(str(path), create=False)
+            keys = box.iterkeys()
+            for key in keys:
+                where = f"{path}#{key}"
+                try:
+                    raw = box.get_bytes(key)
+                except (OSError, ValueError, KeyError) as exc:
+                    yield self._note(IngestResult(where, "unknown", "rejected", f"unreadable message: {exc}"))
                     continue
                 self.stats.files += 1
-                yield from self.ingest_bytes(raw, label, as_email=True)
-                if mark_seen:
-                    conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
-        finally:
-            with contextlib.suppress(imaplib.IMAP4.error, OSError):
-                conn.logout()
+                if len(raw) > self.limits.max_file:
+                    yield self._note(IngestResult(where, "unknown", "rejected", f"message of {len(raw)} bytes refused"))
+                    continue
+                yield from self.ingest_bytes(raw, where, as_email=True)
+        except (OSError, mailbox.Error) as exc:
+            raise ReportError(f"cannot read mbox {path}: {exc}") from None
 
     # --- internals ---
 
@@ -1016,5 +1033,70 @@ def _looks_like_email(head: bytes) -> bool:
     return bool(_HEADER_LINE.match(head))
 
 
-def _imap_quote(mailbox: str) -> str:
-    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def url_mailbox(url: str) -> str:
+    return unquote(urlsplit(url).path.lstrip("/")) or "INBOX"
+
+
+@contextlib.contextmanager
+def open_imap(url: str, *, password: str | None = None, oauth2_token: str | None = None,
+              ca_file: str | None = None, timeout: float = 30) -> Iterator[Any]:
+    """A logged-in imap_tools mailbox with the URL's folder selected, over TLS only: imaps://
+    (implicit TLS, RFC 8314) or imap:// with STARTTLS required; certificates are verified."""
+    import ssl
+
+    from imap_tools import MailBox, MailBoxStartTls
+    from imap_tools.errors import ImapToolsError
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname:
+        raise ReportError(f"not an IMAP URL: {url!r} (imaps://user@host/INBOX)")
+    user = unquote(parts.username or "")
+    secret = unquote(parts.password) if parts.password else (password or "")
+    folder = url_mailbox(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ReportError(f"bad port in IMAP URL {url!r}") from None
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ReportError(f"CA file {ca_file}: {exc}") from None
+    try:
+        if parts.scheme == "imaps":
+            box: Any = MailBox(parts.hostname, port or 993, timeout=timeout, ssl_context=context)
+        else:
+            # RFC 8314 3 and RFC 9051 11.1: never a password in cleartext. imap_tools refuses
+            # to go on when STARTTLS fails or is not offered.
+            box = MailBoxStartTls(parts.hostname, port or 143, timeout=timeout, ssl_context=context)
+    except (ImapToolsError, imaplib.IMAP4.error, OSError, ValueError) as exc:
+        if (parts.scheme == "imap" and "STARTTLS" in str(exc).upper()) or "TLS not supported" in str(exc):
+            raise ReportError(f"IMAP {parts.hostname}: the server offers no working STARTTLS; refusing to send "
+                              "the password in cleartext (use imaps://)") from None
+        raise ReportError(f"IMAP {parts.hostname}: {exc}") from None
+    try:
+        if oauth2_token:
+            box.xoauth2(user, oauth2_token, folder)
+        else:
+            box.login(user, secret, folder)
+    except (ImapToolsError, imaplib.IMAP4.error, OSError) as exc:
+        with contextlib.suppress(ImapToolsError, imaplib.IMAP4.error, OSError):
+            box.client.shutdown()
+        raise ReportError(f"IMAP {parts.hostname}: login as {user} failed: {exc}") from None
+    try:
+        yield box
+    finally:
+        with contextlib.suppress(ImapToolsError, imaplib.IMAP4.error, OSError):
+            box.logout()
+
+
+def wait_for_mail(mailbox: Any, seconds: float) -> None:
+    """Until new mail may be there: RFC 2177 IDLE when the server offers it, else a sleep."""
+    import time
+
+    if "IDLE" in mailbox.client.capabilities:
+        try:
+            mailbox.idle.wait(timeout=seconds)
+            return
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise ReportError(f"IMAP IDLE: {exc}") from None
+    time.sleep(seconds)
