@@ -539,22 +539,56 @@ def parse_since(text: str, now: float) -> int:
         usage_error(f"--since: expected e.g. 30d, 12h, 2w or a date like 2026-11-01, not {text!r}")
 
 
+_TABLE = {
+    "en": {"source": "source", "name": "name (PTR)", "sender": "sender", "messages": "messages",
+           "spf": "SPF pass", "spf_al": "SPF aligned", "dkim": "DKIM pass", "dkim_al": "DKIM aligned",
+           "dmarc": "DMARC pass", "category": "category", "reports": "report(s)", "msgs": "message(s)",
+           "policy": "policy", "unknown": "policy unknown", "legit": "legitimate mail passing",
+           "forwarded": "forwarded", "senders": "Senders", "misaligned": "failing mail: envelope-from {env}; DKIM d= {d}",
+           "more": "... and {n} more sources (use --csv or --json for all)", "none": "none",
+           "older": ("{n} older report(s), from {date} on, are left out by --since {since}; "
+                     "use --since {date} to include them."),
+           "percent": "Percentages are shares of each row's messages.",
+           "ptr": "looking up names"},
+    "nl": {"source": "bron", "name": "naam (PTR)", "sender": "verzender", "messages": "berichten",
+           "spf": "SPF geslaagd", "spf_al": "SPF uitgelijnd", "dkim": "DKIM geslaagd", "dkim_al": "DKIM uitgelijnd",
+           "dmarc": "DMARC geslaagd", "category": "categorie", "reports": "rapport(en)", "msgs": "bericht(en)",
+           "policy": "beleid", "unknown": "beleid onbekend", "legit": "legitieme post geslaagd",
+           "forwarded": "doorgestuurd", "senders": "Verzenders",
+           "misaligned": "falende post: envelope-from {env}; DKIM d= {d}",
+           "more": "... en nog {n} bronnen (gebruik --csv of --json voor alle)", "none": "geen",
+           "older": ("{n} ouder(e) rapport(en), vanaf {date}, vallen buiten --since {since}; "
+                     "gebruik --since {date} om ze mee te nemen."),
+           "percent": "Percentages zijn aandelen van de berichten per rij.",
+           "ptr": "namen opzoeken"},
+}
+_CATEGORY_NL = {"passing": "slaagt", "misaligned": "niet uitgelijnd", "partly-failing": "deels falend",
+                "unauthenticated": "niets slaagt", "forwarded": "doorgestuurd"}
+
+
+def _day(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
+
+
 @command.command("summary")
 @click.option("--domain", required=True, metavar="DOMAIN", help="The domain whose received reports to summarise.")
 @click.option("--since", default="30d", show_default=True, metavar="AGE|DATE",
               help="Reports whose period ended after this: 30d, 12h, 2w or 2026-11-01.")
 @click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
-              help="Language of the recommendation.")
+              help="Language of the table and the recommendation.")
+@click.option("--top", type=click.IntRange(1, 10000), default=50, show_default=True, metavar="N",
+              help="Sources shown in the table (by volume); only these get PTR, country and AS lookups.")
 @click.option("--no-ptr", is_flag=True, help="Do not look up the PTR names of sources.")
 @dns_options
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per (source, reporter).")
-def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tuple[str, ...],
+@click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per source.")
+def summary_command(domain: str, since: str, lang: str, top: int, no_ptr: bool, zones: tuple[str, ...],
                     nameservers: tuple[str, ...], offline: bool, timeout: float, data_dir: Path | None,
                     db_url: str | None, as_json: bool, as_csv: bool) -> None:
-    """Per sending source: messages, SPF/DKIM pass and alignment, DMARC pass rate; which sources
-    p=quarantine or p=reject would hurt; and a recommendation for the next policy step.
+    """Per sending source (one row per IP): messages, SPF/DKIM pass and alignment, DMARC pass;
+    senders by name with what to fix; forwarded mail apart; which sources p=quarantine or
+    p=reject would hurt; and a recommendation for the next policy step.
 
     \b
     Examples:
@@ -562,7 +596,7 @@ def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tup
       zegel reports summary --domain example.com --lang nl
       zegel reports summary --domain example.com --csv > sources.csv
     """
-    from zegel.reports.summary import CSV_COLUMNS, csv_rows, summarize
+    from zegel.reports.summary import CSV_COLUMNS, EXPLANATIONS, csv_rows, summarize
 
     if as_json and as_csv:
         usage_error("--json and --csv exclude each other")
@@ -570,8 +604,20 @@ def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tup
         usage_error(f"--domain: {domain!r} is not a domain name")
     start = parse_since(since, time.time())
     resolver = None if no_ptr else make_resolver(zones, nameservers, offline, timeout)
+    text = _TABLE[lang]
     with _store(data_dir, db_url) as store:
-        result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang))  # type: ignore[arg-type]
+        if resolver is not None and not as_json and not as_csv and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            with Progress(TextColumn(text["ptr"]), BarColumn(), MofNCompleteColumn(), transient=True,
+                          console=Console(stderr=True)) as bar:
+                task = bar.add_task("ptr", total=None)
+                result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang,  # type: ignore[arg-type]
+                                               top=top, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                                  total=total)))
+        else:
+            result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang, top=top))  # type: ignore[arg-type]
     if as_json:
         print_json(result.to_json())
         return
@@ -580,23 +626,84 @@ def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tup
         writer.writerow(CSV_COLUMNS)
         writer.writerows(csv_rows(result))
         return
-    policy = f"p={result.policy}" if result.policy else ("beleid onbekend" if lang == "nl" else "policy unknown")
-    click.echo(f"{result.domain}: {result.reports} report(s), {result.messages} message(s), "
-               f"DMARC pass {result.pass_rate * 100:.1f}%, {policy}")
+    policy = f"p={result.policy}" if result.policy else text["unknown"]
+    click.echo(f"{result.domain}: {result.reports} {text['reports']}, {result.messages} {text['msgs']}, "
+               f"{policy}")
+    if result.messages:
+        explain = EXPLANATIONS["nl" if lang == "nl" else "en"]
+        click.echo(f"  {result.pass_rate:6.1%}  {explain['pass_rate']}")
+        click.echo(f"  {result.legitimate_pass_rate:6.1%}  {explain['legitimate_pass_rate']}")
+        if result.forwarded:
+            click.echo(f"  {result.forwarded:>6}  {text['forwarded']}")
+    if result.older_reports and result.older_earliest is not None:
+        click.echo(text["older"].format(n=result.older_reports, date=_day(result.older_earliest), since=since))
     if result.sources:
-        # Plain aligned columns (not a boxed table): readable at 80 columns and easy to grep.
-        shown = result.sources[:50]
-        ip_w = max(6, *(len(s.source_ip) for s in shown))
-        ptr_w = min(30, max(3, *(len(s.ptr or "-") for s in shown)))
-        rep_w = min(16, max(8, *(len(s.reporter) for s in shown)))
-        click.echo(f"{'source':{ip_w}}  {'PTR':{ptr_w}}  {'reporter':{rep_w}}  {'msgs':>7}  {'SPF ok/al':>13}  "
-                   f"{'DKIM ok/al':>13}  {'DMARC':>5}  category")
+        click.echo()
+        shown = result.sources[:top]
+        ip_w = max(len(text["source"]), *(len(s.source_ip) for s in shown))
+        ptr_w = min(30, max(len(text["name"]), *(len(s.ptr or "-") for s in shown)))
+        snd_w = min(40, max(len(text["sender"]), *(len(s.sender) for s in shown)))
+        numbers = ("messages", "spf", "spf_al", "dkim", "dkim_al", "dmarc")
+        widths = [max(7, len(text[n])) for n in numbers]
+        click.echo(f"{text['source']:{ip_w}}  {text['name']:{ptr_w}}  {text['sender']:{snd_w}}  "
+                   + "  ".join(f"{text[n]:>{w}}" for n, w in zip(numbers, widths, strict=True))
+                   + f"  {text['category']}")
         for s in shown:
-            click.echo(f"{s.source_ip:{ip_w}}  {(s.ptr or '-')[:ptr_w]:{ptr_w}}  {s.reporter[:rep_w]:{rep_w}}  "
-                       f"{s.messages:7}  {f'{s.spf_pass}/{s.spf_aligned}':>13}  "
-                       f"{f'{s.dkim_pass}/{s.dkim_aligned}':>13}  {s.pass_rate:5.0%}  {s.category}")
-        if len(result.sources) > 50:
-            click.echo(f"... and {len(result.sources) - 50} more sources (use --csv for all)")
+            cells = (str(s.messages), *(f"{v / s.messages:.0%}" if s.messages else "-" for v in (
+                s.spf_pass, s.spf_aligned, s.dkim_pass, s.dkim_aligned, s.dmarc_pass)))
+            category = _CATEGORY_NL.get(s.category, s.category) if lang == "nl" else s.category
+            click.echo(f"{s.source_ip:{ip_w}}  {(s.ptr or '-')[:ptr_w]:{ptr_w}}  {s.sender[:snd_w]:{snd_w}}  "
+                       + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)) + f"  {category}")
+            if s.category in ("misaligned", "partly-failing"):
+                click.echo(" " * (ip_w + 2) + text["misaligned"].format(
+                    env=", ".join(s.misaligned_envelope_from) or text["none"],
+                    d=", ".join(s.misaligned_dkim_domains) or text["none"]))
+        if len(result.sources) > top:
+            click.echo(text["more"].format(n=len(result.sources) - top))
+        click.echo(text["percent"])
+    if result.senders:
+        click.echo()
+        click.echo(f"{text['senders']}:")
+        for sender in result.senders:
+            click.echo(f"  {sender.name}: {sender.messages} {text['msgs']}, DMARC {sender.pass_rate:.0%}"
+                       + (f", {sender.forwarded} {text['forwarded']}" if sender.forwarded else "")
+                       + f". {sender.advice}")
     click.echo()
     click.echo(result.recommendation)
 
+
+@command.command("trends")
+@click.option("--domain", required=True, metavar="DOMAIN", help="The domain whose received reports to chart.")
+@click.option("--since", default="90d", show_default=True, metavar="AGE|DATE",
+              help="Reports whose period ended after this: 90d, 12w or 2026-09-01.")
+@click.option("--by", "period", type=click.Choice(["day", "week"]), default="day", show_default=True,
+              help="One point per day or per week (weeks start on Monday, UTC).")
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the series as JSON.")
+def trends_command(domain: str, since: str, period: str, data_dir: Path | None, db_url: str | None,
+                   as_json: bool) -> None:
+    """Volume and DMARC pass rate per day or week: sparklines in the terminal, series in JSON.
+
+    \b
+    Example:
+      zegel reports trends --domain example.com --by week --since 26w
+    """
+    from zegel.reports.summary import sparkline, trend
+
+    start = parse_since(since, time.time())
+    with _store(data_dir, db_url) as store:
+        series = trend(store, domain, start, period)
+    if as_json:
+        print_json(series.to_json())
+        return
+    if not series.points:
+        click.echo(f"{series.domain}: no reports since {_day(start)}")
+        return
+    first, last = series.points[0], series.points[-1]
+    click.echo(f"{series.domain}, per {period}, {_day(first.start)} .. {_day(last.start)}:")
+    click.echo(f"  messages    {sparkline([p.messages for p in series.points])}  "
+               f"{min(p.messages for p in series.points)} .. {max(p.messages for p in series.points)}")
+    click.echo(f"  DMARC pass  {sparkline([p.pass_rate for p in series.points])}  "
+               f"{min(p.pass_rate for p in series.points):.0%} .. {max(p.pass_rate for p in series.points):.0%}")
+    for point in series.points:
+        click.echo(f"  {_day(point.start)}  {point.messages:>9}  {point.pass_rate:6.1%}")
