@@ -707,3 +707,178 @@ def trends_command(domain: str, since: str, period: str, data_dir: Path | None, 
                f"{min(p.pass_rate for p in series.points):.0%} .. {max(p.pass_rate for p in series.points):.0%}")
     for point in series.points:
         click.echo(f"  {_day(point.start)}  {point.messages:>9}  {point.pass_rate:6.1%}")
+
+
+@command.command("failures")
+@click.argument("number", required=False, type=click.IntRange(min=1), metavar="[ID]")
+@click.option("--domain", metavar="DOMAIN", help="Only reports about this domain.")
+@click.option("--since", default=None, metavar="AGE|DATE", help="Only reports that arrived after this: 30d or 2026-11-01.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Show at most this many.")
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def failures_command(number: int | None, domain: str | None, since: str | None, limit: int, data_dir: Path | None,
+                     db_url: str | None, as_json: bool) -> None:
+    """List stored failure reports (RFC 6591 / RFC 9991), newest first; with ID, show one.
+
+    \b
+    Examples:
+      zegel reports failures --domain example.com --since 7d
+      zegel reports failures 12
+    """
+    start = parse_since(since, time.time()) if since else None
+    with _store(data_dir, db_url) as store:
+        rows = store.failure_reports(domain, start, limit, report=number)
+    if number is not None and not rows:
+        click.echo(f"zegel: no failure report {number}", err=True)
+        sys.exit(1)
+    if as_json:
+        print_json(rows[0] if number is not None else rows)
+        return
+    if number is not None:
+        for key, value in rows[0].items():
+            if key == "arrival_time" and value:
+                value = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+            click.echo(f"{key.replace('_', '-')}: {value if value not in (None, '') else '-'}")
+        return
+    if not rows:
+        click.echo("no failure reports stored" + (f" for {domain}" if domain else ""))
+        return
+    click.echo(f"{'id':>5}  {'arrived':16}  {'domain':24}  {'source':15}  {'type':12}  {'failure':8}  mail-from")
+    for row in rows:
+        arrived = time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["arrival_time"] or row["ingested_at"]))
+        click.echo(f"{row['id']:>5}  {arrived:16}  {row['reported_domain'][:24]:24}  {row['source_ip'][:15]:15}  "
+                   f"{row['feedback_type'][:12]:12}  {row['auth_failure'][:8] or '-':8}  {row['original_mail_from']}")
+
+
+@command.command("tls")
+@click.option("--domain", metavar="DOMAIN", help="Only reports about this policy domain.")
+@click.option("--since", default=None, metavar="AGE|DATE", help="Only reports whose period ended after this.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Show at most this many.")
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tls_command(domain: str | None, since: str | None, limit: int, data_dir: Path | None, db_url: str | None,
+                as_json: bool) -> None:
+    """List stored SMTP TLS reports (RFC 8460): sessions that succeeded and failed, and why.
+
+    \b
+    Example:
+      zegel reports tls --domain example.com --since 30d
+    """
+    import json
+
+    start = parse_since(since, time.time()) if since else None
+    with _store(data_dir, db_url) as store:
+        rows = store.tls_reports(domain, start, limit)
+    for row in rows:
+        try:
+            row["failure_details"] = [list(d) for d in json.loads(row["failure_details"] or "[]")]
+        except ValueError:
+            row["failure_details"] = []
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no SMTP TLS reports stored" + (f" for {domain}" if domain else ""))
+        return
+    click.echo(f"{'period':10}  {'reporter':20}  {'domain':24}  {'policy':7}  {'ok':>9}  {'failed':>7}  failures")
+    for row in rows:
+        details = ", ".join(f"{kind} {count}" for kind, count in row["failure_details"]) or "-"
+        click.echo(f"{_day(row['period_begin']):10}  {row['organization'][:20]:20}  {row['policy_domain'][:24]:24}  "
+                   f"{row['policy_type'][:7] or '-':7}  {row['successful']:>9}  {row['failed']:>7}  {details}")
+
+
+EXPORT_COLUMNS = (
+    "xml_schema", "org_name", "org_email", "report_id", "begin_date", "end_date", "errors", "domain", "adkim", "aspf",
+    "p", "sp", "pct", "source_ip_address", "source_country", "source_reverse_dns", "source_base_domain", "count",
+    "spf_aligned", "dkim_aligned", "dmarc_aligned", "disposition", "policy_override_reasons",
+    "policy_override_comments", "envelope_from", "header_from", "envelope_to", "dkim_domains", "dkim_selectors",
+    "dkim_results", "spf_domains", "spf_scopes", "spf_results", "reporter", "period_begin", "period_end",
+    "repairs",
+)
+
+
+def _export_row(record: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    import json
+
+    def rows(text: str) -> list[list[str]]:
+        try:
+            value = json.loads(text or "[]")
+        except ValueError:
+            return []
+        return [[str(x) for x in item] for item in value if isinstance(item, list)]
+
+    dkim, spf, reasons = rows(record["dkim_results"]), rows(record["spf_results"]), rows(record["reasons"])
+    ip = record["source_ip"]
+    ptr = names.get(ip, "")
+    from zegel.reports.senders import as_info, base_domain
+
+    return {
+        "xml_schema": record["format"],
+        "org_name": record["org_name"], "org_email": record["email"], "report_id": record["report_id"],
+        "begin_date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record["period_begin"])),
+        "end_date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record["period_end"])),
+        "errors": "", "domain": record["domain"], "adkim": record["adkim"] or "r", "aspf": record["aspf"] or "r",
+        "p": record["p"], "sp": record["sp"] or "", "pct": record["pct"] if record["pct"] is not None else "",
+        "source_ip_address": ip, "source_country": as_info(ip)[0], "source_reverse_dns": ptr,
+        "source_base_domain": base_domain(ptr) if ptr else "", "count": record["count"],
+        "spf_aligned": record["spf_eval"] == "pass", "dkim_aligned": record["dkim_eval"] == "pass",
+        "dmarc_aligned": bool(record["dmarc_pass"]), "disposition": record["disposition"],
+        "policy_override_reasons": ",".join(r[0] for r in reasons if r),
+        "policy_override_comments": ",".join(r[1] for r in reasons if len(r) > 1 and r[1]),
+        # As parsedmarc does: reports that leave envelope_from out get SPF's MAIL FROM domain.
+        "envelope_from": record["envelope_from"] or next((r[0] for r in spf if len(r) > 1 and r[1] in ("mfrom", "")), ""),
+        "header_from": record["header_from"],
+        "envelope_to": record["envelope_to"],
+        "dkim_domains": ",".join(r[0] for r in dkim), "dkim_selectors": ",".join(r[1] for r in dkim if len(r) > 1),
+        "dkim_results": ",".join(r[2] for r in dkim if len(r) > 2),
+        "spf_domains": ",".join(r[0] for r in spf), "spf_scopes": ",".join(r[1] for r in spf if len(r) > 1),
+        "spf_results": ",".join(r[2] for r in spf if len(r) > 2),
+        "reporter": record["org_name"], "period_begin": record["period_begin"], "period_end": record["period_end"],
+        "repairs": record["repairs"] or "",
+    }
+
+
+@command.command("export")
+@click.option("--domain", metavar="DOMAIN", help="Only records of this domain's reports.")
+@click.option("--since", default=None, metavar="AGE|DATE", help="Only reports whose period ended after this.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
+              help="JSON lines (one object per record) or CSV (parsedmarc's aggregate columns and more).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=Path("-"),
+              show_default=True, help="Write here instead of standard output.")
+@store_options
+def export_command(domain: str | None, since: str | None, fmt: str, output: Path, data_dir: Path | None,
+                   db_url: str | None) -> None:
+    """Export every stored aggregate record, one row each, with its report's metadata.
+
+    The CSV carries parsedmarc's aggregate CSV columns (so tools built for it read it), plus
+    reporter, period and what ingest repaired. PTR names come from the store's cache only.
+
+    \b
+    Examples:
+      zegel reports export --domain example.com --format csv -o records.csv
+      zegel reports export --since 30d | jq 'select(.dmarc_aligned == false)'
+    """
+    import json
+
+    start = parse_since(since, time.time()) if since else None
+    stream = sys.stdout if str(output) == "-" else output.open("w", newline="", encoding="utf-8")
+    try:
+        with _store(data_dir, db_url) as store:
+            writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS) if fmt == "csv" else None
+            if writer is not None:
+                writer.writeheader()
+            names: dict[str, str] = {}
+            looked_up: set[str] = set()
+            for record in store.aggregate_records(domain, start):
+                ip = record["source_ip"]
+                if ip not in looked_up and len(looked_up) < 100_000:
+                    looked_up.add(ip)
+                    names.update(store.cached_ptr([ip], 10**9))
+                row = _export_row(record, names)
+                if writer is not None:
+                    writer.writerow(row)
+                else:
+                    stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+    finally:
+        if stream is not sys.stdout:
+            stream.close()

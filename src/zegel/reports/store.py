@@ -524,10 +524,12 @@ class ReportStore:
             conn.execute(statement, rows)
 
     def failure_reports(self, domain: str | None = None, since: int | None = None,
-                        limit: int | None = None) -> list[dict[str, Any]]:
-        """Stored failure reports, newest first."""
+                        limit: int | None = None, report: int | None = None) -> list[dict[str, Any]]:
+        """Stored failure reports, newest first (or the one with id ``report``)."""
         table = failure_reports
         query = sa.select(table).order_by(table.c.id.desc())
+        if report is not None:
+            query = query.where(table.c.id == report)
         if domain:
             query = query.where(table.c.reported_domain == domain.lower())
         if since is not None:
@@ -555,7 +557,7 @@ class ReportStore:
         """Every stored aggregate record with its report's metadata, streamed (for export)."""
         r, rep = agg_records.c, agg_reports.c
         query = (sa.select(rep.org_name, rep.email, rep.report_id, rep.domain, rep.period_begin, rep.period_end,
-                           rep.p, rep.sp, rep.pct, rep.adkim, rep.aspf, rep.repairs, r.source_ip, r.count,
+                           rep.p, rep.sp, rep.pct, rep.adkim, rep.aspf, rep.repairs, rep.format, r.source_ip, r.count,
                            r.disposition, r.dkim_eval, r.spf_eval, r.dmarc_pass, r.header_from, r.envelope_from,
                            r.envelope_to, r.reasons, r.dkim_results, r.spf_results)
                  .select_from(agg_records.join(agg_reports, r.report == rep.id))
