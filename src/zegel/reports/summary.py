@@ -303,6 +303,8 @@ def build_summary(domain: str, since: int, rows: Sequence[Sequence[Any]], *, pol
         else:
             sender = identify_sender(domain, ptr=ptr, dkim_domains=tuple(f.dkim), spf_domains=tuple(f.spf_domains),
                                      envelope_domains=tuple(f.envelope), as_name=as_name)
+            if sender.kind == "own" and lang == "nl":
+                sender = Sender(f"{domain} (eigen servers)", "own")
         forwarded = f.forwarded
         if sender.kind == "mailbox" and f.dmarc_pass < f.messages and _own(domain, f.bad_dkim):
             # Our own signed mail failing from a mailbox provider's network: forwarded by a user
