@@ -381,6 +381,54 @@ class ReportStore:
         with self._write() as conn:
             return conn.execute(stmt).scalar() is not None
 
+    @contextlib.contextmanager
+    def claim_period(self, domain: str, begin: int, end: int) -> Iterator[bool]:
+        """Hold the right to build and send ``domain``'s report for one period while the block
+        runs; False when another generator holds it now. Generators on several hosts share
+        PostgreSQL: a session advisory lock there (released when the block ends or the
+        connection dies, so a crashed generator blocks nobody). On SQLite, one host: a lock
+        file beside the database."""
+        key = f"zegel-report:{domain}:{begin}:{end}"
+        if self.dialect == "postgresql":
+            try:
+                conn = self.engine.connect()
+            except SQLAlchemyError as err:
+                raise _translate(err) from None
+            try:
+                lock = sa.text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))")
+                held = bool(conn.execute(lock, {"key": key}).scalar())
+                conn.commit()
+                try:
+                    yield held
+                finally:
+                    if held:
+                        with contextlib.suppress(SQLAlchemyError):
+                            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), {"key": key})
+                            conn.commit()
+            finally:
+                conn.close()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield True
+            return
+        import fcntl
+        import hashlib
+
+        lock_path = f"{database}.send-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
+        with open(lock_path, "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path)
+
     def log_delivery(self, kind: str, destination: str, report_id: str, status: str, detail: str = "",
                      at: int | None = None) -> None:
         with self._write() as conn:
@@ -658,7 +706,11 @@ class IngestSession:
 
     def __init__(self, store: ReportStore, batch: int = 200) -> None:
         self.store = store
-        self.batch = batch
+        # PostgreSQL may be shared by ingesters on several hosts, and the same report may reach
+        # more than one: a transaction holding several new reports could wait on another
+        # holding them in the other order (a deadlock, and a lost batch). One report per
+        # transaction never holds more than one such key, so nobody waits in a circle.
+        self.batch = 1 if store.dialect == "postgresql" else batch
         self._conn: Connection | None = None
         self._raw_cursor: Any = None
         self._pending = 0
