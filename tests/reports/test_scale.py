@@ -35,7 +35,7 @@ def test_four_concurrent_ingesters_store_each_report_once(pg_cluster: PgCluster,
                 for _ in ingester.ingest_paths(order):
                     pass
             stats.append(ingester.stats)
-        except BaseException as exc:  # noqa: BLE001 (reported below)
+        except BaseException as exc:
             errors.append(exc)
         finally:
             store.close()
@@ -82,7 +82,7 @@ def test_two_generators_at_once_send_each_report_exactly_once(pg_cluster: PgClus
             start.wait()
             summary = asyncio.run(sender.send(periods))
             results.append(sum(d.status == "sent" for d in summary.deliveries))
-        except BaseException as exc:  # noqa: BLE001 (reported below)
+        except BaseException as exc:
             errors.append(exc)
         finally:
             own.close()
