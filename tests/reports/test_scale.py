@@ -101,3 +101,26 @@ def test_two_generators_at_once_send_each_report_exactly_once(pg_cluster: PgClus
     summary = asyncio.run(sender_for(again, Resolver(offline=True), port=sink.port, rate=1000).send(periods))
     again.close()
     assert summary.reports == 0 and summary.already_reported == len(domains)
+
+
+def test_records_are_partitioned_by_month(pg_cluster: PgCluster, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from zegel.reports.corpus import as_gzip, make_report
+
+    url = pg_cluster.new_database()
+    store = open_store(url, tmp_path)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index, begin in enumerate((1_790_000_000, 1_790_000_000 + 40 * 86400, 1_000_000_000)):
+        _, xml = make_report("outlook", random.Random(index), index=index, records=3, domain="example.com", begin=begin)
+        (folder / f"{index}.xml.gz").write_bytes(as_gzip(xml))
+    with Ingester(store) as ingester:
+        assert [r.status for r in ingester.ingest_paths(sorted(folder.iterdir()))] == ["stored"] * 3
+    with store.engine.connect() as conn:
+        kind = conn.execute(sa.text("SELECT relkind FROM pg_class WHERE relname = 'agg_records'")).scalar()
+        placed = dict(conn.execute(sa.text(
+            "SELECT tableoid::regclass::text, count(*) FROM agg_records GROUP BY 1")).all())
+    store.close()
+    assert kind == "p"  # a partitioned table
+    assert placed == {"agg_records_2026_09": 3, "agg_records_2026_11": 3, "agg_records_default": 3}

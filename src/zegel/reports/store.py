@@ -9,6 +9,7 @@ date range), failure reports on a digest of their content.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
 import os
@@ -37,6 +38,16 @@ from zegel.reports.model import (
 )
 
 DB_FILENAME = "reports.sqlite3"
+
+
+def month_bounds(epoch: int) -> tuple[str, int, int]:
+    """(partition name, first second, first second of the next month) of the UTC month of
+    ``epoch``: agg_records is partitioned by month on PostgreSQL."""
+    when = time.gmtime(max(0, min(epoch, 253402300799)))
+    start = calendar.timegm((when.tm_year, when.tm_mon, 1, 0, 0, 0, 0, 0, 0))
+    year, month = (when.tm_year + 1, 1) if when.tm_mon == 12 else (when.tm_year, when.tm_mon + 1)
+    return (f"agg_records_{when.tm_year:04d}_{when.tm_mon:02d}", start,
+            calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0)))
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -144,6 +155,7 @@ agg_records = sa.Table(
     sa.Column("reasons", sa.Text),
     sa.Column("spf_results", sa.Text),
     sa.Column("dkim_results", sa.Text),
+    sa.Column("period_begin", sa.BigInteger),
 )
 failure_reports = sa.Table(
     "failure_reports", metadata,
@@ -672,7 +684,7 @@ def _passes(results: Sequence[tuple[str, ...]]) -> bool:
     return False
 
 
-def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
+def _record_row(report_key: int, fields: RecordFields, period_begin: int = 0) -> tuple[Any, ...]:
     """The agg_records columns (``_RECORD_COLUMNS``) of one record."""
     ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf = fields
     # The usual row has one result of each kind: handled inline (this runs once per stored row).
@@ -689,7 +701,7 @@ def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
     return (report_key, ip[:45], count, disposition[:16], dkim_eval, spf_eval,
             dkim_eval == "pass" or spf_eval == "pass",  # RFC 9989 4.2: either aligned identifier passes
             spf_pass, dkim_pass, header_from[:255], envelope_from[:255], envelope_to[:255],
-            _JSON.encode([list(r) for r in reasons]) if reasons else "[]", spf_json, dkim_json)
+            _JSON.encode([list(r) for r in reasons]) if reasons else "[]", spf_json, dkim_json, period_begin)
 
 
 _MAX_BUFFERED_ROWS = 20_000
@@ -698,7 +710,7 @@ _REPORT_COLUMNS = ("org_name", "email", "report_id", "domain", "period_begin", "
                    "ingested_at", "repairs")
 _RECORD_COLUMNS = ("report", "source_ip", "count", "disposition", "dkim_eval", "spf_eval", "dmarc_pass", "spf_pass",
                    "dkim_pass", "header_from", "envelope_from", "envelope_to", "reasons", "spf_results",
-                   "dkim_results")
+                   "dkim_results", "period_begin")
 
 
 class IngestSession:
@@ -814,7 +826,8 @@ class IngestSession:
                 return False
             report_key = found[0][0]
             # Rows of many reports go in one executemany at commit time: far fewer round trips.
-            self._records.extend([_record_row(report_key, fields) for fields in records])
+            begin = meta.begin
+            self._records.extend([_record_row(report_key, fields, begin) for fields in records])
             if len(self._records) >= _MAX_BUFFERED_ROWS:  # bounded memory, however large the reports
                 self._flush_records()
         except self._errors as err:
