@@ -9,6 +9,7 @@ date range), failure reports on a digest of their content.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
 import os
@@ -37,6 +38,16 @@ from zegel.reports.model import (
 )
 
 DB_FILENAME = "reports.sqlite3"
+
+
+def month_bounds(epoch: int) -> tuple[str, int, int]:
+    """(partition name, first second, first second of the next month) of the UTC month of
+    ``epoch``: agg_records is partitioned by month on PostgreSQL."""
+    when = time.gmtime(max(0, min(epoch, 253402300799)))
+    start = calendar.timegm((when.tm_year, when.tm_mon, 1, 0, 0, 0, 0, 0, 0))
+    year, month = (when.tm_year + 1, 1) if when.tm_mon == 12 else (when.tm_year, when.tm_mon + 1)
+    return (f"agg_records_{when.tm_year:04d}_{when.tm_mon:02d}", start,
+            calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0)))
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -118,6 +129,13 @@ agg_reports = sa.Table(
     sa.Column("messages", sa.BigInteger),
     sa.Column("source", sa.Text),
     sa.Column("ingested_at", sa.BigInteger),
+    sa.Column("repairs", sa.Text),
+)
+ptr_cache = sa.Table(
+    "ptr_cache", metadata,
+    sa.Column("ip", sa.String(45), primary_key=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("resolved_at", sa.BigInteger),
 )
 agg_records = sa.Table(
     "agg_records", metadata,
@@ -137,6 +155,7 @@ agg_records = sa.Table(
     sa.Column("reasons", sa.Text),
     sa.Column("spf_results", sa.Text),
     sa.Column("dkim_results", sa.Text),
+    sa.Column("period_begin", sa.BigInteger),
 )
 failure_reports = sa.Table(
     "failure_reports", metadata,
@@ -374,6 +393,54 @@ class ReportStore:
         with self._write() as conn:
             return conn.execute(stmt).scalar() is not None
 
+    @contextlib.contextmanager
+    def claim_period(self, domain: str, begin: int, end: int) -> Iterator[bool]:
+        """Hold the right to build and send ``domain``'s report for one period while the block
+        runs; False when another generator holds it now. Generators on several hosts share
+        PostgreSQL: a session advisory lock there (released when the block ends or the
+        connection dies, so a crashed generator blocks nobody). On SQLite, one host: a lock
+        file beside the database."""
+        key = f"zegel-report:{domain}:{begin}:{end}"
+        if self.dialect == "postgresql":
+            try:
+                conn = self.engine.connect()
+            except SQLAlchemyError as err:
+                raise _translate(err) from None
+            try:
+                lock = sa.text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))")
+                held = bool(conn.execute(lock, {"key": key}).scalar())
+                conn.commit()
+                try:
+                    yield held
+                finally:
+                    if held:
+                        with contextlib.suppress(SQLAlchemyError):
+                            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), {"key": key})
+                            conn.commit()
+            finally:
+                conn.close()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield True
+            return
+        import fcntl
+        import hashlib
+
+        lock_path = f"{database}.send-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
+        with open(lock_path, "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path)
+
     def log_delivery(self, kind: str, destination: str, report_id: str, status: str, detail: str = "",
                      at: int | None = None) -> None:
         with self._write() as conn:
@@ -452,6 +519,117 @@ class ReportStore:
         with self._read() as conn:
             return [SourceStats(row[0], row[1], *(int(v or 0) for v in row[2:])) for row in conn.execute(query)]
 
+    def source_details(self, domain: str, since: int) -> list[tuple[Any, ...]]:
+        """Received records of ``domain`` (periods ending at/after ``since``) folded by what a
+        summary tells apart: (source_ip, reporter, envelope_from, dkim_results JSON,
+        spf_results JSON, reasons JSON, messages, dmarc_pass, spf_aligned_pass, dkim_aligned_pass,
+        spf_pass, dkim_pass, quarantined, rejected)."""
+        r, rep = agg_records.c, agg_reports.c
+
+        def total_if(condition: Any) -> Any:
+            return sa.func.sum(sa.case((condition, r.count), else_=0))
+
+        keys = (r.source_ip, rep.org_name, r.envelope_from, r.dkim_results, r.spf_results, r.reasons)
+        query = (
+            sa.select(*keys, sa.func.sum(r.count), total_if(r.dmarc_pass), total_if(r.spf_eval == "pass"),
+                      total_if(r.dkim_eval == "pass"), total_if(r.spf_pass), total_if(r.dkim_pass),
+                      total_if(r.disposition == "quarantine"), total_if(r.disposition == "reject"))
+            .select_from(agg_records.join(agg_reports, r.report == rep.id))
+            .where(rep.domain == domain.lower(), rep.period_end >= since)
+            .group_by(*keys)
+        )
+        with self._read() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    def reports_before(self, domain: str, since: int) -> tuple[int, int | None]:
+        """(number, earliest period start) of ``domain``'s reports whose period ended before ``since``."""
+        rep = agg_reports.c
+        query = sa.select(sa.func.count(), sa.func.min(rep.period_begin)).where(
+            rep.domain == domain.lower(), rep.period_end < since)
+        with self._read() as conn:
+            count, earliest = conn.execute(query).one()
+        return int(count or 0), (int(earliest) if earliest is not None else None)
+
+    def daily_totals(self, domain: str, since: int) -> list[tuple[int, int, int]]:
+        """(day as epoch seconds at 00:00 UTC, messages, DMARC pass) by report period start."""
+        r, rep = agg_records.c, agg_reports.c
+        day = (rep.period_begin / 86400).cast(sa.BigInteger) if self.dialect == "sqlite" else sa.func.floor(
+            rep.period_begin / 86400.0).cast(sa.BigInteger)
+        query = (sa.select(day, sa.func.sum(r.count), sa.func.sum(sa.case((r.dmarc_pass, r.count), else_=0)))
+                 .select_from(agg_records.join(agg_reports, r.report == rep.id))
+                 .where(rep.domain == domain.lower(), rep.period_end >= since)
+                 .group_by(day).order_by(day))
+        with self._read() as conn:
+            return [(int(d) * 86400, int(m or 0), int(p or 0)) for d, m, p in conn.execute(query)]
+
+    def cached_ptr(self, ips: Sequence[str], max_age: int) -> dict[str, str]:
+        now = int(time.time())
+        found: dict[str, str] = {}
+        with self._read() as conn:
+            for chunk in chunked(ips, 500):
+                query = sa.select(ptr_cache.c.ip, ptr_cache.c.name).where(
+                    ptr_cache.c.ip.in_(chunk), ptr_cache.c.resolved_at >= now - max_age)
+                found.update({ip: name for ip, name in conn.execute(query)})
+        return found
+
+    def cache_ptr(self, names: dict[str, str]) -> None:
+        if not names:
+            return
+        now = int(time.time())
+        rows = [{"ip": ip[:45], "name": _cut(_no_nul(name)), "resolved_at": now} for ip, name in names.items()]
+        statement = self._insert(ptr_cache)
+        statement = statement.on_conflict_do_update(
+            index_elements=["ip"], set_={"name": statement.excluded.name, "resolved_at": statement.excluded.resolved_at})
+        with self._write() as conn:
+            conn.execute(statement, rows)
+
+    def failure_reports(self, domain: str | None = None, since: int | None = None,
+                        limit: int | None = None, report: int | None = None) -> list[dict[str, Any]]:
+        """Stored failure reports, newest first (or the one with id ``report``)."""
+        table = failure_reports
+        query = sa.select(table).order_by(table.c.id.desc())
+        if report is not None:
+            query = query.where(table.c.id == report)
+        if domain:
+            query = query.where(table.c.reported_domain == domain.lower())
+        if since is not None:
+            query = query.where(sa.func.coalesce(table.c.arrival_time, table.c.ingested_at) >= since)
+        if limit:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def tls_reports(self, domain: str | None = None, since: int | None = None,
+                    limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored SMTP TLS report policies (one row per report and policy domain), newest first."""
+        table = tls_reports
+        query = sa.select(table).order_by(table.c.period_end.desc(), table.c.id.desc())
+        if domain:
+            query = query.where(table.c.policy_domain == domain.lower())
+        if since is not None:
+            query = query.where(table.c.period_end >= since)
+        if limit:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def aggregate_records(self, domain: str | None = None, since: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every stored aggregate record with its report's metadata, streamed (for export)."""
+        r, rep = agg_records.c, agg_reports.c
+        query = (sa.select(rep.org_name, rep.email, rep.report_id, rep.domain, rep.period_begin, rep.period_end,
+                           rep.p, rep.sp, rep.pct, rep.adkim, rep.aspf, rep.repairs, rep.format, r.source_ip, r.count,
+                           r.disposition, r.dkim_eval, r.spf_eval, r.dmarc_pass, r.header_from, r.envelope_from,
+                           r.envelope_to, r.reasons, r.dkim_results, r.spf_results)
+                 .select_from(agg_records.join(agg_reports, r.report == rep.id))
+                 .order_by(rep.period_begin, rep.id, r.id))
+        if domain:
+            query = query.where(rep.domain == domain.lower())
+        if since is not None:
+            query = query.where(rep.period_end >= since)
+        with self._read() as conn:
+            for row in conn.execution_options(stream_results=True, yield_per=2000).execute(query):
+                yield dict(row._mapping)
+
     def published_policy(self, domain: str, since: int) -> dict[str, Any] | None:
         """The policy the most recent received report says ``domain`` publishes."""
         rep = agg_reports.c
@@ -506,7 +684,7 @@ def _passes(results: Sequence[tuple[str, ...]]) -> bool:
     return False
 
 
-def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
+def _record_row(report_key: int, fields: RecordFields, period_begin: int = 0) -> tuple[Any, ...]:
     """The agg_records columns (``_RECORD_COLUMNS``) of one record."""
     ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf = fields
     # The usual row has one result of each kind: handled inline (this runs once per stored row).
@@ -523,16 +701,16 @@ def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
     return (report_key, ip[:45], count, disposition[:16], dkim_eval, spf_eval,
             dkim_eval == "pass" or spf_eval == "pass",  # RFC 9989 4.2: either aligned identifier passes
             spf_pass, dkim_pass, header_from[:255], envelope_from[:255], envelope_to[:255],
-            _JSON.encode([list(r) for r in reasons]) if reasons else "[]", spf_json, dkim_json)
+            _JSON.encode([list(r) for r in reasons]) if reasons else "[]", spf_json, dkim_json, period_begin)
 
 
 _MAX_BUFFERED_ROWS = 20_000
 _REPORT_COLUMNS = ("org_name", "email", "report_id", "domain", "period_begin", "period_end", "format", "p", "sp",
                    "np", "adkim", "aspf", "fo", "testing", "pct", "generator", "errors", "messages", "source",
-                   "ingested_at")
+                   "ingested_at", "repairs")
 _RECORD_COLUMNS = ("report", "source_ip", "count", "disposition", "dkim_eval", "spf_eval", "dmarc_pass", "spf_pass",
                    "dkim_pass", "header_from", "envelope_from", "envelope_to", "reasons", "spf_results",
-                   "dkim_results")
+                   "dkim_results", "period_begin")
 
 
 class IngestSession:
@@ -540,7 +718,11 @@ class IngestSession:
 
     def __init__(self, store: ReportStore, batch: int = 200) -> None:
         self.store = store
-        self.batch = batch
+        # PostgreSQL may be shared by ingesters on several hosts, and the same report may reach
+        # more than one: a transaction holding several new reports could wait on another
+        # holding them in the other order (a deadlock, and a lost batch). One report per
+        # transaction never holds more than one such key, so nobody waits in a circle.
+        self.batch = 1 if store.dialect == "postgresql" else batch
         self._conn: Connection | None = None
         self._raw_cursor: Any = None
         self._pending = 0
@@ -632,7 +814,7 @@ class IngestSession:
             _cut(policy.np, 16) or None, _cut(policy.adkim, 4) or None, _cut(policy.aspf, 4) or None,
             _cut(policy.fo, 32) or None, _cut(policy.testing, 4) or None, policy.pct, _cut(meta.generator),
             json.dumps(list(meta.errors))[:4000], sum(record[1] for record in records), source[:1000],
-            int(time.time()),
+            int(time.time()), "; ".join(getattr(report, "repairs", ()))[:2000],
         )
         try:
             # The driver's own statement (RETURNING works on SQLite >= 3.35 and PostgreSQL):
@@ -644,7 +826,8 @@ class IngestSession:
                 return False
             report_key = found[0][0]
             # Rows of many reports go in one executemany at commit time: far fewer round trips.
-            self._records.extend([_record_row(report_key, fields) for fields in records])
+            begin = meta.begin
+            self._records.extend([_record_row(report_key, fields, begin) for fields in records])
             if len(self._records) >= _MAX_BUFFERED_ROWS:  # bounded memory, however large the reports
                 self._flush_records()
         except self._errors as err:
