@@ -30,15 +30,39 @@ MAX_RECORDS = 500
 
 _r, _rep = agg_records.c, agg_reports.c
 
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_meta = sa.MetaData()
+rollup = sa.Table(
+    "console_rollup", _meta,
+    sa.Column("domain", sa.String(255)),
+    sa.Column("day", sa.BigInteger),
+    sa.Column("reporter", sa.String(255)),
+    sa.Column("sender", sa.String(255)),
+    *(sa.Column(name, sa.BigInteger) for name in ("source_rows", "messages", "dmarc_pass", "spf_pass", "spf_aligned",
+                                                  "dkim_pass", "dkim_aligned", "quarantined", "rejected")),
+    sa.Column("dkim_sample", sa.Text),
+)
+rolled = sa.Table("console_rolled", _meta, sa.Column("report", Id, primary_key=True))
+rollup_lock = sa.Table("console_rollup_lock", _meta, sa.Column("id", sa.Integer, primary_key=True),
+                       sa.Column("version", sa.BigInteger))
+_COUNTS = ("source_rows", "messages", "dmarc_pass", "spf_pass", "spf_aligned", "dkim_pass", "dkim_aligned",
+           "quarantined", "rejected")
+_u = rollup.c
+
 
 def sender_key() -> Any:
     """SQL expression naming a record's sender (see the module docstring)."""
-    return sa.case((_r.envelope_from != "", sa.func.lower(_r.envelope_from)), else_=_r.source_ip)
+    return sa.func.substr(sa.case((_r.envelope_from != "", sa.func.lower(_r.envelope_from)), else_=_r.source_ip), 1, 255)
+
+
+def day_of(seconds: int) -> int:
+    return seconds - seconds % DAY
 
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Period [since, until) by report period, and optionally one reporter (org name)."""
+    """Reports whose period begins in [since, until) (whole UTC days), optionally from one
+    reporter (org name)."""
 
     domain: str
     since: int
@@ -46,11 +70,20 @@ class Filters:
     reporter: str | None = None
 
     def where(self) -> list[Any]:
-        conditions = [_rep.domain == self.domain.lower(), _rep.period_end >= self.since]
+        """Conditions on the raw report tables."""
+        conditions = [_rep.domain == self.domain.lower(), _rep.period_begin >= day_of(self.since)]
         if self.until is not None:
             conditions.append(_rep.period_begin < self.until)
         if self.reporter:
             conditions.append(_rep.org_name == self.reporter)
+        return conditions
+
+    def rollup_where(self) -> list[Any]:
+        conditions = [_u.domain == self.domain.lower(), _u.day >= day_of(self.since)]
+        if self.until is not None:
+            conditions.append(_u.day < self.until)
+        if self.reporter:
+            conditions.append(_u.reporter == self.reporter)
         return conditions
 
 
@@ -60,6 +93,55 @@ def _sum_if(condition: Any) -> Any:
 
 def _joined() -> Any:
     return agg_records.join(agg_reports, _r.report == _rep.id)
+
+
+def refresh(store: ReportStore) -> int:
+    """Fold reports not yet in the rollup into it; returns how many. Cheap when there are
+    none (one indexed anti-join on the reports table), so every page calls it. Refreshers take
+    turns on a lock row, so two web workers never count a report twice."""
+    pending_query = (sa.select(_rep.id).where(~sa.exists().where(rolled.c.report == _rep.id))
+                     .order_by(_rep.id).limit(5000))
+    with store.engine.connect() as conn:
+        if not conn.execute(pending_query.limit(1)).first():
+            return 0
+    done = 0
+    while True:
+        with store.engine.begin() as conn:
+            # The lock row: SQLite takes its write lock here, PostgreSQL a row lock.
+            conn.execute(rollup_lock.update().where(rollup_lock.c.id == 1)
+                         .values(version=rollup_lock.c.version + 1))
+            pending = [int(i) for (i,) in conn.execute(pending_query)]
+            if not pending:
+                return done
+            _fold(conn, store, pending)
+            conn.execute(rolled.insert(), [{"report": i} for i in pending])
+            done += len(pending)
+
+
+def _fold(conn: sa.Connection, store: ReportStore, reports: list[int]) -> None:
+    day = (_rep.period_begin - _rep.period_begin % DAY).label("day")
+    key = sender_key().label("sender")
+    misaligned_dkim = sa.and_(_r.dkim_pass, _r.dkim_eval != "pass")
+    query = (sa.select(_rep.domain, day, sa.func.substr(_rep.org_name, 1, 255), key, sa.func.count(),
+                       sa.func.sum(_r.count), _sum_if(_r.dmarc_pass), _sum_if(_r.spf_pass),
+                       _sum_if(_r.spf_eval == "pass"), _sum_if(_r.dkim_pass), _sum_if(_r.dkim_eval == "pass"),
+                       _sum_if(_r.disposition == "quarantine"), _sum_if(_r.disposition == "reject"),
+                       sa.func.max(sa.case((misaligned_dkim, _r.dkim_results), else_="")))
+             .select_from(_joined()).where(_rep.id.in_(reports))
+             .group_by(_rep.domain, day, _rep.org_name, key))
+    rows = [{"domain": r[0], "day": int(r[1]), "reporter": r[2], "sender": r[3],
+             **{name: int(v or 0) for name, v in zip(_COUNTS, r[4:13], strict=True)},
+             "dkim_sample": _passing_dkim_domain(r[13])} for r in conn.execute(query)]
+    if not rows:
+        return
+    insert = store._insert(rollup)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["domain", "day", "reporter", "sender"],
+        set_={**{name: getattr(_u, name) + getattr(insert.excluded, name) for name in _COUNTS},
+              "dkim_sample": sa.func.max(_u.dkim_sample, insert.excluded.dkim_sample)
+              if store.dialect == "sqlite" else sa.func.greatest(_u.dkim_sample, insert.excluded.dkim_sample)})
+    for start in range(0, len(rows), 2000):
+        conn.execute(stmt, rows[start:start + 2000])
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +155,11 @@ class Point:
         return self.dmarc_pass / self.messages if self.messages else 0.0
 
 
-def timeline(store: ReportStore, filters: Filters, bucket: int = DAY) -> list[Point]:
+def timeline(store: ReportStore, filters: Filters) -> list[Point]:
     """Messages and DMARC passes per day (by the start of each report's period)."""
-    day = (_rep.period_begin / bucket) * bucket  # integer division on SQLite and PostgreSQL
-    query = (sa.select(day.label("day"), sa.func.sum(_r.count), _sum_if(_r.dmarc_pass))
-             .select_from(_joined()).where(*filters.where()).group_by(day).order_by(day))
+    refresh(store)
+    query = (sa.select(_u.day, sa.func.sum(_u.messages), sa.func.sum(_u.dmarc_pass))
+             .where(*filters.rollup_where()).group_by(_u.day).order_by(_u.day))
     with store.engine.connect() as conn:
         return [Point(int(d), int(m or 0), int(p or 0)) for d, m, p in conn.execute(query)]
 
@@ -85,7 +167,7 @@ def timeline(store: ReportStore, filters: Filters, bucket: int = DAY) -> list[Po
 @dataclass(frozen=True, slots=True)
 class Sender:
     name: str
-    sources: int
+    sources: int  # records naming it in reports (a source IP seen by N reporters counts N times)
     messages: int
     dmarc_pass: int
     spf_pass: int
@@ -114,36 +196,24 @@ class Sender:
         return dict(asdict(self), failing=self.failing, pass_rate=round(self.pass_rate, 4))
 
 
-def senders(store: ReportStore, filters: Filters, *, lang: Lang = "en", limit: int = MAX_SENDERS) -> list[Sender]:
-    """Senders by volume, each with what it must fix when its mail fails DMARC."""
-    key = sender_key().label("sender")
-    query = (sa.select(key, sa.func.count(sa.distinct(_r.source_ip)), sa.func.sum(_r.count), _sum_if(_r.dmarc_pass),
-                       _sum_if(_r.spf_pass), _sum_if(_r.spf_eval == "pass"), _sum_if(_r.dkim_pass),
-                       _sum_if(_r.dkim_eval == "pass"), _sum_if(_r.disposition == "quarantine"),
-                       _sum_if(_r.disposition == "reject"))
-             .select_from(_joined()).where(*filters.where()).group_by(key)
-             .order_by(sa.func.sum(_r.count).desc(), key).limit(limit))
+def senders(store: ReportStore, filters: Filters, *, lang: Lang = "en", limit: int = MAX_SENDERS,
+            name: str | None = None) -> list[Sender]:
+    """Senders by volume (or the one called ``name``), each with what it must fix when its
+    mail fails DMARC."""
+    refresh(store)
+    query = (sa.select(_u.sender, *(sa.func.sum(getattr(_u, c)) for c in _COUNTS), sa.func.max(_u.dkim_sample))
+             .where(*filters.rollup_where()).group_by(_u.sender)
+             .order_by(sa.func.sum(_u.messages).desc(), _u.sender).limit(limit))
+    if name is not None:
+        query = query.where(_u.sender == name)
+    out = []
     with store.engine.connect() as conn:
-        rows = [_sender_row(r) for r in conn.execute(query)]
-        # The DKIM d= of misaligned mail is what the owner must act on: one sample per
-        # failing sender, for the few shown.
-        out = []
-        for sender in rows:
-            dkim_domain = ""
-            if sender.failing and sender.dkim_pass > sender.dkim_aligned:
-                sample = conn.execute(
-                    sa.select(_r.dkim_results).select_from(_joined())
-                    .where(*filters.where(), sender_key() == sender.name, _r.dkim_pass, _r.dkim_eval != "pass")
-                    .limit(1)).scalar()
-                dkim_domain = _passing_dkim_domain(sample)
-            out.append(Sender(**{**_fields(sender), "dkim_domain": dkim_domain,
-                                 "fix": fix_for(sender, filters.domain, dkim_domain, lang)}))
+        for row in conn.execute(query):
+            counts = [int(v or 0) for v in row[1:10]]
+            sender = Sender(str(row[0]), counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6],
+                            counts[7], counts[8], str(row[10] or ""))
+            out.append(Sender(**{**_fields(sender), "fix": fix_for(sender, filters.domain, sender.dkim_domain, lang)}))
     return out
-
-
-def _sender_row(row: Any) -> Sender:
-    n = [int(v or 0) for v in row[1:10]]
-    return Sender(str(row[0]), n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8])
 
 
 def _fields(sender: Sender) -> dict[str, Any]:
@@ -231,12 +301,15 @@ def readiness(store: ReportStore, filters: Filters, sender_list: list[Sender] | 
     mail passes and no legitimate-looking sender fails), with the senders that block it."""
     published = store.published_policy(filters.domain, filters.since)
     policy = str(published["p"]) if published else None
-    totals = (sa.select(sa.func.sum(_r.count), _sum_if(sa.or_(_r.dmarc_pass, _r.spf_pass, _r.dkim_pass)),
-                        _sum_if(_r.dmarc_pass))
-              .select_from(_joined()).where(*filters.where()))
+    refresh(store)
+    totals = (sa.select(sa.func.sum(_u.messages), sa.func.sum(_u.dmarc_pass))
+              .where(*filters.rollup_where()))
+    legit_query = (sa.select(sa.func.sum(_u.messages))
+                   .where(*filters.rollup_where(), sa.or_(_u.dmarc_pass > 0, _u.spf_pass > 0, _u.dkim_pass > 0)))
     with store.engine.connect() as conn:
         row = conn.execute(totals).one()
-    messages, legitimate, legit_pass = int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+        legitimate = int(conn.execute(legit_query).scalar() or 0)
+    messages, legit_pass = int(row[0] or 0), int(row[1] or 0)
     listed = sender_list if sender_list is not None else senders(store, filters, lang=lang)
     blocking = tuple(sorted((s for s in listed if s.legitimate_looking and s.failing and s.pass_rate < 0.98),
                             key=lambda s: -s.failing))
@@ -344,3 +417,12 @@ def tls_reports_for(store: ReportStore, domain: str, since: int, limit: int = 20
 def domains_with_reports(store: ReportStore) -> list[str]:
     with store.engine.connect() as conn:
         return [d for (d,) in conn.execute(sa.select(_rep.domain).distinct().order_by(_rep.domain))]
+
+
+def prepare(store: ReportStore) -> ReportStore:
+    """Create or upgrade the console's tables (the rollup) in the reports database."""
+    from zegel.accounts.db import migrate
+    from zegel.monitor.store import MIGRATIONS, VERSION_TABLE
+
+    migrate(store.engine, MIGRATIONS, VERSION_TABLE)
+    return store
