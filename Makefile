@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.zegel-installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all venv demo test lint typecheck unit deps bench clean
+.PHONY: all venv demo test lint typecheck unit deps bench clean web
 
 all: test
 
@@ -61,3 +61,9 @@ bench: $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# The web app on the shipped demo data, offline: http://127.0.0.1:8080/ (mail tester SMTP on 2525).
+web: venv
+	$(BIN)/zegel web --listen 127.0.0.1:8080 --smtp 127.0.0.1:2525 --mail-domain zegel.test \
+	  --zone demo/zones/check.zone --zone demo/zones/sample.zone --zone demo/zones/spf.zone --offline \
+	  --data-dir $(VENV)/web-data --demo-messages demo/messages

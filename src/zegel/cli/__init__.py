@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "milter": ("zegel.cli.milter", "Run the milter service in front of Postfix or Sendmail."),
     "reports": ("zegel.cli.reports", "Send, ingest and summarise DMARC reports."),
     "monitor": ("zegel.cli.monitor", "Watch domains on a schedule: history of changes, alerts by e-mail and webhook."),
+    "web": ("zegel.cli.web", "Serve the web app: domain check, header analyzer, mail tester, tools."),
 }
 
 

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from zegel.cli.common import dns_options, make_resolver, print_json, read_input, usage_error
 from zegel.dkim import DkimVerifier, SigningError, sign
@@ -20,8 +18,10 @@ from zegel.dkim.keys import (
     KeyRecordError,
     PrivateKey,
     domain_name,
+    generate_private_key,
     load_private_key,
     parse_key_record,
+    private_key_pem,
     public_key_record,
     zone_file_line,
 )
@@ -188,10 +188,8 @@ def keygen_command(
     except ValueError as exc:
         usage_error(f"bad domain or selector: {exc}")
     name = f"{selector}._domainkey.{domain}"
-    key: PrivateKey = (
-        rsa.generate_private_key(65537, bits) if key_type == "rsa" else ed25519.Ed25519PrivateKey.generate()
-    )
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key: PrivateKey = generate_private_key(key_type, bits)
+    pem = private_key_pem(key)
     path = Path(out_dir) / f"{selector}.{domain}.pem"
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)

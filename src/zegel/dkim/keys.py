@@ -55,9 +55,11 @@ __all__ = [
     "check_signature",
     "domain_name",
     "fetch_key",
+    "generate_private_key",
     "key_name",
     "load_private_key",
     "parse_key_record",
+    "private_key_pem",
     "public_key_record",
     "sign_bytes",
     "zone_file_line",
@@ -404,6 +406,22 @@ def public_key_record(key: PrivateKey | PublicKey, *, testing: bool = False) -> 
         key_type = "ed25519"
     flags = "; t=y" if testing else ""
     return f"v=DKIM1; k={key_type}{flags}; p={base64.b64encode(der).decode('ascii')}"
+
+
+def generate_private_key(key_type: str = "rsa", bits: int = 2048) -> PrivateKey:
+    """A new signing key: RSA (public exponent 65537, ``bits`` from MIN_RSA_BITS; RFC 8301 3.2
+    wants 2048 for signers) or Ed25519 (RFC 8463)."""
+    if key_type == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if key_type != "rsa" or not MIN_RSA_BITS <= bits <= 8192:
+        raise ValueError(f"unsupported key: {key_type} {bits}")
+    return rsa.generate_private_key(65537, bits)
+
+
+def private_key_pem(key: PrivateKey) -> bytes:
+    """The private key as unencrypted PKCS#8 PEM (what OpenDKIM, Postfix milters and zegel read)."""
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 def zone_file_line(selector: str, domain: str, record: str, ttl: int = 3600) -> str:
