@@ -63,8 +63,9 @@ def build_server(services: Services, accounts: Accounts, *, base_url: str = "htt
     """The MCP server with zegel's tools (call :func:`asgi_app` for its HTTP app)."""
     server: MCPServer[Any] = MCPServer(
         name="zegel", instructions=INSTRUCTIONS, token_verifier=AccountsTokenVerifier(accounts),
+        # Console tokens are not audience-bound: any zegel endpoint of this installation accepts them.
         auth=AuthSettings(issuer_url=AnyHttpUrl(base_url), resource_server_url=AnyHttpUrl(base_url.rstrip("/") + "/mcp"),
-                          required_scopes=["zegel"]),
+                          validate_token_resource=False, required_scopes=["zegel"]),
     )
 
     async def guarded(call: Any) -> str:
