@@ -16,8 +16,16 @@ import pytest
 import uvicorn
 from argon2 import PasswordHasher
 
-from tests.monitor.conftest import DAY, Clock, MailReceiver, WebhookReceiver, add_report, record
-from tests.monitor.conftest import mail_receiver, webhook  # noqa: F401 (fixtures)
+from tests.monitor.conftest import (  # noqa: F401 (fixtures)
+    DAY,
+    Clock,
+    MailReceiver,
+    WebhookReceiver,
+    add_report,
+    mail_receiver,
+    record,
+    webhook,
+)
 from tests.reports.conftest import PgCluster, pg_cluster  # noqa: F401 (fixture)
 from zegel.accounts import open_accounts
 from zegel.dns.testserver import TestDnsServer
