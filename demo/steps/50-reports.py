@@ -2,7 +2,8 @@
 
 Domain owner: ingest the sample reports a small business received (demo/reports/: zipped,
 gzipped, namespaced, mailed, plus a failure report, a TLS report and a damaged file) and
-print what they say, with the next policy step in English and Dutch.
+print what they say, with the next policy step in English and Dutch. Every command printed
+is run as printed: pasted from the repository root, it prints the same.
 
 Receiver: verify the sample messages (demo/messages/) with outcomes recorded, then build
 the day's aggregate report for the bakery as `zegel reports send --dry-run` would.
@@ -20,43 +21,53 @@ from pathlib import Path
 
 from zegel.dns import Resolver
 from zegel.reports.generate import ReporterInfo
-from zegel.reports.ingest import Ingester, parse_aggregate
+from zegel.reports.ingest import parse_aggregate
 from zegel.reports.recorder import Recorder
 from zegel.reports.send import AggregateSender, Mailer, MailerConfig
 from zegel.reports.store import open_store
-from zegel.reports.summary import summarize
 
 DEMO = Path(__file__).resolve().parent.parent
 REPORTS = DEMO / "reports"
 DOMAIN = "kapsalon-de-vries.nl"
 
 
-async def domain_owner(data: Path) -> None:
-    print("--- ingest the reports kapsalon-de-vries.nl received (zegel reports ingest demo/reports)")
-    store = open_store(None, data)
-    samples = sorted(p for p in REPORTS.iterdir() if p.suffix in (".zip", ".gz", ".xml", ".eml", ".json"))
-    with Ingester(store) as ingester:
-        for result in ingester.ingest_paths(samples):
-            print(f"  {Path(result.source).name}: {result.status} {result.kind}"
-                  + (f" ({result.detail})" if result.detail else ""))
-    stats = ingester.stats
-    print(f"  {stats.files} files: {stats.stored} stored, {stats.duplicate} duplicates, {stats.rejected} rejected")
+# The domain owner's commands, exactly as a user pastes them from the repository root (with
+# ZEGEL_DATA_DIR set to a fresh directory); the demo runs them and prints what they print.
+SINCE = "2026-10-01"  # the sample reports cover early November 2026
+OWNER_COMMANDS = (
+    "zegel reports ingest demo/reports",
+    f"zegel reports summary --domain {DOMAIN} --since {SINCE} --zone demo/reports/reverse.zone --offline",
+    f"zegel reports summary --domain {DOMAIN} --since {SINCE} --zone demo/reports/reverse.zone --offline --lang nl",
+    f"zegel reports trends --domain {DOMAIN} --since {SINCE}",
+    "zegel reports failures",
+    "zegel reports tls",
+)
 
-    resolver = Resolver(zones=[REPORTS / "reverse.zone"], offline=True)
-    for lang in ("en", "nl"):
-        summary = await summarize(store, DOMAIN, since=0, resolver=resolver, lang=lang)
-        if lang == "en":
-            print(f"\n--- zegel reports summary --domain {DOMAIN}")
-            print(f"  {summary.reports} reports, {summary.messages} messages, DMARC pass {summary.pass_rate:.1%}, "
-                  f"published p={summary.policy}")
-            print(f"  {'source':16} {'PTR':28} {'reporter':14} {'msgs':>5} {'SPF ok/aligned':>15} "
-                  f"{'DKIM ok/aligned':>16} {'DMARC':>6}  category")
-            for s in summary.sources:
-                print(f"  {s.source_ip:16} {s.ptr or '-':28} {s.reporter[:14]:14} {s.messages:5} "
-                      f"{f'{s.spf_pass}/{s.spf_aligned}':>15} {f'{s.dkim_pass}/{s.dkim_aligned}':>16} "
-                      f"{s.pass_rate:6.0%}  {s.category}")
-        print(f"\n  [{lang}] " + summary.recommendation.replace("\n", "\n  "))
-    store.close()
+
+def run_command(line: str, data: Path) -> str:
+    """Run one printed command as the CLI would (stdout and stderr as a terminal shows them)."""
+    import os
+    import shlex
+
+    from click.testing import CliRunner
+
+    from zegel.cli import cli
+
+    here = os.getcwd()
+    os.chdir(DEMO.parent)
+    try:
+        result = CliRunner(env={"ZEGEL_DATA_DIR": str(data)}).invoke(cli, shlex.split(line)[1:])
+    finally:
+        os.chdir(here)
+    return result.output
+
+
+def domain_owner(data: Path) -> None:
+    print("--- the domain owner's side: reports kapsalon-de-vries.nl received (demo/reports/)")
+    print("$ export ZEGEL_DATA_DIR=$(mktemp -d)")
+    for line in OWNER_COMMANDS:
+        print(f"\n$ {line}")
+        print(run_command(line, data / "owner").rstrip("\n"))
 
 
 async def receiver(data: Path) -> None:
@@ -102,7 +113,7 @@ async def receiver(data: Path) -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zegel-demo-reports-") as tmp:
-        asyncio.run(domain_owner(Path(tmp)))
+        domain_owner(Path(tmp))
         try:
             import zegel.verify  # noqa: F401
         except ImportError:

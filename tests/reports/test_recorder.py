@@ -121,3 +121,21 @@ def test_database_down_at_start(pg_cluster: PgCluster, tmp_path: Path) -> None:
     store = open_store(url)
     assert store.count_outcomes() == 120
     store.close()
+
+
+def test_arc_based_override_is_recorded_as_local_policy_with_the_sealers() -> None:
+    """RFC 8617 7.2.1: a DMARC failure forgiven for a trusted ARC chain goes into the aggregate
+    report as local_policy, the comment saying arc=pass and naming each sealer."""
+    from tests.pipeline.test_samples import EXAMPLES, run
+
+    from zegel.policy import Policy
+    from zegel.reports.recorder import arc_report_comment, outcome_from_verdict
+
+    verdict = run("mailing-list-arc.eml", Policy.load(EXAMPLES / "policy-strict.toml"))
+    assert verdict.action.override == "trusted_forwarder" and verdict.arc.cv == "pass"
+    outcome = outcome_from_verdict(verdict, ip="192.0.2.1", helo="lists.example.org", mail_from="", now=0)
+    assert outcome.override == "local_policy"
+    assert outcome.override_comment == arc_report_comment(verdict.arc)
+    hop = verdict.arc.hops[-1]
+    assert outcome.override_comment.startswith(f"arc=pass as[{hop.instance}].d={hop.domain} as[{hop.instance}].s=")
+    assert "lists.example.org" in outcome.override_comment

@@ -61,13 +61,15 @@ def test_summary_flags_sources_a_policy_would_hurt(store: ReportStore, tmp_path:
     result = asyncio.run(summarize(store, "example.com", BEGIN - 10, resolver=Resolver([server.address])))
     assert result.messages == 1900 and result.dmarc_pass == 1800 and result.reports == 2
     assert result.policy == "none"
-    by_key = {(s.source_ip, s.reporter): s for s in result.sources}
-    own = by_key[("192.0.2.5", "Reporter A")]
-    assert (own.ptr, own.category, own.spf_aligned, own.dkim_aligned) == ("mail.example.com", "passing", 900, 900)
-    esp = by_key[("198.51.100.20", "Reporter A")]
+    by_key = {s.source_ip: s for s in result.sources}
+    assert len(result.sources) == 3  # one row per source: its reporters merged
+    own = by_key["192.0.2.5"]
+    assert (own.ptr, own.category, own.reporters) == ("mail.example.com", "passing", ("Reporter A", "Reporter B"))
+    assert own.spf_aligned == own.dkim_aligned == own.messages
+    esp = by_key["198.51.100.20"]
     assert (esp.ptr, esp.category, esp.spf_pass, esp.spf_aligned, esp.dkim_pass) == (
         "out.esp.example", "misaligned", 80, 0, 80)
-    assert by_key[("203.0.113.66", "Reporter A")].category == "unauthenticated"
+    assert by_key["203.0.113.66"].category == "unauthenticated"
     assert [s.source_ip for s in result.hurt] == ["198.51.100.20"]
     assert [s.source_ip for s in result.spoofing] == ["203.0.113.66"]
     assert result.next_step == "fix-sources"

@@ -278,18 +278,70 @@ def suppressions_command(add: tuple[str, ...], remove: tuple[str, ...], data_dir
 # --- ingest ---------------------------------------------------------------------------------------
 
 
+def imap_options(func: F) -> F:
+    options = [
+        click.option("--imap", "imap_url", metavar="URL",
+                     help="imaps://user@host/MAILBOX (or imap:// with STARTTLS, required): read unseen messages "
+                          "and mark them seen (password from $ZEGEL_IMAP_PASSWORD)."),
+        click.option("--imap-ca-file", metavar="FILE", envvar="ZEGEL_IMAP_CA_FILE",
+                     help="Trust this CA bundle for the IMAP server's certificate [default: the system's]."),
+        click.option("--oauth2-token-command", metavar="CMD", envvar="ZEGEL_IMAP_TOKEN_COMMAND",
+                     help="Log in with XOAUTH2 (Microsoft 365, Gmail): CMD prints an access token "
+                          "[$ZEGEL_IMAP_TOKEN_COMMAND]."),
+        click.option("--oauth2-token-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+                     envvar="ZEGEL_IMAP_TOKEN_FILE",
+                     help="Log in with XOAUTH2, the access token read from FILE (re-read at each connection) "
+                          "[$ZEGEL_IMAP_TOKEN_FILE]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _oauth2_token(command_line: str | None, token_file: Path | None) -> str | None:
+    """An OAuth2 access token from a command's output or a file; None for password login."""
+    import shlex
+    import subprocess
+
+    if command_line and token_file:
+        usage_error("--oauth2-token-command and --oauth2-token-file exclude each other")
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            click.echo(f"zegel: --oauth2-token-file {token_file}: {exc}", err=True)
+            sys.exit(1)
+    elif command_line:
+        try:
+            done = subprocess.run(shlex.split(command_line), capture_output=True, timeout=60, check=False)
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            click.echo(f"zegel: --oauth2-token-command: {exc}", err=True)
+            sys.exit(1)
+        if done.returncode != 0:
+            click.echo(f"zegel: --oauth2-token-command exited with status {done.returncode}", err=True)
+            sys.exit(1)
+        token = done.stdout.decode(errors="replace").strip()
+    else:
+        return None
+    if not token or any(c.isspace() for c in token):
+        click.echo("zegel: the OAuth2 access token is empty or not one word", err=True)
+        sys.exit(1)
+    return token
+
+
 @command.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--maildir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Read every message of a maildir (cur/ and new/).")
-@click.option("--imap", "imap_url", metavar="URL",
-              help="imaps://user@host/MAILBOX: read unseen messages and mark them seen "
-                   "(password from $ZEGEL_IMAP_PASSWORD).")
+@click.option("--mbox", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
+              help="Read every message of an mbox file.")
+@imap_options
 @store_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-report lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per report (JSON lines) and totals.")
-def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str | None, data_dir: Path | None,
-                   db_url: str | None, quiet: bool, as_json: bool) -> None:
+def ingest_command(paths: tuple[Path, ...], maildir: Path | None, mbox: Path | None, imap_url: str | None,
+                   imap_ca_file: str | None, oauth2_token_command: str | None, oauth2_token_file: Path | None,
+                   data_dir: Path | None, db_url: str | None, quiet: bool, as_json: bool) -> None:
     """Ingest received DMARC aggregate reports, failure reports and SMTP TLS reports.
 
     Files may be XML, .xml.gz, .zip, .json (TLS-RPT) or mail messages (.eml) carrying them;
@@ -302,14 +354,18 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
       zegel reports ingest reports/*.xml.gz
       zegel reports ingest --maildir ~/Maildir/.DMARC
       ZEGEL_IMAP_PASSWORD=... zegel reports ingest --imap imaps://dmarc@mail.example.com/INBOX
+      zegel reports ingest --imap imaps://dmarc@example.com@outlook.office365.com/INBOX \\
+          --oauth2-token-command "my-token-helper --tenant example"
+      zegel reports ingest --mbox dmarc.mbox
     """
     import json
 
     from zegel.reports.ingest import Ingester, IngestResult, ReportError
 
-    sources = sum(bool(x) for x in (paths, maildir, imap_url))
+    sources = sum(bool(x) for x in (paths, maildir, mbox, imap_url))
     if sources != 1:
-        usage_error("give PATH..., --maildir DIR or --imap URL (exactly one)")
+        usage_error("give PATH..., --maildir DIR, --mbox FILE or --imap URL (exactly one)")
+    token = _oauth2_token(oauth2_token_command, oauth2_token_file) if imap_url else None
     for path in paths:
         if not path.exists():
             usage_error(f"cannot read {path}: no such file or directory")
@@ -320,8 +376,11 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
     def results(ingester: Ingester) -> Iterator[IngestResult]:
         if maildir is not None:
             return ingester.ingest_maildir(maildir)
+        if mbox is not None:
+            return ingester.ingest_mbox(mbox)
         if imap_url:
-            return ingester.ingest_imap(imap_url, password=os.environ.get("ZEGEL_IMAP_PASSWORD"))
+            return ingester.ingest_imap(imap_url, password=os.environ.get("ZEGEL_IMAP_PASSWORD"), oauth2_token=token,
+                                        ca_file=imap_ca_file)
         return ingester.ingest_paths(paths)
 
     with _store(data_dir, db_url) as store, Ingester(store) as ingester:
@@ -341,9 +400,9 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
                     task = progress.add_task("ingest", total=total)
                     seen = 0
                     for result in results(ingester):
-                        if result.status == "rejected":  # above the bar, not through it
-                            progress.console.print(f"zegel: rejected {result.source}: {result.detail}",
-                                                   markup=False, highlight=False, soft_wrap=True)
+                        line = _result_line(result)
+                        if line:  # above the bar, not through it
+                            progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
                         if ingester.stats.files != seen:
                             seen = ingester.stats.files
                             progress.update(task, completed=seen)
@@ -359,18 +418,87 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, imap_url: str 
     stats = ingester.stats
     if as_json:
         click.echo(json.dumps({"files": stats.files, "stored": stats.stored, "duplicate": stats.duplicate,
-                               "rejected": stats.rejected, "suppressed": stats.suppressed, "by_kind": stats.by_kind}))
+                               "rejected": stats.rejected, "suppressed": stats.suppressed, "by_kind": stats.by_kind,
+                               "skipped": stats.skipped, "recovered": stats.recovered}))
     else:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(stats.by_kind.items())) or "nothing new"
         click.echo(f"{stats.files} file(s): {stats.stored} stored ({kinds}), {stats.duplicate} duplicate(s), "
-                   f"{stats.rejected} rejected" + (f", {stats.suppressed} address(es) suppressed" if stats.suppressed else ""))
+                   f"{stats.rejected} rejected" + (f", {stats.suppressed} address(es) suppressed" if stats.suppressed else "")
+                   + (f", {stats.recovered} recovered from broken XML" if stats.recovered else "")
+                   + (f", {stats.skipped} skipped (not reports)" if stats.skipped else ""))
     if stats.rejected:
         sys.exit(1)
 
 
-def _report_line(result: Any, *, quiet: bool, as_json: bool) -> None:
+def _result_line(result: Any) -> str:
+    """The stderr line for a result the user should see: rejected, skipped or repaired."""
     if result.status == "rejected":
-        click.echo(f"zegel: rejected {result.source}: {result.detail}", err=True)
+        return f"zegel: rejected {result.source}: {result.detail}"
+    if result.status == "skipped":
+        return f"zegel: skipped {result.source}: {result.detail}"
+    if result.repairs and result.status == "stored":
+        return f"zegel: recovered {result.source}: {result.repairs}"
+    return ""
+
+
+@command.command("watch")
+@imap_options
+@click.option("--interval", type=click.IntRange(10, 86400), default=300, show_default=True, metavar="SECONDS",
+              help="Longest wait between checks (IMAP IDLE wakes up earlier when mail arrives).")
+@click.option("--once", is_flag=True, help="Check once and exit (for a timer instead of a service).")
+@store_options
+def watch_command(imap_url: str | None, imap_ca_file: str | None, oauth2_token_command: str | None,
+                  oauth2_token_file: Path | None, interval: int, once: bool, data_dir: Path | None,
+                  db_url: str | None) -> None:
+    """Keep ingesting reports as they arrive in an IMAP mailbox (runs as a service).
+
+    Waits with IMAP IDLE (RFC 2177) when the server offers it, else polls every --interval
+    seconds. A lost connection is retried with a growing delay; each rejected message gets one
+    line on stderr and is marked seen, so it never blocks the mailbox. The OAuth2 token is
+    fetched anew at each connection. See examples/zegel-reports-watch.service.
+
+    \b
+    Example:
+      ZEGEL_IMAP_PASSWORD=... zegel reports watch --imap imaps://dmarc@mail.example.com/INBOX
+    """
+    import time as clock
+
+    from zegel.reports.ingest import Ingester, ReportError, open_imap, url_mailbox, wait_for_mail
+
+    if not imap_url:
+        usage_error("watch needs --imap URL")
+    password = os.environ.get("ZEGEL_IMAP_PASSWORD")
+    delay = 5
+    with _store(data_dir, db_url) as store:
+        while True:
+            try:
+                token = _oauth2_token(oauth2_token_command, oauth2_token_file)
+                with open_imap(imap_url, password=password, oauth2_token=token, ca_file=imap_ca_file) as mailbox:
+                    delay = 5
+                    while True:
+                        with Ingester(store) as ingester:
+                            for result in ingester.ingest_mailbox(mailbox, label=url_mailbox(imap_url)):
+                                _report_line(result, quiet=False, as_json=False)
+                        stats = ingester.stats
+                        if stats.files:
+                            click.echo(f"{stats.files} message(s): {stats.stored} stored, "
+                                       f"{stats.duplicate} duplicate(s), {stats.rejected} rejected", err=True)
+                        if once:
+                            return
+                        wait_for_mail(mailbox, interval)
+            except ReportError as exc:
+                if once:
+                    click.echo(f"zegel: {exc}", err=True)
+                    sys.exit(1)
+                click.echo(f"zegel: {exc}; retrying in {delay} s", err=True)
+                clock.sleep(delay)
+                delay = min(delay * 2, 600)
+
+
+def _report_line(result: Any, *, quiet: bool, as_json: bool) -> None:
+    line = _result_line(result)
+    if line and (result.status == "rejected" or not quiet):
+        click.echo(line, err=True)
     elif not quiet and result.status == "suppressed":
         click.echo(f"suppressed {result.detail} (bounced)")
 
@@ -411,22 +539,56 @@ def parse_since(text: str, now: float) -> int:
         usage_error(f"--since: expected e.g. 30d, 12h, 2w or a date like 2026-11-01, not {text!r}")
 
 
+_TABLE = {
+    "en": {"source": "source", "name": "name (PTR)", "sender": "sender", "messages": "messages",
+           "spf": "SPF pass", "spf_al": "SPF aligned", "dkim": "DKIM pass", "dkim_al": "DKIM aligned",
+           "dmarc": "DMARC pass", "category": "category", "reports": "report(s)", "msgs": "message(s)",
+           "policy": "policy", "unknown": "policy unknown", "legit": "legitimate mail passing",
+           "forwarded": "forwarded", "senders": "Senders", "misaligned": "failing mail: envelope-from {env}; DKIM d= {d}",
+           "more": "... and {n} more sources (use --csv or --json for all)", "none": "none",
+           "older": ("{n} older report(s), from {date} on, are left out by --since {since}; "
+                     "use --since {date} to include them."),
+           "percent": "Percentages are shares of each row's messages.",
+           "ptr": "looking up names"},
+    "nl": {"source": "bron", "name": "naam (PTR)", "sender": "verzender", "messages": "berichten",
+           "spf": "SPF geslaagd", "spf_al": "SPF uitgelijnd", "dkim": "DKIM geslaagd", "dkim_al": "DKIM uitgelijnd",
+           "dmarc": "DMARC geslaagd", "category": "categorie", "reports": "rapport(en)", "msgs": "bericht(en)",
+           "policy": "beleid", "unknown": "beleid onbekend", "legit": "legitieme post geslaagd",
+           "forwarded": "doorgestuurd", "senders": "Verzenders",
+           "misaligned": "falende post: envelope-from {env}; DKIM d= {d}",
+           "more": "... en nog {n} bronnen (gebruik --csv of --json voor alle)", "none": "geen",
+           "older": ("{n} ouder(e) rapport(en), vanaf {date}, vallen buiten --since {since}; "
+                     "gebruik --since {date} om ze mee te nemen."),
+           "percent": "Percentages zijn aandelen van de berichten per rij.",
+           "ptr": "namen opzoeken"},
+}
+_CATEGORY_NL = {"passing": "slaagt", "misaligned": "niet uitgelijnd", "partly-failing": "deels falend",
+                "unauthenticated": "niets slaagt", "forwarded": "doorgestuurd"}
+
+
+def _day(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
+
+
 @command.command("summary")
 @click.option("--domain", required=True, metavar="DOMAIN", help="The domain whose received reports to summarise.")
 @click.option("--since", default="30d", show_default=True, metavar="AGE|DATE",
               help="Reports whose period ended after this: 30d, 12h, 2w or 2026-11-01.")
 @click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
-              help="Language of the recommendation.")
+              help="Language of the table and the recommendation.")
+@click.option("--top", type=click.IntRange(1, 10000), default=50, show_default=True, metavar="N",
+              help="Sources shown in the table (by volume); only these get PTR, country and AS lookups.")
 @click.option("--no-ptr", is_flag=True, help="Do not look up the PTR names of sources.")
 @dns_options
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per (source, reporter).")
-def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tuple[str, ...],
+@click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per source.")
+def summary_command(domain: str, since: str, lang: str, top: int, no_ptr: bool, zones: tuple[str, ...],
                     nameservers: tuple[str, ...], offline: bool, timeout: float, data_dir: Path | None,
                     db_url: str | None, as_json: bool, as_csv: bool) -> None:
-    """Per sending source: messages, SPF/DKIM pass and alignment, DMARC pass rate; which sources
-    p=quarantine or p=reject would hurt; and a recommendation for the next policy step.
+    """Per sending source (one row per IP): messages, SPF/DKIM pass and alignment, DMARC pass;
+    senders by name with what to fix; forwarded mail apart; which sources p=quarantine or
+    p=reject would hurt; and a recommendation for the next policy step.
 
     \b
     Examples:
@@ -434,7 +596,7 @@ def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tup
       zegel reports summary --domain example.com --lang nl
       zegel reports summary --domain example.com --csv > sources.csv
     """
-    from zegel.reports.summary import CSV_COLUMNS, csv_rows, summarize
+    from zegel.reports.summary import CSV_COLUMNS, EXPLANATIONS, csv_rows, summarize
 
     if as_json and as_csv:
         usage_error("--json and --csv exclude each other")
@@ -442,8 +604,20 @@ def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tup
         usage_error(f"--domain: {domain!r} is not a domain name")
     start = parse_since(since, time.time())
     resolver = None if no_ptr else make_resolver(zones, nameservers, offline, timeout)
+    text = _TABLE[lang]
     with _store(data_dir, db_url) as store:
-        result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang))  # type: ignore[arg-type]
+        if resolver is not None and not as_json and not as_csv and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            with Progress(TextColumn(text["ptr"]), BarColumn(), MofNCompleteColumn(), transient=True,
+                          console=Console(stderr=True)) as bar:
+                task = bar.add_task("ptr", total=None)
+                result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang,  # type: ignore[arg-type]
+                                               top=top, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                                  total=total)))
+        else:
+            result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang, top=top))  # type: ignore[arg-type]
     if as_json:
         print_json(result.to_json())
         return
@@ -452,23 +626,259 @@ def summary_command(domain: str, since: str, lang: str, no_ptr: bool, zones: tup
         writer.writerow(CSV_COLUMNS)
         writer.writerows(csv_rows(result))
         return
-    policy = f"p={result.policy}" if result.policy else ("beleid onbekend" if lang == "nl" else "policy unknown")
-    click.echo(f"{result.domain}: {result.reports} report(s), {result.messages} message(s), "
-               f"DMARC pass {result.pass_rate * 100:.1f}%, {policy}")
+    policy = f"p={result.policy}" if result.policy else text["unknown"]
+    click.echo(f"{result.domain}: {result.reports} {text['reports']}, {result.messages} {text['msgs']}, "
+               f"{policy}")
+    if result.messages:
+        explain = EXPLANATIONS["nl" if lang == "nl" else "en"]
+        click.echo(f"  {result.pass_rate:6.1%}  {explain['pass_rate']}")
+        click.echo(f"  {result.legitimate_pass_rate:6.1%}  {explain['legitimate_pass_rate']}")
+        if result.forwarded:
+            click.echo(f"  {result.forwarded:>6}  {text['forwarded']}")
+    if result.older_reports and result.older_earliest is not None:
+        click.echo(text["older"].format(n=result.older_reports, date=_day(result.older_earliest), since=since))
     if result.sources:
-        # Plain aligned columns (not a boxed table): readable at 80 columns and easy to grep.
-        shown = result.sources[:50]
-        ip_w = max(6, *(len(s.source_ip) for s in shown))
-        ptr_w = min(30, max(3, *(len(s.ptr or "-") for s in shown)))
-        rep_w = min(16, max(8, *(len(s.reporter) for s in shown)))
-        click.echo(f"{'source':{ip_w}}  {'PTR':{ptr_w}}  {'reporter':{rep_w}}  {'msgs':>7}  {'SPF ok/al':>13}  "
-                   f"{'DKIM ok/al':>13}  {'DMARC':>5}  category")
+        click.echo()
+        shown = result.sources[:top]
+        ip_w = max(len(text["source"]), *(len(s.source_ip) for s in shown))
+        ptr_w = min(30, max(len(text["name"]), *(len(s.ptr or "-") for s in shown)))
+        snd_w = min(40, max(len(text["sender"]), *(len(s.sender) for s in shown)))
+        numbers = ("messages", "spf", "spf_al", "dkim", "dkim_al", "dmarc")
+        widths = [max(7, len(text[n])) for n in numbers]
+        click.echo(f"{text['source']:{ip_w}}  {text['name']:{ptr_w}}  {text['sender']:{snd_w}}  "
+                   + "  ".join(f"{text[n]:>{w}}" for n, w in zip(numbers, widths, strict=True))
+                   + f"  {text['category']}")
         for s in shown:
-            click.echo(f"{s.source_ip:{ip_w}}  {(s.ptr or '-')[:ptr_w]:{ptr_w}}  {s.reporter[:rep_w]:{rep_w}}  "
-                       f"{s.messages:7}  {f'{s.spf_pass}/{s.spf_aligned}':>13}  "
-                       f"{f'{s.dkim_pass}/{s.dkim_aligned}':>13}  {s.pass_rate:5.0%}  {s.category}")
-        if len(result.sources) > 50:
-            click.echo(f"... and {len(result.sources) - 50} more sources (use --csv for all)")
+            cells = (str(s.messages), *(f"{v / s.messages:.0%}" if s.messages else "-" for v in (
+                s.spf_pass, s.spf_aligned, s.dkim_pass, s.dkim_aligned, s.dmarc_pass)))
+            category = _CATEGORY_NL.get(s.category, s.category) if lang == "nl" else s.category
+            click.echo(f"{s.source_ip:{ip_w}}  {(s.ptr or '-')[:ptr_w]:{ptr_w}}  {s.sender[:snd_w]:{snd_w}}  "
+                       + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)) + f"  {category}")
+            if s.category in ("misaligned", "partly-failing"):
+                click.echo(" " * (ip_w + 2) + text["misaligned"].format(
+                    env=", ".join(s.misaligned_envelope_from) or text["none"],
+                    d=", ".join(s.misaligned_dkim_domains) or text["none"]))
+        if len(result.sources) > top:
+            click.echo(text["more"].format(n=len(result.sources) - top))
+        click.echo(text["percent"])
+    if result.senders:
+        click.echo()
+        click.echo(f"{text['senders']}:")
+        for sender in result.senders:
+            click.echo(f"  {sender.name}: {sender.messages} {text['msgs']}, DMARC {sender.pass_rate:.0%}"
+                       + (f", {sender.forwarded} {text['forwarded']}" if sender.forwarded else "")
+                       + f". {sender.advice}")
     click.echo()
     click.echo(result.recommendation)
 
+
+@command.command("trends")
+@click.option("--domain", required=True, metavar="DOMAIN", help="The domain whose received reports to chart.")
+@click.option("--since", default="90d", show_default=True, metavar="AGE|DATE",
+              help="Reports whose period ended after this: 90d, 12w or 2026-09-01.")
+@click.option("--by", "period", type=click.Choice(["day", "week"]), default="day", show_default=True,
+              help="One point per day or per week (weeks start on Monday, UTC).")
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the series as JSON.")
+def trends_command(domain: str, since: str, period: str, data_dir: Path | None, db_url: str | None,
+                   as_json: bool) -> None:
+    """Volume and DMARC pass rate per day or week: sparklines in the terminal, series in JSON.
+
+    \b
+    Example:
+      zegel reports trends --domain example.com --by week --since 26w
+    """
+    from zegel.reports.summary import sparkline, trend
+
+    start = parse_since(since, time.time())
+    with _store(data_dir, db_url) as store:
+        series = trend(store, domain, start, period)
+    if as_json:
+        print_json(series.to_json())
+        return
+    if not series.points:
+        click.echo(f"{series.domain}: no reports since {_day(start)}")
+        return
+    first, last = series.points[0], series.points[-1]
+    click.echo(f"{series.domain}, per {period}, {_day(first.start)} .. {_day(last.start)}:")
+    click.echo(f"  messages    {sparkline([p.messages for p in series.points])}  "
+               f"{min(p.messages for p in series.points)} .. {max(p.messages for p in series.points)}")
+    click.echo(f"  DMARC pass  {sparkline([p.pass_rate for p in series.points])}  "
+               f"{min(p.pass_rate for p in series.points):.0%} .. {max(p.pass_rate for p in series.points):.0%}")
+    for point in series.points:
+        click.echo(f"  {_day(point.start)}  {point.messages:>9}  {point.pass_rate:6.1%}")
+
+
+@command.command("failures")
+@click.argument("number", required=False, type=click.IntRange(min=1), metavar="[ID]")
+@click.option("--domain", metavar="DOMAIN", help="Only reports about this domain.")
+@click.option("--since", default=None, metavar="AGE|DATE", help="Only reports that arrived after this: 30d or 2026-11-01.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Show at most this many.")
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def failures_command(number: int | None, domain: str | None, since: str | None, limit: int, data_dir: Path | None,
+                     db_url: str | None, as_json: bool) -> None:
+    """List stored failure reports (RFC 6591 / RFC 9991), newest first; with ID, show one.
+
+    \b
+    Examples:
+      zegel reports failures --domain example.com --since 7d
+      zegel reports failures 12
+    """
+    start = parse_since(since, time.time()) if since else None
+    with _store(data_dir, db_url) as store:
+        rows = store.failure_reports(domain, start, limit, report=number)
+    if number is not None and not rows:
+        click.echo(f"zegel: no failure report {number}", err=True)
+        sys.exit(1)
+    if as_json:
+        print_json(rows[0] if number is not None else rows)
+        return
+    if number is not None:
+        for key, value in rows[0].items():
+            if key == "arrival_time" and value:
+                value = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+            click.echo(f"{key.replace('_', '-')}: {value if value not in (None, '') else '-'}")
+        return
+    if not rows:
+        click.echo("no failure reports stored" + (f" for {domain}" if domain else ""))
+        return
+    click.echo(f"{'id':>5}  {'arrived':16}  {'domain':24}  {'source':15}  {'type':12}  {'failure':8}  mail-from")
+    for row in rows:
+        arrived = time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["arrival_time"] or row["ingested_at"]))
+        click.echo(f"{row['id']:>5}  {arrived:16}  {row['reported_domain'][:24]:24}  {row['source_ip'][:15]:15}  "
+                   f"{row['feedback_type'][:12]:12}  {row['auth_failure'][:8] or '-':8}  {row['original_mail_from']}")
+
+
+@command.command("tls")
+@click.option("--domain", metavar="DOMAIN", help="Only reports about this policy domain.")
+@click.option("--since", default=None, metavar="AGE|DATE", help="Only reports whose period ended after this.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Show at most this many.")
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tls_command(domain: str | None, since: str | None, limit: int, data_dir: Path | None, db_url: str | None,
+                as_json: bool) -> None:
+    """List stored SMTP TLS reports (RFC 8460): sessions that succeeded and failed, and why.
+
+    \b
+    Example:
+      zegel reports tls --domain example.com --since 30d
+    """
+    import json
+
+    start = parse_since(since, time.time()) if since else None
+    with _store(data_dir, db_url) as store:
+        rows = store.tls_reports(domain, start, limit)
+    for row in rows:
+        try:
+            row["failure_details"] = [list(d) for d in json.loads(row["failure_details"] or "[]")]
+        except ValueError:
+            row["failure_details"] = []
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no SMTP TLS reports stored" + (f" for {domain}" if domain else ""))
+        return
+    click.echo(f"{'period':10}  {'reporter':20}  {'domain':24}  {'policy':7}  {'ok':>9}  {'failed':>7}  failures")
+    for row in rows:
+        details = ", ".join(f"{kind} {count}" for kind, count in row["failure_details"]) or "-"
+        click.echo(f"{_day(row['period_begin']):10}  {row['organization'][:20]:20}  {row['policy_domain'][:24]:24}  "
+                   f"{row['policy_type'][:7] or '-':7}  {row['successful']:>9}  {row['failed']:>7}  {details}")
+
+
+EXPORT_COLUMNS = (
+    "xml_schema", "org_name", "org_email", "report_id", "begin_date", "end_date", "errors", "domain", "adkim", "aspf",
+    "p", "sp", "pct", "source_ip_address", "source_country", "source_reverse_dns", "source_base_domain", "count",
+    "spf_aligned", "dkim_aligned", "dmarc_aligned", "disposition", "policy_override_reasons",
+    "policy_override_comments", "envelope_from", "header_from", "envelope_to", "dkim_domains", "dkim_selectors",
+    "dkim_results", "spf_domains", "spf_scopes", "spf_results", "reporter", "period_begin", "period_end",
+    "repairs",
+)
+
+
+def _export_row(record: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    import json
+
+    def rows(text: str) -> list[list[str]]:
+        try:
+            value = json.loads(text or "[]")
+        except ValueError:
+            return []
+        return [[str(x) for x in item] for item in value if isinstance(item, list)]
+
+    dkim, spf, reasons = rows(record["dkim_results"]), rows(record["spf_results"]), rows(record["reasons"])
+    ip = record["source_ip"]
+    ptr = names.get(ip, "")
+    from zegel.reports.senders import as_info, base_domain
+
+    return {
+        "xml_schema": record["format"],
+        "org_name": record["org_name"], "org_email": record["email"], "report_id": record["report_id"],
+        "begin_date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record["period_begin"])),
+        "end_date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record["period_end"])),
+        "errors": "", "domain": record["domain"], "adkim": record["adkim"] or "r", "aspf": record["aspf"] or "r",
+        "p": record["p"], "sp": record["sp"] or "", "pct": record["pct"] if record["pct"] is not None else "",
+        "source_ip_address": ip, "source_country": as_info(ip)[0], "source_reverse_dns": ptr,
+        "source_base_domain": base_domain(ptr) if ptr else "", "count": record["count"],
+        "spf_aligned": record["spf_eval"] == "pass", "dkim_aligned": record["dkim_eval"] == "pass",
+        "dmarc_aligned": bool(record["dmarc_pass"]), "disposition": record["disposition"],
+        "policy_override_reasons": ",".join(r[0] for r in reasons if r),
+        "policy_override_comments": ",".join(r[1] for r in reasons if len(r) > 1 and r[1]),
+        # As parsedmarc does: reports that leave envelope_from out get SPF's MAIL FROM domain.
+        "envelope_from": record["envelope_from"] or next((r[0] for r in spf if len(r) > 1 and r[1] in ("mfrom", "")), ""),
+        "header_from": record["header_from"],
+        "envelope_to": record["envelope_to"],
+        "dkim_domains": ",".join(r[0] for r in dkim), "dkim_selectors": ",".join(r[1] for r in dkim if len(r) > 1),
+        "dkim_results": ",".join(r[2] for r in dkim if len(r) > 2),
+        "spf_domains": ",".join(r[0] for r in spf), "spf_scopes": ",".join(r[1] for r in spf if len(r) > 1),
+        "spf_results": ",".join(r[2] for r in spf if len(r) > 2),
+        "reporter": record["org_name"], "period_begin": record["period_begin"], "period_end": record["period_end"],
+        "repairs": record["repairs"] or "",
+    }
+
+
+@command.command("export")
+@click.option("--domain", metavar="DOMAIN", help="Only records of this domain's reports.")
+@click.option("--since", default=None, metavar="AGE|DATE", help="Only reports whose period ended after this.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
+              help="JSON lines (one object per record) or CSV (parsedmarc's aggregate columns and more).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=Path("-"),
+              show_default=True, help="Write here instead of standard output.")
+@store_options
+def export_command(domain: str | None, since: str | None, fmt: str, output: Path, data_dir: Path | None,
+                   db_url: str | None) -> None:
+    """Export every stored aggregate record, one row each, with its report's metadata.
+
+    The CSV carries parsedmarc's aggregate CSV columns (so tools built for it read it), plus
+    reporter, period and what ingest repaired. PTR names come from the store's cache only.
+
+    \b
+    Examples:
+      zegel reports export --domain example.com --format csv -o records.csv
+      zegel reports export --since 30d | jq 'select(.dmarc_aligned == false)'
+    """
+    import json
+
+    start = parse_since(since, time.time()) if since else None
+    stream = sys.stdout if str(output) == "-" else output.open("w", newline="", encoding="utf-8")
+    try:
+        with _store(data_dir, db_url) as store:
+            writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS) if fmt == "csv" else None
+            if writer is not None:
+                writer.writeheader()
+            names: dict[str, str] = {}
+            looked_up: set[str] = set()
+            for record in store.aggregate_records(domain, start):
+                ip = record["source_ip"]
+                if ip not in looked_up and len(looked_up) < 100_000:
+                    looked_up.add(ip)
+                    names.update(store.cached_ptr([ip], 10**9))
+                row = _export_row(record, names)
+                if writer is not None:
+                    writer.writerow(row)
+                else:
+                    stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+    finally:
+        if stream is not sys.stdout:
+            stream.close()

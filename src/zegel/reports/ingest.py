@@ -13,6 +13,7 @@ stays bounded however many files a maildir holds.
 
 from __future__ import annotations
 
+import binascii
 import calendar
 import contextlib
 import email.parser
@@ -25,8 +26,10 @@ import io
 import ipaddress
 import json
 import os
+import quopri
 import re
 import socket
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -49,7 +52,7 @@ from zegel.reports.model import (
     TlsReport,
     domain_of,
 )
-from zegel.reports.store import IngestSession, ReportStore, StoreRejected
+from zegel.reports.store import IngestSession, ReportStore, StoreError, StoreRejected
 
 # lxml ships no type information (and lxml-stubs is not a dependency): use it as Any.
 etree: Any = importlib.import_module("lxml.etree")
@@ -61,6 +64,11 @@ MAX_COUNT = 10**12
 
 class ReportError(ValueError):
     """A file or part is not an acceptable report; the message says why, in one line."""
+
+    def __init__(self, message: str) -> None:
+        # Parsers' messages (lxml's, zlib's) may hold newlines or control characters: one line.
+        line = " ".join("".join(c if c.isprintable() else " " for c in message[:400]).split())
+        super().__init__(line)
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,9 @@ class IngestResult:
 
     source: str
     kind: str  # aggregate | failure | tls | bounce | unknown
-    status: str  # stored | duplicate | rejected | suppressed
+    status: str  # stored | duplicate | rejected | suppressed | skipped
     detail: str = ""
+    repairs: str = ""  # stored after repairing broken XML: what was repaired (see repair_xml)
 
     def line(self) -> str:
         return f"{self.source}: {self.status} {self.kind}" + (f": {self.detail}" if self.detail else "")
@@ -94,11 +103,15 @@ class IngestStats:
     duplicate: int = 0
     rejected: int = 0
     suppressed: int = 0
+    skipped: int = 0
+    recovered: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
 
     def add(self, result: IngestResult) -> None:
-        if result.status in ("stored", "duplicate", "rejected", "suppressed"):
+        if result.status in ("stored", "duplicate", "rejected", "suppressed", "skipped"):
             setattr(self, result.status, getattr(self, result.status) + 1)
+        if result.repairs and result.status == "stored":
+            self.recovered += 1
         if result.status == "stored":
             self.by_kind[result.kind] = self.by_kind.get(result.kind, 0) + 1
 
@@ -156,41 +169,53 @@ def _text(element: Any, name: str) -> str:
     return value.strip() if value else ""
 
 
+# Numbers in reports: ASCII digits only (str.isdigit and float() also take other scripts'
+# digits, "1_000", "inf" and "nan"), bounded length before matching.
+_DECIMAL = re.compile(r"[0-9]{1,40}(?:\.[0-9]{0,40})?")
+
+
+def _decimal(text: str, what: str) -> float:
+    """A non-negative decimal number written in ASCII digits, or ReportError."""
+    value = text.strip()
+    if len(value) > 81 or not _DECIMAL.fullmatch(value):
+        raise ReportError(f"bad {what} {value[:20]!r}")
+    return float(value)
+
+
 def parse_timestamp(text: str) -> int:
     """Seconds since the epoch from what reporters actually send: integers (also with a
     fraction or in milliseconds) and ISO 8601 / RFC 5322 dates."""
     value = text.strip()
     if not value:
         raise ReportError("empty date")
-    try:
+    if len(value) > 64:
+        raise ReportError(f"unreadable date {value[:40]!r}")
+    if _DECIMAL.fullmatch(value):
         number = float(value)
-    except ValueError:
-        number = None
-    if number is not None:
         if number > 1e11:  # milliseconds
             number /= 1000
         if not 0 <= number < 1e10:
             raise ReportError(f"date out of range: {value[:40]!r}")
         return int(number)
+    if not value.isascii():
+        raise ReportError(f"unreadable date {value[:40]!r}")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         try:
             parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             raise ReportError(f"unreadable date {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        return calendar.timegm(parsed.timetuple())
-    return int(parsed.timestamp())
+    try:
+        if parsed.tzinfo is None:
+            return calendar.timegm(parsed.timetuple())
+        return int(parsed.timestamp())
+    except (OverflowError, ValueError, OSError):
+        raise ReportError(f"date out of range: {value[:40]!r}") from None
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(float(text)) if text else 1
-    except ValueError:
-        raise ReportError(f"bad record count {text[:20]!r}") from None
-    if value < 0:
-        raise ReportError(f"negative record count {value}")
+    value = int(_decimal(text, "record count")) if text else 1
     if value > MAX_COUNT:
         raise ReportError(f"implausible record count {value}")
     return value
@@ -201,12 +226,16 @@ def _tls_count(value: object) -> int:
         return 0
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ReportError(f"bad session count {str(value)[:20]!r}")
-    try:
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not 0 <= value <= MAX_COUNT:  # also refuses nan and inf
+            raise ReportError(f"bad session count {str(value)[:20]!r}")
         number = int(value)
-    except (OverflowError, ValueError):
-        raise ReportError(f"bad session count {str(value)[:20]!r}") from None
+    else:
+        number = int(_decimal(value, "session count"))
     if not 0 <= number <= MAX_COUNT:
-        raise ReportError(f"implausible session count {number}")
+        raise ReportError(f"implausible session count {str(number)[:20]}")
     return number
 
 
@@ -247,7 +276,20 @@ class AggregateParser:
         """Parse one aggregate report, RFC 9990 or RFC 7489 format, tolerating real-world quirks:
         missing optional elements, wrong or missing namespaces, odd dates, extra whitespace,
         mixed case. Raises ReportError with the reason when it is not usable."""
-        root = parse_xml(data) if isinstance(data, bytes) else data
+        repairs: tuple[str, ...] = ()
+        if isinstance(data, bytes):
+            try:
+                root = parse_xml(data)
+            except ReportError as error:
+                repaired, repairs = repair_xml(data)
+                if not repairs:
+                    raise
+                try:
+                    root = parse_xml(repaired)
+                except ReportError:
+                    raise error from None
+        else:
+            root = data
         if _localname(root.tag) != "feedback":
             raise ReportError(f"not a DMARC aggregate report (root element <{_localname(root.tag) or '?'}>)")
         namespace = root.tag[1:].partition("}")[0] if root.tag[:1] == "{" else ""
@@ -268,13 +310,81 @@ class AggregateParser:
         is_9990 = namespace == RFC9990_NAMESPACE or any(
             value is not None for value in (policy.testing, policy.discovery_method)
         ) or bool(metadata.generator)
-        return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", version, records)
+        return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", version, records, repairs)
+
+
+# The three kinds of broken XML real reporters send (and parsedmarc reads), each repaired only
+# after the document failed to parse as it is; the stored report records what was repaired.
+_ADDRESS_AS_TAG = re.compile(rb"<(email|extra_contact_info)>[ \t\r\n]{0,100}<([^<>\s@]{1,320}@[^<>\s]{1,320})>"
+                             rb"[ \t\r\n]{0,100}</\1>")
+_STRAY_LESS_THAN = re.compile(rb"<([a-z_]{1,40})>([^<>]{0,320})<([^<>\s/!?][^<>\s]{0,320})</\1>")
+_XML_DECLARATION = re.compile(rb"<\?xml[^>]{0,200}\?>")
+_ENCODING_DECLARED = re.compile(rb"encoding=[\"']([A-Za-z0-9._-]{1,40})[\"']")
+_MAX_BAD_BYTES = 10_000
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+
+
+def repair_xml(data: bytes) -> tuple[bytes, tuple[str, ...]]:
+    """(repaired document, what was repaired) for a report that does not parse as it is."""
+    repairs: list[str] = []
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    declaration = _XML_DECLARATION.match(head)
+    declared = _ENCODING_DECLARED.search(declaration.group(0)) if declaration else None
+    if declared is None or declared.group(1).lower().replace(b"_", b"-") in (b"utf-8", b"utf8"):
+        fixed, bad = _utf8_with_cp1252(data)
+        if bad:
+            data = fixed
+            repairs.append(f"{bad} byte(s) not valid UTF-8 read as Windows-1252")
+    data, addresses = _ADDRESS_AS_TAG.subn(rb"<\1>\2</\1>", data)
+    if addresses:
+        repairs.append(f"{addresses} mail address(es) written as a tag read as text")
+    data, strays = _STRAY_LESS_THAN.subn(rb"<\1>\2&lt;\3</\1>", data)
+    if strays:
+        repairs.append(f"{strays} stray '<' in element text read as text")
+    body = head[declaration.end():].lstrip() if declaration else head
+    if body[:1] == b"<" and not body[1:9].lower().startswith(b"feedback") and b":feedback" not in body[:40].lower():
+        # An aggregate wrapped in another element (an unclosed <xs:schema> around it): read the
+        # <feedback> element alone.
+        lowered = data.lower()
+        start, end = lowered.find(b"<feedback"), lowered.rfind(b"</feedback>")
+        if 0 < start < end:
+            wrapper = body[1:].split(maxsplit=1)[0].split(b">")[0][:40].decode("ascii", "replace")
+            prefix = declaration.group(0) + b"\n" if declaration else b""
+            data = prefix + data[start:end + len(b"</feedback>")]
+            repairs.append(f"<feedback> read out of a wrapping <{wrapper}> element")
+    return data, tuple(repairs)
+
+
+def _utf8_with_cp1252(data: bytes) -> tuple[bytes, int]:
+    """``data`` as UTF-8 with every byte that is not valid UTF-8 read as Windows-1252 (as a
+    Windows program wrote it); (unchanged, 0) when it is all valid or hopelessly not UTF-8."""
+    try:
+        data.decode("utf-8")
+        return data, 0
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="surrogateescape")  # one pass; bad bytes -> U+DC80..U+DCFF
+    bad = 0
+
+    def as_cp1252(match: re.Match[str]) -> str:
+        nonlocal bad
+        raw = match.group(0).encode("utf-8", errors="surrogateescape")
+        bad += len(raw)
+        return raw.decode("cp1252", errors="replace")
+
+    fixed = _ESCAPED_BYTES.sub(as_cp1252, text)
+    if bad > _MAX_BAD_BYTES:
+        return data, 0
+    return fixed.encode("utf-8", errors="replace"), bad
 
 
 def parse_aggregate(data: bytes | Any) -> AggregateReport:
     """Parse one aggregate report (see :meth:`AggregateParser.parse`) into the report model.
     For many reports, keep one :class:`AggregateParser`."""
     return AggregateParser().parse(data).report()
+
+
+_PCT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{0,8})?")
 
 
 def _parse_head(root: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished, str]:
@@ -314,7 +424,7 @@ def _parse_head(root: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished
         adkim=pol.get("adkim") or None, aspf=pol.get("aspf") or None, fo=pol.get("fo") or None,
         testing=pol.get("testing") or None, discovery_method=pol.get("discovery_method") or None,
         # RFC 7489 6.3: pct is 0-100; anything else is not a usable value.
-        pct=int(float(pct_text)) if re.fullmatch(r"\d{1,3}(\.\d*)?", pct_text) and float(pct_text) <= 100 else None,
+        pct=int(float(pct_text)) if _PCT.fullmatch(pct_text) and float(pct_text) <= 100 else None,
     )
     return metadata, policy, _text(root, prefix + "version") or "1.0"
 
@@ -430,58 +540,100 @@ def parse_tls_report(data: bytes) -> TlsReport:
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ReportError(f"not valid JSON: {exc}") from None
+        raise ReportError(f"not valid JSON: {str(exc)[:120]}") from None
+    except RecursionError:
+        # json's C scanner counts nesting against the recursion limit: refuse, one line.
+        raise ReportError("JSON nested too deeply") from None
     if not isinstance(doc, dict) or "policies" not in doc:
         raise ReportError("not an SMTP TLS report (no \"policies\")")
-    dates = doc.get("date-range") or {}
+    dates = _json_object(doc.get("date-range"))
     policies = []
-    for item in doc.get("policies") or ():
+    for item in _json_list(doc.get("policies")):
         if not isinstance(item, dict):
             continue
-        policy, summary = item.get("policy") or {}, item.get("summary") or {}
+        policy, summary = _json_object(item.get("policy")), _json_object(item.get("summary"))
         details = tuple(
-            (str(d.get("result-type", "unknown"))[:64], _tls_count(d.get("failed-session-count", 0)))
-            for d in item.get("failure-details") or () if isinstance(d, dict)
+            (_json_text(d.get("result-type", "unknown"))[:64], _tls_count(d.get("failed-session-count", 0)))
+            for d in _json_list(item.get("failure-details")) if isinstance(d, dict)
         )
         policies.append(TlsPolicySummary(
-            policy_type=str(policy.get("policy-type", ""))[:16],
-            policy_domain=str(policy.get("policy-domain", "")).lower(),
+            policy_type=_json_text(policy.get("policy-type", ""))[:16],
+            policy_domain=_json_text(policy.get("policy-domain", "")).lower()[:255],
             successful=_tls_count(summary.get("total-successful-session-count", 0)),
             failed=_tls_count(summary.get("total-failure-session-count", 0)), failure_details=details))
-    report_id = str(doc.get("report-id") or "")
+    report_id = _json_text(doc.get("report-id") or "")
     if not report_id:
         raise ReportError("SMTP TLS report without report-id")
     try:
-        begin = parse_timestamp(str(dates.get("start-datetime", "")))
-        end = parse_timestamp(str(dates.get("end-datetime", "")))
+        begin = parse_timestamp(_json_text(dates.get("start-datetime", "")))
+        end = parse_timestamp(_json_text(dates.get("end-datetime", "")))
     except ReportError as exc:
         raise ReportError(f"SMTP TLS report date-range: {exc}") from None
-    return TlsReport(organization=str(doc.get("organization-name") or "unknown"), report_id=report_id,
-                     begin=begin, end=end, contact=str(doc.get("contact-info") or ""), policies=tuple(policies))
+    return TlsReport(organization=_json_text(doc.get("organization-name") or "unknown"), report_id=report_id,
+                     begin=begin, end=end, contact=_json_text(doc.get("contact-info") or ""), policies=tuple(policies))
+
+
+def _json_object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _json_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _json_text(value: object) -> str:
+    """A scalar as text; containers (which RFC 8460 never puts where text belongs) as empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return ""
 
 
 # --- decompression ----------------------------------------------------------------------------
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_FEED = 1 << 16  # input fed per call: what zlib hands back as unused is never bigger than this
+
+
 def gunzip_capped(data: bytes, cap: int) -> bytes:
-    """Decompress (possibly multi-member) gzip, refusing output beyond ``cap`` bytes."""
+    """Decompress (possibly multi-member) gzip, refusing output beyond ``cap`` bytes.
+
+    Linear in the input however many members it has: input is fed from an offset in bounded
+    slices, so no member copies the rest of the file. As gzip(1) does, NUL padding between
+    members is skipped and anything after the last member that is not another gzip member
+    (Mimecast appends CRLF) is ignored (RFC 1952 2.2: a file is a series of members)."""
+    view = memoryview(data)
+    size = len(data)
     out = bytearray()
-    remaining = data
-    while remaining:
+    pos = 0
+    members = 0
+    while pos < size:
+        while pos < size and data[pos] == 0:
+            pos += 1
+        if pos >= size:
+            break
+        if data[pos:pos + 2] != _GZIP_MAGIC:
+            if members:
+                break  # trailing garbage, ignored as gzip(1) does
+            raise ReportError("corrupt gzip data: no gzip header")
         decoder = zlib.decompressobj(wbits=31)
-        chunk_input = remaining
-        while chunk_input:
+        while not decoder.eof:
+            if pos >= size:
+                raise ReportError("truncated gzip data")
+            fed = view[pos:pos + _GZIP_FEED]
             try:
-                piece = decoder.decompress(chunk_input, max(1, cap + 1 - len(out)))
+                piece = decoder.decompress(fed, max(1, cap + 1 - len(out)))
             except zlib.error as exc:
                 raise ReportError(f"corrupt gzip data: {exc}") from None
             out += piece
             if len(out) > cap:
                 raise ReportError(f"gzip expands beyond the {cap // (1 << 20)} MiB limit (decompression bomb?)")
-            chunk_input = decoder.unconsumed_tail
-        if not decoder.eof:
-            raise ReportError("truncated gzip data")
-        remaining = decoder.unused_data.lstrip(b"\0")
+            pos += len(fed) - len(decoder.unconsumed_tail) - len(decoder.unused_data)
+        members += 1
+    if not members:
+        raise ReportError("empty gzip data")
     return bytes(out)
 
 
@@ -489,8 +641,8 @@ def unzip_capped(data: bytes, limits: Limits) -> Iterator[tuple[str, bytes]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = [info for info in archive.infolist() if not info.is_dir()]
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ReportError(f"corrupt zip archive: {exc}") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError) as exc:
+        raise ReportError(f"corrupt zip archive: {str(exc)[:120]}") from None
     if len(members) > limits.max_zip_members:
         raise ReportError(f"zip archive with {len(members)} members refused (limit {limits.max_zip_members})")
     cap = limits.max_decompressed
@@ -504,8 +656,9 @@ def unzip_capped(data: bytes, limits: Limits) -> Iterator[tuple[str, bytes]]:
                     out += chunk
                     if len(out) > cap:
                         raise ReportError(f"zip member {info.filename!r} expands beyond the limit (decompression bomb?)")
-        except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, RuntimeError) as exc:
-            raise ReportError(f"corrupt zip member {info.filename!r}: {exc}") from None
+        except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, RuntimeError, ValueError, EOFError,
+                struct.error) as exc:
+            raise ReportError(f"corrupt zip member {info.filename[:80]!r}: {str(exc)[:120]}") from None
         yield info.filename, bytes(out)
 
 
@@ -520,6 +673,19 @@ _REPORT_NAME = re.compile(r"\.(xml|gz|gzip|zip|json)$", re.IGNORECASE)
 def _header_fields(part: Message) -> Message:
     """The fields of a message/feedback-report or message/delivery-status part."""
     payload = part.get_payload()
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding in ("base64", "quoted-printable") and isinstance(payload, list) and len(payload) == 1:
+        # RFC 2046 5.2.4 allows only 7bit, 8bit or binary on message/*, but Netease base64-encodes
+        # its message/feedback-report part: the parser then saw one header-less body. Decode it.
+        inner = payload[0]
+        body = inner.get_payload() if isinstance(inner, Message) and not inner.keys() else None
+        if isinstance(body, str):
+            raw = body.encode("ascii", errors="replace")
+            try:
+                decoded = binascii.a2b_base64(raw) if encoding == "base64" else quopri.decodestring(raw)
+            except (binascii.Error, ValueError):
+                decoded = b""
+            return _parse_headers(decoded)
     if isinstance(payload, list):
         merged = Message()
         for block in payload:
@@ -679,49 +845,66 @@ class Ingester:
         for result in results:
             yield self._note(result)
 
-    def ingest_imap(self, url: str, *, password: str | None = None, mark_seen: bool = True) -> Iterator[IngestResult]:
-        """``imaps://user@host[:port]/MAILBOX`` (or imap:// with STARTTLS); the password from the
-        URL or ``password``. Messages are fetched one at a time (bounded memory)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("imap", "imaps") or not parts.hostname:
-            raise ReportError(f"not an IMAP URL: {url!r} (imaps://user@host/INBOX)")
-        user = unquote(parts.username or "")
-        secret = unquote(parts.password) if parts.password else (password or "")
-        mailbox = unquote(parts.path.lstrip("/")) or "INBOX"
+    def ingest_imap(self, url: str, *, password: str | None = None, mark_seen: bool = True,
+                    oauth2_token: str | None = None, ca_file: str | None = None) -> Iterator[IngestResult]:
+        """``imaps://user@host[:port]/MAILBOX``, or ``imap://`` with STARTTLS required (never a
+        cleartext password). Logs in with the password (from the URL or ``password``) or, for
+        Microsoft 365 and Gmail, with an OAuth2 access token (XOAUTH2). Unseen messages are
+        fetched one at a time (bounded memory) and marked seen once ingested."""
+        with open_imap(url, password=password, oauth2_token=oauth2_token, ca_file=ca_file) as mailbox:
+            yield from self.ingest_mailbox(mailbox, label=url_mailbox(url), mark_seen=mark_seen)
+
+    def ingest_mailbox(self, mailbox: Any, *, label: str, mark_seen: bool = True) -> Iterator[IngestResult]:
+        """Ingest the unseen (or, without ``mark_seen``, all) messages of a logged-in imap_tools
+        mailbox with its folder selected."""
+        conn = mailbox.client
         try:
-            conn: imaplib.IMAP4
-            if parts.scheme == "imaps":
-                conn = imaplib.IMAP4_SSL(parts.hostname, parts.port or 993, timeout=30)
-            else:
-                conn = imaplib.IMAP4(parts.hostname, parts.port or 143, timeout=30)
-                if "STARTTLS" in conn.capabilities:
-                    conn.starttls()
-            conn.login(user, secret)
-            conn.select(_imap_quote(mailbox))
             status, found = conn.uid("SEARCH", "UNSEEN" if mark_seen else "ALL")
         except (imaplib.IMAP4.error, OSError) as exc:
-            raise ReportError(f"IMAP {parts.hostname}: {exc}") from None
-        try:
-            uids = found[0].split() if status == "OK" and found and found[0] else []
-            for uid in uids:
-                label = f"imap:{mailbox}/{uid.decode()}"
+            raise ReportError(f"IMAP search: {exc}") from None
+        uids = found[0].split() if status == "OK" and found and found[0] else []
+        for uid in uids:
+            where = f"imap:{label}/{uid.decode(errors='replace')}"
+            try:
                 status, sized = conn.uid("FETCH", uid, "(RFC822.SIZE)")
-                match = re.search(rb"RFC822\.SIZE (\d+)", sized[0] if sized and isinstance(sized[0], bytes) else b"")
+                match = re.search(rb"RFC822\.SIZE (\d{1,20})", sized[0] if sized and isinstance(sized[0], bytes) else b"")
                 if match and int(match.group(1)) > self.limits.max_file:
-                    yield self._note(IngestResult(label, "unknown", "rejected", f"message of {match.group(1).decode()} bytes refused"))
+                    yield self._note(IngestResult(where, "unknown", "rejected", f"message of {match.group(1).decode()} bytes refused"))
                     continue
                 status, fetched = conn.uid("FETCH", uid, "(BODY.PEEK[])")
-                raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
-                if status != "OK" or raw is None:
-                    yield self._note(IngestResult(label, "unknown", "rejected", "fetch failed"))
+            except (imaplib.IMAP4.error, OSError) as exc:
+                raise ReportError(f"IMAP fetch: {exc}") from None
+            raw = next((item[1] for item in fetched if isinstance(item, tuple)), None) if status == "OK" else None
+            if not isinstance(raw, bytes):
+                yield self._note(IngestResult(where, "unknown", "rejected", "fetch failed"))
+                continue
+            self.stats.files += 1
+            yield from self.ingest_bytes(raw, where, as_email=True)
+            if mark_seen:  # a rejected message is marked too: it would be rejected again next time
+                with contextlib.suppress(imaplib.IMAP4.error, OSError):
+                    conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+
+    def ingest_mbox(self, path: str | Path) -> Iterator[IngestResult]:
+        """Every message of an mbox file, read one at a time."""
+        import mailbox
+
+        try:
+            box = mailbox.mbox(str(path), create=False)
+            keys = box.iterkeys()
+            for key in keys:
+                where = f"{path}#{key}"
+                try:
+                    raw = box.get_bytes(key)
+                except (OSError, ValueError, KeyError) as exc:
+                    yield self._note(IngestResult(where, "unknown", "rejected", f"unreadable message: {exc}"))
                     continue
                 self.stats.files += 1
-                yield from self.ingest_bytes(raw, label, as_email=True)
-                if mark_seen:
-                    conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
-        finally:
-            with contextlib.suppress(imaplib.IMAP4.error, OSError):
-                conn.logout()
+                if len(raw) > self.limits.max_file:
+                    yield self._note(IngestResult(where, "unknown", "rejected", f"message of {len(raw)} bytes refused"))
+                    continue
+                yield from self.ingest_bytes(raw, where, as_email=True)
+        except (OSError, mailbox.Error) as exc:
+            raise ReportError(f"cannot read mbox {path}: {exc}") from None
 
     # --- internals ---
 
@@ -747,18 +930,31 @@ class Ingester:
                 yield self._store_tls(parse_tls_report(data), source)
             elif _looks_like_email(head):
                 yield from self._email(data, source, depth)
+            elif depth == 0 and not as_email and not _may_hold_report(name) and _is_text(data):
+                # A stray script, zone file or note beside the reports: not a hostile report.
+                what = "an empty file" if not data.strip() else "not XML, JSON, gzip, zip or a mail message"
+                yield IngestResult(source, "unknown", "skipped", f"not a report ({what})")
             elif not data.strip():
-                raise ReportError("empty file")
+                raise ReportError("empty file (RFC 7489 Appendix C: a report is a <feedback> XML document)")
             else:
                 raise ReportError("unrecognised content (not XML, JSON, gzip, zip or a mail message)")
         except (ReportError, StoreRejected) as exc:
             yield IngestResult(source, "unknown", "rejected", str(exc))
+        except StoreError:
+            raise  # the database itself is unavailable: that stops the run, not this file
+        except (RecursionError, MemoryError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError,
+                UnicodeError, EOFError, zlib.error) as exc:
+            # No poison pill: whatever a hostile file trips over ends that file with one line.
+            yield IngestResult(source, "unknown", "rejected", str(ReportError(f"unreadable ({type(exc).__name__}: {exc})")))
 
     def _email(self, data: bytes, source: str, depth: int) -> Iterator[IngestResult]:
         message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
         content_type = message.get_content_type()
         report_type = str(message.get_param("report-type", "") or "").lower()
-        if content_type == "multipart/report" and report_type == "feedback-report":
+        has_feedback = any(part.get_content_type() == "message/feedback-report" for part in message.walk())
+        if has_feedback or (content_type == "multipart/report" and report_type == "feedback-report"):
+            # Netease sends multipart/mixed around the RFC 6591 parts: the part, not the outer
+            # type, makes it a failure report.
             yield self._store_failure(parse_failure_report(message, data), source)
             return
         if content_type == "multipart/report" and report_type == "delivery-status":
@@ -790,12 +986,16 @@ class Ingester:
             label = f"{source} [{filename}]" if filename else source
             yield from self._dispatch(payload, label, filename or part_type, depth=depth + 1)
         if not found:
-            raise ReportError("mail message without a report attachment")
+            if content_type == "multipart/report":
+                raise ReportError("multipart/report without a message/feedback-report part (RFC 6591 2 and "
+                                  "RFC 5965 2 require one): a plain-text notice, not a failure report")
+            raise ReportError("mail message without a report attachment (RFC 7489 7.2.1.1: an aggregate "
+                              "report travels as an XML, gzip or zip attachment)")
 
     def _store_aggregate(self, report: ParsedAggregate, source: str) -> IngestResult:
         added = self._db().add_aggregate(report, source)
         detail = f"{report.metadata.org_name} {report.metadata.report_id} {report.policy.domain}"
-        return IngestResult(source, "aggregate", "stored" if added else "duplicate", detail)
+        return IngestResult(source, "aggregate", "stored" if added else "duplicate", detail, "; ".join(report.repairs))
 
     def _store_failure(self, report: FailureReport, source: str) -> IngestResult:
         added = self._db().add_failure(report, source)
@@ -806,6 +1006,26 @@ class Ingester:
         return IngestResult(source, "tls", "stored" if added else "duplicate", f"{report.organization} {report.report_id}")
 
 
+# Names that may hold a report: report extensions, none at all (maildir, IMAP), or mail files.
+# Anything else whose content is not a report (a script, a zone file) is skipped, not rejected.
+_REPORT_SUFFIXES = frozenset((".xml", ".gz", ".gzip", ".zip", ".json", ".eml", ".msg", ".mbox", ".txt", ".tlsrpt", ""))
+
+
+def _is_text(data: bytes) -> bool:
+    """Plain text (a script, a zone file, notes): no NUL, UTF-8 in its first 4 KiB."""
+    head = data[:4096]
+    if b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start > len(head) - 4  # a character cut at the 4 KiB boundary
+    return True
+
+
+def _may_hold_report(name: str) -> bool:
+    suffix = os.path.splitext(os.path.basename(name))[1].lower()
+    return suffix in _REPORT_SUFFIXES or not suffix[1:].isalpha()  # "msg.1234": a maildir-style name
 _HEADER_LINE = re.compile(rb"^(From [^\r\n]*\r?\n)?[A-Za-z0-9-]{1,76}:[ \t]?")
 
 
@@ -813,5 +1033,70 @@ def _looks_like_email(head: bytes) -> bool:
     return bool(_HEADER_LINE.match(head))
 
 
-def _imap_quote(mailbox: str) -> str:
-    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def url_mailbox(url: str) -> str:
+    return unquote(urlsplit(url).path.lstrip("/")) or "INBOX"
+
+
+@contextlib.contextmanager
+def open_imap(url: str, *, password: str | None = None, oauth2_token: str | None = None,
+              ca_file: str | None = None, timeout: float = 30) -> Iterator[Any]:
+    """A logged-in imap_tools mailbox with the URL's folder selected, over TLS only: imaps://
+    (implicit TLS, RFC 8314) or imap:// with STARTTLS required; certificates are verified."""
+    import ssl
+
+    from imap_tools import MailBox, MailBoxStartTls
+    from imap_tools.errors import ImapToolsError
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname:
+        raise ReportError(f"not an IMAP URL: {url!r} (imaps://user@host/INBOX)")
+    user = unquote(parts.username or "")
+    secret = unquote(parts.password) if parts.password else (password or "")
+    folder = url_mailbox(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ReportError(f"bad port in IMAP URL {url!r}") from None
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ReportError(f"CA file {ca_file}: {exc}") from None
+    try:
+        if parts.scheme == "imaps":
+            box: Any = MailBox(parts.hostname, port or 993, timeout=timeout, ssl_context=context)
+        else:
+            # RFC 8314 3 and RFC 9051 11.1: never a password in cleartext. imap_tools refuses
+            # to go on when STARTTLS fails or is not offered.
+            box = MailBoxStartTls(parts.hostname, port or 143, timeout=timeout, ssl_context=context)
+    except (ImapToolsError, imaplib.IMAP4.error, OSError, ValueError) as exc:
+        if (parts.scheme == "imap" and "STARTTLS" in str(exc).upper()) or "TLS not supported" in str(exc):
+            raise ReportError(f"IMAP {parts.hostname}: the server offers no working STARTTLS; refusing to send "
+                              "the password in cleartext (use imaps://)") from None
+        raise ReportError(f"IMAP {parts.hostname}: {exc}") from None
+    try:
+        if oauth2_token:
+            box.xoauth2(user, oauth2_token, folder)
+        else:
+            box.login(user, secret, folder)
+    except (ImapToolsError, imaplib.IMAP4.error, OSError) as exc:
+        with contextlib.suppress(ImapToolsError, imaplib.IMAP4.error, OSError):
+            box.client.shutdown()
+        raise ReportError(f"IMAP {parts.hostname}: login as {user} failed: {exc}") from None
+    try:
+        yield box
+    finally:
+        with contextlib.suppress(ImapToolsError, imaplib.IMAP4.error, OSError):
+            box.logout()
+
+
+def wait_for_mail(mailbox: Any, seconds: float) -> None:
+    """Until new mail may be there: RFC 2177 IDLE when the server offers it, else a sleep."""
+    import time
+
+    if "IDLE" in mailbox.client.capabilities:
+        try:
+            mailbox.idle.wait(timeout=seconds)
+            return
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise ReportError(f"IMAP IDLE: {exc}") from None
+    time.sleep(seconds)

@@ -218,6 +218,7 @@ class ParsedAggregate:
     format: ReportFormat
     version: str
     records: tuple[RecordFields, ...]
+    repairs: tuple[str, ...] = ()  # what ingest repaired to read a broken document (empty: nothing)
 
     @property
     def message_count(self) -> int:

@@ -333,6 +333,12 @@ def outcome_from_verdict(verdict: Any, *, ip: str, helo: str, mail_from: str, no
                                 str(getattr(sig, "reason", "") or "")[:200]))
     spf_domain = str(getattr(spf, "domain", "") or "") if spf is not None else ""
     override = getattr(action, "override", None)
+    override_comment = str(getattr(action, "reason", "") or "")[:500] if override else ""
+    arc = getattr(verdict, "arc", None)
+    if override == "trusted_forwarder" and getattr(arc, "cv", None) == "pass":
+        # RFC 8617 7.2.1: a DMARC failure overridden on the strength of a validated ARC chain
+        # is reported as local_policy, the comment naming the chain's sealers (as[N].d/s).
+        override, override_comment = "local_policy", arc_report_comment(arc)
     # The disposition actually applied (zegel.policy Action.disposition), which a local
     # override may have made milder than what the Domain Owner asked for (dmarc.disposition).
     disposition = str(getattr(action, "disposition", None) or getattr(dmarc, "disposition", None) or "none")
@@ -353,5 +359,20 @@ def outcome_from_verdict(verdict: Any, *, ip: str, helo: str, mail_from: str, no
         policy=getattr(dmarc, "policy", None),
         disposition=disposition,
         override=override,
-        override_comment=str(getattr(action, "reason", "") or "")[:500] if override else "",
+        override_comment=override_comment,
     )
+
+
+def arc_report_comment(arc: Any) -> str:
+    """``arc=pass as[2].d=relay.example as[2].s=s2 as[1].d=origin.example as[1].s=s1``: the
+    ARC result and each seal's domain and selector, newest first (RFC 8617 7.2.1)."""
+    parts = [f"arc={getattr(arc, 'cv', 'none')}"]
+    hops = sorted(getattr(arc, "hops", ()) or (), key=lambda hop: -int(getattr(hop, "instance", 0) or 0))
+    for hop in hops:
+        instance = int(getattr(hop, "instance", 0) or 0)
+        domain, selector = str(getattr(hop, "domain", "") or ""), str(getattr(hop, "selector", "") or "")
+        if domain:
+            parts.append(f"as[{instance}].d={domain}")
+        if selector:
+            parts.append(f"as[{instance}].s={selector}")
+    return " ".join(parts)[:500]

@@ -118,6 +118,13 @@ agg_reports = sa.Table(
     sa.Column("messages", sa.BigInteger),
     sa.Column("source", sa.Text),
     sa.Column("ingested_at", sa.BigInteger),
+    sa.Column("repairs", sa.Text),
+)
+ptr_cache = sa.Table(
+    "ptr_cache", metadata,
+    sa.Column("ip", sa.String(45), primary_key=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("resolved_at", sa.BigInteger),
 )
 agg_records = sa.Table(
     "agg_records", metadata,
@@ -452,6 +459,117 @@ class ReportStore:
         with self._read() as conn:
             return [SourceStats(row[0], row[1], *(int(v or 0) for v in row[2:])) for row in conn.execute(query)]
 
+    def source_details(self, domain: str, since: int) -> list[tuple[Any, ...]]:
+        """Received records of ``domain`` (periods ending at/after ``since``) folded by what a
+        summary tells apart: (source_ip, reporter, envelope_from, dkim_results JSON,
+        spf_results JSON, reasons JSON, messages, dmarc_pass, spf_aligned_pass, dkim_aligned_pass,
+        spf_pass, dkim_pass, quarantined, rejected)."""
+        r, rep = agg_records.c, agg_reports.c
+
+        def total_if(condition: Any) -> Any:
+            return sa.func.sum(sa.case((condition, r.count), else_=0))
+
+        keys = (r.source_ip, rep.org_name, r.envelope_from, r.dkim_results, r.spf_results, r.reasons)
+        query = (
+            sa.select(*keys, sa.func.sum(r.count), total_if(r.dmarc_pass), total_if(r.spf_eval == "pass"),
+                      total_if(r.dkim_eval == "pass"), total_if(r.spf_pass), total_if(r.dkim_pass),
+                      total_if(r.disposition == "quarantine"), total_if(r.disposition == "reject"))
+            .select_from(agg_records.join(agg_reports, r.report == rep.id))
+            .where(rep.domain == domain.lower(), rep.period_end >= since)
+            .group_by(*keys)
+        )
+        with self._read() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    def reports_before(self, domain: str, since: int) -> tuple[int, int | None]:
+        """(number, earliest period start) of ``domain``'s reports whose period ended before ``since``."""
+        rep = agg_reports.c
+        query = sa.select(sa.func.count(), sa.func.min(rep.period_begin)).where(
+            rep.domain == domain.lower(), rep.period_end < since)
+        with self._read() as conn:
+            count, earliest = conn.execute(query).one()
+        return int(count or 0), (int(earliest) if earliest is not None else None)
+
+    def daily_totals(self, domain: str, since: int) -> list[tuple[int, int, int]]:
+        """(day as epoch seconds at 00:00 UTC, messages, DMARC pass) by report period start."""
+        r, rep = agg_records.c, agg_reports.c
+        day = (rep.period_begin / 86400).cast(sa.BigInteger) if self.dialect == "sqlite" else sa.func.floor(
+            rep.period_begin / 86400.0).cast(sa.BigInteger)
+        query = (sa.select(day, sa.func.sum(r.count), sa.func.sum(sa.case((r.dmarc_pass, r.count), else_=0)))
+                 .select_from(agg_records.join(agg_reports, r.report == rep.id))
+                 .where(rep.domain == domain.lower(), rep.period_end >= since)
+                 .group_by(day).order_by(day))
+        with self._read() as conn:
+            return [(int(d) * 86400, int(m or 0), int(p or 0)) for d, m, p in conn.execute(query)]
+
+    def cached_ptr(self, ips: Sequence[str], max_age: int) -> dict[str, str]:
+        now = int(time.time())
+        found: dict[str, str] = {}
+        with self._read() as conn:
+            for chunk in chunked(ips, 500):
+                query = sa.select(ptr_cache.c.ip, ptr_cache.c.name).where(
+                    ptr_cache.c.ip.in_(chunk), ptr_cache.c.resolved_at >= now - max_age)
+                found.update({ip: name for ip, name in conn.execute(query)})
+        return found
+
+    def cache_ptr(self, names: dict[str, str]) -> None:
+        if not names:
+            return
+        now = int(time.time())
+        rows = [{"ip": ip[:45], "name": _cut(_no_nul(name)), "resolved_at": now} for ip, name in names.items()]
+        statement = self._insert(ptr_cache)
+        statement = statement.on_conflict_do_update(
+            index_elements=["ip"], set_={"name": statement.excluded.name, "resolved_at": statement.excluded.resolved_at})
+        with self._write() as conn:
+            conn.execute(statement, rows)
+
+    def failure_reports(self, domain: str | None = None, since: int | None = None,
+                        limit: int | None = None, report: int | None = None) -> list[dict[str, Any]]:
+        """Stored failure reports, newest first (or the one with id ``report``)."""
+        table = failure_reports
+        query = sa.select(table).order_by(table.c.id.desc())
+        if report is not None:
+            query = query.where(table.c.id == report)
+        if domain:
+            query = query.where(table.c.reported_domain == domain.lower())
+        if since is not None:
+            query = query.where(sa.func.coalesce(table.c.arrival_time, table.c.ingested_at) >= since)
+        if limit:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def tls_reports(self, domain: str | None = None, since: int | None = None,
+                    limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored SMTP TLS report policies (one row per report and policy domain), newest first."""
+        table = tls_reports
+        query = sa.select(table).order_by(table.c.period_end.desc(), table.c.id.desc())
+        if domain:
+            query = query.where(table.c.policy_domain == domain.lower())
+        if since is not None:
+            query = query.where(table.c.period_end >= since)
+        if limit:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def aggregate_records(self, domain: str | None = None, since: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every stored aggregate record with its report's metadata, streamed (for export)."""
+        r, rep = agg_records.c, agg_reports.c
+        query = (sa.select(rep.org_name, rep.email, rep.report_id, rep.domain, rep.period_begin, rep.period_end,
+                           rep.p, rep.sp, rep.pct, rep.adkim, rep.aspf, rep.repairs, rep.format, r.source_ip, r.count,
+                           r.disposition, r.dkim_eval, r.spf_eval, r.dmarc_pass, r.header_from, r.envelope_from,
+                           r.envelope_to, r.reasons, r.dkim_results, r.spf_results)
+                 .select_from(agg_records.join(agg_reports, r.report == rep.id))
+                 .order_by(rep.period_begin, rep.id, r.id))
+        if domain:
+            query = query.where(rep.domain == domain.lower())
+        if since is not None:
+            query = query.where(rep.period_end >= since)
+        with self._read() as conn:
+            for row in conn.execution_options(stream_results=True, yield_per=2000).execute(query):
+                yield dict(row._mapping)
+
     def published_policy(self, domain: str, since: int) -> dict[str, Any] | None:
         """The policy the most recent received report says ``domain`` publishes."""
         rep = agg_reports.c
@@ -529,7 +647,7 @@ def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
 _MAX_BUFFERED_ROWS = 20_000
 _REPORT_COLUMNS = ("org_name", "email", "report_id", "domain", "period_begin", "period_end", "format", "p", "sp",
                    "np", "adkim", "aspf", "fo", "testing", "pct", "generator", "errors", "messages", "source",
-                   "ingested_at")
+                   "ingested_at", "repairs")
 _RECORD_COLUMNS = ("report", "source_ip", "count", "disposition", "dkim_eval", "spf_eval", "dmarc_pass", "spf_pass",
                    "dkim_pass", "header_from", "envelope_from", "envelope_to", "reasons", "spf_results",
                    "dkim_results")
@@ -632,7 +750,7 @@ class IngestSession:
             _cut(policy.np, 16) or None, _cut(policy.adkim, 4) or None, _cut(policy.aspf, 4) or None,
             _cut(policy.fo, 32) or None, _cut(policy.testing, 4) or None, policy.pct, _cut(meta.generator),
             json.dumps(list(meta.errors))[:4000], sum(record[1] for record in records), source[:1000],
-            int(time.time()),
+            int(time.time()), "; ".join(getattr(report, "repairs", ()))[:2000],
         )
         try:
             # The driver's own statement (RETURNING works on SQLite >= 3.35 and PostgreSQL):

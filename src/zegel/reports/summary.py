@@ -1,15 +1,24 @@
-"""What the received aggregate reports say about a domain: per sending source, message
-counts, SPF/DKIM pass and alignment, DMARC pass rate; which sources a stricter policy would
-hurt; and a plain-language recommendation for the next policy step (English and Dutch).
+"""What the received aggregate reports say about a domain: per sending source (one row per
+IP, its reporters merged), message counts, SPF/DKIM pass and alignment, DMARC pass rate, the
+envelope-from and DKIM d= domains seen; senders by name (Google Workspace, Mailchimp, the
+domain's own servers...) with one sentence on what to fix; forwarded mail apart; which
+sources a stricter policy would hurt; a recommendation for the next policy step (English
+and Dutch); and trends per day or week.
+
+:func:`build_summary` and :func:`build_trend` are pure (rows in, frozen dataclasses out);
+:func:`summarize` and :func:`trend` read the store and resolve PTR names for what is shown.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from zegel.dns import Resolver, Status
+from zegel.reports.senders import FORWARDING_REASONS, Sender, advice, as_info, identify_sender
 from zegel.reports.store import ReportStore, SourceStats
 
 Lang = Literal["en", "nl"]
@@ -32,7 +41,18 @@ class SourceSummary:
     dmarc_pass: int
     quarantined: int
     rejected: int
-    category: str  # passing | misaligned | partly-failing | unauthenticated
+    category: str  # passing | misaligned | partly-failing | unauthenticated | forwarded
+    reporters: tuple[str, ...] = ()
+    sender: str = ""  # who sends from it, by name (see zegel.reports.senders)
+    sender_kind: str = ""  # own | esp | mailbox | other | unknown
+    forwarded: int = 0  # messages that were forwarded (overrides, ARC, known forwarders)
+    envelope_from_domains: tuple[str, ...] = ()  # of all its mail
+    dkim_domains: tuple[str, ...] = ()  # d= of all its signatures
+    misaligned_envelope_from: tuple[str, ...] = ()  # envelope-from of its mail failing DMARC
+    misaligned_dkim_domains: tuple[str, ...] = ()  # d= of its mail failing DMARC
+    overrides: tuple[tuple[str, int], ...] = ()  # (policy override reason, messages)
+    country: str = ""  # ISO code, from the offline database (rows shown only)
+    as_name: str = ""  # the network's AS name, from the offline database (rows shown only)
 
     @property
     def dmarc_fail(self) -> int:
@@ -50,6 +70,30 @@ class SourceSummary:
 
 
 @dataclass(frozen=True)
+class SenderSummary:
+    """The sources of one sender (a service, the domain's own servers, forwarders) together."""
+
+    name: str
+    kind: str  # own | esp | mailbox | other | unknown
+    sources: int
+    messages: int
+    dmarc_pass: int
+    spf_pass: int
+    spf_aligned: int
+    dkim_pass: int
+    dkim_aligned: int
+    forwarded: int
+    envelope_from_domains: tuple[str, ...]
+    dkim_domains: tuple[str, ...]
+    advice: str  # one sentence on what to fix, in the summary's language
+    to_fix: bool  # has failing mail that is not forwarded and not spoofing
+
+    @property
+    def pass_rate(self) -> float:
+        return self.dmarc_pass / self.messages if self.messages else 0.0
+
+
+@dataclass(frozen=True)
 class DomainSummary:
     domain: str
     since: int
@@ -63,17 +107,78 @@ class DomainSummary:
     next_step: str  # publish-rua | fix-sources | quarantine | reject | stay
     recommendation: str
     lang: str
+    senders: tuple[SenderSummary, ...] = ()
+    forwarded: int = 0  # messages forwarded (never counted as a sender to fix)
+    legitimate_messages: int = 0  # messages from sources where something authenticates, not forwarded
+    legitimate_pass: int = 0
+    older_reports: int = 0  # reports whose period ended before ``since`` (hidden by it)
+    older_earliest: int | None = None  # the earliest period start among those
+    shown: int = 0  # sources whose PTR/country/AS were looked up (the first ``shown`` by volume)
+
+    @property
+    def pass_rate(self) -> float:
+        """Share of all reported messages that pass DMARC."""
+        return self.dmarc_pass / self.messages if self.messages else 0.0
+
+    @property
+    def legitimate_pass_rate(self) -> float:
+        """Share of legitimate-looking mail (something authenticates; forwarded and spoofed mail
+        left out) that passes DMARC: what decides the next policy step."""
+        return self.legitimate_pass / self.legitimate_messages if self.legitimate_messages else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k not in ("sources", "hurt", "spoofing", "senders")}
+        data["pass_rate"] = round(self.pass_rate, 4)
+        data["legitimate_pass_rate"] = round(self.legitimate_pass_rate, 4)
+        data["sources"] = [dict(asdict(s), pass_rate=round(s.pass_rate, 4)) for s in self.sources]
+        data["would_be_hurt"] = [{"source_ip": s.source_ip, "ptr": s.ptr, "failing": s.dmarc_fail} for s in self.hurt]
+        data["senders"] = [dict(asdict(s), pass_rate=round(s.pass_rate, 4)) for s in self.senders]
+        data["explanations"] = dict(EXPLANATIONS["nl" if self.lang == "nl" else "en"])
+        return data
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    start: int  # epoch seconds, 00:00 UTC of the day (or the Monday of the week)
+    messages: int
+    dmarc_pass: int
 
     @property
     def pass_rate(self) -> float:
         return self.dmarc_pass / self.messages if self.messages else 0.0
 
+
+@dataclass(frozen=True)
+class Trend:
+    domain: str
+    period: str  # day | week
+    points: tuple[TrendPoint, ...]
+
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k not in ("sources", "hurt", "spoofing")}
-        data["pass_rate"] = round(self.pass_rate, 4)
-        data["sources"] = [dict(asdict(s), pass_rate=round(s.pass_rate, 4)) for s in self.sources]
-        data["would_be_hurt"] = [{"source_ip": s.source_ip, "ptr": s.ptr, "failing": s.dmarc_fail} for s in self.hurt]
-        return data
+        return {"domain": self.domain, "period": self.period, "series": [
+            {"start": p.start, "messages": p.messages, "dmarc_pass": p.dmarc_pass, "pass_rate": round(p.pass_rate, 4)}
+            for p in self.points]}
+
+
+# What each percentage means, for the terminal and the JSON (docs/reports.md lists them too).
+EXPLANATIONS: dict[Lang, dict[str, str]] = {
+    "en": {
+        "pass_rate": "DMARC pass: share of all reported messages that pass DMARC (aligned SPF or DKIM).",
+        "legitimate_pass_rate": ("Legitimate mail passing: the same share counted only over mail from sources "
+                                 "where something authenticates, leaving out spoofing and forwarded mail; "
+                                 "this decides the next policy step."),
+        "spf_aligned": "SPF aligned: SPF passed for the From: domain (or its organisational domain).",
+        "dkim_aligned": "DKIM aligned: a DKIM signature with d= the From: domain (or its organisational domain) passed.",
+    },
+    "nl": {
+        "pass_rate": "DMARC geslaagd: aandeel van alle gemelde berichten dat slaagt voor DMARC (uitgelijnde SPF of DKIM).",
+        "legitimate_pass_rate": ("Legitieme post geslaagd: hetzelfde aandeel, alleen over post van bronnen waar iets "
+                                 "slaagt, zonder vervalsing en doorgestuurde post; dit bepaalt de volgende stap."),
+        "spf_aligned": "SPF uitgelijnd: SPF slaagde voor het From:-domein (of het organisatiedomein daarvan).",
+        "dkim_aligned": ("DKIM uitgelijnd: een DKIM-handtekening met d= het From:-domein (of het organisatiedomein "
+                         "daarvan) slaagde."),
+    },
+}
 
 
 def _category(stats: SourceStats) -> str:
@@ -86,43 +191,264 @@ def _category(stats: SourceStats) -> str:
     return "unauthenticated"
 
 
-async def _ptr_names(ips: list[str], resolver: Resolver | None, concurrency: int = 20) -> dict[str, str]:
-    if resolver is None:
+def _json_list(text: Any) -> list[Any]:
+    if not text or text == "[]":
+        return []
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return []
+    return value if isinstance(value, list) else []
+
+
+def _is_forwarded(reasons: list[Any]) -> bool:
+    """RFC 9990 / RFC 7489 policy overrides that mean forwarding; ``local_policy`` with
+    ``arc=pass`` is how RFC 8617 7.2.1 has receivers record an ARC-based override."""
+    for reason in reasons:
+        if not isinstance(reason, list) or not reason:
+            continue
+        kind = str(reason[0]).lower()
+        if kind in FORWARDING_REASONS:
+            return True
+        if kind == "local_policy" and len(reason) > 1 and "arc=pass" in str(reason[1]).lower():
+            return True
+    return False
+
+
+@dataclass
+class _Source:
+    """Totals of one source IP while the rows are folded (internal, mutable)."""
+
+    messages: int = 0
+    dmarc_pass: int = 0
+    spf_aligned: int = 0
+    dkim_aligned: int = 0
+    spf_pass: int = 0
+    dkim_pass: int = 0
+    quarantined: int = 0
+    rejected: int = 0
+    forwarded: int = 0
+    reporters: set[str] = field(default_factory=set)
+    envelope: dict[str, int] = field(default_factory=dict)
+    dkim: dict[str, int] = field(default_factory=dict)
+    bad_envelope: dict[str, int] = field(default_factory=dict)
+    bad_dkim: dict[str, int] = field(default_factory=dict)
+    spf_domains: set[str] = field(default_factory=set)
+    overrides: dict[str, int] = field(default_factory=dict)
+
+
+def _top(counts: dict[str, int], limit: int = 5) -> tuple[str, ...]:
+    return tuple(name for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit] if name)
+
+
+def build_summary(domain: str, since: int, rows: Sequence[Sequence[Any]], *, policy: str | None, reports: int,
+                  lang: Lang = "en", names: dict[str, str] | None = None,
+                  networks: dict[str, tuple[str, str]] | None = None, shown: int = 0,
+                  older: tuple[int, int | None] = (0, None)) -> DomainSummary:
+    """The summary from :meth:`ReportStore.source_details` rows (pure). ``names`` are PTR names
+    and ``networks`` (country, AS name) of the sources looked up, the first ``shown`` by volume."""
+    domain = domain.lower().rstrip(".")
+    names, networks = names or {}, networks or {}
+    folded: dict[str, _Source] = {}
+    for (ip, reporter, envelope_from, dkim_json, spf_json, reasons_json, messages, dmarc_pass, spf_aligned,
+         dkim_aligned, spf_pass, dkim_pass, quarantined, rejected) in rows:
+        messages = int(messages or 0)
+        source = folded.get(ip)
+        if source is None:
+            source = folded[ip] = _Source()
+        source.messages += messages
+        source.dmarc_pass += int(dmarc_pass or 0)
+        source.spf_aligned += int(spf_aligned or 0)
+        source.dkim_aligned += int(dkim_aligned or 0)
+        source.spf_pass += int(spf_pass or 0)
+        source.dkim_pass += int(dkim_pass or 0)
+        source.quarantined += int(quarantined or 0)
+        source.rejected += int(rejected or 0)
+        source.reporters.add(reporter)
+        failing = messages - int(dmarc_pass or 0)
+        spf_results = _json_list(spf_json)
+        envelope = (envelope_from or "").rpartition("@")[2]
+        if not envelope:  # RFC 7489 reports often leave it out: SPF checked the MAIL FROM domain
+            envelope = next((str(r[0]) for r in spf_results if isinstance(r, list) and r and r[0]), "")
+        if envelope:
+            source.envelope[envelope] = source.envelope.get(envelope, 0) + messages
+            if failing:
+                source.bad_envelope[envelope] = source.bad_envelope.get(envelope, 0) + failing
+        for result in _json_list(dkim_json):
+            if isinstance(result, list) and result and result[0]:
+                d = str(result[0])
+                source.dkim[d] = source.dkim.get(d, 0) + messages
+                if failing:
+                    source.bad_dkim[d] = source.bad_dkim.get(d, 0) + failing
+        for result in spf_results:
+            if isinstance(result, list) and result and result[0]:
+                source.spf_domains.add(str(result[0]))
+        reasons = _json_list(reasons_json)
+        for reason in reasons:
+            if isinstance(reason, list) and reason:
+                source.overrides[str(reason[0])] = source.overrides.get(str(reason[0]), 0) + messages
+        if failing and _is_forwarded(reasons):
+            source.forwarded += failing
+    order = sorted(folded, key=lambda ip: (-folded[ip].messages, ip))
+    sources: list[SourceSummary] = []
+    for ip in order:
+        f = folded[ip]
+        ptr = names.get(ip, "")
+        country, as_name = networks.get(ip, ("", ""))
+        stats = SourceStats(ip, "", f.messages, f.spf_pass, f.spf_aligned, f.dkim_pass, f.dkim_aligned,
+                            f.dmarc_pass, f.quarantined, f.rejected)
+        category = _category(stats)
+        if category == "unauthenticated":  # claims the domain, proves nothing: not a sender of ours
+            sender = Sender(SPOOFING[lang], "spoofing")
+        else:
+            sender = identify_sender(domain, ptr=ptr, dkim_domains=tuple(f.dkim), spf_domains=tuple(f.spf_domains),
+                                     envelope_domains=tuple(f.envelope), as_name=as_name)
+            if sender.kind == "own" and lang == "nl":
+                sender = Sender(f"{domain} (eigen servers)", "own")
+        forwarded = f.forwarded
+        if sender.kind == "mailbox" and f.dmarc_pass < f.messages and _own(domain, f.bad_dkim):
+            # Our own signed mail failing from a mailbox provider's network: forwarded by a user
+            # there (the signature broke on the way), not a sender of ours to fix.
+            forwarded = f.messages - f.dmarc_pass
+        if category != "passing" and forwarded >= f.messages - f.dmarc_pass:
+            category = "forwarded"
+        sources.append(SourceSummary(
+            ip, ptr, ", ".join(sorted(f.reporters)), f.messages, f.spf_pass, f.spf_aligned, f.dkim_pass,
+            f.dkim_aligned, f.dmarc_pass, f.quarantined, f.rejected, category, tuple(sorted(f.reporters)),
+            sender.name, sender.kind, forwarded, _top(f.envelope), _top(f.dkim), _top(f.bad_envelope),
+            _top(f.bad_dkim), tuple(sorted(f.overrides.items())), country, as_name))
+    hurt = tuple(sorted((s for s in sources if s.legitimate_looking and s.dmarc_fail),
+                        key=lambda s: (-s.dmarc_fail, s.source_ip)))
+    spoofing = tuple(s for s in sources if s.category == "unauthenticated")
+    messages = sum(s.messages for s in sources)
+    passing = sum(s.dmarc_pass for s in sources)
+    forwarded_total = sum(s.forwarded for s in sources)
+    legit = [s for s in sources if s.category not in ("unauthenticated", "forwarded")]
+    legit_total = sum(s.messages for s in legit)
+    legit_pass = sum(s.dmarc_pass for s in legit)
+    legit_pass_rate = legit_pass / legit_total if legit_total else 0.0
+    step = _next_step(policy, messages, legit_pass_rate, hurt)
+    text = _recommend(lang, domain, step, policy, messages, legit_pass_rate, hurt, spoofing)
+    if forwarded_total:
+        text += "\n" + _RECOMMENDATION_TEXTS[lang]["forwarded"].format(forwarded=forwarded_total)
+    senders = _senders(domain, sources, lang)
+    return DomainSummary(domain, since, reports, messages, passing, policy, tuple(sources), hurt, spoofing, step,
+                         text, lang, senders, forwarded_total, legit_total, legit_pass, older[0], older[1], shown)
+
+
+def _own(domain: str, counts: dict[str, int]) -> bool:
+    return any(d == domain or d.endswith("." + domain) for d in counts)
+
+
+def _senders(domain: str, sources: Sequence[SourceSummary], lang: Lang) -> tuple[SenderSummary, ...]:
+    grouped: dict[tuple[str, str], list[SourceSummary]] = {}
+    for s in sources:
+        grouped.setdefault((s.sender, s.sender_kind), []).append(s)
+    result = []
+    for (name, kind), members in grouped.items():
+        envelope: dict[str, int] = {}
+        dkim: dict[str, int] = {}
+        for s in members:
+            for d in s.envelope_from_domains:
+                envelope[d] = envelope.get(d, 0) + s.messages
+            for d in s.dkim_domains:
+                dkim[d] = dkim.get(d, 0) + s.messages
+        totals = [sum(getattr(s, name_) for s in members) for name_ in (
+            "messages", "dmarc_pass", "spf_pass", "spf_aligned", "dkim_pass", "dkim_aligned", "forwarded")]
+        messages, dmarc_pass, spf_pass, spf_aligned, dkim_pass, dkim_aligned, forwarded = totals
+        spoofing = all(s.category == "unauthenticated" for s in members)
+        failing = messages - dmarc_pass - forwarded
+        to_fix = failing > 0 and not spoofing and any(s.legitimate_looking for s in members)
+        sender = Sender(name, kind)
+        text = advice(sender, domain, lang, failing=failing, spoofing=spoofing, forwarded=forwarded,
+                      dkim_domains=_top(dkim), envelope_domains=_top(envelope), dkim_pass=dkim_pass,
+                      spf_pass=spf_pass)
+        result.append(SenderSummary(name, kind, len(members), messages, dmarc_pass, spf_pass, spf_aligned, dkim_pass,
+                                    dkim_aligned, forwarded, _top(envelope), _top(dkim), text, to_fix))
+    return tuple(sorted(result, key=lambda s: (-s.messages, s.name)))
+
+
+async def _ptr_names(ips: list[str], resolver: Resolver | None, concurrency: int = 20,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, str]:
+    """PTR names, looked up concurrently (at most ``concurrency`` at a time)."""
+    if resolver is None or not ips:
         return {}
     gate = asyncio.Semaphore(concurrency)
+    done = 0
 
     async def one(ip: str) -> tuple[str, str]:
+        nonlocal done
         async with gate:
             answer = await resolver.ptr(ip)
-        return ip, (str(answer.records[0]) if answer.status == Status.ANSWER and answer.records else "")
+        done += 1
+        if progress is not None:
+            progress(done, len(ips))
+        name = str(answer.records[0]) if answer.status == Status.ANSWER and answer.records else ""
+        return ip, name.rstrip(".")
 
     return dict(await asyncio.gather(*(one(ip) for ip in ips)))
 
 
+PTR_CACHE_SECONDS = 7 * 86400
+SPOOFING: dict[Lang, str] = {"en": "nothing authenticates (likely spoofing)",
+                             "nl": "niets slaagt (waarschijnlijk vervalsing)"}
+
+
 async def summarize(store: ReportStore, domain: str, since: int, *, resolver: Resolver | None = None,
-                    lang: Lang = "en") -> DomainSummary:
-    """Summarise received aggregate reports for ``domain`` whose period ends at/after ``since``."""
+                    lang: Lang = "en", top: int = 50, networks: bool = True,
+                    progress: Callable[[int, int], None] | None = None) -> DomainSummary:
+    """Summarise received aggregate reports for ``domain`` whose period ends at/after ``since``.
+    PTR names (cached in the store for a week), country and AS name are looked up for the
+    ``top`` sources by volume only: what a table shows."""
     domain = domain.lower().rstrip(".")
-    stats = store.source_stats(domain, since)
-    names = await _ptr_names(sorted({s.source_ip for s in stats}), resolver)
-    sources = tuple(
-        SourceSummary(s.source_ip, names.get(s.source_ip, ""), s.reporter, s.messages, s.spf_pass, s.spf_aligned,
-                      s.dkim_pass, s.dkim_aligned, s.dmarc_pass, s.quarantined, s.rejected, _category(s))
-        for s in stats
-    )
+    rows = store.source_details(domain, since)
+    volume: dict[str, int] = {}
+    for row in rows:
+        volume[row[0]] = volume.get(row[0], 0) + int(row[6] or 0)
+    shown = sorted(volume, key=lambda ip: (-volume[ip], ip))[:top]
+    names: dict[str, str] = {}
+    if resolver is not None and shown:
+        names = store.cached_ptr(shown, PTR_CACHE_SECONDS)
+        missing = [ip for ip in shown if ip not in names]
+        fresh = await _ptr_names(missing, resolver, progress=progress)
+        store.cache_ptr(fresh)
+        names.update(fresh)
+    nets = {ip: as_info(ip) for ip in shown} if networks else {}
     published = store.published_policy(domain, since)
     policy = str(published["p"]) if published else None
     reports = len(store.report_totals(domain, since))
-    hurt = tuple(sorted((s for s in sources if s.legitimate_looking and s.dmarc_fail),
-                        key=lambda s: -s.dmarc_fail))
-    spoofing = tuple(s for s in sources if s.category == "unauthenticated")
-    messages = sum(s.messages for s in sources)
-    passing = sum(s.dmarc_pass for s in sources)
-    legit_total = sum(s.messages for s in sources if s.category != "unauthenticated")
-    legit_pass_rate = passing / legit_total if legit_total else 0.0
-    step = _next_step(policy, messages, legit_pass_rate, hurt)
-    text = _recommend(lang, domain, step, policy, messages, legit_pass_rate, hurt, spoofing)
-    return DomainSummary(domain, since, reports, messages, passing, policy, sources, hurt, spoofing, step, text, lang)
+    return build_summary(domain, since, rows, policy=policy, reports=reports, lang=lang, names=names,
+                         networks=nets, shown=len(shown), older=store.reports_before(domain, since))
+
+
+def build_trend(domain: str, daily: Sequence[tuple[int, int, int]], period: str = "day") -> Trend:
+    """Volume and DMARC pass per day, or per ISO week (Monday 00:00 UTC), from
+    :meth:`ReportStore.daily_totals` rows (pure)."""
+    buckets: dict[int, list[int]] = {}
+    for day, messages, passing in daily:
+        # 1970-01-01 was a Thursday: shift by 3 days so weeks start on Monday.
+        start = day if period == "day" else (day + 3 * 86400) // (7 * 86400) * (7 * 86400) - 3 * 86400
+        bucket = buckets.setdefault(start, [0, 0])
+        bucket[0] += messages
+        bucket[1] += passing
+    return Trend(domain, period, tuple(TrendPoint(start, m, p) for start, (m, p) in sorted(buckets.items())))
+
+
+def trend(store: ReportStore, domain: str, since: int, period: str = "day") -> Trend:
+    domain = domain.lower().rstrip(".")
+    return build_trend(domain, store.daily_totals(domain, since), period)
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One character per value, scaled between the smallest and largest."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low
+    return "".join(SPARK[int((v - low) / span * (len(SPARK) - 1))] if span else SPARK[-1] for v in values)
 
 
 def _next_step(policy: str | None, messages: int, legit_pass_rate: float, hurt: tuple[SourceSummary, ...]) -> str:
@@ -194,6 +520,8 @@ _RECOMMENDATION_TEXTS: dict[Lang, dict[str, str]] = {
                  "Next step: p={step} (optionally with t=y first to test)."),
         "spoofing": ("{spoof} messages came from sources where nothing authenticates (likely spoofing); "
                      "a stricter policy stops them."),
+        "forwarded": ("{forwarded} failing messages were forwarded (mailing lists, forwarding, ARC); they are "
+                      "left out above: forwarding breaks SPF and often DKIM, and there is nothing to fix."),
     },
     "nl": {
         "publish-rua": ("Er zijn nog geen rapporten voor {domain} in deze periode. Controleer of uw DMARC-record "
@@ -208,19 +536,25 @@ _RECOMMENDATION_TEXTS: dict[Lang, dict[str, str]] = {
                  "geraakt worden. Volgende stap: p={step} (eventueel eerst met t=y om te testen)."),
         "spoofing": ("{spoof} berichten kwamen van bronnen waar niets slaagt (waarschijnlijk vervalsing); "
                      "een strenger beleid houdt die tegen."),
+        "forwarded": ("{forwarded} falende berichten waren doorgestuurd (mailinglijsten, doorsturen, ARC); die "
+                      "tellen hierboven niet mee: doorsturen breekt SPF en vaak DKIM, en er valt niets te herstellen."),
     },
 }
 
 
 CSV_COLUMNS = ("source_ip", "ptr", "reporter", "messages", "spf_pass", "spf_aligned", "dkim_pass", "dkim_aligned",
-               "dmarc_pass", "pass_rate", "quarantined", "rejected", "category", "would_be_hurt")
+               "dmarc_pass", "pass_rate", "quarantined", "rejected", "category", "would_be_hurt",
+               "sender", "forwarded", "envelope_from_domains", "dkim_domains", "misaligned_envelope_from",
+               "misaligned_dkim_domains", "country", "as_name")
 
 
 def csv_rows(summary: DomainSummary) -> list[list[str]]:
-    hurt = {(s.source_ip, s.reporter) for s in summary.hurt}
+    hurt = {s.source_ip for s in summary.hurt}
     return [
         [s.source_ip, s.ptr, s.reporter, str(s.messages), str(s.spf_pass), str(s.spf_aligned), str(s.dkim_pass),
          str(s.dkim_aligned), str(s.dmarc_pass), f"{s.pass_rate:.4f}", str(s.quarantined), str(s.rejected),
-         s.category, "yes" if (s.source_ip, s.reporter) in hurt else "no"]
+         s.category, "yes" if s.source_ip in hurt else "no", s.sender, str(s.forwarded),
+         " ".join(s.envelope_from_domains), " ".join(s.dkim_domains), " ".join(s.misaligned_envelope_from),
+         " ".join(s.misaligned_dkim_domains), s.country, s.as_name]
         for s in summary.sources
     ]
