@@ -100,7 +100,7 @@ def test_mcp_tools_over_http_with_access_rules(setup: tuple[Services, Accounts, 
         assert checked["domain"] == "shop.example" and checked["grade"] in "ABCDF"
         summary = asyncio.run(_call(url, token, "reports_summary", {"domain": "shop.example", "since": "7d"}))
         expected = asyncio.run(tools.reports_summary(services, accounts.identity("alice"), "shop.example", "7d"))  # type: ignore[arg-type]
-        assert summary == expected and summary["messages"] == 100
+        assert summary == json.loads(json.dumps(expected)) and summary["messages"] == 100
         history = asyncio.run(_call(url, token, "monitoring_history", {"domain": "shop.example"}))
         assert history["domain"] == "shop.example" and len(history["runs"]) == 1
         listed = asyncio.run(_call(url, token, "domains", {}))

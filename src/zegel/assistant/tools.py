@@ -91,14 +91,16 @@ async def explain(services: Services, identity: Identity, message: str, lang: st
 
 async def reports_summary(services: Services, identity: Identity, domain: str, since: str = "30d",
                           lang: str = "en") -> dict[str, Any]:
-    """The object ``zegel reports summary --domain D --since S --json`` prints (no PTR names)."""
+    """The object ``zegel reports summary --domain D --since S --json`` prints (PTR names of
+    the sources shown come from the store's cache or the resolver, as in the CLI)."""
     from zegel.reports.summary import summarize
 
     name = identity.require(domain)
     if services.reports is None:
         raise ToolError("no reports database is configured")
     start = parse_since(since, services.clock())
-    result = await summarize(services.reports, name, start, resolver=None, lang="nl" if lang == "nl" else "en")
+    result = await summarize(services.reports, name, start, resolver=services.resolver,
+                             lang="nl" if lang == "nl" else "en")
     return result.to_json()
 
 

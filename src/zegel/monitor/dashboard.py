@@ -178,6 +178,7 @@ class Sender:
     rejected: int
     dkim_domain: str = ""
     fix: str = ""
+    label: str = ""  # the sender's name (zegel.reports.senders), e.g. "Mailchimp"; "" when unknown
 
     @property
     def failing(self) -> int:
@@ -212,8 +213,21 @@ def senders(store: ReportStore, filters: Filters, *, lang: Lang = "en", limit: i
             counts = [int(v or 0) for v in row[1:10]]
             sender = Sender(str(row[0]), counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6],
                             counts[7], counts[8], str(row[10] or ""))
-            out.append(Sender(**{**_fields(sender), "fix": fix_for(sender, filters.domain, sender.dkim_domain, lang)}))
+            out.append(Sender(**{**_fields(sender), "fix": fix_for(sender, filters.domain, sender.dkim_domain, lang),
+                                 "label": sender_label(filters.domain, sender.name, sender.dkim_domain)}))
     return out
+
+
+def sender_label(domain: str, key: str, dkim_domain: str) -> str:
+    """The name zegel.reports.senders gives the sender behind a group (from its envelope-from
+    and DKIM d= domains), or "" when it has none better than the group's own key."""
+    try:
+        from zegel.reports.senders import identify_sender
+    except ImportError:  # the reports package without sender naming
+        return ""
+    envelope = (key,) if "." in key and ":" not in key and not key.replace(".", "").isdigit() else ()
+    found = identify_sender(domain, dkim_domains=(dkim_domain,) if dkim_domain else (), envelope_domains=envelope)
+    return "" if found.kind == "unknown" or found.name == key else found.name
 
 
 def _fields(sender: Sender) -> dict[str, Any]:
