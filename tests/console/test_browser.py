@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import require_tool
-from tests.console.conftest import DAY, PASSWORDS, Console
+from tests.console.conftest import PASSWORDS, Console
 from tests.web.test_browser import check_accessibility
 from zegel.dns import Resolver
 from zegel.monitor import Mailer, Monitor, open_monitor
@@ -167,4 +167,3 @@ def test_one_customer_cannot_see_another_customers_domain(browser: Any, console:
     assert created.status_code == 404
     assert httpx.get(console.url + "/api/reports/summary?domain=bakery.example&since=30d",
                      headers=bob).json()["messages"] == 40
-    _ = DAY
