@@ -87,10 +87,12 @@ def seed(db_url: str | None, data_dir: Path) -> dict[str, str]:
 
 
 def start_console(data_dir: Path, db_url: str | None, dns: TestDnsServer, mail: MailReceiver,
-                  hook: WebhookReceiver) -> Console:
+                  hook: WebhookReceiver, *, proxy_header: str | None = None) -> Console:
     tokens = seed(db_url, data_dir)
     clock = Clock(START + 2 * DAY)
-    config = ConsoleConfig(mailer=Mailer("127.0.0.1", mail.port, "console@zegel.test"), clock=clock, hasher=FAST)
+    config = ConsoleConfig(mailer=Mailer("127.0.0.1", mail.port, "console@zegel.test"), clock=clock, hasher=FAST,
+                           allow_private_webhooks=True,  # the test's webhook receiver is on loopback
+                           proxy_header=proxy_header)
     settings = Settings(nameservers=(dns.address,), dns_timeout=1.0, data_dir=data_dir, db_url=db_url,
                         secret="console-test")
     app = create_app(settings, extensions=[console_extension(config)])

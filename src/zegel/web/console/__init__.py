@@ -43,6 +43,9 @@ class ConsoleConfig:
     clock: Callable[[], float] = time.time
     hasher: PasswordHasher | None = None
     base_url: str = "http://127.0.0.1:8080"
+    # Webhooks to loopback, private or link-local addresses would let a customer make the server
+    # call internal services; only an operator who runs hooks there turns this on.
+    allow_private_webhooks: bool = False
 
 
 def console_extension(config: ConsoleConfig | None = None) -> Extension:

@@ -3,12 +3,13 @@ the identity the login gate found, and calls zegel.monitor / zegel.assistant."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -286,7 +287,8 @@ async def monitor_page(request: Request) -> Response:
         form = await request.form()
         check_csrf(request, form)
         try:
-            watch = _watch_from(identity, {k: str(v) for k, v in form.items()}, services)
+            watch = _watch_from(identity, {k: str(v) for k, v in form.items()}, services,
+                                allow_private=_shared(request)["config"].allow_private_webhooks)
         except ValueError as exc:
             error = str(exc)
         else:
@@ -298,7 +300,19 @@ async def monitor_page(request: Request) -> Response:
                       status=400 if error else 200)
 
 
-def _watch_from(identity: Identity, values: Mapping[str, Any], services: Services) -> Watch:
+def _internal_host(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host in ("", "localhost") or host.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host  # a bare name resolves inside the server's network
+    return not address.is_global
+
+
+def _watch_from(identity: Identity, values: Mapping[str, Any], services: Services, *,
+                allow_private: bool = False) -> Watch:
     from zegel.audit import mail_domain
 
     raw = str(values.get("domain", "")).strip().rstrip(".").lower()
@@ -317,6 +331,8 @@ def _watch_from(identity: Identity, values: Mapping[str, Any], services: Service
     webhook = str(values.get("webhook", "")).strip()[:2000]
     if webhook and not webhook.startswith(("http://", "https://")):
         raise ValueError("the webhook must be an http:// or https:// URL")
+    if webhook and not allow_private and _internal_host(webhook):
+        raise ValueError("the webhook must point to a public address, not this server's own network")
     every = values.get("every", "6h")
     interval = _EVERY.get(str(every)) if not isinstance(every, int) else max(MIN_INTERVAL, every)
     try:
@@ -437,7 +453,8 @@ async def api_monitor(request: Request) -> Response:
     if "threshold" in values and isinstance(values["threshold"], int | float) and values["threshold"] <= 1:
         values["threshold"] = values["threshold"] * 100
     try:
-        watch = _watch_from(identity, values, services)
+        watch = _watch_from(identity, values, services,
+                            allow_private=_shared(request)["config"].allow_private_webhooks)
     except ValueError as exc:
         return _api_error(exc, 404 if str(exc).startswith("no access") else 400)
     await run_in_threadpool(_save_watch, request, identity, watch)
