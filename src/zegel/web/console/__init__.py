@@ -103,12 +103,15 @@ def console_extension(config: ConsoleConfig | None = None) -> Extension:
 def extension(settings: Settings) -> Extension:
     """The console for ``zegel web`` (listed in zegel.web.extensions.EXTENSION_MODULES)."""
     import os
+    from dataclasses import replace
 
     from zegel.cli.console import console_config
 
     config = console_config()
     if config.proxy_header is None and os.environ.get("ZEGEL_WEB_USER_HEADER"):
-        config = ConsoleConfig(proxy_header=os.environ["ZEGEL_WEB_USER_HEADER"])
+        config = replace(config, proxy_header=os.environ["ZEGEL_WEB_USER_HEADER"])
+    if os.environ.get("ZEGEL_WEB_PRIVATE_WEBHOOKS") == "1":
+        config = replace(config, allow_private_webhooks=True)
     return console_extension(config)
 
 
