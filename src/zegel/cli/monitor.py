@@ -98,6 +98,12 @@ def command(ctx: click.Context, data_dir: Path | None, db_url: str | None, zones
     monitor = Monitor(store, resolver, reports=reports, mailer=Mailer(host, int(port), mail_from),
                       fetch_policy=policy_fetcher())
 
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="zegel monitor: %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
     async def main() -> None:
         if once:
             alerts = await monitor.run_due()

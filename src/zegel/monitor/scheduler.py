@@ -65,6 +65,9 @@ class Monitor:
                 raised.extend(await self.check(item))
             except StoreError as exc:
                 log.warning("%s: run not stored: %s", item.domain, exc)
+            except Exception as exc:  # one domain's failure never stops the others' runs
+                log.warning("%s: check failed: %s: %s", item.domain, type(exc).__name__, exc)
+                self.store.reschedule(item.domain, self.now() + item.interval)
         return raised
 
     async def check(self, item: Watch) -> list[Alert]:
