@@ -35,7 +35,7 @@ def test_monitor_commands(tmp_path: Path) -> None:
     listed = json.loads(zegel("monitor", *data, "list", "--json").stdout)
     assert listed[0]["domain"] == "shop.example" and listed[0]["grade"] in ("A", "B")
     assert listed[0]["interval"] == 3600 and listed[0]["emails"] == ["owner@shop.example"]
-    history = json.loads(zegel("monitor", *data, "history", "shop.example", "--json").stdout)
+    history = json.loads(zegel("monitor", "history", "shop.example", "--json", *data).stdout)  # options after, too
     assert len(history["runs"]) == 1
     assert {"area": "spf", "kind": "added", "before": "", "after": "v=spf1 ip4:192.0.2.10 -all"} in history["runs"][0]["diff"]
     text = zegel("monitor", *data, "history", "shop.example").stdout

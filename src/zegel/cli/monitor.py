@@ -132,8 +132,9 @@ def command(ctx: click.Context, data_dir: Path | None, db_url: str | None, zones
 @click.option("--every", default="6h", show_default=True, help="How often to check: 30m, 6h, 1d...")
 @click.option("--threshold", type=click.FloatRange(0, 100), default=90.0, show_default=True,
               help="Alert when the DMARC pass rate in reports falls below this percentage.")
+@_db_options
 @click.pass_obj
-def add(obj: dict[str, Any], domain: str, emails: tuple[str, ...], webhook: str, selectors: tuple[str, ...],
+def add(obj: dict[str, Any], data_dir: Path | None, db_url: str | None, domain: str, emails: tuple[str, ...], webhook: str, selectors: tuple[str, ...],
         every: str, threshold: float) -> None:
     """Watch DOMAIN (or change how it is watched); its first check is due at once."""
     from zegel.monitor import Watch
@@ -144,7 +145,7 @@ def add(obj: dict[str, Any], domain: str, emails: tuple[str, ...], webhook: str,
     for address in emails:
         if "@" not in address or any(ch.isspace() for ch in address):
             usage_error(f"--email: {address!r} is not an e-mail address")
-    store = _open(obj["data_dir"], obj["db_url"])
+    store = _open(data_dir or obj["data_dir"], db_url or obj["db_url"])
     try:
         store.add(Watch(name, tuple(selectors), _duration(every), 0, tuple(emails), webhook, threshold / 100,
                         added_by="cli", added_at=int(time.time())))
@@ -155,10 +156,11 @@ def add(obj: dict[str, Any], domain: str, emails: tuple[str, ...], webhook: str,
 
 @command.command(name="remove")
 @click.argument("domain")
+@_db_options
 @click.pass_obj
-def remove(obj: dict[str, Any], domain: str) -> None:
+def remove(obj: dict[str, Any], data_dir: Path | None, db_url: str | None, domain: str) -> None:
     """Stop watching DOMAIN (its history is kept)."""
-    store = _open(obj["data_dir"], obj["db_url"])
+    store = _open(data_dir or obj["data_dir"], db_url or obj["db_url"])
     try:
         if not store.remove(domain.strip().rstrip(".").lower()):
             click.echo(f"zegel: {domain} is not watched", err=True)
@@ -169,10 +171,11 @@ def remove(obj: dict[str, Any], domain: str) -> None:
 
 @command.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@_db_options
 @click.pass_obj
-def list_watched(obj: dict[str, Any], as_json: bool) -> None:
+def list_watched(obj: dict[str, Any], data_dir: Path | None, db_url: str | None, as_json: bool) -> None:
     """The watch list, with each domain's last grade."""
-    store = _open(obj["data_dir"], obj["db_url"])
+    store = _open(data_dir or obj["data_dir"], db_url or obj["db_url"])
     try:
         items = store.watched()
         last = {item.domain: store.last_run(item.domain) for item in items}
@@ -192,10 +195,12 @@ def list_watched(obj: dict[str, Any], as_json: bool) -> None:
 @click.argument("domain")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@_db_options
 @click.pass_obj
-def history(obj: dict[str, Any], domain: str, limit: int, as_json: bool) -> None:
+def history(obj: dict[str, Any], data_dir: Path | None, db_url: str | None, domain: str, limit: int,
+            as_json: bool) -> None:
     """What changed when: each run's grade and its differences from the run before."""
-    store = _open(obj["data_dir"], obj["db_url"])
+    store = _open(data_dir or obj["data_dir"], db_url or obj["db_url"])
     try:
         name = domain.strip().rstrip(".").lower()
         runs = store.history(name, limit)
