@@ -177,7 +177,7 @@ def test_journeys_without_javascript(browser: Any, web_server: WebServer, shots:
     page.context.close()
 
 
-@pytest.mark.parametrize("path", ["/", "/tools", "/api", "/check?domain=bakkerij.example&lang=nl", "/explain?sample=lookalike-received.eml"])
+@pytest.mark.parametrize("path", ["/", "/tools", "/api", "/no-such-page", "/tester", "/check?domain=bakkerij.example&lang=nl", "/explain?sample=lookalike-received.eml"])
 def test_other_pages_accessible(browser: Any, web_server: WebServer, shots: Path, path: str) -> None:
     page = new_page(browser, "phone", "en")
     page.goto(web_server.url + path)

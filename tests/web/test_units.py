@@ -84,3 +84,18 @@ def test_grade_chart() -> None:
 ])
 def test_tester_addresses(address: str, expected: str | None) -> None:
     assert smtp.tester_id(address, "zegel.test") == expected
+
+
+def test_listening_socket_lets_asyncio_turn_nagle_off() -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose proto is TCP; with Nagle on, each
+    response (headers, then body) waited for the client's delayed ACK."""
+    import socket
+
+    from zegel.cli.web import _bind
+
+    sock = _bind("127.0.0.1", 0, "--listen")
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        sock.close()
