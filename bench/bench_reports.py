@@ -67,6 +67,39 @@ def _parsedmarc_rate(paths: list[Path]) -> tuple[float | None, float | None, str
     return len(paths) / elapsed, len(paths) / cpu_used, note
 
 
+def _summary_seconds(work: Path, sources: int) -> tuple[float, int]:
+    """Seconds for `zegel reports summary --no-ptr` work (query, fold, senders, advice) over a
+    store holding ``sources`` distinct source IPs in 100 reports."""
+    from zegel.reports.model import ParsedAggregate, PolicyPublished, ReportMetadata
+    from zegel.reports.store import IngestSession
+    from zegel.reports.summary import summarize
+
+    store = open_store(None, work)
+    per_report = sources // 100
+    with IngestSession(store, batch=20) as session:
+        for report in range(100):
+            records = []
+            for index in range(per_report):
+                n = report * per_report + index
+                ok = n % 5 != 0
+                records.append((f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}", 1 + n % 50, "none",
+                                "pass" if ok else "fail", "pass" if ok else "fail", "example.com",
+                                "example.com" if ok else "bounce.esp.example", "", (),
+                                (("example.com" if ok else "esp.example", "s1", "pass", ""),),
+                                (("example.com", "mfrom", "pass" if ok else "fail", ""),)))
+            metadata = ReportMetadata(f"reporter{report % 5}", "r@reporter.example", f"id{report}", 1_790_000_000,
+                                      1_790_086_399)
+            session.add_aggregate(ParsedAggregate(metadata, PolicyPublished("example.com", "none"), "rfc7489", "1.0",
+                                                  tuple(records)), "bench")
+    started = time.perf_counter()
+    result = asyncio.run(summarize(store, "example.com", 0))
+    elapsed = time.perf_counter() - started
+    store.close()
+    if len(result.sources) != per_report * 100:
+        raise RuntimeError(f"summary saw {len(result.sources)} sources")
+    return elapsed, len(result.sources)
+
+
 def _outcomes(count: int) -> list[Outcome]:
     return [
         Outcome(time=1_790_000_000 + i, source_ip=f"192.0.2.{i % 250 + 1}", header_from="example.com",
@@ -195,6 +228,10 @@ def run() -> list[Row]:
               file=sys.stderr)
         rows.append(Row(AREA, f"ingest {count} aggregate reports (parse+store SQLite)", "reports/s", zegel_rate,
                         peer="parsedmarc (parse only)" if peer_rate else "", peer_value=peer_rate, note=note))
+
+        seconds, sources = _summary_seconds(work / "summary", 100_000)
+        rows.append(Row(AREA, f"summary of {sources:,} distinct sources (no PTR)", "s", seconds,
+                        higher_is_better=False, note="issue target: under 3 s"))
 
         outcomes = 20_000
         sqlite_rate, _ = _record_rates(None, work / "rec-sqlite", outcomes)

@@ -336,12 +336,18 @@ def _oauth2_token(command_line: str | None, token_file: Path | None) -> str | No
 @click.option("--mbox", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
               help="Read every message of an mbox file.")
 @imap_options
+@click.option("--graph", "graph_mailbox", metavar="MAILBOX",
+              help="Read unread messages of this Microsoft 365 mailbox through Microsoft Graph and mark them read "
+                   "(app credentials from $ZEGEL_GRAPH_TENANT, $ZEGEL_GRAPH_CLIENT_ID, $ZEGEL_GRAPH_CLIENT_SECRET).")
+@click.option("--graph-folder", default="inbox", show_default=True, metavar="FOLDER",
+              help="The mailbox folder (a well-known name or a folder id) for --graph.")
 @store_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-report lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per report (JSON lines) and totals.")
 def ingest_command(paths: tuple[Path, ...], maildir: Path | None, mbox: Path | None, imap_url: str | None,
                    imap_ca_file: str | None, oauth2_token_command: str | None, oauth2_token_file: Path | None,
-                   data_dir: Path | None, db_url: str | None, quiet: bool, as_json: bool) -> None:
+                   graph_mailbox: str | None, graph_folder: str, data_dir: Path | None, db_url: str | None,
+                   quiet: bool, as_json: bool) -> None:
     """Ingest received DMARC aggregate reports, failure reports and SMTP TLS reports.
 
     Files may be XML, .xml.gz, .zip, .json (TLS-RPT) or mail messages (.eml) carrying them;
@@ -362,9 +368,13 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, mbox: Path | N
 
     from zegel.reports.ingest import Ingester, IngestResult, ReportError
 
-    sources = sum(bool(x) for x in (paths, maildir, mbox, imap_url))
+    sources = sum(bool(x) for x in (paths, maildir, mbox, imap_url, graph_mailbox))
     if sources != 1:
-        usage_error("give PATH..., --maildir DIR, --mbox FILE or --imap URL (exactly one)")
+        usage_error("give PATH..., --maildir DIR, --mbox FILE, --imap URL or --graph MAILBOX (exactly one)")
+    graph_credentials = tuple(os.environ.get(f"ZEGEL_GRAPH_{name}", "") for name in ("TENANT", "CLIENT_ID",
+                                                                                      "CLIENT_SECRET"))
+    if graph_mailbox and not all(graph_credentials):
+        usage_error("--graph needs $ZEGEL_GRAPH_TENANT, $ZEGEL_GRAPH_CLIENT_ID and $ZEGEL_GRAPH_CLIENT_SECRET")
     token = _oauth2_token(oauth2_token_command, oauth2_token_file) if imap_url else None
     for path in paths:
         if not path.exists():
@@ -378,6 +388,14 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, mbox: Path | N
             return ingester.ingest_maildir(maildir)
         if mbox is not None:
             return ingester.ingest_mbox(mbox)
+        if graph_mailbox:
+            from zegel.reports.graph import GraphError, GraphMailbox, client_credentials_token
+
+            try:
+                graph_token = client_credentials_token(*graph_credentials)
+            except GraphError as exc:
+                raise ReportError(f"Microsoft Graph: {exc}") from None
+            return ingester.ingest_graph(GraphMailbox(graph_mailbox, graph_token, graph_folder))
         if imap_url:
             return ingester.ingest_imap(imap_url, password=os.environ.get("ZEGEL_IMAP_PASSWORD"), oauth2_token=token,
                                         ca_file=imap_ca_file)

@@ -884,6 +884,20 @@ class Ingester:
                 with contextlib.suppress(imaplib.IMAP4.error, OSError):
                     conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
 
+    def ingest_graph(self, mailbox: Any, *, mark_read: bool = True) -> Iterator[IngestResult]:
+        """Unread messages of a Microsoft 365 mailbox through Graph (a
+        :class:`zegel.reports.graph.GraphMailbox`), each marked read once ingested."""
+        from zegel.reports.graph import GraphError
+
+        try:
+            for message, raw in mailbox.unread():
+                self.stats.files += 1
+                yield from self.ingest_bytes(raw, f"graph:{mailbox.folder}/{message.id[-16:]}", as_email=True)
+                if mark_read:
+                    mailbox.mark_read(message)
+        except GraphError as exc:
+            raise ReportError(f"Microsoft Graph: {exc}") from None
+
     def ingest_mbox(self, path: str | Path) -> Iterator[IngestResult]:
         """Every message of an mbox file, read one at a time."""
         import mailbox

@@ -227,17 +227,23 @@ class AggregateSender:
                 if self.store.is_reported(domain, begin, end):
                     summary.already_reported += 1
                     continue
-                report = build_report(self.store, self.reporter, domain, begin, end, self.fmt)
-                if report is None:
-                    continue
-                summary.reports += 1
-                deliveries = await self._deliver(report)
-                summary.deliveries.extend(deliveries)
-                # Claim the period once nothing is left to retry (a relay or DNS failure, a rate
-                # limit): the next run retries only the destinations not yet served. Dry runs
-                # claim nothing.
-                if not dry_run and not any(d.status in RETRY_STATUSES for d in deliveries):
-                    self.store.mark_reported(domain, begin, end, report.metadata.report_id, report.message_count)
+                # Generators on several milter hosts may share one database: one at a time
+                # builds and sends a period's report, the others skip it (exactly once).
+                with self.store.claim_period(domain, begin, end) as claimed:
+                    if not claimed or self.store.is_reported(domain, begin, end):
+                        summary.already_reported += 1
+                        continue
+                    report = build_report(self.store, self.reporter, domain, begin, end, self.fmt)
+                    if report is None:
+                        continue
+                    summary.reports += 1
+                    deliveries = await self._deliver(report)
+                    summary.deliveries.extend(deliveries)
+                    # Mark the period once nothing is left to retry (a relay or DNS failure, a
+                    # rate limit): the next run retries only the destinations not yet served.
+                    # Dry runs mark nothing.
+                    if not dry_run and not any(d.status in RETRY_STATUSES for d in deliveries):
+                        self.store.mark_reported(domain, begin, end, report.metadata.report_id, report.message_count)
         return summary
 
     async def _deliver(self, report: AggregateReport) -> list[Delivery]:

@@ -61,6 +61,23 @@ def _matches(name: str, domains: tuple[str, ...]) -> bool:
     return any(name == d or name.endswith("." + d) for d in domains)
 
 
+# Every known domain -> its sender: a name is matched by looking up its suffixes (one dict
+# lookup per label), not by comparing it with every known domain.
+_BY_DOMAIN: dict[str, _Known] = {d: known for known in KNOWN_SENDERS for d in known.domains}
+
+
+def _known_by_name(name: str) -> _Known | None:
+    position = 0
+    while True:
+        found = _BY_DOMAIN.get(name[position:])
+        if found is not None:
+            return found
+        dot = name.find(".", position)
+        if dot < 0:
+            return None
+        position = dot + 1
+
+
 def base_domain(name: str) -> str:
     """The last two labels (three under a two-letter second level such as co.uk): a cheap
     stand-in for the registrable domain, enough to group PTR names."""
@@ -70,19 +87,19 @@ def base_domain(name: str) -> str:
     return ".".join(labels[-2:])
 
 
+@functools.lru_cache(maxsize=16384)
 def identify_sender(domain: str, *, ptr: str = "", dkim_domains: tuple[str, ...] = (),
                     spf_domains: tuple[str, ...] = (), envelope_domains: tuple[str, ...] = (),
                     as_name: str = "") -> Sender:
     """Who sends from a source. Evidence in order: the PTR name, the DKIM d= and SPF domains,
-    the AS name; then the domain's own names; else the PTR base domain or the AS name."""
+    the AS name; then the domain's own names; else the PTR base domain or the AS name.
+    (Memoised: sources of one sender share their evidence.)"""
     ptr = ptr.lower().rstrip(".")
-    if ptr:
-        for known in KNOWN_SENDERS:
-            if _matches(ptr, known.domains):
-                return Sender(known.name, known.kind)
+    if ptr and (known := _known_by_name(ptr)) is not None:
+        return Sender(known.name, known.kind)
     identities = tuple(d.lower() for d in (*dkim_domains, *spf_domains, *envelope_domains) if d)
-    for known in KNOWN_SENDERS:
-        if any(_matches(d, known.domains) for d in identities):
+    for identity in identities:
+        if (known := _known_by_name(identity)) is not None:
             return Sender(known.name, known.kind)
     network = as_name.upper()
     if network:

@@ -9,6 +9,7 @@ date range), failure reports on a digest of their content.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
 import os
@@ -37,6 +38,16 @@ from zegel.reports.model import (
 )
 
 DB_FILENAME = "reports.sqlite3"
+
+
+def month_bounds(epoch: int) -> tuple[str, int, int]:
+    """(partition name, first second, first second of the next month) of the UTC month of
+    ``epoch``: agg_records is partitioned by month on PostgreSQL."""
+    when = time.gmtime(max(0, min(epoch, 253402300799)))
+    start = calendar.timegm((when.tm_year, when.tm_mon, 1, 0, 0, 0, 0, 0, 0))
+    year, month = (when.tm_year + 1, 1) if when.tm_mon == 12 else (when.tm_year, when.tm_mon + 1)
+    return (f"agg_records_{when.tm_year:04d}_{when.tm_mon:02d}", start,
+            calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0)))
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -144,6 +155,7 @@ agg_records = sa.Table(
     sa.Column("reasons", sa.Text),
     sa.Column("spf_results", sa.Text),
     sa.Column("dkim_results", sa.Text),
+    sa.Column("period_begin", sa.BigInteger),
 )
 failure_reports = sa.Table(
     "failure_reports", metadata,
@@ -380,6 +392,54 @@ class ReportStore:
         # RETURNING, not rowcount: PostgreSQL drivers report a non-zero rowcount for a skipped row.
         with self._write() as conn:
             return conn.execute(stmt).scalar() is not None
+
+    @contextlib.contextmanager
+    def claim_period(self, domain: str, begin: int, end: int) -> Iterator[bool]:
+        """Hold the right to build and send ``domain``'s report for one period while the block
+        runs; False when another generator holds it now. Generators on several hosts share
+        PostgreSQL: a session advisory lock there (released when the block ends or the
+        connection dies, so a crashed generator blocks nobody). On SQLite, one host: a lock
+        file beside the database."""
+        key = f"zegel-report:{domain}:{begin}:{end}"
+        if self.dialect == "postgresql":
+            try:
+                conn = self.engine.connect()
+            except SQLAlchemyError as err:
+                raise _translate(err) from None
+            try:
+                lock = sa.text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))")
+                held = bool(conn.execute(lock, {"key": key}).scalar())
+                conn.commit()
+                try:
+                    yield held
+                finally:
+                    if held:
+                        with contextlib.suppress(SQLAlchemyError):
+                            conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), {"key": key})
+                            conn.commit()
+            finally:
+                conn.close()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield True
+            return
+        import fcntl
+        import hashlib
+
+        lock_path = f"{database}.send-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
+        with open(lock_path, "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path)
 
     def log_delivery(self, kind: str, destination: str, report_id: str, status: str, detail: str = "",
                      at: int | None = None) -> None:
@@ -624,7 +684,7 @@ def _passes(results: Sequence[tuple[str, ...]]) -> bool:
     return False
 
 
-def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
+def _record_row(report_key: int, fields: RecordFields, period_begin: int = 0) -> tuple[Any, ...]:
     """The agg_records columns (``_RECORD_COLUMNS``) of one record."""
     ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf = fields
     # The usual row has one result of each kind: handled inline (this runs once per stored row).
@@ -641,7 +701,7 @@ def _record_row(report_key: int, fields: RecordFields) -> tuple[Any, ...]:
     return (report_key, ip[:45], count, disposition[:16], dkim_eval, spf_eval,
             dkim_eval == "pass" or spf_eval == "pass",  # RFC 9989 4.2: either aligned identifier passes
             spf_pass, dkim_pass, header_from[:255], envelope_from[:255], envelope_to[:255],
-            _JSON.encode([list(r) for r in reasons]) if reasons else "[]", spf_json, dkim_json)
+            _JSON.encode([list(r) for r in reasons]) if reasons else "[]", spf_json, dkim_json, period_begin)
 
 
 _MAX_BUFFERED_ROWS = 20_000
@@ -650,7 +710,7 @@ _REPORT_COLUMNS = ("org_name", "email", "report_id", "domain", "period_begin", "
                    "ingested_at", "repairs")
 _RECORD_COLUMNS = ("report", "source_ip", "count", "disposition", "dkim_eval", "spf_eval", "dmarc_pass", "spf_pass",
                    "dkim_pass", "header_from", "envelope_from", "envelope_to", "reasons", "spf_results",
-                   "dkim_results")
+                   "dkim_results", "period_begin")
 
 
 class IngestSession:
@@ -658,7 +718,11 @@ class IngestSession:
 
     def __init__(self, store: ReportStore, batch: int = 200) -> None:
         self.store = store
-        self.batch = batch
+        # PostgreSQL may be shared by ingesters on several hosts, and the same report may reach
+        # more than one: a transaction holding several new reports could wait on another
+        # holding them in the other order (a deadlock, and a lost batch). One report per
+        # transaction never holds more than one such key, so nobody waits in a circle.
+        self.batch = 1 if store.dialect == "postgresql" else batch
         self._conn: Connection | None = None
         self._raw_cursor: Any = None
         self._pending = 0
@@ -762,7 +826,8 @@ class IngestSession:
                 return False
             report_key = found[0][0]
             # Rows of many reports go in one executemany at commit time: far fewer round trips.
-            self._records.extend([_record_row(report_key, fields) for fields in records])
+            begin = meta.begin
+            self._records.extend([_record_row(report_key, fields, begin) for fields in records])
             if len(self._records) >= _MAX_BUFFERED_ROWS:  # bounded memory, however large the reports
                 self._flush_records()
         except self._errors as err:

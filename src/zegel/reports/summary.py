@@ -12,9 +12,11 @@ and Dutch); and trends per day or week.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from zegel.dns import Resolver, Status
@@ -93,7 +95,7 @@ class SenderSummary:
         return self.dmarc_pass / self.messages if self.messages else 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # a repr of 100,000 sources helps nobody (and asyncio makes one)
 class DomainSummary:
     domain: str
     since: int
@@ -125,6 +127,10 @@ class DomainSummary:
         """Share of legitimate-looking mail (something authenticates; forwarded and spoofed mail
         left out) that passes DMARC: what decides the next policy step."""
         return self.legitimate_pass / self.legitimate_messages if self.legitimate_messages else 0.0
+
+    def __repr__(self) -> str:
+        return (f"DomainSummary(domain={self.domain!r}, reports={self.reports}, messages={self.messages}, "
+                f"sources={len(self.sources)}, senders={len(self.senders)}, next_step={self.next_step!r})")
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in asdict(self).items() if k not in ("sources", "hurt", "spoofing", "senders")}
@@ -182,23 +188,22 @@ EXPLANATIONS: dict[Lang, dict[str, str]] = {
 
 
 def _category(stats: SourceStats) -> str:
-    if stats.messages and stats.dmarc_pass / stats.messages >= HEALTHY_SOURCE:
-        return "passing"
-    if stats.dmarc_pass:
-        return "partly-failing"
-    if stats.spf_pass or stats.dkim_pass:
-        return "misaligned"
-    return "unauthenticated"
+    return _category_of(stats.messages, stats.dmarc_pass, stats.spf_pass, stats.dkim_pass)
 
 
-def _json_list(text: Any) -> list[Any]:
+def _json_list(text: Any, memo: dict[str, list[Any]] | None = None) -> list[Any]:
     if not text or text == "[]":
         return []
+    if memo is not None and (found := memo.get(text)) is not None:
+        return found
     try:
         value = json.loads(text)
     except (TypeError, ValueError):
-        return []
-    return value if isinstance(value, list) else []
+        value = []
+    value = value if isinstance(value, list) else []
+    if memo is not None and len(memo) < 100_000:  # rows repeat the same few result lists
+        memo[text] = value
+    return value
 
 
 def _is_forwarded(reasons: list[Any]) -> bool:
@@ -215,30 +220,132 @@ def _is_forwarded(reasons: list[Any]) -> bool:
     return False
 
 
-@dataclass
-class _Source:
-    """Totals of one source IP while the rows are folded (internal, mutable)."""
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What one distinct (envelope-from, DKIM, SPF, reasons) combination says, read once."""
 
-    messages: int = 0
-    dmarc_pass: int = 0
-    spf_aligned: int = 0
-    dkim_aligned: int = 0
-    spf_pass: int = 0
-    dkim_pass: int = 0
-    quarantined: int = 0
-    rejected: int = 0
-    forwarded: int = 0
-    reporters: set[str] = field(default_factory=set)
-    envelope: dict[str, int] = field(default_factory=dict)
-    dkim: dict[str, int] = field(default_factory=dict)
-    bad_envelope: dict[str, int] = field(default_factory=dict)
-    bad_dkim: dict[str, int] = field(default_factory=dict)
-    spf_domains: set[str] = field(default_factory=set)
-    overrides: dict[str, int] = field(default_factory=dict)
+    envelope: str
+    dkim_domains: tuple[str, ...]
+    spf_domains: tuple[str, ...]
+    reasons: tuple[str, ...]
+    forwarded: bool
+
+
+def _evidence(envelope_from: str, dkim_json: str, spf_json: str, reasons_json: str,
+              memo: dict[str, list[Any]]) -> _Evidence:
+    spf_results = _json_list(spf_json, memo)
+    spf_domains = tuple(str(r[0]) for r in spf_results if isinstance(r, list) and r and r[0])
+    envelope = (envelope_from or "").rpartition("@")[2]
+    if not envelope and spf_domains:  # RFC 7489 reports often leave it out: SPF checked the MAIL FROM domain
+        envelope = spf_domains[0]
+    dkim_domains = tuple(str(r[0]) for r in _json_list(dkim_json, memo) if isinstance(r, list) and r and r[0])
+    reasons = _json_list(reasons_json, memo)
+    kinds = tuple(str(r[0]) for r in reasons if isinstance(r, list) and r)
+    return _Evidence(envelope, dkim_domains, spf_domains, kinds, _is_forwarded(reasons))
+
+
+@dataclass(slots=True)
+class _Fold:
+    """One source's rows added up (internal). ``totals``: messages, dmarc_pass, spf_aligned,
+    dkim_aligned, spf_pass, dkim_pass, quarantined, rejected, forwarded."""
+
+    totals: list[int]
+    reporters: set[str]
+    envelope: dict[str, int]
+    dkim: dict[str, int]
+    bad_envelope: dict[str, int]
+    bad_dkim: dict[str, int]
+    spf_domains: set[str]
+    overrides: dict[str, int]
+
+
+def _fold(rows: list[Sequence[Any]], evidence: dict[tuple[Any, ...], _Evidence], memo: dict[str, list[Any]]) -> _Fold:
+    totals = [0] * 9
+    fold = _Fold(totals, set(), {}, {}, {}, {}, set(), {})
+    for (_, reporter, envelope_from, dkim_json, spf_json, reasons_json, messages, dmarc_pass, spf_aligned,
+         dkim_aligned, spf_pass, dkim_pass, quarantined, rejected) in rows:
+        key = (envelope_from, dkim_json, spf_json, reasons_json)
+        seen = evidence.get(key)
+        if seen is None:
+            seen = evidence[key] = _evidence(envelope_from, dkim_json, spf_json, reasons_json, memo)
+        messages, dmarc_pass = int(messages or 0), int(dmarc_pass or 0)
+        totals[0] += messages
+        totals[1] += dmarc_pass
+        totals[2] += int(spf_aligned or 0)
+        totals[3] += int(dkim_aligned or 0)
+        totals[4] += int(spf_pass or 0)
+        totals[5] += int(dkim_pass or 0)
+        totals[6] += int(quarantined or 0)
+        totals[7] += int(rejected or 0)
+        fold.reporters.add(reporter)
+        failing = messages - dmarc_pass
+        if seen.envelope:
+            fold.envelope[seen.envelope] = fold.envelope.get(seen.envelope, 0) + messages
+            if failing:
+                fold.bad_envelope[seen.envelope] = fold.bad_envelope.get(seen.envelope, 0) + failing
+        for d in seen.dkim_domains:
+            fold.dkim[d] = fold.dkim.get(d, 0) + messages
+            if failing:
+                fold.bad_dkim[d] = fold.bad_dkim.get(d, 0) + failing
+        fold.spf_domains.update(seen.spf_domains)
+        for kind in seen.reasons:
+            fold.overrides[kind] = fold.overrides.get(kind, 0) + messages
+        if failing and seen.forwarded:
+            totals[8] += failing
+    return fold
+
+
+def _fold_one(row: Sequence[Any], evidence: dict[tuple[Any, ...], _Evidence], memo: dict[str, list[Any]]) -> _Fold:
+    """:func:`_fold` of a source with one row (most of them, at scale), without the loops."""
+    (_, reporter, envelope_from, dkim_json, spf_json, reasons_json, messages, dmarc_pass, spf_aligned,
+     dkim_aligned, spf_pass, dkim_pass, quarantined, rejected) = row
+    key = (envelope_from, dkim_json, spf_json, reasons_json)
+    seen = evidence.get(key)
+    if seen is None:
+        seen = evidence[key] = _evidence(envelope_from, dkim_json, spf_json, reasons_json, memo)
+    messages, dmarc_pass = int(messages or 0), int(dmarc_pass or 0)
+    failing = messages - dmarc_pass
+    envelope = {seen.envelope: messages} if seen.envelope else {}
+    dkim = dict.fromkeys(seen.dkim_domains, messages)
+    return _Fold(
+        [messages, dmarc_pass, int(spf_aligned or 0), int(dkim_aligned or 0), int(spf_pass or 0),
+         int(dkim_pass or 0), int(quarantined or 0), int(rejected or 0), failing if seen.forwarded else 0],
+        {reporter}, envelope, dkim, {seen.envelope: failing} if failing and seen.envelope else {},
+        dict.fromkeys(seen.dkim_domains, failing) if failing else {}, set(seen.spf_domains),
+        dict.fromkeys(seen.reasons, messages))
+
+
+def _sorted(names: Any) -> tuple[str, ...]:
+    return tuple(names) if len(names) < 2 else tuple(sorted(names))
+
+
+def _category_of(messages: int, dmarc_pass: int, spf_pass: int, dkim_pass: int) -> str:
+    if messages and dmarc_pass / messages >= HEALTHY_SOURCE:
+        return "passing"
+    if dmarc_pass:
+        return "partly-failing"
+    if spf_pass or dkim_pass:
+        return "misaligned"
+    return "unauthenticated"
 
 
 def _top(counts: dict[str, int], limit: int = 5) -> tuple[str, ...]:
+    if len(counts) <= 1:
+        return tuple(name for name in counts if name)
     return tuple(name for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit] if name)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Building 100,000 sources makes a million small containers and no reference cycles:
+    the cyclic collector would rescan them over and over (it doubled the time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def build_summary(domain: str, since: int, rows: Sequence[Sequence[Any]], *, policy: str | None, reports: int,
@@ -247,76 +354,54 @@ def build_summary(domain: str, since: int, rows: Sequence[Sequence[Any]], *, pol
                   older: tuple[int, int | None] = (0, None)) -> DomainSummary:
     """The summary from :meth:`ReportStore.source_details` rows (pure). ``names`` are PTR names
     and ``networks`` (country, AS name) of the sources looked up, the first ``shown`` by volume."""
+    with _collector_paused():
+        return _build_summary(domain, since, rows, policy=policy, reports=reports, lang=lang, names=names or {},
+                              networks=networks or {}, shown=shown, older=older)
+
+
+def _build_summary(domain: str, since: int, rows: Sequence[Sequence[Any]], *, policy: str | None, reports: int,
+                   lang: Lang, names: dict[str, str], networks: dict[str, tuple[str, str]], shown: int,
+                   older: tuple[int, int | None]) -> DomainSummary:
     domain = domain.lower().rstrip(".")
-    names, networks = names or {}, networks or {}
-    folded: dict[str, _Source] = {}
-    for (ip, reporter, envelope_from, dkim_json, spf_json, reasons_json, messages, dmarc_pass, spf_aligned,
-         dkim_aligned, spf_pass, dkim_pass, quarantined, rejected) in rows:
-        messages = int(messages or 0)
-        source = folded.get(ip)
-        if source is None:
-            source = folded[ip] = _Source()
-        source.messages += messages
-        source.dmarc_pass += int(dmarc_pass or 0)
-        source.spf_aligned += int(spf_aligned or 0)
-        source.dkim_aligned += int(dkim_aligned or 0)
-        source.spf_pass += int(spf_pass or 0)
-        source.dkim_pass += int(dkim_pass or 0)
-        source.quarantined += int(quarantined or 0)
-        source.rejected += int(rejected or 0)
-        source.reporters.add(reporter)
-        failing = messages - int(dmarc_pass or 0)
-        spf_results = _json_list(spf_json)
-        envelope = (envelope_from or "").rpartition("@")[2]
-        if not envelope:  # RFC 7489 reports often leave it out: SPF checked the MAIL FROM domain
-            envelope = next((str(r[0]) for r in spf_results if isinstance(r, list) and r and r[0]), "")
-        if envelope:
-            source.envelope[envelope] = source.envelope.get(envelope, 0) + messages
-            if failing:
-                source.bad_envelope[envelope] = source.bad_envelope.get(envelope, 0) + failing
-        for result in _json_list(dkim_json):
-            if isinstance(result, list) and result and result[0]:
-                d = str(result[0])
-                source.dkim[d] = source.dkim.get(d, 0) + messages
-                if failing:
-                    source.bad_dkim[d] = source.bad_dkim.get(d, 0) + failing
-        for result in spf_results:
-            if isinstance(result, list) and result and result[0]:
-                source.spf_domains.add(str(result[0]))
-        reasons = _json_list(reasons_json)
-        for reason in reasons:
-            if isinstance(reason, list) and reason:
-                source.overrides[str(reason[0])] = source.overrides.get(str(reason[0]), 0) + messages
-        if failing and _is_forwarded(reasons):
-            source.forwarded += failing
-    order = sorted(folded, key=lambda ip: (-folded[ip].messages, ip))
+    memo: dict[str, list[Any]] = {}
+    evidence: dict[tuple[Any, ...], _Evidence] = {}
+    groups: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:  # one dict operation per row: rows of one source together
+        group = groups.get(row[0])
+        if group is None:
+            groups[row[0]] = [row]
+        else:
+            group.append(row)
+    folded: list[tuple[int, str, _Fold]] = []
+    for ip, group in groups.items():
+        fold = _fold(group, evidence, memo) if len(group) > 1 else _fold_one(group[0], evidence, memo)
+        folded.append((-fold.totals[0], ip, fold))
+    folded.sort()
     sources: list[SourceSummary] = []
-    for ip in order:
-        f = folded[ip]
+    for _, ip, f in folded:
+        messages, dmarc_pass, spf_aligned, dkim_aligned, spf_pass, dkim_pass, quarantined, rejected, forwarded = f.totals
         ptr = names.get(ip, "")
         country, as_name = networks.get(ip, ("", ""))
-        stats = SourceStats(ip, "", f.messages, f.spf_pass, f.spf_aligned, f.dkim_pass, f.dkim_aligned,
-                            f.dmarc_pass, f.quarantined, f.rejected)
-        category = _category(stats)
+        category = _category_of(messages, dmarc_pass, spf_pass, dkim_pass)
         if category == "unauthenticated":  # claims the domain, proves nothing: not a sender of ours
             sender = Sender(SPOOFING[lang], "spoofing")
         else:
-            sender = identify_sender(domain, ptr=ptr, dkim_domains=tuple(f.dkim), spf_domains=tuple(f.spf_domains),
-                                     envelope_domains=tuple(f.envelope), as_name=as_name)
+            sender = identify_sender(domain, ptr=ptr, dkim_domains=_sorted(f.dkim), spf_domains=_sorted(f.spf_domains),
+                                     envelope_domains=_sorted(f.envelope), as_name=as_name)
             if sender.kind == "own" and lang == "nl":
                 sender = Sender(f"{domain} (eigen servers)", "own")
-        forwarded = f.forwarded
-        if sender.kind == "mailbox" and f.dmarc_pass < f.messages and _own(domain, f.bad_dkim):
+        if sender.kind == "mailbox" and dmarc_pass < messages and _own(domain, f.bad_dkim):
             # Our own signed mail failing from a mailbox provider's network: forwarded by a user
             # there (the signature broke on the way), not a sender of ours to fix.
-            forwarded = f.messages - f.dmarc_pass
-        if category != "passing" and forwarded >= f.messages - f.dmarc_pass:
+            forwarded = messages - dmarc_pass
+        if category != "passing" and forwarded >= messages - dmarc_pass:
             category = "forwarded"
+        reporters = tuple(sorted(f.reporters))
         sources.append(SourceSummary(
-            ip, ptr, ", ".join(sorted(f.reporters)), f.messages, f.spf_pass, f.spf_aligned, f.dkim_pass,
-            f.dkim_aligned, f.dmarc_pass, f.quarantined, f.rejected, category, tuple(sorted(f.reporters)),
-            sender.name, sender.kind, forwarded, _top(f.envelope), _top(f.dkim), _top(f.bad_envelope),
-            _top(f.bad_dkim), tuple(sorted(f.overrides.items())), country, as_name))
+            ip, ptr, ", ".join(reporters), messages, spf_pass, spf_aligned, dkim_pass, dkim_aligned, dmarc_pass,
+            quarantined, rejected, category, reporters, sender.name, sender.kind, forwarded, _top(f.envelope),
+            _top(f.dkim), _top(f.bad_envelope), _top(f.bad_dkim), tuple(sorted(f.overrides.items())), country,
+            as_name))
     hurt = tuple(sorted((s for s in sources if s.legitimate_looking and s.dmarc_fail),
                         key=lambda s: (-s.dmarc_fail, s.source_ip)))
     spoofing = tuple(s for s in sources if s.category == "unauthenticated")
