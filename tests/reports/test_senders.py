@@ -182,3 +182,18 @@ def test_failures_tls_and_export_commands(tmp_path: Path) -> None:
         "bounces.esp.example", "esp.example", "forwarded")
     lines = runner.invoke(cli, ["reports", "export", "--data-dir", str(data)], catch_exceptions=False).stdout
     assert len(lines.splitlines()) == 2 and json.loads(lines.splitlines()[0])["reporter"] == "Reporter A"
+
+
+def test_sender_named_by_the_spf_include_that_authorises_it(store: ReportStore, tmp_path: Path,
+                                                           dns_server: Callable[..., Any]) -> None:
+    unknown = row("198.51.100.99", 60, "fail", "fail", ("bounce.unknown-esp.example", "pass"),
+                  ("unknown-esp.example", "pass"))
+    ingest(store, tmp_path, {"a.xml": report("i1", "none", [OWN, unknown])})
+    server = dns_server(zone_text=(
+        "$ORIGIN example.com.\n$TTL 300\n@ IN TXT \"v=spf1 ip4:192.0.2.5 include:_spf.mailgun.org -all\"\n"
+        "$ORIGIN mailgun.org.\n_spf IN TXT \"v=spf1 ip4:198.51.100.0/24 -all\"\n"))
+    result = asyncio.run(summarize(store, "example.com", BEGIN - 10, resolver=Resolver([server.address]),
+                                   networks=False))
+    by_ip = {s.source_ip: s for s in result.sources}
+    assert (by_ip["198.51.100.99"].sender, by_ip["198.51.100.99"].spf_include) == ("Mailgun", "_spf.mailgun.org")
+    assert by_ip["192.0.2.5"].spf_include == ""  # authorised by ip4:, not an include

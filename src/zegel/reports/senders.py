@@ -90,12 +90,15 @@ def base_domain(name: str) -> str:
 @functools.lru_cache(maxsize=16384)
 def identify_sender(domain: str, *, ptr: str = "", dkim_domains: tuple[str, ...] = (),
                     spf_domains: tuple[str, ...] = (), envelope_domains: tuple[str, ...] = (),
-                    as_name: str = "") -> Sender:
-    """Who sends from a source. Evidence in order: the PTR name, the DKIM d= and SPF domains,
-    the AS name; then the domain's own names; else the PTR base domain or the AS name.
-    (Memoised: sources of one sender share their evidence.)"""
+                    as_name: str = "", spf_include: str = "") -> Sender:
+    """Who sends from a source. Evidence in order: the PTR name, the include of the domain's
+    own SPF record that authorises the IP, the DKIM d= and SPF domains, the AS name; then the
+    domain's own names; else the PTR base domain or the AS name. (Memoised: sources of one
+    sender share their evidence.)"""
     ptr = ptr.lower().rstrip(".")
     if ptr and (known := _known_by_name(ptr)) is not None:
+        return Sender(known.name, known.kind)
+    if spf_include and (known := _known_by_name(spf_include.lower().rstrip("."))) is not None:
         return Sender(known.name, known.kind)
     identities = tuple(d.lower() for d in (*dkim_domains, *spf_domains, *envelope_domains) if d)
     for identity in identities:

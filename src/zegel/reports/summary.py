@@ -55,6 +55,7 @@ class SourceSummary:
     overrides: tuple[tuple[str, int], ...] = ()  # (policy override reason, messages)
     country: str = ""  # ISO code, from the offline database (rows shown only)
     as_name: str = ""  # the network's AS name, from the offline database (rows shown only)
+    spf_include: str = ""  # the include: of the domain's own SPF record that authorises it (rows shown only)
 
     @property
     def dmarc_fail(self) -> int:
@@ -351,17 +352,18 @@ def _collector_paused() -> Iterator[None]:
 def build_summary(domain: str, since: int, rows: Sequence[Sequence[Any]], *, policy: str | None, reports: int,
                   lang: Lang = "en", names: dict[str, str] | None = None,
                   networks: dict[str, tuple[str, str]] | None = None, shown: int = 0,
-                  older: tuple[int, int | None] = (0, None)) -> DomainSummary:
-    """The summary from :meth:`ReportStore.source_details` rows (pure). ``names`` are PTR names
-    and ``networks`` (country, AS name) of the sources looked up, the first ``shown`` by volume."""
+                  older: tuple[int, int | None] = (0, None), includes: dict[str, str] | None = None) -> DomainSummary:
+    """The summary from :meth:`ReportStore.source_details` rows (pure). ``names`` are PTR names,
+    ``networks`` (country, AS name) and ``includes`` (the include: of the domain's SPF record
+    that authorises the IP) of the sources looked up, the first ``shown`` by volume."""
     with _collector_paused():
         return _build_summary(domain, since, rows, policy=policy, reports=reports, lang=lang, names=names or {},
-                              networks=networks or {}, shown=shown, older=older)
+                              networks=networks or {}, shown=shown, older=older, includes=includes or {})
 
 
 def _build_summary(domain: str, since: int, rows: Sequence[Sequence[Any]], *, policy: str | None, reports: int,
                    lang: Lang, names: dict[str, str], networks: dict[str, tuple[str, str]], shown: int,
-                   older: tuple[int, int | None]) -> DomainSummary:
+                   older: tuple[int, int | None], includes: dict[str, str]) -> DomainSummary:
     domain = domain.lower().rstrip(".")
     memo: dict[str, list[Any]] = {}
     evidence: dict[tuple[Any, ...], _Evidence] = {}
@@ -387,7 +389,8 @@ def _build_summary(domain: str, since: int, rows: Sequence[Sequence[Any]], *, po
             sender = Sender(SPOOFING[lang], "spoofing")
         else:
             sender = identify_sender(domain, ptr=ptr, dkim_domains=_sorted(f.dkim), spf_domains=_sorted(f.spf_domains),
-                                     envelope_domains=_sorted(f.envelope), as_name=as_name)
+                                     envelope_domains=_sorted(f.envelope), as_name=as_name,
+                                     spf_include=includes.get(ip, ""))
             if sender.kind == "own" and lang == "nl":
                 sender = Sender(f"{domain} (eigen servers)", "own")
         if sender.kind == "mailbox" and dmarc_pass < messages and _own(domain, f.bad_dkim):
@@ -401,7 +404,7 @@ def _build_summary(domain: str, since: int, rows: Sequence[Sequence[Any]], *, po
             ip, ptr, ", ".join(reporters), messages, spf_pass, spf_aligned, dkim_pass, dkim_aligned, dmarc_pass,
             quarantined, rejected, category, reporters, sender.name, sender.kind, forwarded, _top(f.envelope),
             _top(f.dkim), _top(f.bad_envelope), _top(f.bad_dkim), tuple(sorted(f.overrides.items())), country,
-            as_name))
+            as_name, includes.get(ip, "")))
     hurt = tuple(sorted((s for s in sources if s.legitimate_looking and s.dmarc_fail),
                         key=lambda s: (-s.dmarc_fail, s.source_ip)))
     spoofing = tuple(s for s in sources if s.category == "unauthenticated")
@@ -474,6 +477,26 @@ async def _ptr_names(ips: list[str], resolver: Resolver | None, concurrency: int
     return dict(await asyncio.gather(*(one(ip) for ip in ips)))
 
 
+async def _spf_includes(domain: str, ips: list[str], resolver: Resolver, concurrency: int = 10) -> dict[str, str]:
+    """Which include: of ``domain``'s own SPF record authorises each IP (RFC 7208 5.2: an
+    include matches when the included record passes), for naming the sender."""
+    from zegel.spf.evaluate import check_host
+
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(ip: str) -> tuple[str, str]:
+        async with gate:
+            try:
+                result = await check_host(ip, domain, f"postmaster@{domain}", resolver=resolver)
+            except ValueError:
+                return ip, ""
+        mechanism = (result.mechanism or "").lstrip("+")
+        return ip, mechanism[len("include:"):] if result.result == "pass" and mechanism.startswith("include:") else ""
+
+    found = await asyncio.gather(*(one(ip) for ip in ips))
+    return {ip: include for ip, include in found if include}
+
+
 PTR_CACHE_SECONDS = 7 * 86400
 SPOOFING: dict[Lang, str] = {"en": "nothing authenticates (likely spoofing)",
                              "nl": "niets slaagt (waarschijnlijk vervalsing)"}
@@ -499,11 +522,13 @@ async def summarize(store: ReportStore, domain: str, since: int, *, resolver: Re
         store.cache_ptr(fresh)
         names.update(fresh)
     nets = {ip: as_info(ip) for ip in shown} if networks else {}
+    includes = await _spf_includes(domain, shown, resolver) if resolver is not None else {}
     published = store.published_policy(domain, since)
     policy = str(published["p"]) if published else None
     reports = len(store.report_totals(domain, since))
     return build_summary(domain, since, rows, policy=policy, reports=reports, lang=lang, names=names,
-                         networks=nets, shown=len(shown), older=store.reports_before(domain, since))
+                         networks=nets, shown=len(shown), older=store.reports_before(domain, since),
+                         includes=includes)
 
 
 def build_trend(domain: str, daily: Sequence[tuple[int, int, int]], period: str = "day") -> Trend:
@@ -630,7 +655,7 @@ _RECOMMENDATION_TEXTS: dict[Lang, dict[str, str]] = {
 CSV_COLUMNS = ("source_ip", "ptr", "reporter", "messages", "spf_pass", "spf_aligned", "dkim_pass", "dkim_aligned",
                "dmarc_pass", "pass_rate", "quarantined", "rejected", "category", "would_be_hurt",
                "sender", "forwarded", "envelope_from_domains", "dkim_domains", "misaligned_envelope_from",
-               "misaligned_dkim_domains", "country", "as_name")
+               "misaligned_dkim_domains", "country", "as_name", "spf_include")
 
 
 def csv_rows(summary: DomainSummary) -> list[list[str]]:
@@ -640,6 +665,6 @@ def csv_rows(summary: DomainSummary) -> list[list[str]]:
          str(s.dkim_aligned), str(s.dmarc_pass), f"{s.pass_rate:.4f}", str(s.quarantined), str(s.rejected),
          s.category, "yes" if s.source_ip in hurt else "no", s.sender, str(s.forwarded),
          " ".join(s.envelope_from_domains), " ".join(s.dkim_domains), " ".join(s.misaligned_envelope_from),
-         " ".join(s.misaligned_dkim_domains), s.country, s.as_name]
+         " ".join(s.misaligned_dkim_domains), s.country, s.as_name, s.spf_include]
         for s in summary.sources
     ]
