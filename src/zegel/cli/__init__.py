@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("zegel.cli.check", "Audit a domain's SPF, DKIM, DMARC and MX records, with fixes."),
     "milter": ("zegel.cli.milter", "Run the milter service in front of Postfix or Sendmail."),
     "reports": ("zegel.cli.reports", "Send, ingest and summarise DMARC reports."),
+    "monitor": ("zegel.cli.monitor", "Watch domains on a schedule: history of changes, alerts by e-mail and webhook."),
     "web": ("zegel.cli.web", "Serve the web app: domain check, header analyzer, mail tester, tools."),
 }
 

@@ -145,3 +145,10 @@ def _bind(host: str, port: int, option: str) -> socket.socket:
         sock.close()
         raise click.ClickException(f"{option}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+# The owner's console (zegel.web.console, served through zegel.web.extensions): `zegel web
+# adduser NAME` and `zegel web token NAME` manage its accounts; `zegel web` alone serves.
+from zegel.cli.console import with_accounts  # noqa: E402 (wraps the command defined above)
+
+command = with_accounts(command)

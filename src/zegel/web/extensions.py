@@ -14,6 +14,7 @@ from zegel.web.app import Extension
 from zegel.web.settings import Settings
 
 EXTENSION_MODULES: list[str] = [
+    "zegel.web.console",  # the owner's console: login, reports dashboard, monitoring, API, MCP
 ]
 
 
