@@ -308,12 +308,19 @@ def _domain_of(address: str) -> tuple[str | None, str | None]:
     local, at, host = address.rpartition("@")
     if not at or not local:
         return None, f"mailbox {address!r} has no domain"
+    if any(c in local for c in '@<>'):
+        # A quoted local part holding another address ("ceo@bank.example"@attacker.example, or
+        # what an MTA makes of an unterminated quote) shows one domain and authenticates another.
+        return None, f"mailbox {address!r} has an address inside its local part"
     host = host.strip().rstrip(".")
     if host.startswith("["):
         return None, f"mailbox {address!r} uses an address literal, not a domain"
     domain = normalize_domain(host)
     if not domain:
         return None, f"mailbox {address!r} has an invalid domain"
+    if "." not in domain:
+        # A single label is no author domain (it is what remains when an MTA cuts a value at a NUL).
+        return None, f"mailbox {address!r} has a single-label domain"
     return domain, None
 
 
