@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.zegel-installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all venv demo test lint typecheck unit deps bench clean
+.PHONY: all venv demo test lint typecheck unit deps bench clean fuzz
 
 all: test
 
@@ -61,3 +61,9 @@ bench: $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# Long fuzz run: every tests/fuzz target for ZEGEL_FUZZ_SECONDS (default 600) with fresh seeds
+# (tests/fuzz/README.md). `make test` runs the short, deterministic profile.
+ZEGEL_FUZZ_SECONDS ?= 600
+fuzz: venv
+	ZEGEL_FUZZ_SECONDS=$(ZEGEL_FUZZ_SECONDS) $(BIN)/python -m tests.fuzz.run

@@ -93,7 +93,7 @@ def parse_address_list(value: str) -> AddressList:
     text: list[str] = []        # the current mailbox outside <...>, comments removed
     angle: list[str] | None = None  # inside <...>
     angle_addr: str | None = None   # the finished <...> of the current mailbox
-    spaced = False  # white space after a word of a mailbox without <...>
+    spaced = False  # white space or a comment after a word of the address being read
     several_words = False
     position, length = 0, len(value)
 
@@ -110,10 +110,11 @@ def parse_address_list(value: str) -> AddressList:
         else:
             address = "".join(text)
         candidates = [address]
-        if several_words and angle_addr is None:
-            # Words without <...> are not a mailbox (RFC 5322 3.4). "ceo@bank.example x" must
-            # not become an address at another domain: each word with an "@" is taken.
-            problem("a mailbox of several words without <...>")
+        if several_words:
+            # An addr-spec is one word (RFC 5322 3.4.1): "ceo@bank.example x" or
+            # "ceo@bank.example(c).evil.example" must not become an address at another domain,
+            # so each word with an "@" is taken.
+            problem("an address of several words")
             words = address.split(" ")
             candidates = [w for w in words if "@" in w.strip("@")] or ["".join(words)]
         text, angle_addr, spaced, several_words = [], None, False, False
@@ -132,12 +133,12 @@ def parse_address_list(value: str) -> AddressList:
             # Folding white space separates words; inside an addr-spec it is CFWS and dropped.
             blanks = _WSP_RUN.match(value, position)
             position = blanks.end() if blanks is not None else position + 1
-            spaced = spaced or (angle is None and bool(text))
+            spaced = spaced or bool(target)
             continue
-        if angle is None and char not in "(<>,:;" and spaced:
+        if char not in "(<>,:;" and spaced:
             several_words = True
             spaced = False
-            text.append(" ")  # a word boundary, resolved in finish_mailbox
+            target.append(" ")  # a word boundary, resolved in finish_mailbox
         plain = _PLAIN_RUN.match(value, position)
         if plain is not None:
             if angle is None and angle_addr is not None:
@@ -190,6 +191,7 @@ def parse_address_list(value: str) -> AddressList:
             if depth:
                 problem("unterminated comment")
             position = end
+            spaced = spaced or bool(target)  # a comment separates words, like white space
             continue
         position += 1
         if char == "<":
@@ -198,13 +200,16 @@ def parse_address_list(value: str) -> AddressList:
                 continue
             if angle_addr is not None:
                 problem("two angle addresses in one mailbox")
+            if any("@" in part for part in text if not part.startswith('"')):
+                # ceo@bank.example <x@attacker.example>: '@' is not atext (RFC 5322 3.2.3)
+                problem("an address in an unquoted display name")
             angle, text = [], []  # what came before is the display name
             spaced = several_words = False
         elif char == ">":
             if angle is None:
                 problem("'>' without '<'")
                 continue
-            angle_addr, angle = "".join(angle), None
+            angle_addr, angle, spaced = "".join(angle), None, False
         elif char == ",":
             if angle is not None:
                 angle.append(char)  # obs-route: <@a,@b:user@dom>
