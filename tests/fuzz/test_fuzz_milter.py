@@ -27,7 +27,11 @@ def test_packet_splitter_and_decoders(stream: bytes, chunk: int) -> None:
         pass
 
 
-@given(st.sampled_from(CODES), st.binary(max_size=600))
+reply_lines = st.tuples(st.text("0123456789²١45", min_size=3, max_size=3), st.text(max_size=30)).map(
+    lambda pair: f"{pair[0]} {pair[1]}".encode("utf-8", "surrogatepass") + b"\0")
+
+
+@given(st.sampled_from(CODES), st.binary(max_size=600) | reply_lines)
 def test_every_command_code(code: int, data: bytes) -> None:
     for decode in (decode_command, decode_response):
         with contextlib.suppress(ProtocolError):

@@ -15,6 +15,7 @@ from zegel.dmarc import DmarcRecordError, author_domains, parse_record
 from zegel.dmarc.author import parse_address_list
 from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
+from zegel.milter.protocol import ProtocolError, decode_response
 from zegel.policy import Policy, PolicyError
 from zegel.spf import SpfSyntaxError, check_host
 from zegel.spf import parse_record as parse_spf
@@ -122,3 +123,9 @@ def test_parse_address_list_is_the_public_parser() -> None:
     parsed = parse_address_list('"Bank (Treasury)" <ceo@bank.example>, team: a@b.example, c@d.example;')
     assert parsed.addresses == ("ceo@bank.example", "a@b.example", "c@d.example")
     assert parsed.problems == ()
+
+
+def test_milter_reply_code_needs_ascii_digits() -> None:
+    # Found by the review for issue 10: int("4²5") raised a bare ValueError from the decoder.
+    with pytest.raises(ProtocolError):
+        decode_response(b"y", "4²5 4.0.0 try later".encode() + b"\0")
