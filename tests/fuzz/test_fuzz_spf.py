@@ -63,12 +63,15 @@ def test_check_host_over_hostile_dns(server: TestDnsServer, top: list[str], belo
                                      local: str) -> None:
     # Each example publishes under fresh names, so the resolver cache never answers for it.
     name = f"d{next(counter)}.fuzz.example"
-    spec = {name: [("TXT", t[:2000]) for t in top] + [("A", "192.0.2.1")],
-            f"x.{name}": [("TXT", t[:2000]) for t in below]}
+    # A TXT string is octets: text that UTF-8 cannot carry (lone surrogates) cannot be served.
+    top = [t[:2000].encode("utf-8", "replace").decode() for t in top]
+    below = [t[:2000].encode("utf-8", "replace").decode() for t in below]
+    spec = {name: [("TXT", t) for t in top] + [("A", "192.0.2.1")],
+            f"x.{name}": [("TXT", t) for t in below]}
     merge(server.nodes, nodes_from_spec(spec, 300))
     top_with_include = [t.replace("include:", f"include:x.{name} ") for t in top]
     if top_with_include != top:
-        merge(server.nodes, nodes_from_spec({name: [("TXT", t[:2000]) for t in top_with_include]}, 300))
+        merge(server.nodes, nodes_from_spec({name: [("TXT", t) for t in top_with_include]}, 300))
 
     async def run() -> None:
         resolver = Resolver([server.address], timeout=1.0, lifetime=2.0)
