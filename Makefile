@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.zegel-installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all venv demo test lint typecheck unit deps bench clean web
+.PHONY: all venv demo test lint typecheck unit deps bench clean web fuzz
 
 all: test
 
@@ -67,3 +67,9 @@ web: venv
 	$(BIN)/zegel web --listen 127.0.0.1:8080 --smtp 127.0.0.1:2525 --mail-domain zegel.test \
 	  --zone demo/zones/check.zone --zone demo/zones/sample.zone --zone demo/zones/spf.zone --offline \
 	  --data-dir $(VENV)/web-data --demo-messages demo/messages
+
+# Long fuzz run: every tests/fuzz target for ZEGEL_FUZZ_SECONDS (default 600) with fresh seeds
+# (tests/fuzz/README.md). `make test` runs the short, deterministic profile.
+ZEGEL_FUZZ_SECONDS ?= 600
+fuzz: venv
+	ZEGEL_FUZZ_SECONDS=$(ZEGEL_FUZZ_SECONDS) $(BIN)/python -m tests.fuzz.run

@@ -56,7 +56,17 @@ OUTCOMES: Final[dict[str, str]] = {
     "dkim_temperror": "a DKIM key could not be fetched because of a temporary DNS error",
     "spf_and_dkim_fail": "SPF does not pass and no DKIM signature passes",
     "arc_fail": "the ARC chain is broken",
+    # Fail-closed outcomes (docs/security.md): a message that is stranger or bigger than the
+    # plain spoof never earns a better action than it.
+    "author_unknown": "no single valid author domain: no From field, several From fields or domains, "
+                      "or a malformed, NUL-bearing or encoded-word address",
+    "header_limits": "the header section exceeds zegel's limits (bytes or fields); DKIM and ARC were not verified",
+    "message_too_large": "the message exceeds the milter's inbound.max_message_size and was not verified",
 }
+
+# Outcomes that say the message could not be authenticated as a whole; they are matched from
+# the pipeline's own findings, not from an engine's result.
+FAULT_OUTCOMES: Final[tuple[str, ...]] = ("author_unknown", "header_limits", "message_too_large")
 
 # What an outcome does when the policy file does not mention it: honour the sender's DMARC
 # policy (RFC 7489 section 6.3), accept everything else.
@@ -64,6 +74,10 @@ DEFAULT_ACTIONS: Final[dict[str, ActionKind]] = {
     "dmarc_reject": "reject",
     "dmarc_quarantine": "quarantine",
 }
+# Fail closed: RFC 7489 section 6.6.1 advises rejecting mail whose author domain cannot be
+# determined; a message beyond the limits is treated the same, never accepted unverified.
+# These stay in force with honour_sender_policy = false; a policy file may map them.
+FAULT_DEFAULT_ACTIONS: Final[dict[str, ActionKind]] = {outcome: "reject" for outcome in FAULT_OUTCOMES}
 
 # 5.7.1 (RFC 3463: delivery not authorized) by default, as receivers and their scripts expect;
 # a policy file may choose the finer RFC 7372 codes (5.7.20-5.7.29) per outcome.
@@ -78,6 +92,9 @@ _REJECT_REPLIES: Final[dict[str, str]] = {
     "dkim_fail": "5.7.1 No passing DKIM signature found",
     "dmarc_permerror": "5.7.1 DMARC record error for {domain}",
     "arc_fail": "5.7.1 ARC validation failure",
+    "author_unknown": "5.7.1 Message rejected: no single valid author (From) domain",
+    "header_limits": "5.7.1 Message rejected: header section exceeds local limits",
+    "message_too_large": "5.7.1 Message rejected: too large to authenticate",
 }
 _DEFAULT_TEMPFAIL_REPLY: Final = "4.4.3 Temporary DNS failure while authenticating the message; try again later"
 _DEFAULT_HEADER: Final = "X-Zegel-Policy"
@@ -153,14 +170,19 @@ class Policy:
     header_name: str = _DEFAULT_HEADER
     subject_tag: str = _DEFAULT_TAG
     tempfail_reply: str = _DEFAULT_TEMPFAIL_REPLY
+    # RFC 8601 2.7.1: a signature whose l= leaves part of the body unsigned is dkim=policy and
+    # does not count for DMARC ("policy"); "pass" keeps the RFC 6376 behaviour (an appended
+    # body verifies).
+    dkim_partial_body: Literal["policy", "pass"] = "policy"
     source: str = "<default>"
 
     # -- construction ------------------------------------------------------------------
 
     @classmethod
     def default(cls) -> Policy:
-        """Honour the sender's DMARC policy; accept everything else."""
-        return cls(rules={k: Rule(v) for k, v in DEFAULT_ACTIONS.items()})
+        """Honour the sender's DMARC policy, reject what cannot be authenticated (the fault
+        outcomes); accept everything else."""
+        return cls(rules={k: Rule(v) for k, v in {**DEFAULT_ACTIONS, **FAULT_DEFAULT_ACTIONS}.items()})
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:
@@ -185,7 +207,7 @@ class Policy:
         def fail(message: str) -> PolicyError:
             return PolicyError(f"{source}: {message}")
 
-        _known_keys(data, {"dmarc", "on", "arc", "reply", "version"}, "", fail)
+        _known_keys(data, {"dmarc", "dkim", "on", "arc", "reply", "version"}, "", fail)
         dmarc = _table(data, "dmarc", fail)
         _known_keys(dmarc, {"mode", "honour_sender_policy"}, "dmarc.", fail)
         mode = dmarc.get("mode", "rfc9989")
@@ -195,7 +217,15 @@ class Policy:
         if not isinstance(honour, bool):
             raise fail("dmarc.honour_sender_policy must be true or false")
 
-        rules: dict[str, Rule] = {k: Rule(v) for k, v in DEFAULT_ACTIONS.items()} if honour else {}
+        dkim = _table(data, "dkim", fail)
+        _known_keys(dkim, {"partial_body"}, "dkim.", fail)
+        partial_body = dkim.get("partial_body", "policy")
+        if partial_body not in ("policy", "pass"):
+            raise fail(f"dkim.partial_body must be \"policy\" or \"pass\", not {partial_body!r}")
+
+        rules: dict[str, Rule] = {k: Rule(v) for k, v in FAULT_DEFAULT_ACTIONS.items()}
+        if honour:
+            rules.update({k: Rule(v) for k, v in DEFAULT_ACTIONS.items()})
         for outcome, value in _table(data, "on", fail).items():
             if outcome not in OUTCOMES:
                 raise fail(f"on.{outcome}: unknown outcome (known: {', '.join(OUTCOMES)})")
@@ -226,6 +256,7 @@ class Policy:
             header_name=header_name,
             subject_tag=tag,
             tempfail_reply=tempfail,
+            dkim_partial_body=partial_body,
             source=source,
         )
 
@@ -266,6 +297,7 @@ class Policy:
         *,
         arc_cv: str | None = None,
         trusted_forwarder: str | None = None,
+        faults: Sequence[str] = (),
     ) -> Action:
         """The action for these results.
 
@@ -274,8 +306,14 @@ class Policy:
         failures are then forgiven and the action is ``arc.action`` (RFC 8617 section 7.2:
         ARC lets a receiver override a DMARC failure; the reason is reported as
         trusted_forwarder, RFC 7489 appendix C).
+
+        ``faults``: fault outcomes (:data:`FAULT_OUTCOMES`) the caller found; they match first,
+        and a trusted forwarder never forgives them.
         """
-        matched = self.outcomes(spf, dkim, dmarc, arc_cv)
+        unknown = [f for f in faults if f not in FAULT_OUTCOMES]
+        if unknown:
+            raise ValueError(f"not fault outcomes: {', '.join(unknown)}")
+        matched = [*dict.fromkeys(faults), *self.outcomes(spf, dkim, dmarc, arc_cv)]
         domain = (dmarc.from_domain if dmarc is not None else None) or "the sender's domain"
         sender_disposition: Disposition = "none"
         if dmarc is not None and dmarc.result == "fail" and dmarc.disposition in ("quarantine", "reject"):
@@ -304,6 +342,15 @@ class Policy:
         if _rank(applied) < _rank(sender_disposition):
             override = "local_policy"
         return _replace(decided, override=override, disposition=applied)
+
+    def decide_faults(self, faults: Sequence[str], *, domain: str | None = None) -> Action:
+        """The action for fault outcomes alone, when the engines could not run at all (a
+        message over the milter's ``inbound.max_message_size``)."""
+        unknown = [f for f in faults if f not in FAULT_OUTCOMES]
+        if unknown:
+            raise ValueError(f"not fault outcomes: {', '.join(unknown)}")
+        decided = self._decide([*dict.fromkeys(faults)], domain or "the sender's domain")
+        return _replace(decided, disposition=_applied_disposition(decided.kind))
 
     def _decide(self, matched: Iterable[str], domain: str) -> Action:
         best: Action | None = None
@@ -394,7 +441,7 @@ def _check_reply(reply: str, klass: str, where: str, fail: Any) -> None:
     # RFC 3463: the reply text starts with an enhanced status code class.subject.detail.
     code = reply.split(" ", 1)[0]
     parts = code.split(".")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts) or parts[0] != klass:
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts) or parts[0] != klass:
         raise fail(f"{where} must start with an enhanced status code {klass}.x.y (RFC 3463), not {code!r}")
 
 

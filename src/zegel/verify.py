@@ -19,7 +19,7 @@ from zegel.authres import build
 from zegel.authres import parse as parse_authres
 from zegel.dkim import verify as dkim_verify
 from zegel.dkim.keys import KeyCache
-from zegel.dmarc import evaluate_message, load_psl
+from zegel.dmarc import AuthorDomains, author_domains, evaluate_message, load_psl
 from zegel.dns import Resolver
 from zegel.policy import Action, ActionKind, Override, Policy, PolicyError
 from zegel.spf import SpfChecker
@@ -207,29 +207,39 @@ def _first_blank_line(data: bytes) -> int:
 
 
 def header_problem(message: bytes) -> str | None:
-    """Why ``message`` has no usable header section, or None when it has one.
+    """Why ``message`` has no usable header section or is beyond the limits, or None."""
+    malformed, over_limits = header_findings(message)
+    return malformed or over_limits
+
+
+def header_findings(message: bytes) -> tuple[str | None, str | None]:
+    """``(malformed, over_limits)``: why ``message`` has no usable header section, and why its
+    header section is beyond :data:`MAX_HEADER_BYTES` / :data:`MAX_HEADER_FIELDS` (None when not).
 
     RFC 5322 section 2.1: header fields, then an empty line, then the body; section 3.6.8:
-    a field name is printable US-ASCII except the colon.
+    a field name is printable US-ASCII except the colon. A section beyond the limits is still
+    read for its From field (linear time); only DKIM and ARC are skipped.
     """
     window = message[: MAX_HEADER_BYTES + 4]
     end = _first_blank_line(window)
+    over_limits = None
     if end != -1:
         head = window[:end]
-    elif len(message) > MAX_HEADER_BYTES:
-        return f"header section larger than {MAX_HEADER_BYTES} bytes"
     else:
-        head = message
+        head = window
+        if len(message) > MAX_HEADER_BYTES:
+            over_limits = f"header section larger than {MAX_HEADER_BYTES} bytes"
     if not head.strip():
-        return "not an RFC 5322 message: no header section"
+        return "not an RFC 5322 message: no header section", over_limits
     name, colon, _ = head.split(b"\n", 1)[0].partition(b":")
     name = name.rstrip(b" \t")
     if not colon or not name or any(c < 33 or c > 126 for c in name):
-        return "not an RFC 5322 message: it does not start with a header field"
-    fields = head.count(b"\n") + 1 - head.count(b"\n ") - head.count(b"\n\t")
-    if fields > MAX_HEADER_FIELDS:
-        return f"header section has {fields} fields (limit {MAX_HEADER_FIELDS})"
-    return None
+        return "not an RFC 5322 message: it does not start with a header field", over_limits
+    if over_limits is None:
+        fields = head.count(b"\n") + 1 - head.count(b"\n ") - head.count(b"\n\t")
+        if fields > MAX_HEADER_FIELDS:
+            over_limits = f"header section has {fields} fields (limit {MAX_HEADER_FIELDS})"
+    return None, over_limits
 
 
 class Verifier:
@@ -272,23 +282,39 @@ class Verifier:
         DNS failure all give results with a reason (see ``Verdict.notes``).
         """
         notes: list[str] = []
-        problem = header_problem(message)
+        malformed, over_limits = header_findings(message)
         spf_stage = self._spf(ip, mail_from, helo, notes)
         dkim: tuple[DkimOutcome, ...]
         arc: ArcOutcome
         dmarc: DmarcOutcome
-        if problem:
-            notes.append(problem)
+        faults: list[str] = []
+        if malformed:
+            notes.append(malformed)
             spf = await spf_stage
-            dkim, arc = (), UncheckedArc("none", f"not checked: {problem}")
-            dmarc = UncheckedDmarc("permerror", f"no From domain: {problem}")
+            dkim, arc = (), UncheckedArc("none", f"not checked: {malformed}")
+            dmarc = UncheckedDmarc("permerror", f"no From domain: {malformed}")
+            faults.append("author_unknown")
+        elif over_limits:
+            # Limits bound the work, never the decision: DKIM and ARC are skipped, the From
+            # domain is still found and DMARC evaluated (it can only fail without DKIM).
+            notes.append(f"{over_limits}: DKIM and ARC not verified")
+            faults.append("header_limits")
+            dkim = (UncheckedDkim("none", f"not verified: {over_limits}"),)
+            arc = UncheckedArc("none", f"not checked: {over_limits}")
+            spf = await spf_stage
+            dmarc = await self._dmarc(message, spf, (), notes)
         else:
             # SPF, DKIM and ARC are independent: run them (and their DNS lookups) concurrently.
             spf, dkim, arc = await aio.gather(spf_stage, self._dkim(message, notes), self._arc(message, notes))
             dmarc = await self._dmarc(message, spf, dkim, notes)
+        unknown_author = None if malformed else _author_unknown(message, dmarc)
+        if unknown_author is not None:
+            # RFC 7489 section 6.6.1: no single, well-formed author domain.
+            notes.append(f"author unknown: {unknown_author}")
+            faults.append("author_unknown")
         from_domain = dmarc.from_domain
         forwarder = trusted_forwarder(arc, from_domain, self.policy)
-        action = self.policy.decide(spf, dkim, dmarc, arc_cv=arc.cv, trusted_forwarder=forwarder)
+        action = self.policy.decide(spf, dkim, dmarc, arc_cv=arc.cv, trusted_forwarder=forwarder, faults=faults)
         try:
             results = build(self.authserv_id, [spf, *dkim, dmarc, arc])
         except (TypeError, ValueError) as exc:  # cannot happen for our own results; be safe
@@ -316,7 +342,9 @@ class Verifier:
 
     async def _dkim(self, message: bytes, notes: list[str]) -> tuple[DkimOutcome, ...]:
         try:
-            return tuple(await dkim_verify(message, resolver=self.resolver, key_cache=self._key_cache))
+            # RFC 8601 2.7.1: l= shorter than the body is dkim=policy unless the policy says pass.
+            return tuple(await dkim_verify(message, resolver=self.resolver, key_cache=self._key_cache,
+                                           fail_partial_body=self.policy.dkim_partial_body == "policy"))
         except Exception as exc:
             notes.append(f"DKIM stage failed: {type(exc).__name__}: {exc}")
             return (UncheckedDkim("permerror", f"DKIM stage failed: {exc}"),)
@@ -360,6 +388,16 @@ async def verify_message(
     """
     verifier = Verifier(resolver, authserv_id=authserv_id, policy=policy, recorder=recorder, psl=psl)
     return await verifier.verify(message, ip=ip, helo=helo, mail_from=mail_from)
+
+
+def _author_unknown(message: bytes, dmarc: DmarcOutcome) -> str | None:
+    """Why the message has no single, cleanly parsed author domain, or None."""
+    author = getattr(dmarc, "author", None)
+    if not isinstance(author, AuthorDomains):
+        author = author_domains(message)  # the DMARC stage failed before finding it
+    if not author.unknown:
+        return None
+    return "; ".join(author.problems[:5]) or "no single author domain"
 
 
 def trusted_forwarder(arc: ArcOutcome | None, from_domain: str | None, policy: Policy) -> str | None:

@@ -156,16 +156,17 @@ def test_quarantine_case_arrives_marked(stack: Stack) -> None:
     assert "dmarc=fail" in " ".join(header_values(copies[0], "Authentication-Results")[0].split())
 
 
-def test_oversized_message_is_delivered_unverified(stack: Stack) -> None:
-    """Past max_message_size the milter drops the rest of the body unread; Postfix delivers."""
+def test_oversized_message_is_rejected_not_passed_unverified(stack: Stack) -> None:
+    """Past max_message_size the milter drops the rest of the body unread and the
+    message_too_large outcome applies: reject by default (docs/security.md), never an
+    unverified accept."""
     body = "A long line of a large message body, repeated many times over.\r\n" * 6000  # ~390 KB
     raw = message("alice@pass.example", to=MAILBOX, subject="Large attachment", body=body)
-    stack.send(raw, "alice@pass.example")
-    copies = stack.delivered_with(_message_id(raw))
-    assert len(copies) == 1
-    assert copies[0].count(b"repeated many times over.") == 6000  # the body arrived whole
-    results = " ".join(header_values(copies[0], "Authentication-Results")[0].split())
-    assert results == f"{AUTHSERV_ID}; none (message larger than 204800 bytes was not verified)"
+    with pytest.raises(smtplib.SMTPDataError) as info:
+        stack.send(raw, "alice@pass.example")
+    assert info.value.smtp_code == 550
+    assert b"5.7.1" in info.value.smtp_error
+    assert stack.delivered_with(_message_id(raw), timeout=1.0) == []
 
 
 def test_outbound_message_arrives_signed_and_verifies_with_zegel_and_dkimpy(stack: Stack) -> None:

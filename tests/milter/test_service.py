@@ -346,21 +346,20 @@ def test_idle_session_times_out(write_config: Callable[..., Path]) -> None:
     run(write_config('[timeouts]\nsession = 0.3\n'), scenario)
 
 
-def test_large_bodies_are_bounded_and_oversized_ones_pass_unverified(write_config: Callable[..., Path]) -> None:
+def test_large_bodies_are_bounded_and_oversized_ones_are_rejected(write_config: Callable[..., Path]) -> None:
     body = ("line of text " * 6 + "\r\n") * 5000  # about 400 KB
 
-    async def scenario(service: MilterService) -> list[p.Response]:
+    async def scenario(service: MilterService) -> p.Response:
         client = await client_for(service)
         result = await client.message(message("a@pass.example", body=body), mail_from="a@pass.example")
         await client.close()
-        assert isinstance(result.final, p.Continue)
-        return result.modifications
+        assert result.modifications == []
+        return result.final
 
     config = write_config('[inbound]\nmax_message_size = "100K"\nmemory_limit = "16K"\n')
-    mods = run(config, scenario)
-    inserted = [m for m in mods if isinstance(m, p.InsertHeader)]
-    assert len(inserted) == 1
-    assert b"none (message larger than 102400 bytes was not verified)" in inserted[0].value
+    final = run(config, scenario)
+    # Fail closed (docs/security.md): the message_too_large outcome, reject by default.
+    assert isinstance(final, p.ReplyCode) and final.code == 550 and final.text.startswith("5.7.1")
     assert service_metrics_oversized(config) == 1
 
 
@@ -371,7 +370,7 @@ def service_metrics_oversized(config: Path) -> int:
         result = await client.message(message("a@pass.example", body=body), mail_from="a@pass.example",
                                       chunk_size=8192)
         await client.close()
-        assert isinstance(result.final, p.Continue)
+        assert isinstance(result.final, p.ReplyCode)
         return service.metrics.oversized
 
     return int(run(config, scenario))

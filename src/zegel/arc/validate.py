@@ -6,6 +6,7 @@ canonicalization, header selection, key fetch and signature checks come from zeg
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from zegel.dkim.keys import (
     fetch_key,
 )
 from zegel.dkim.tags import TagListError, decode_base64
+from zegel.dkim.verify import OFFLOAD_BODY_BYTES
 from zegel.dns import Resolver
 
 # RFC 6376 section 3.5 (d=, s=): dot-separated labels of letters, digits and hyphens
@@ -136,8 +138,12 @@ async def validate(
     keys = await _fetch_keys(resolver, chain, key_cache)
     verifier = _Verifier(headers, body, keys, time.time() if now is None else now)
 
-    # Step 4: the newest AMS must validate.
-    newest_ams = verifier.check_signature(newest)
+    # Step 4: the newest AMS must validate. Hashing a large body is CPU work: a worker thread
+    # keeps the event loop (other milter sessions) answering; later checks reuse the hash.
+    if len(body) > OFFLOAD_BODY_BYTES:
+        newest_ams = await asyncio.to_thread(verifier.check_signature, newest)
+    else:
+        newest_ams = verifier.check_signature(newest)
     hops[-1] = _with(hops[-1], ams_valid=newest_ams.ok)
     if not newest_ams.ok:
         return ArcResult("fail", f"ARC-Message-Signature i={newest.instance}: {newest_ams.reason}",

@@ -174,7 +174,7 @@ def parse(value: str | bytes) -> AuthResults:
     # authres-version = 1*DIGIT [CFWS], before the first ';' (RFC 8601 2.2)
     save = cur.pos
     digits = cur.token(frozenset(";()"))
-    if digits.isdigit() and len(digits) <= 9:
+    if digits.isascii() and digits.isdigit() and len(digits) <= 9:  # 1*DIGIT: ASCII only (RFC 5234)
         version = int(digits)
         cur.skip_cfws()
         id_comments += cur.take_comments()

@@ -58,7 +58,10 @@ MAX_HEADER_LINES = 200_000
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 # One header field: name, optional WSP, colon, the rest of the line, continuation lines.
-_FIELD = re.compile(rb"(([\x21-\x39\x3b-\x7e]+)[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*)")
+# Anchored at a line start ((?m)^): findall then tries each line once instead of every offset,
+# which is what keeps a long line without a colon linear (unanchored, the name run was
+# rescanned from every offset of it: quadratic).
+_FIELD = re.compile(rb"(?m)^(([\x21-\x39\x3b-\x7e]+)[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*)")
 # RFC 5322 3.6.8: field-name = 1*ftext (printable US-ASCII except ":"); obsolete syntax
 # (RFC 5322 4.5.8) allows WSP between the name and the colon.
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")

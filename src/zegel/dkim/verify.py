@@ -236,6 +236,10 @@ def _utc(stamp: int) -> str:
         return str(stamp)
 
 
+# Bodies larger than this are hashed in a worker thread (asyncio.to_thread).
+OFFLOAD_BODY_BYTES = 1 << 20
+
+
 class DkimVerifier:
     """A reusable verifier: the resolver (DNS answers cached there, with TTLs), a cache of
     parsed keys, and the options. ``await verifier.verify(message)``.
@@ -312,7 +316,12 @@ class DkimVerifier:
                 results.append(outcome)
             else:
                 lookup = lookups[(outcome.selector, outcome.domain)]
-                results.append(self._check(parsed, outcome, lookup, body_hashes))
+                if len(parsed.body) > OFFLOAD_BODY_BYTES:
+                    # Hashing a large body is CPU work: a worker thread keeps the event loop
+                    # (other milter sessions) answering meanwhile; hashlib releases the GIL.
+                    results.append(await asyncio.to_thread(self._check, parsed, outcome, lookup, body_hashes))
+                else:
+                    results.append(self._check(parsed, outcome, lookup, body_hashes))
         if len(fields) > len(evaluated):
             skipped = len(fields) - len(evaluated)
             results.append(

@@ -379,7 +379,7 @@ def parse_record(text: str) -> DmarcRecord:
         elif name == "fo":
             fo = _fo(value, issues)
         elif name == "pct":
-            if value.isdigit() and len(value) <= 3 and int(value) <= 100:
+            if value.isascii() and value.isdigit() and len(value) <= 3 and int(value) <= 100:
                 pct = int(value)
             else:
                 issues.add("invalid-value", f"pct={_short(value)!r} is not an integer 0-100; using 100", "pct")
@@ -390,7 +390,7 @@ def parse_record(text: str) -> DmarcRecord:
             else:
                 issues.add("invalid-value", f"rf={_short(value)!r}: the only registered format is afrf", "rf")
         elif name == "ri":
-            if value.isdigit() and len(value) <= 10 and int(value) < 2**32:
+            if value.isascii() and value.isdigit() and len(value) <= 10 and int(value) < 2**32:
                 ri = int(value)
             else:
                 issues.add("invalid-value", f"ri={_short(value)!r} is not a 32-bit unsigned integer; "

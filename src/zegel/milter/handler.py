@@ -15,7 +15,6 @@ session (:mod:`zegel.milter.server`) only moves packets; this is where the rules
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from zegel.arc import seal as arc_seal
 from zegel.authres.strip import claims
 from zegel.dkim import sign as dkim_sign
 from zegel.dkim.keys import PrivateKey, load_private_key
+from zegel.dmarc.author import parse_address_list
 from zegel.dns import Resolver
 from zegel.milter.config import MilterConfig, SigningKey
 from zegel.milter.message import Envelope, MessageBuffer, to_lf
@@ -84,8 +84,10 @@ def from_domain(buffer: MessageBuffer) -> str | None:
     if len(values) != 1:
         return None
     text = values[0].decode("utf-8", errors="replace").replace("\r", " ").replace("\n", " ")
-    addresses = [a for _, a in email.utils.getaddresses([text]) if a]
-    if len(addresses) != 1 or "@" not in addresses[0]:
+    # Linear, never recursing (email.utils.getaddresses recurses per comment level).
+    parsed = parse_address_list(text)
+    addresses = list(parsed.addresses)
+    if parsed.problems or len(addresses) != 1 or "@" not in addresses[0]:
         return None
     return addresses[0].rpartition("@")[2].strip().rstrip(".").lower() or None
 
@@ -234,10 +236,28 @@ class MessageHandler:
         if buffer.oversized or not self.config.verify_inbound:
             why = (f"{buffer.oversize_reason or 'message too large'} was not verified"
                    if buffer.oversized else "inbound verification is disabled")
+            label = "oversized" if buffer.oversized else "unverified"
+            if buffer.oversized:
+                # Fail closed (docs/security.md): beyond the limits the policy decides through a
+                # named outcome (reject by default), never an unverified accept.
+                outcome = buffer.oversize_outcome or "message_too_large"
+                fault = self.policy.decide_faults([outcome], domain=from_domain(buffer))
+                details = {"note": why, "reason": fault.reason}
+                if fault.kind in ("reject", "tempfail"):
+                    text = fault.smtp_reply or f"5.7.1 {fault.reason}"
+                    reply = ReplyCode(fault.smtp_code or (550 if fault.kind == "reject" else 451),
+                                      sanitize_reply_text(text))
+                    return Decision((), reply, "inbound", label, fault.kind, details)
             results = f"{self.config.authserv_id}; none ({why})"
             mods: list[Response] = [*strip, InsertHeader(0, AUTH_RESULTS, self._value(results, leading_space))]
-            label = "oversized" if buffer.oversized else "unverified"
-            return Decision(tuple(mods), Continue(), "inbound", label, "accept", {"note": why})
+            if buffer.oversized and fault.header is not None:
+                mods.append(AddHeader(fault.header[0].encode("ascii"), self._value(fault.header[1], leading_space)))
+            if buffer.oversized and fault.kind == "quarantine":
+                mods.append(Quarantine(sanitize_reply_text(fault.reason)) if self.config.quarantine == "milter"
+                            else AddHeader(self.config.quarantine_header.encode("ascii"),
+                                           self._value(f"yes ({sanitize_reply_text(fault.reason)})", leading_space)))
+            kind = fault.kind if buffer.oversized else "accept"
+            return Decision(tuple(mods), Continue(), "inbound", label, kind, {"note": why})
 
         message = buffer.message_bytes()
         verdict = await self.verifier.verify(message, ip=facts.address, helo=facts.helo,

@@ -4,12 +4,12 @@ Memory stays bounded whatever the MTA sends:
 
 - the body is kept in memory up to ``memory_limit`` bytes, then spooled to a temporary file
   (:class:`tempfile.SpooledTemporaryFile`, deleted when the message is done);
-- past ``max_size`` bytes (header fields plus body) the milter stops collecting: the message is
-  *not* verified or signed, it is passed on unchanged except that forged Authentication-Results
-  headers claiming our authserv-id are still removed and ours says ``none`` with the reason.
-  Mail is never lost or refused for its size here; the MTA's own size limit governs that.
+- past ``max_size`` bytes (header fields plus body) the milter stops collecting: the message
+  cannot be verified, and inbound it gets the ``message_too_large`` policy outcome (reject by
+  default: an unverified accept would let padding buy a spoof in, docs/security.md);
 - the header section is capped too (:data:`MAX_HEADER_FIELDS` fields, :data:`MAX_HEADER_BYTES`
   bytes): a flood of tiny header fields cannot cost more memory than the bytes it carries.
+  Beyond the cap the outcome is ``header_limits`` (reject by default).
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class MessageBuffer:
         self.body_size = 0
         self.oversized = False
         self.oversize_reason = ""
+        self.oversize_outcome = ""  # the policy outcome: message_too_large or header_limits
         self._header_bytes = 0
         self._body: IO[bytes] | None = None
 
@@ -84,7 +85,8 @@ class MessageBuffer:
             self._overflow(f"message larger than {self.max_size} bytes")
             return
         if len(self.headers) >= MAX_HEADER_FIELDS or self._header_bytes > MAX_HEADER_BYTES:
-            self._overflow(f"header section over {MAX_HEADER_FIELDS} fields or {MAX_HEADER_BYTES} bytes")
+            self._overflow(f"header section over {MAX_HEADER_FIELDS} fields or {MAX_HEADER_BYTES} bytes",
+                           "header_limits")
             return
         self.headers.append(HeaderField(name, value))
 
@@ -101,9 +103,10 @@ class MessageBuffer:
         self._body.write(chunk)
         self.body_size += len(chunk)
 
-    def _overflow(self, reason: str) -> None:
+    def _overflow(self, reason: str, outcome: str = "message_too_large") -> None:
         self.oversized = True
         self.oversize_reason = reason
+        self.oversize_outcome = outcome
         self.close_body()
 
     @property

@@ -99,7 +99,7 @@ class MilterMetrics:
             lines.append(f"zegel_milter_errors_total{_labels((('kind', kind),))} {count}")
         family("zegel_milter_protocol_errors_total", "counter", "Sessions ended for a malformed or oversized packet.")
         lines.append(f"zegel_milter_protocol_errors_total {self.protocol_errors}")
-        family("zegel_milter_oversized_messages_total", "counter", "Messages passed unverified for exceeding max_message_size.")
+        family("zegel_milter_oversized_messages_total", "counter", "Messages over max_message_size or the header caps (the message_too_large / header_limits outcome applies).")
         lines.append(f"zegel_milter_oversized_messages_total {self.oversized}")
         family("zegel_milter_sessions_total", "counter", "Milter connections accepted.")
         lines.append(f"zegel_milter_sessions_total {self.sessions_total}")

@@ -694,7 +694,7 @@ def decode_response(code: bytes, data: bytes) -> Response:
             raise ProtocolError("REPLYCODE: expected one string")
         line = _text(parts[0])
         number, _, text = line.partition(" ")
-        if not (number.isdigit() and len(number) == 3 and number[0] in "45"):
+        if not (number.isascii() and number.isdigit() and len(number) == 3 and number[0] in "45"):
             raise ProtocolError(f"REPLYCODE: {line[:40]!r} does not start with a 4xx/5xx code")
         return ReplyCode(int(number), text.replace("%%", "%"))
     if code == SMFIR_ADDHEADER:
