@@ -385,12 +385,12 @@ def test_verification_timeout_follows_on_error(write_config: Callable[..., Path]
         await client.close()
         return result
 
-    # fail-open: accept and add nothing
+    # fail-closed by default: tempfail
     result = run(write_config('[timeouts]\nverify = 0.3\n'), scenario)
-    assert isinstance(result.final, p.Continue) and result.modifications == []
-    # fail-closed: tempfail
-    result = run(write_config('[timeouts]\nverify = 0.3\n', top='on_error = "tempfail"\n', name="closed.toml"), scenario)
     assert isinstance(result.final, p.ReplyCode) and result.final.code == 451
+    # fail-open when the operator asks: accept and add nothing
+    result = run(write_config('[timeouts]\nverify = 0.3\n', top='on_error = "accept"\n', name="open.toml"), scenario)
+    assert isinstance(result.final, p.Continue) and result.modifications == []
 
 
 def test_unix_socket_and_many_concurrent_sessions(write_config: Callable[..., Path], tmp_path: Path, keys: Keys) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,19 @@ def _handled(metrics_port: int) -> int:
                if line.startswith("zegel_milter_messages_total{"))
 
 
+def _wait_for_metrics(metrics_port: int, timeout: float = 30.0) -> None:
+    """Poll a worker's metrics endpoint, which it opens after its milter socket."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _handled(metrics_port)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def test_two_workers_share_the_port_the_recorder_and_the_rate_limits(
         write_config: Callable[..., Path], tmp_path: Path) -> None:
     sink = SmtpSink()
@@ -66,6 +80,10 @@ def test_two_workers_share_the_port_the_recorder_and_the_rate_limits(
         return await asyncio.gather(*(one(n) for n in range(MESSAGES)))
 
     try:
+        # start() returns once the port accepts; wait until both workers are up, or the kernel
+        # can only hand the first connections to the one already listening.
+        _wait_for_metrics(metrics_port)
+        _wait_for_metrics(metrics_port + 1)
         finals = asyncio.run(asyncio.wait_for(load(), 60))
         assert all(isinstance(f, p.Continue) for f in finals)
         per_worker = [_handled(metrics_port), _handled(metrics_port + 1)]

@@ -86,7 +86,7 @@ class MilterConfig:
     authserv_id: str
     socket: SocketSpec
     policy_file: Path | None = None
-    on_error: Literal["accept", "tempfail"] = "accept"
+    on_error: Literal["accept", "tempfail"] = "tempfail"  # fail closed: a stalled check never delivers
     # [timeouts]
     session_timeout: float = 600.0
     verify_timeout: float = 60.0
@@ -309,7 +309,7 @@ class _Validator:
         if "policy" in data:
             policy_file = self.path(self.string(data, "policy", ""))
             self._check_policy(policy_file)
-        on_error = self.choice(data, "on_error", "", ("accept", "tempfail"), "accept")
+        on_error = self.choice(data, "on_error", "", ("accept", "tempfail"), "tempfail")
 
         timeouts = self.table(data, "timeouts")
         self.known(timeouts, {"session", "verify", "shutdown"}, "timeouts.")
@@ -376,7 +376,7 @@ class _Validator:
             authserv_id=authserv_id,
             socket=socket,
             policy_file=policy_file,
-            on_error="tempfail" if on_error == "tempfail" else "accept",
+            on_error="accept" if on_error == "accept" else "tempfail",
             session_timeout=self.seconds(timeouts, "session", "timeouts.", 600.0),
             verify_timeout=self.seconds(timeouts, "verify", "timeouts.", 60.0),
             shutdown_timeout=self.seconds(timeouts, "shutdown", "timeouts.", 30.0),
