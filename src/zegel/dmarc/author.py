@@ -309,7 +309,8 @@ def _header_fields_by_line(block: bytes, wanted: bytes) -> list[bytes]:
     return values
 
 
-def _domain_of(address: str) -> tuple[str | None, str | None]:
+def address_domain(address: str) -> tuple[str | None, str | None]:
+    """The author domain of one addr-spec, or None and why it is none (RFC 7489 6.6.1)."""
     local, at, host = address.rpartition("@")
     if not at or not local:
         return None, f"mailbox {address!r} has no domain"
@@ -348,7 +349,7 @@ def author_domains(message: bytes) -> AuthorDomains:
             continue
         for mailbox in parsed.addresses:
             addresses.append(mailbox)
-            domain, problem = _domain_of(mailbox)
+            domain, problem = address_domain(mailbox)
             if problem:
                 problems.append(problem)
             if domain and domain not in domains:
