@@ -119,28 +119,7 @@ def fold_results(value: str) -> str:
             else:
                 merged.append(piece)
         return ";\n\t".join(p.strip() for p in merged if p.strip())
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    quoted = escaped = False
-    for char in value:
-        if escaped:
-            escaped = False
-        elif char == "\\" and (quoted or depth):
-            escaped = True
-        elif char == '"' and not depth:
-            quoted = not quoted
-        elif char == "(" and not quoted:
-            depth += 1
-        elif char == ")" and not quoted and depth:
-            depth -= 1
-        elif char == ";" and not quoted and not depth:
-            parts.append("".join(current).strip())
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current).strip())
-    return ";\n\t".join(p for p in parts if p)
+    return ";\n\t".join(p.strip() for p in _top_level_split(value) if p.strip())
 
 
 def sanitize_reply_text(text: str) -> str:
