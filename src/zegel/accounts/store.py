@@ -16,8 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from zegel.accounts.db import migrate
-from zegel.reports.store import StoreError, _translate, create_engine
+from zegel.reports.store import StoreError, _translate, create_engine, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "zegel_accounts_version"

@@ -435,8 +435,8 @@ def domains_with_reports(store: ReportStore) -> list[str]:
 
 def prepare(store: ReportStore) -> ReportStore:
     """Create or upgrade the console's tables (the rollup) in the reports database."""
-    from zegel.accounts.db import migrate
     from zegel.monitor.store import MIGRATIONS, VERSION_TABLE
+    from zegel.reports.store import migrate
 
     migrate(store.engine, MIGRATIONS, VERSION_TABLE)
     return store

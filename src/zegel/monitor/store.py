@@ -12,10 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from zegel.accounts.db import migrate
 from zegel.monitor.changes import Alert, Change, diff
 from zegel.monitor.snapshot import Snapshot
-from zegel.reports.store import StoreError, _translate, create_engine
+from zegel.reports.store import StoreError, _translate, create_engine, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "zegel_monitor_version"

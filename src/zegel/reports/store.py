@@ -947,16 +947,20 @@ def create_engine(url: str | None = None, data_dir: Path | None = None) -> Engin
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (alembic, shipped in the package)."""
+def migrate(engine: Engine, script_location: Path = MIGRATIONS, version_table: str | None = None) -> None:
+    """Bring a package's tables to their newest migration (alembic scripts shipped in the
+    package): the reports' by default; the console packages (accounts, monitor) share the
+    database with their own scripts and version table. Raises StoreError."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(script_location))
     try:
         with _MIGRATION_LOCK, engine.begin() as conn:
             config.attributes["connection"] = conn
+            if version_table is not None:
+                config.attributes["version_table"] = version_table
             command.upgrade(config, "head")
     except SQLAlchemyError as err:
         raise _translate(err) from None

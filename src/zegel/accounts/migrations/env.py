@@ -1,4 +1,4 @@
-"""Alembic environment, run programmatically by :func:`zegel.accounts.db.migrate` with an open
+"""Alembic environment, run programmatically by :func:`zegel.reports.store.migrate` with an open
 connection and this package's own version table (so it shares a database with the reports)."""
 
 from __future__ import annotations
