@@ -5,10 +5,12 @@ restarted server, SIGTERM, a stop in the middle of a message, and no cleartext p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import random
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from tests.conftest import require_tool
@@ -302,6 +305,27 @@ def test_a_stop_while_a_message_is_read_leaves_it_unseen(dovecot: Dovecot, tmp_p
         store.close()
 
 
+def test_cancelling_serve_ends_the_idle(dovecot: Dovecot, tmp_path: Path) -> None:
+    """A cancelled serve() leaves no worker thread in IDLE behind: asyncio.run returns (it waits
+    for its threads) and the session logs out."""
+    store = open_store(None, tmp_path)
+    watch = MailboxWatch(store, url(dovecot), password=dovecot.password, ca_file=str(dovecot.cert), interval=3600)
+
+    async def run() -> None:
+        serving = asyncio.create_task(watch.serve())
+        await asyncio.to_thread(wait_until, lambda: idling(dovecot), "the watch to IDLE")
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+    try:
+        asyncio.run(run())
+        wait_until(lambda: not dovecot.sessions(), "the session to log out")
+    finally:
+        watch.close()
+        store.close()
+
+
 def test_watch_refuses_a_server_without_starttls(tmp_path: Path) -> None:
     """imap:// to a server that offers no STARTTLS: one line, exit 1, no retrying, no LOGIN."""
     server = ImapServer([report(13)])
@@ -316,3 +340,34 @@ def test_watch_refuses_a_server_without_starttls(tmp_path: Path) -> None:
     assert "LOGIN" not in server.commands and "AUTHENTICATE" not in server.commands
     result = CliRunner().invoke(cli, ["reports", "watch", "--data-dir", str(tmp_path), "--imap", "pop3://x@y/"])
     assert result.exit_code == 2 and result.stderr.startswith("zegel: --imap: not an IMAP URL")
+
+
+UNIT = Path(__file__).resolve().parents[2] / "examples" / "zegel-reports-watch.service"
+
+
+def unit_command() -> list[str]:
+    line = next(line for line in UNIT.read_text().splitlines() if line.startswith("ExecStart="))
+    return shlex.split(line.removeprefix("ExecStart="))
+
+
+def test_the_systemd_unit_runs_real_flags() -> None:
+    """The unit's ExecStart is a `zegel reports watch` command line that parses (no unknown
+    flag, values in range)."""
+    binary, group, name, *args = unit_command()
+    assert (Path(binary).name, group, name) == ("zegel", "reports", "watch")
+    reports = cli.get_command(click.Context(cli), "reports")
+    assert isinstance(reports, click.Group)
+    watch = reports.get_command(click.Context(reports), "watch")
+    assert watch is not None
+    context = watch.make_context("watch", args)
+    assert context.params["imap_url"].startswith("imaps://") and context.params["interval"] == 300
+
+
+def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
+    analyze = require_tool("systemd-analyze", "systemd")
+    zegel = Path(sys.executable).parent / "zegel"
+    unit = tmp_path / UNIT.name
+    unit.write_text(UNIT.read_text().replace(unit_command()[0], str(zegel)))
+    done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "zegel-reports-watch" not in done.stderr, done.stderr

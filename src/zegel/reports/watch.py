@@ -139,6 +139,8 @@ class MailboxWatch:
                         await asyncio.wait_for(self._woken.wait(), delay)
                     delay = min(delay * 2, self.longest_retry)
         finally:
+            # Cancelled while the worker thread runs: it must not IDLE on unawaited.
+            self.request_stop()
             if stopper is not None:
                 stopper.cancel()
             self._loop = self._woken = None
@@ -154,6 +156,7 @@ class MailboxWatch:
     def _session(self) -> None:
         """One connection: check, wait, check... until stopped or the connection fails."""
         with self._connect() as mailbox:
+            self._keepalive(mailbox.client.sock)
             self.connections += 1
             can_idle = self.idle and self._offers_idle(mailbox)
             how = "IMAP IDLE" if can_idle else f"polling every {self.interval:g} s"
@@ -166,6 +169,16 @@ class MailboxWatch:
                 self._wait(mailbox, can_idle)
                 # Untagged EXISTS/RECENT replies pile up in imaplib over months: bounded memory.
                 mailbox.client.untagged_responses.clear()
+
+    @staticmethod
+    def _keepalive(sock: socket.socket) -> None:
+        # A peer gone without a word (a NAT forgetting the flow, a cable) would leave an IDLE
+        # waiting for its whole span: TCP keepalive ends the connection within about 2 minutes.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for option, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4)):
+                if hasattr(socket, option):
+                    sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
     def _offers_idle(self, mailbox: Any) -> bool:
         # RFC 9051 7.2.2: the capabilities after login may differ from the greeting's.
