@@ -215,9 +215,9 @@ def test_poison_pills_get_one_line_and_the_watch_goes_on(watching: tuple[Dovecot
     entity_bomb = as_email("bomb", b'<?xml version="1.0"?><!DOCTYPE f [<!ENTITY a "aaaa">]><feedback>&a;</feedback>',
                            "xml", report_id="bomb")
     dovecot.append(broken_gzip, entity_bomb)
-    first = watch.expect(r"^zegel: rejected imap:INBOX/1 ")
+    first = watch.expect(r"^zegel: rejected imap:INBOX/1 ")  # one batch or two: IDLE may wake between
     second = watch.expect(r"^zegel: rejected imap:INBOX/2 ")
-    watch.expect(r"^zegel: 2 message\(s\): 0 stored, 0 duplicate\(s\), 2 rejected$")
+    watch.expect(r"^zegel: \d message\(s\): 0 stored, 0 duplicate\(s\), \d rejected$")
     assert "corrupt gzip data" in first and "DTD" in second
     wait_until(lambda: idling(dovecot), "the watch to IDLE after the poison pills")
     dovecot.append(report(6))
