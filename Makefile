@@ -42,7 +42,7 @@ test: lint typecheck unit
 # System packages some tests need (real peers and servers). Run as root, e.g. from .ci/run.
 DEBS := postfix opendkim opendkim-tools opendmarc postgresql swaks \
 	dovecot-core dovecot-imapd unbound knot knot-dnsutils ldnsutils \
-	chromium chromium-driver openssl ca-certificates
+	chromium chromium-driver openssl ca-certificates systemd
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps needs root (apt-get)" >&2; exit 1; fi
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections

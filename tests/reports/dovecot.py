@@ -73,7 +73,8 @@ class Dovecot:
     password = "s3cret-pass"
     token = "ya29.test-access-token"
 
-    def __init__(self, dovecot: str) -> None:
+    def __init__(self, dovecot: str, *, capabilities: str = "") -> None:
+        self.binary = dovecot
         self.root = Path(tempfile.mkdtemp(prefix="zdv-"))
         os.chmod(self.root, 0o755)
         for sub in ("run", "mail"):
@@ -94,6 +95,7 @@ class Dovecot:
 base_dir = {self.root}/run
 state_dir = {self.root}/run
 log_path = {self.root}/log
+verbose_proctitle = yes
 protocols = imap
 listen = 127.0.0.1
 ssl = yes
@@ -131,8 +133,12 @@ service imap-login {{
 service anvil {{
   chroot =
 }}
-""")
-        self.process = subprocess.Popen([dovecot, "-F", "-c", str(self.root / "dovecot.conf")],
+""" + (f"imap_capability = {capabilities}\n" if capabilities else ""))
+        self.start()
+
+    def start(self) -> None:
+        """Start Dovecot (again, after :meth:`stop`: same ports, same mail)."""
+        self.process = subprocess.Popen([self.binary, "-F", "-c", str(self.root / "dovecot.conf")],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -170,9 +176,8 @@ service anvil {{
         finally:
             client.logout()
 
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
+    def stop(self) -> None:
+        """Stop Dovecot: its IMAP processes end and every client connection is closed."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -182,4 +187,39 @@ service anvil {{
                 self.process.wait()
         if self.process.stdout:
             self.process.stdout.close()
+
+    def deliver(self, message: bytes) -> None:
+        """Put a message straight into the user's Maildir/new, as a local delivery agent does
+        (it works while Dovecot is stopped)."""
+        maildir = self.root / "mail" / self.user / "Maildir"
+        name = f"{time.time_ns()}.zegel-test.{os.getpid()}"
+        (maildir / "tmp" / name).write_bytes(message)
+        os.chown(maildir / "tmp" / name, 65534, 65534)
+        os.rename(maildir / "tmp" / name, maildir / "new" / name)
+
+    def sessions(self) -> list[str]:
+        """The process titles of this Dovecot's IMAP sessions (``dovecot/imap [dmarc 127.0.0.1
+        IDLE]``, with verbose_proctitle): what the server sees its clients doing."""
+        return [title for _, title in self.session_pids()]
+
+    def session_pids(self) -> list[tuple[int, str]]:
+        """(process id, title) of each IMAP session process."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry.name)) != self.process.pid:
+                    continue
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            except (OSError, ProcessLookupError):
+                continue
+            if title.startswith("dovecot/imap "):
+                found.append((int(entry.name), title))
+        return found
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+        self.stop()
         shutil.rmtree(self.root, ignore_errors=True)

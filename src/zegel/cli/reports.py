@@ -299,33 +299,43 @@ def imap_options(func: F) -> F:
 
 
 def _oauth2_token(command_line: str | None, token_file: Path | None) -> str | None:
-    """An OAuth2 access token from a command's output or a file; None for password login."""
-    import shlex
-    import subprocess
+    """An OAuth2 access token from a command's output or a file; None for password login. A
+    failure ends the command with one line (exit 1)."""
+    from zegel.reports.ingest import ReportError
 
     if command_line and token_file:
         usage_error("--oauth2-token-command and --oauth2-token-file exclude each other")
+    if not command_line and token_file is None:
+        return None
+    try:
+        return _fetch_token(command_line, token_file)
+    except ReportError as exc:
+        click.echo(f"zegel: {exc}", err=True)
+        sys.exit(1)
+
+
+def _fetch_token(command_line: str | None, token_file: Path | None) -> str:
+    """Run the token command or read the token file; raises ReportError (one line)."""
+    import shlex
+    import subprocess
+
+    from zegel.reports.ingest import ReportError
+
     if token_file is not None:
         try:
             token = token_file.read_text().strip()
         except (OSError, UnicodeDecodeError) as exc:
-            click.echo(f"zegel: --oauth2-token-file {token_file}: {exc}", err=True)
-            sys.exit(1)
-    elif command_line:
-        try:
-            done = subprocess.run(shlex.split(command_line), capture_output=True, timeout=60, check=False)
-        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-            click.echo(f"zegel: --oauth2-token-command: {exc}", err=True)
-            sys.exit(1)
-        if done.returncode != 0:
-            click.echo(f"zegel: --oauth2-token-command exited with status {done.returncode}", err=True)
-            sys.exit(1)
-        token = done.stdout.decode(errors="replace").strip()
+            raise ReportError(f"--oauth2-token-file {token_file}: {exc}") from None
     else:
-        return None
+        try:
+            done = subprocess.run(shlex.split(command_line or ""), capture_output=True, timeout=60, check=False)
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            raise ReportError(f"--oauth2-token-command: {exc}") from None
+        if done.returncode != 0:
+            raise ReportError(f"--oauth2-token-command exited with status {done.returncode}")
+        token = done.stdout.decode(errors="replace").strip()
     if not token or any(c.isspace() for c in token):
-        click.echo("zegel: the OAuth2 access token is empty or not one word", err=True)
-        sys.exit(1)
+        raise ReportError("the OAuth2 access token is empty or not one word")
     return token
 
 
@@ -401,7 +411,9 @@ def ingest_command(paths: tuple[Path, ...], maildir: Path | None, mbox: Path | N
                                         ca_file=imap_ca_file)
         return ingester.ingest_paths(paths)
 
-    with _store(data_dir, db_url) as store, Ingester(store) as ingester:
+    # A mailbox message is marked seen once read: each report committed before that, none lost.
+    with _store(data_dir, db_url) as store, (Ingester(store, commit_every=1) if imap_url or graph_mailbox
+                                             else Ingester(store)) as ingester:
         try:
             if total is not None:
                 from rich.console import Console
@@ -463,54 +475,76 @@ def _result_line(result: Any) -> str:
 @imap_options
 @click.option("--interval", type=click.IntRange(10, 86400), default=300, show_default=True, metavar="SECONDS",
               help="Longest wait between checks (IMAP IDLE wakes up earlier when mail arrives).")
+@click.option("--poll", is_flag=True, help="Check every --interval seconds even when the server offers IDLE.")
 @click.option("--once", is_flag=True, help="Check once and exit (for a timer instead of a service).")
 @store_options
 def watch_command(imap_url: str | None, imap_ca_file: str | None, oauth2_token_command: str | None,
-                  oauth2_token_file: Path | None, interval: int, once: bool, data_dir: Path | None,
+                  oauth2_token_file: Path | None, interval: int, poll: bool, once: bool, data_dir: Path | None,
                   db_url: str | None) -> None:
     """Keep ingesting reports as they arrive in an IMAP mailbox (runs as a service).
 
     Waits with IMAP IDLE (RFC 2177) when the server offers it, else polls every --interval
-    seconds. A lost connection is retried with a growing delay; each rejected message gets one
-    line on stderr and is marked seen, so it never blocks the mailbox. The OAuth2 token is
-    fetched anew at each connection. See examples/zegel-reports-watch.service.
+    seconds. Each rejected message gets one line on stderr and is marked seen, so it never
+    blocks the mailbox. A lost connection is retried with a doubling delay (5 s up to 5 min) and
+    what arrived meanwhile is read then; only a failing first connection ends the watch (exit
+    1). SIGTERM or SIGINT stops it (exit 0): a message half read is left unseen for the next
+    start. The OAuth2 token is fetched anew at each connection. See
+    examples/zegel-reports-watch.service and docs/reports.md.
 
     \b
     Example:
       ZEGEL_IMAP_PASSWORD=... zegel reports watch --imap imaps://dmarc@mail.example.com/INBOX
     """
-    import time as clock
+    import signal
+    from urllib.parse import urlsplit
 
-    from zegel.reports.ingest import Ingester, ReportError, open_imap, url_mailbox, wait_for_mail
+    from zegel.reports.ingest import ReportError
+    from zegel.reports.watch import MailboxWatch, WatchError
 
     if not imap_url:
         usage_error("watch needs --imap URL")
-    password = os.environ.get("ZEGEL_IMAP_PASSWORD")
-    delay = 5
+    if urlsplit(imap_url).scheme not in ("imaps", "imap"):
+        usage_error(f"--imap: not an IMAP URL: {imap_url!r} (imaps://user@host/INBOX)")
+    if oauth2_token_command and oauth2_token_file:
+        usage_error("--oauth2-token-command and --oauth2-token-file exclude each other")
+    token_source = ((lambda: _fetch_token(oauth2_token_command, oauth2_token_file))
+                    if oauth2_token_command or oauth2_token_file else None)
     with _store(data_dir, db_url) as store:
-        while True:
-            try:
-                token = _oauth2_token(oauth2_token_command, oauth2_token_file)
-                with open_imap(imap_url, password=password, oauth2_token=token, ca_file=imap_ca_file) as mailbox:
-                    delay = 5
-                    while True:
-                        with Ingester(store) as ingester:
-                            for result in ingester.ingest_mailbox(mailbox, label=url_mailbox(imap_url)):
-                                _report_line(result, quiet=False, as_json=False)
-                        stats = ingester.stats
-                        if stats.files:
-                            click.echo(f"{stats.files} message(s): {stats.stored} stored, "
-                                       f"{stats.duplicate} duplicate(s), {stats.rejected} rejected", err=True)
-                        if once:
-                            return
-                        wait_for_mail(mailbox, interval)
-            except ReportError as exc:
-                if once:
+        watch = MailboxWatch(store, imap_url, password=os.environ.get("ZEGEL_IMAP_PASSWORD"),
+                             oauth2_token=token_source, ca_file=imap_ca_file, interval=interval, idle=not poll,
+                             on_result=lambda result: _report_line(result, quiet=False, as_json=False),
+                             log=lambda line: click.echo(f"zegel: {line}", err=True))
+        try:
+            if once:
+                try:
+                    watch.check()
+                except (ReportError, StoreError) as exc:
                     click.echo(f"zegel: {exc}", err=True)
                     sys.exit(1)
-                click.echo(f"zegel: {exc}; retrying in {delay} s", err=True)
-                clock.sleep(delay)
-                delay = min(delay * 2, 600)
+                return
+            received: list[str] = []
+
+            async def serve() -> None:
+                def stop(name: str) -> None:
+                    received.append(name)
+                    watch.request_stop()
+
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, stop, sig.name)
+                await watch.serve()
+
+            try:
+                asyncio.run(serve())
+            except WatchError as exc:
+                click.echo(f"zegel: {exc}", err=True)
+                sys.exit(1)
+            totals = watch.stats
+            click.echo(f"zegel: stopped ({received[0] if received else 'requested'}); since the start "
+                       f"{totals.files} message(s): {totals.stored} stored, {totals.duplicate} duplicate(s), "
+                       f"{totals.rejected} rejected", err=True)
+        finally:
+            watch.close()
 
 
 def _report_line(result: Any, *, quiet: bool, as_json: bool) -> None:
