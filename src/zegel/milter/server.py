@@ -34,6 +34,10 @@ from zegel.milter.message import Envelope, MessageBuffer, new_message_id, strip_
 from zegel.milter.metrics import MilterMetrics
 from zegel.milter.protocol import (
     PROTOCOL_VERSION,
+    SMFIC_ABORT,
+    SMFIC_BODY,
+    SMFIC_BODYEOB,
+    SMFIC_EOH,
     SMFIC_HEADER,
     SMFIC_MACRO,
     SMFIC_OPTNEG,
@@ -101,10 +105,31 @@ _NO_REPLY: dict[type, ProtocolFlag] = {
     Rcpt: ProtocolFlag.NR_RCPT, Data: ProtocolFlag.NR_DATA, Header: ProtocolFlag.NR_HDR,
     EndOfHeaders: ProtocolFlag.NR_EOH, Body: ProtocolFlag.NR_BODY, Unknown: ProtocolFlag.NR_UNKN,
 }
-# The reply to most steps that need one, encoded once.
+# The replies to the steps that need one, encoded once.
 _CONTINUE = encode_response(Continue())
+_SKIP = encode_response(Skip())
 # Macros that belong to one message: forgotten when it ends.
 _MESSAGE_MACRO_COMMANDS = (b"M", b"R", b"T", b"L", b"N", b"B", b"E")
+_CONNECTION_MACRO_COMMANDS = frozenset((b"C", b"H"))
+# The steps that may get a reply, and the no-reply flag of each.
+_STEP_FLAGS: dict[bytes, ProtocolFlag] = {
+    b"C": ProtocolFlag.NR_CONN, b"H": ProtocolFlag.NR_HELO, b"M": ProtocolFlag.NR_MAIL,
+    b"R": ProtocolFlag.NR_RCPT, b"T": ProtocolFlag.NR_DATA, b"L": ProtocolFlag.NR_HDR,
+    b"N": ProtocolFlag.NR_EOH, b"B": ProtocolFlag.NR_BODY, b"U": ProtocolFlag.NR_UNKN,
+}
+_ALL_STEPS = frozenset(_STEP_FLAGS)
+
+
+def _decode_macros(data: bytes) -> dict[str, str]:
+    """The name -> value pairs of a SMFIC_MACRO packet already checked by ``_store_macros``."""
+    strings = data[1:-1].split(b"\0") if len(data) > 1 else []
+    return {strings[i].decode("utf-8", "replace"): strings[i + 1].decode("utf-8", "replace")
+            for i in range(0, len(strings) - 1, 2)}
+
+
+def _encode_macros(command: Macros) -> bytes:
+    return command.for_command + b"".join(
+        k.encode("utf-8") + b"\0" + v.encode("utf-8") + b"\0" for k, v in command.values.items())
 
 
 def negotiate(offer: OptNeg) -> OptNeg:
@@ -196,7 +221,11 @@ class MilterSession(asyncio.Protocol):
         self.actions = ActionFlag.NONE
         self.protocol = ProtocolFlag.NONE
         self.version = 0
-        self.macros: dict[bytes, dict[str, str]] = {}
+        # SMFIC_MACRO packets as received, per command code: Postfix sends one before nearly
+        # every packet (the queue id before each header field), and they are only read at end
+        # of message, so they are decoded then, not on arrival.
+        self._macro_packets: dict[bytes, bytes] = {}
+        self._reply_needed: frozenset[bytes] = _ALL_STEPS
         self.hostname = ""
         self.address = ""
         self.helo = ""
@@ -212,6 +241,11 @@ class MilterSession(asyncio.Protocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed: asyncio.Future[None] | None = None
+
+    @property
+    def macros(self) -> dict[bytes, dict[str, str]]:
+        """The macro definitions in force, per command code (decoded from the packets)."""
+        return {code: _decode_macros(data) for code, data in self._macro_packets.items()}
 
     @property
     def handler(self) -> MessageHandler:
@@ -267,11 +301,6 @@ class MilterSession(asyncio.Protocol):
         self.close()
 
     def data_received(self, data: bytes) -> None:
-        if self._quickack is not None and _TCP_QUICKACK is not None:
-            try:
-                self._quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-            except OSError:
-                self._quickack = None  # closed, or not supported here: stop trying
         assert self._loop is not None
         self._last_read = self._loop.time()
         try:
@@ -279,11 +308,17 @@ class MilterSession(asyncio.Protocol):
         except ProtocolError as exc:
             self._fail(exc)
             return
-        if self._deciding is not None:
-            self._pending.extend(packets)  # handled in order once the decision is out
-            return
         self._pending.extend(packets)
-        self._process()
+        # Handled in order once a pending decision is out; else now.
+        answered = self._deciding is None and self._process()
+        if not answered and self._quickack is not None and _TCP_QUICKACK is not None:
+            # Nothing goes back for this read (steps without replies, a packet cut by the
+            # read): acknowledge now, or the MTA's next small write waits for the delayed
+            # ACK (see quickack_socket). A reply carries the ACK by itself.
+            try:
+                self._quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+            except OSError:
+                self._quickack = None  # closed, or not supported here: stop trying
 
     def eof_received(self) -> bool | None:
         try:
@@ -325,44 +360,62 @@ class MilterSession(asyncio.Protocol):
         self._pending.clear()
         self.close()
 
-    def _process(self) -> None:
+    def _process(self) -> bool:
         """Handle the queued packets in order; the replies of the batch go out in one write.
 
         Stops at end of message (its decision runs as a task that resumes here) and at QUIT.
+        Returns whether the MTA gets an answer without waiting for more data (a reply was
+        written, a decision started, or the session ends).
         """
         transport = self.transport
         if transport is None or transport.is_closing():
-            return
+            return True
         out: list[bytes] = []
         pending = self._pending
+        reply_needed = self._reply_needed
         try:
             while pending:
                 code, data = pending.popleft()
-                # The two most frequent packets (a message is mostly header fields, each with
-                # a macro packet before it from Postfix) without a command object each: the
-                # same checks as decode_command, a fraction of the cost.
+                # The packets of every message without a command object each: the same checks
+                # as decode_command and handle_now, a fraction of the cost. A message is
+                # mostly header fields, each with a macro packet before it from Postfix.
                 if code == SMFIC_HEADER:
                     name, separator, rest = data.partition(b"\0")
                     if not separator or not name or rest[-1:] != b"\0" or b"\0" in rest[:-1]:
                         raise ProtocolError("HEADER: expected a name and a value")
-                    self._transaction().buffer.add_header(name, rest[:-1])
-                    if ProtocolFlag.NR_HDR not in self.protocol:
+                    (self.txn or self._transaction()).buffer.add_header(name, rest[:-1])
+                    if code in reply_needed:
                         out.append(_CONTINUE)
                     continue
                 if code == SMFIC_MACRO:
                     self._store_macros(data)
                     continue
+                if code == SMFIC_BODY:
+                    buffer = (self.txn or self._transaction()).buffer
+                    buffer.add_body(data)
+                    if code in reply_needed:
+                        out.append(_SKIP if buffer.oversized and ProtocolFlag.SKIP in self.protocol else _CONTINUE)
+                    continue
+                if code == SMFIC_BODYEOB:
+                    txn = self.txn or self._transaction()
+                    txn.buffer.add_body(data)
+                    assert self._loop is not None
+                    self._deciding = self._loop.create_task(self._decide(txn))
+                    break
+                if code == SMFIC_EOH:
+                    if code in reply_needed:
+                        out.append(_CONTINUE)
+                    continue
+                if code == SMFIC_ABORT:
+                    self._end_message()
+                    continue
                 if code == SMFIC_OPTNEG:
                     reply, offered, encoded = _negotiation(data)
                     self._agree(reply, offered)
+                    reply_needed = self._reply_needed
                     out.append(encoded)
                     continue
                 command = decode_command(code, data)
-                if isinstance(command, EndOfMessage):
-                    txn = self._transaction()
-                    txn.buffer.add_body(command.chunk)
-                    self._deciding = asyncio.ensure_future(self._decide(txn))
-                    break
                 replies = self.handle_now(command)
                 if replies:
                     out.extend(encode_response(r) for r in replies)
@@ -373,17 +426,19 @@ class MilterSession(asyncio.Protocol):
                         transport.write(b"".join(out))
                         out = []
                     self.close()
-                    return
+                    return True
         except Exception as exc:
             # Replies already earned still go out, even when a later packet is malformed.
             if out:
                 transport.write(b"".join(out))
             self._fail(exc)
-            return
+            return True
         if out:
             transport.write(b"".join(out))
         if self._deciding is None and self._splitter.error is not None:
             self._fail(self._splitter.error)
+            return True
+        return bool(out) or self._deciding is not None
 
     async def _decide(self, txn: _Transaction) -> None:
         try:
@@ -401,19 +456,16 @@ class MilterSession(asyncio.Protocol):
             self._process()
 
     def _store_macros(self, data: bytes) -> None:
+        # The checks decode_command makes (so a malformed packet still ends the session
+        # here), without decoding: a name and a value per pair of NUL-terminated strings.
         if not data:
             raise ProtocolError("MACRO: missing command code")
-        if len(data) == 1:
-            self.macros[data] = {}
-            return
-        if data[-1:] != b"\0":
-            raise ProtocolError("MACRO: string not NUL-terminated")
-        strings = data[1:-1].split(b"\0")
-        if len(strings) % 2:
-            raise ProtocolError("MACRO: a name without a value")
-        self.macros[data[:1]] = {
-            strings[i].decode("utf-8", "replace"): strings[i + 1].decode("utf-8", "replace")
-            for i in range(0, len(strings), 2)}
+        if len(data) > 1:
+            if data[-1:] != b"\0":
+                raise ProtocolError("MACRO: string not NUL-terminated")
+            if data.count(b"\0", 1) % 2:
+                raise ProtocolError("MACRO: a name without a value")
+        self._macro_packets[data[:1]] = data
 
     def _msg_fields(self) -> dict[str, str]:
         if self.txn is None:
@@ -424,7 +476,10 @@ class MilterSession(asyncio.Protocol):
         # Later commands' definitions win (the EOM "i" over the MAIL "i"); Sendmail may write
         # one-letter names braced ("{i}").
         for code in (b"E", b"N", b"L", b"T", b"R", b"M", b"H", b"C"):
-            values = self.macros.get(code, {})
+            data = self._macro_packets.get(code)
+            if data is None:
+                continue
+            values = _decode_macros(data)
             value = values.get(name) or values.get("{" + name + "}")
             if value:
                 return value
@@ -452,7 +507,7 @@ class MilterSession(asyncio.Protocol):
             case OptNeg():
                 return [self._negotiate(command)]
             case Macros():
-                self.macros[command.for_command] = dict(command.values)
+                self._macro_packets[command.for_command] = _encode_macros(command)
                 return []
             case Connect():
                 self._reset_connection()
@@ -464,10 +519,10 @@ class MilterSession(asyncio.Protocol):
                 return self._reply(command)
             case Mail():
                 # The MAIL macros arrived just before this command: they belong to the new message.
-                mail_macros = self.macros.get(b"M")
+                mail_macros = self._macro_packets.get(b"M")
                 self._end_message()
                 if mail_macros is not None:
-                    self.macros[b"M"] = mail_macros
+                    self._macro_packets[b"M"] = mail_macros
                 self._begin_message(command)
                 return self._reply(command)
             case Rcpt():
@@ -488,7 +543,7 @@ class MilterSession(asyncio.Protocol):
             case QuitNewConnection():
                 # The MTA reuses this socket for another SMTP connection: forget this one.
                 self._reset_connection()
-                self.macros = {}
+                self._macro_packets = {}
                 return []
             case Quit():
                 return []
@@ -503,6 +558,7 @@ class MilterSession(asyncio.Protocol):
 
     def _agree(self, reply: OptNeg, offered_actions: int) -> None:
         self.version, self.actions, self.protocol = reply.version, reply.actions, reply.protocol
+        self._reply_needed = frozenset(code for code, flag in _STEP_FLAGS.items() if flag not in reply.protocol)
         if (ActionFlag.ADDHDRS | ActionFlag.CHGHDRS) & ~self.actions:
             log.warning("MTA does not allow header changes; Authentication-Results cannot be written",
                         extra={"fields": {"peer": self.peer, "offered_actions": hex(int(offered_actions))}})
@@ -514,7 +570,7 @@ class MilterSession(asyncio.Protocol):
     def _reset_connection(self) -> None:
         self._end_message()
         self.hostname = self.address = self.helo = ""
-        self.macros = {code: values for code, values in self.macros.items() if code == b"C"}
+        self._macro_packets = {code: data for code, data in self._macro_packets.items() if code == b"C"}
 
     def _begin_message(self, mail: Mail) -> None:
         buffer = MessageBuffer(
@@ -536,13 +592,17 @@ class MilterSession(asyncio.Protocol):
             self.txn.buffer.close_body()
             self.txn = None
             self.metrics.messages_in_flight -= 1
-        for code in _MESSAGE_MACRO_COMMANDS:
-            self.macros.pop(code, None)
+        packets = self._macro_packets
+        if packets.keys() - _CONNECTION_MACRO_COMMANDS:
+            for code in _MESSAGE_MACRO_COMMANDS:
+                packets.pop(code, None)
 
     async def _end_of_message(self, txn: _Transaction) -> list[Response]:
         started = time.perf_counter()
-        facts = ConnectionFacts(self.address, self.hostname, self.helo,
-                                {k: v for values in self.macros.values() for k, v in values.items()})
+        macros: dict[str, str] = {}
+        for data in self._macro_packets.values():
+            macros.update(_decode_macros(data))
+        facts = ConnectionFacts(self.address, self.hostname, self.helo, macros)
         if txn.buffer.oversized:
             self.metrics.oversized += 1
         decision = await self.handler.decide(
