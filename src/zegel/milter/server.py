@@ -100,10 +100,9 @@ WANTED_MACROS: dict[MacroStage, tuple[str, ...]] = {
     MacroStage.EOM: ("i",),
 }
 # Which no-reply flag covers which command.
-_NO_REPLY: dict[type, ProtocolFlag] = {
-    Connect: ProtocolFlag.NR_CONN, Helo: ProtocolFlag.NR_HELO, Mail: ProtocolFlag.NR_MAIL,
-    Rcpt: ProtocolFlag.NR_RCPT, Data: ProtocolFlag.NR_DATA, Header: ProtocolFlag.NR_HDR,
-    EndOfHeaders: ProtocolFlag.NR_EOH, Body: ProtocolFlag.NR_BODY, Unknown: ProtocolFlag.NR_UNKN,
+_STEP_CODES: dict[type, bytes] = {
+    Connect: b"C", Helo: b"H", Mail: b"M", Rcpt: b"R", Data: b"T", Header: b"L",
+    EndOfHeaders: b"N", Body: b"B", Unknown: b"U",
 }
 # The replies to the steps that need one, encoded once.
 _CONTINUE = encode_response(Continue())
@@ -154,6 +153,16 @@ def _negotiation(packet: bytes) -> tuple[OptNeg, int, bytes]:
     assert isinstance(offer, OptNeg)
     reply = negotiate(offer)
     return reply, int(offer.actions), encode_response(reply)
+
+
+@functools.lru_cache(maxsize=64)
+def _agreement(actions: ActionFlag, protocol: ProtocolFlag) -> tuple[frozenset[bytes], bool, tuple[bool, bool, bool]]:
+    """What a negotiated reply means per packet, worked out once (enum flag tests are slow):
+    the steps that get a reply, whether header values keep their leading space, and which
+    modifications (add, change headers; quarantine) the MTA allows."""
+    needed = frozenset(code for code, flag in _STEP_FLAGS.items() if flag not in protocol)
+    allowed = (ActionFlag.ADDHDRS in actions, ActionFlag.CHGHDRS in actions, ActionFlag.QUARANTINE in actions)
+    return needed, ProtocolFlag.HDR_LEADSPC in protocol, allowed
 
 
 # Linux only: acknowledge received data at once instead of after the delayed-ACK timer.
@@ -226,6 +235,8 @@ class MilterSession(asyncio.Protocol):
         # of message, so they are decoded then, not on arrival.
         self._macro_packets: dict[bytes, bytes] = {}
         self._reply_needed: frozenset[bytes] = _ALL_STEPS
+        self._leading_space = False
+        self._allowed_changes = (False, False, False)  # add, change headers; quarantine
         self.hostname = ""
         self.address = ""
         self.helo = ""
@@ -488,8 +499,8 @@ class MilterSession(asyncio.Protocol):
     # -- commands ------------------------------------------------------------------------
 
     def _reply(self, command: Command, response: Response | None = None) -> list[Response]:
-        flag = _NO_REPLY.get(type(command))
-        if flag is not None and flag in self.protocol:
+        code = _STEP_CODES.get(type(command))
+        if code is not None and code not in self._reply_needed:
             return []
         return [response or Continue()]
 
@@ -558,8 +569,8 @@ class MilterSession(asyncio.Protocol):
 
     def _agree(self, reply: OptNeg, offered_actions: int) -> None:
         self.version, self.actions, self.protocol = reply.version, reply.actions, reply.protocol
-        self._reply_needed = frozenset(code for code, flag in _STEP_FLAGS.items() if flag not in reply.protocol)
-        if (ActionFlag.ADDHDRS | ActionFlag.CHGHDRS) & ~self.actions:
+        self._reply_needed, self._leading_space, self._allowed_changes = _agreement(reply.actions, reply.protocol)
+        if not (self._allowed_changes[0] and self._allowed_changes[1]):
             log.warning("MTA does not allow header changes; Authentication-Results cannot be written",
                         extra={"fields": {"peer": self.peer, "offered_actions": hex(int(offered_actions))}})
         if log.isEnabledFor(logging.DEBUG):
@@ -575,7 +586,7 @@ class MilterSession(asyncio.Protocol):
     def _begin_message(self, mail: Mail) -> None:
         buffer = MessageBuffer(
             memory_limit=self.limits.memory_limit, max_size=self.limits.max_message_size,
-            spool_dir=self.limits.spool_dir, leading_space_kept=ProtocolFlag.HDR_LEADSPC in self.protocol)
+            spool_dir=self.limits.spool_dir, leading_space_kept=self._leading_space)
         envelope = Envelope(mail_from=strip_brackets(mail.sender), mail_args=mail.args)
         self.txn = _Transaction(new_message_id(), envelope, buffer)
         self.metrics.messages_in_flight += 1
@@ -607,7 +618,7 @@ class MilterSession(asyncio.Protocol):
             self.metrics.oversized += 1
         decision = await self.handler.decide(
             facts, txn.envelope, txn.buffer,
-            leading_space=ProtocolFlag.HDR_LEADSPC in self.protocol, message_id=txn.message_id)
+            leading_space=self._leading_space, message_id=txn.message_id)
         allowed = self._allowed(decision.modifications)
         elapsed = time.perf_counter() - started
         self.metrics.message(decision.direction, decision.result, decision.action, elapsed)
@@ -625,16 +636,19 @@ class MilterSession(asyncio.Protocol):
 
     def _allowed(self, modifications: Iterable[Response]) -> list[Response]:
         """Only the modifications the MTA agreed to (an MTA that refuses header changes gets none)."""
+        add, change, quarantine = self._allowed_changes
+        if add and change and quarantine and self.version >= 3:
+            return list(modifications)
         out: list[Response] = []
         for mod in modifications:
-            if isinstance(mod, AddHeader | InsertHeader) and ActionFlag.ADDHDRS not in self.actions:
+            if isinstance(mod, AddHeader | InsertHeader) and not add:
                 continue
             if isinstance(mod, InsertHeader) and self.version < 3:
                 # SMFIR_INSHEADER arrived with protocol version 3; older MTAs can only append.
                 mod = AddHeader(mod.name, mod.value)
-            if isinstance(mod, ChangeHeader) and ActionFlag.CHGHDRS not in self.actions:
+            if isinstance(mod, ChangeHeader) and not change:
                 continue
-            if isinstance(mod, Quarantine) and ActionFlag.QUARANTINE not in self.actions:
+            if isinstance(mod, Quarantine) and not quarantine:
                 continue
             out.append(mod)
         return out
