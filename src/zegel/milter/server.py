@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from zegel import aio
 from zegel.milter.config import SocketSpec
 from zegel.milter.handler import ConnectionFacts, MessageHandler
 from zegel.milter.message import Envelope, MessageBuffer, new_message_id, strip_brackets
@@ -384,6 +385,7 @@ class MilterSession(asyncio.Protocol):
         out: list[bytes] = []
         pending = self._pending
         reply_needed = self._reply_needed
+        answered = False
         try:
             while pending:
                 code, data = pending.popleft()
@@ -410,9 +412,15 @@ class MilterSession(asyncio.Protocol):
                 if code == SMFIC_BODYEOB:
                     txn = self.txn or self._transaction()
                     txn.buffer.add_body(data)
-                    assert self._loop is not None
-                    self._deciding = self._loop.create_task(self._decide(txn))
-                    break
+                    if out:  # the replies before end of message go out before its decision
+                        transport.write(b"".join(out))
+                        out = []
+                    answered = True
+                    if self._start_decision(txn):
+                        break  # it waits (DNS): the rest of the packets resume after it
+                    if transport.is_closing():
+                        return True
+                    continue
                 if code == SMFIC_EOH:
                     if code in reply_needed:
                         out.append(_CONTINUE)
@@ -449,20 +457,41 @@ class MilterSession(asyncio.Protocol):
         if self._deciding is None and self._splitter.error is not None:
             self._fail(self._splitter.error)
             return True
-        return bool(out) or self._deciding is not None
+        return answered or bool(out)
+
+    def _start_decision(self, txn: _Transaction) -> bool:
+        """Decide at end of message, eagerly: run the decision here, and only when it has to
+        wait (a DNS query, a worker thread) go on in a Task. Returns whether it waits.
+
+        With the DNS answers cached most messages are decided without waiting: no Task, no
+        extra turn of the event loop before the reply goes out.
+        """
+        deciding = self._decide(txn)
+        try:
+            pending = deciding.send(None)
+        except StopIteration:
+            return False
+        assert self._loop is not None
+        self._deciding = self._loop.create_task(aio.resume(deciding, pending))
+        return True
 
     async def _decide(self, txn: _Transaction) -> None:
+        """The decision for ``txn``, written out; then, when it had to wait (a Task), the
+        packets that arrived meanwhile."""
         try:
             replies = await self._end_of_message(txn)
         except Exception as exc:
             self._deciding = None
             self._fail(exc)
             return
-        self._deciding = None
         transport = self.transport
         if transport is None or transport.is_closing():
+            self._deciding = None
             return
         transport.write(b"".join(encode_response(r) for r in replies))
+        if self._deciding is None:
+            return  # decided without waiting: _process goes on with the packets after it
+        self._deciding = None
         if self._pending or self._splitter.error is not None:
             self._process()
 
