@@ -14,6 +14,8 @@ Memory stays bounded whatever the MTA sends:
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -33,9 +35,15 @@ class HeaderField:
     value: bytes  # raw value as the MTA sent it (leading space kept when negotiated)
 
 
+# Seeded once from the OS: a log tag needs no fresh kernel entropy (a system call) per message.
+_message_ids = random.Random(secrets.randbits(128))
+# Forked workers draw their own ids, not copies of the parent's sequence.
+os.register_at_fork(after_in_child=lambda: _message_ids.seed(secrets.randbits(128)))
+
+
 def new_message_id() -> str:
     """A short random id that tags every log line about one message."""
-    return secrets.token_hex(6)
+    return f"{_message_ids.getrandbits(48):012x}"
 
 
 @dataclass
@@ -124,7 +132,12 @@ class MessageBuffer:
 
     def header_bytes(self) -> bytes:
         """The header section in RFC 5322 form (CRLF line ends), without the blank line."""
-        return b"".join(self.field_bytes(h.name, h.value) for h in self.headers)
+        separator = b":" if self.leading_space_kept else b": "
+        parts: list[bytes] = []
+        for header in self.headers:
+            value = header.value
+            parts += (header.name, separator, to_crlf(value) if b"\n" in value else value, b"\r\n")
+        return b"".join(parts)
 
     def field_bytes(self, name: bytes, value: bytes) -> bytes:
         # Without SMFIP_HDR_LEADSPC the MTA removed the space after the colon; put one back.

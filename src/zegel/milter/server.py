@@ -243,7 +243,7 @@ class MilterSession(asyncio.Protocol):
         self.helo = ""
         self.txn: _Transaction | None = None
         self.closing = False
-        self.peer = "local"
+        self._peer: str | None = None
         self.transport: asyncio.Transport | None = None
         self._splitter = PacketSplitter(max_size=limits.max_packet)
         self._quickack: socket.socket | None = None
@@ -253,6 +253,17 @@ class MilterSession(asyncio.Protocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed: asyncio.Future[None] | None = None
+
+    @property
+    def peer(self) -> str:
+        """``address:port`` of the MTA, or "local" (asked for when a log line names it)."""
+        if self._peer is None:
+            try:
+                peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+            except (OSError, RuntimeError):  # asked after the connection closed
+                peer = None
+            self._peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "local"
+        return self._peer
 
     @property
     def macros(self) -> dict[bytes, dict[str, str]]:
@@ -274,9 +285,6 @@ class MilterSession(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         self._loop = asyncio.get_running_loop()
         self.closed = self._loop.create_future()
-        peer = transport.get_extra_info("peername")
-        if isinstance(peer, tuple) and len(peer) >= 2:
-            self.peer = f"{peer[0]}:{peer[1]}"
         self._quickack = quickack_socket(transport)
         self._last_read = self._loop.time()
         self._idle_timer = self._loop.call_later(self.limits.idle_timeout, self._check_idle)
