@@ -182,8 +182,9 @@ def quickack_socket(transport: asyncio.BaseTransport) -> socket.socket | None:
     the wire as a full write and a short tail; Nagle holds the tail until our ACK of the
     first part, and Linux delays that ACK (up to 40 ms) hoping to piggyback it on a reply we
     cannot send before we have the whole packet. Measured through Postfix: +45 ms per
-    message at end of data, for ~1 ms of work. TCP_QUICKACK after each read sends the
-    pending ACK now (it is not sticky, hence per read: one cheap setsockopt).
+    message at end of data, for ~1 ms of work. TCP_QUICKACK after a read sends the pending
+    ACK now (it is not sticky, hence per read); a read we answer needs none, the reply
+    carries the ACK.
     """
     sock = transport.get_extra_info("socket")
     if (_TCP_QUICKACK is not None and sock is not None
@@ -212,12 +213,13 @@ class _Transaction:
 class MilterSession(asyncio.Protocol):
     """One MTA connection (see the module docstring).
 
-    Callback-driven (``asyncio.Protocol``), not a reader task: every packet but end of
-    message is handled synchronously inside ``data_received`` and the replies of one read go
-    out in one write. Only end of message — which may wait for DNS — runs as a task; packets
-    arriving meanwhile wait in order behind it. Per message through Postfix that saves a
-    task wake-up and a timeout context per read, the stream reader's buffer copies and a
-    drain per reply: the session path costs a fraction of what the verification does.
+    Callback-driven (``asyncio.Protocol``), not a reader task: every packet is handled
+    synchronously inside ``data_received`` and the replies of one read go out in one write.
+    End of message is decided there too, eagerly; only a decision that has to wait (DNS)
+    goes on as a task, and packets arriving meanwhile wait in order behind it. Per message
+    through Postfix that saves a task wake-up and a timeout context per read, the stream
+    reader's buffer copies and a drain per reply: the session path costs a fraction of what
+    the verification does.
     """
 
     def __init__(self, *, handler: MessageHandler | Callable[[], MessageHandler], limits: SessionLimits,
