@@ -8,7 +8,8 @@ message, through one Postfix configuration whose ``smtpd_milters`` changes per p
 - OpenDKIM in verify mode (DKIM only), over TCP and over a unix socket;
 - OpenDKIM then OpenDMARC chained (DKIM, then SPF + DMARC), over TCP and over unix sockets;
 - on every core (``python -m bench`` pins itself to one; this part lifts that): zegel with
-  ``workers = 1`` and ``workers = 2`` (the scaling), OpenDKIM, and OpenDKIM + OpenDMARC.
+  ``workers = 1`` and ``workers = 2`` (the scaling), OpenDKIM, and OpenDKIM + OpenDMARC, over
+  TCP; then zegel ``workers = 2``, OpenDKIM and the chain over unix sockets.
 
 Every peer resolves through one unbound on port 53 of a loopback address (127.0.0.1 when it
 is free) that serves the sender's SPF, DKIM and DMARC records as local data and refuses
@@ -460,21 +461,30 @@ def run() -> list[Row]:
                             f"zegel workers={workers}", procs, spec, expect=zegel_expect)
                     finally:
                         _stop(procs)
-                dkim, spec = bench.opendkim("opendkim-all", unix=False)
-                try:
-                    phases["opendkim all"] = bench.run_phase("OpenDKIM, all cores", [dkim], spec,
-                                                             expect=("dkim=pass",))
-                finally:
-                    dkim.stop()
-                dkim, dkim_spec = bench.opendkim("opendkim-chain-all", unix=False)
-                dmarc, dmarc_spec = bench.opendmarc("opendmarc-chain-all", unix=False)
-                try:
-                    phases["chain all"] = bench.run_phase(
-                        "OpenDKIM+OpenDMARC, all cores", [dkim, dmarc], f"{dkim_spec}, {dmarc_spec}",
-                        expect=("dkim=pass", "dmarc=pass"))
-                finally:
-                    dkim.stop()
-                    dmarc.stop()
+                for transport, unix in (("TCP", False), ("unix", True)):
+                    tag = "" if transport == "TCP" else " unix"
+                    if unix:
+                        procs, spec = bench.zegel("zegel-w2-unix", unix=True, workers=2)
+                        try:
+                            phases["workers 2 unix"] = bench.run_phase(
+                                "zegel workers=2 unix", procs, spec, expect=zegel_expect)
+                        finally:
+                            _stop(procs)
+                    dkim, spec = bench.opendkim(f"opendkim-all-{transport}", unix=unix)
+                    try:
+                        phases[f"opendkim all{tag}"] = bench.run_phase(
+                            f"OpenDKIM, all cores, {transport}", [dkim], spec, expect=("dkim=pass",))
+                    finally:
+                        dkim.stop()
+                    dkim, dkim_spec = bench.opendkim(f"opendkim-chain-all-{transport}", unix=unix)
+                    dmarc, dmarc_spec = bench.opendmarc(f"opendmarc-chain-all-{transport}", unix=unix)
+                    try:
+                        phases[f"chain all{tag}"] = bench.run_phase(
+                            f"OpenDKIM+OpenDMARC, all cores, {transport}", [dkim, dmarc],
+                            f"{dkim_spec}, {dmarc_spec}", expect=("dkim=pass", "dmarc=pass"))
+                    finally:
+                        dkim.stop()
+                        dmarc.stop()
     finally:
         if bench.unbound is not None:
             bench.unbound.stop()
@@ -506,6 +516,12 @@ def run() -> list[Row]:
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, TCP: zegel workers=2", "msg/s",
                         two.rate, "OpenDKIM verify", d.rate, note=f"OpenDKIM: {note(d)}"))
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, TCP: zegel workers=2", "msg/s",
+                        two.rate, "OpenDKIM+OpenDMARC", c.rate, note=f"chain: {note(c)}"))
+    if "workers 2 unix" in phases:
+        two, d, c = phases["workers 2 unix"], phases["opendkim all unix"], phases["chain all unix"]
+        rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, unix: zegel workers=2", "msg/s",
+                        two.rate, "OpenDKIM verify", d.rate, note=f"zegel: {note(two)} | OpenDKIM: {note(d)}"))
+        rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, unix: zegel workers=2", "msg/s",
                         two.rate, "OpenDKIM+OpenDMARC", c.rate, note=f"chain: {note(c)}"))
     return rows
 

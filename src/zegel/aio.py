@@ -45,8 +45,13 @@ def _continue(coro: Coroutine[Any, Any, T], pending: Any) -> Generator[Any, Any,
             return stop.value  # type: ignore[no-any-return]
 
 
-async def _resume(coro: Coroutine[Any, Any, T], pending: Any) -> T:
+async def resume(coro: Coroutine[Any, Any, T], pending: Any) -> T:
+    """The rest of ``coro``, started with ``coro.send(None)`` which gave ``pending`` (the
+    future it waits for): await it, or wrap it in a Task."""
     return await _continue(coro, pending)
+
+
+_resume = resume
 
 
 @overload

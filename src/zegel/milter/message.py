@@ -3,7 +3,7 @@
 Memory stays bounded whatever the MTA sends:
 
 - the body is kept in memory up to ``memory_limit`` bytes, then spooled to a temporary file
-  (:class:`tempfile.SpooledTemporaryFile`, deleted when the message is done);
+  (deleted when the message is done);
 - past ``max_size`` bytes (header fields plus body) the milter stops collecting: the message
   cannot be verified, and inbound it gets the ``message_too_large`` policy outcome (reject by
   default: an unverified accept would let padding buy a spoof in, docs/security.md);
@@ -14,6 +14,8 @@ Memory stays bounded whatever the MTA sends:
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -33,9 +35,15 @@ class HeaderField:
     value: bytes  # raw value as the MTA sent it (leading space kept when negotiated)
 
 
+# Seeded once from the OS: a log tag needs no fresh kernel entropy (a system call) per message.
+_message_ids = random.Random(secrets.randbits(128))
+# Forked workers draw their own ids, not copies of the parent's sequence.
+os.register_at_fork(after_in_child=lambda: _message_ids.seed(secrets.randbits(128)))
+
+
 def new_message_id() -> str:
     """A short random id that tags every log line about one message."""
-    return secrets.token_hex(6)
+    return f"{_message_ids.getrandbits(48):012x}"
 
 
 @dataclass
@@ -71,6 +79,9 @@ class MessageBuffer:
         self.oversize_reason = ""
         self.oversize_outcome = ""  # the policy outcome: message_too_large or header_limits
         self._header_bytes = 0
+        # The body: its chunks in memory, or (past memory_limit) a temporary file. A list of
+        # chunks, not a SpooledTemporaryFile: per message that is one append per chunk.
+        self._chunks: list[bytes] = []
         self._body: IO[bytes] | None = None
 
     def add_header(self, name: bytes, value: bytes) -> None:
@@ -97,11 +108,17 @@ class MessageBuffer:
         if self.size > self.max_size:
             self._overflow(f"message larger than {self.max_size} bytes")
             return
-        if self._body is None:
-            # Lives as long as the message (closed by close_body), so not a with-block.
-            self._body = tempfile.SpooledTemporaryFile(max_size=self.memory_limit, dir=self.spool_dir)  # noqa: SIM115
-        self._body.write(chunk)
         self.body_size += len(chunk)
+        if self._body is not None:
+            self._body.write(chunk)
+        elif self.body_size > self.memory_limit:
+            # Lives as long as the message (closed by close_body), so not a with-block.
+            self._body = tempfile.TemporaryFile(dir=self.spool_dir)  # noqa: SIM115
+            self._body.write(b"".join(self._chunks))
+            self._body.write(chunk)
+            self._chunks = []
+        else:
+            self._chunks.append(chunk)
 
     def _overflow(self, reason: str, outcome: str = "message_too_large") -> None:
         self.oversized = True
@@ -111,12 +128,16 @@ class MessageBuffer:
 
     @property
     def spooled(self) -> bool:
-        rolled = getattr(self._body, "_rolled", False)
-        return bool(rolled)
+        return self._body is not None
 
     def header_bytes(self) -> bytes:
         """The header section in RFC 5322 form (CRLF line ends), without the blank line."""
-        return b"".join(self.field_bytes(h.name, h.value) for h in self.headers)
+        separator = b":" if self.leading_space_kept else b": "
+        parts: list[bytes] = []
+        for header in self.headers:
+            value = header.value
+            parts += (header.name, separator, to_crlf(value) if b"\n" in value else value, b"\r\n")
+        return b"".join(parts)
 
     def field_bytes(self, name: bytes, value: bytes) -> bytes:
         # Without SMFIP_HDR_LEADSPC the MTA removed the space after the colon; put one back.
@@ -125,7 +146,7 @@ class MessageBuffer:
 
     def body_bytes(self) -> bytes:
         if self._body is None:
-            return b""
+            return self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._body.seek(0)
         return self._body.read()
 
@@ -133,6 +154,7 @@ class MessageBuffer:
         return self.header_bytes() + b"\r\n" + self.body_bytes()
 
     def close_body(self) -> None:
+        self._chunks = []
         if self._body is not None:
             self._body.close()
             self._body = None

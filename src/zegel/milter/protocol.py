@@ -626,8 +626,12 @@ Response = (
 FINAL_RESPONSES: Final = (Continue, Accept, Reject, Tempfail, Discard, Skip, ReplyCode)
 
 
+# RFC 5322 section 2.2: a field name is printable US-ASCII except ":".
+_FIELD_NAME_CHARS: Final = bytes(c for c in range(33, 127) if c != ord(":"))
+
+
 def _header_field(name: bytes, value: bytes) -> bytes:
-    if not name or b":" in name or any(c <= 32 or c > 126 for c in name):
+    if not name or name.translate(None, _FIELD_NAME_CHARS):
         raise ValueError(f"invalid header field name {name!r}")
     return _cstring(name) + _cstring(value)
 

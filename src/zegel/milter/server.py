@@ -28,12 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from zegel import aio
 from zegel.milter.config import SocketSpec
 from zegel.milter.handler import ConnectionFacts, MessageHandler
 from zegel.milter.message import Envelope, MessageBuffer, new_message_id, strip_brackets
 from zegel.milter.metrics import MilterMetrics
 from zegel.milter.protocol import (
     PROTOCOL_VERSION,
+    SMFIC_ABORT,
+    SMFIC_BODY,
+    SMFIC_BODYEOB,
+    SMFIC_EOH,
     SMFIC_HEADER,
     SMFIC_MACRO,
     SMFIC_OPTNEG,
@@ -96,15 +101,35 @@ WANTED_MACROS: dict[MacroStage, tuple[str, ...]] = {
     MacroStage.EOM: ("i",),
 }
 # Which no-reply flag covers which command.
-_NO_REPLY: dict[type, ProtocolFlag] = {
-    Connect: ProtocolFlag.NR_CONN, Helo: ProtocolFlag.NR_HELO, Mail: ProtocolFlag.NR_MAIL,
-    Rcpt: ProtocolFlag.NR_RCPT, Data: ProtocolFlag.NR_DATA, Header: ProtocolFlag.NR_HDR,
-    EndOfHeaders: ProtocolFlag.NR_EOH, Body: ProtocolFlag.NR_BODY, Unknown: ProtocolFlag.NR_UNKN,
+_STEP_CODES: dict[type, bytes] = {
+    Connect: b"C", Helo: b"H", Mail: b"M", Rcpt: b"R", Data: b"T", Header: b"L",
+    EndOfHeaders: b"N", Body: b"B", Unknown: b"U",
 }
-# The reply to most steps that need one, encoded once.
+# The replies to the steps that need one, encoded once.
 _CONTINUE = encode_response(Continue())
+_SKIP = encode_response(Skip())
 # Macros that belong to one message: forgotten when it ends.
 _MESSAGE_MACRO_COMMANDS = (b"M", b"R", b"T", b"L", b"N", b"B", b"E")
+_CONNECTION_MACRO_COMMANDS = frozenset((b"C", b"H"))
+# The steps that may get a reply, and the no-reply flag of each.
+_STEP_FLAGS: dict[bytes, ProtocolFlag] = {
+    b"C": ProtocolFlag.NR_CONN, b"H": ProtocolFlag.NR_HELO, b"M": ProtocolFlag.NR_MAIL,
+    b"R": ProtocolFlag.NR_RCPT, b"T": ProtocolFlag.NR_DATA, b"L": ProtocolFlag.NR_HDR,
+    b"N": ProtocolFlag.NR_EOH, b"B": ProtocolFlag.NR_BODY, b"U": ProtocolFlag.NR_UNKN,
+}
+_ALL_STEPS = frozenset(_STEP_FLAGS)
+
+
+def _decode_macros(data: bytes) -> dict[str, str]:
+    """The name -> value pairs of a SMFIC_MACRO packet already checked by ``_store_macros``."""
+    strings = data[1:-1].split(b"\0") if len(data) > 1 else []
+    return {strings[i].decode("utf-8", "replace"): strings[i + 1].decode("utf-8", "replace")
+            for i in range(0, len(strings) - 1, 2)}
+
+
+def _encode_macros(command: Macros) -> bytes:
+    return command.for_command + b"".join(
+        k.encode("utf-8") + b"\0" + v.encode("utf-8") + b"\0" for k, v in command.values.items())
 
 
 def negotiate(offer: OptNeg) -> OptNeg:
@@ -131,6 +156,16 @@ def _negotiation(packet: bytes) -> tuple[OptNeg, int, bytes]:
     return reply, int(offer.actions), encode_response(reply)
 
 
+@functools.lru_cache(maxsize=64)
+def _agreement(actions: ActionFlag, protocol: ProtocolFlag) -> tuple[frozenset[bytes], bool, tuple[bool, bool, bool]]:
+    """What a negotiated reply means per packet, worked out once (enum flag tests are slow):
+    the steps that get a reply, whether header values keep their leading space, and which
+    modifications (add, change headers; quarantine) the MTA allows."""
+    needed = frozenset(code for code, flag in _STEP_FLAGS.items() if flag not in protocol)
+    allowed = (ActionFlag.ADDHDRS in actions, ActionFlag.CHGHDRS in actions, ActionFlag.QUARANTINE in actions)
+    return needed, ProtocolFlag.HDR_LEADSPC in protocol, allowed
+
+
 # Linux only: acknowledge received data at once instead of after the delayed-ACK timer.
 _TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 # Linux, BSD: several sockets (this process's workers, or the next process during a restart)
@@ -147,8 +182,9 @@ def quickack_socket(transport: asyncio.BaseTransport) -> socket.socket | None:
     the wire as a full write and a short tail; Nagle holds the tail until our ACK of the
     first part, and Linux delays that ACK (up to 40 ms) hoping to piggyback it on a reply we
     cannot send before we have the whole packet. Measured through Postfix: +45 ms per
-    message at end of data, for ~1 ms of work. TCP_QUICKACK after each read sends the
-    pending ACK now (it is not sticky, hence per read: one cheap setsockopt).
+    message at end of data, for ~1 ms of work. TCP_QUICKACK after a read sends the pending
+    ACK now (it is not sticky, hence per read); a read we answer needs none, the reply
+    carries the ACK.
     """
     sock = transport.get_extra_info("socket")
     if (_TCP_QUICKACK is not None and sock is not None
@@ -177,12 +213,13 @@ class _Transaction:
 class MilterSession(asyncio.Protocol):
     """One MTA connection (see the module docstring).
 
-    Callback-driven (``asyncio.Protocol``), not a reader task: every packet but end of
-    message is handled synchronously inside ``data_received`` and the replies of one read go
-    out in one write. Only end of message — which may wait for DNS — runs as a task; packets
-    arriving meanwhile wait in order behind it. Per message through Postfix that saves a
-    task wake-up and a timeout context per read, the stream reader's buffer copies and a
-    drain per reply: the session path costs a fraction of what the verification does.
+    Callback-driven (``asyncio.Protocol``), not a reader task: every packet is handled
+    synchronously inside ``data_received`` and the replies of one read go out in one write.
+    End of message is decided there too, eagerly; only a decision that has to wait (DNS)
+    goes on as a task, and packets arriving meanwhile wait in order behind it. Per message
+    through Postfix that saves a task wake-up and a timeout context per read, the stream
+    reader's buffer copies and a drain per reply: the session path costs a fraction of what
+    the verification does.
     """
 
     def __init__(self, *, handler: MessageHandler | Callable[[], MessageHandler], limits: SessionLimits,
@@ -196,13 +233,19 @@ class MilterSession(asyncio.Protocol):
         self.actions = ActionFlag.NONE
         self.protocol = ProtocolFlag.NONE
         self.version = 0
-        self.macros: dict[bytes, dict[str, str]] = {}
+        # SMFIC_MACRO packets as received, per command code: Postfix sends one before nearly
+        # every packet (the queue id before each header field), and they are only read at end
+        # of message, so they are decoded then, not on arrival.
+        self._macro_packets: dict[bytes, bytes] = {}
+        self._reply_needed: frozenset[bytes] = _ALL_STEPS
+        self._leading_space = False
+        self._allowed_changes = (False, False, False)  # add, change headers; quarantine
         self.hostname = ""
         self.address = ""
         self.helo = ""
         self.txn: _Transaction | None = None
         self.closing = False
-        self.peer = "local"
+        self._peer: str | None = None
         self.transport: asyncio.Transport | None = None
         self._splitter = PacketSplitter(max_size=limits.max_packet)
         self._quickack: socket.socket | None = None
@@ -212,6 +255,22 @@ class MilterSession(asyncio.Protocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed: asyncio.Future[None] | None = None
+
+    @property
+    def peer(self) -> str:
+        """``address:port`` of the MTA, or "local" (asked for when a log line names it)."""
+        if self._peer is None:
+            try:
+                peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+            except (OSError, RuntimeError):  # asked after the connection closed
+                peer = None
+            self._peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "local"
+        return self._peer
+
+    @property
+    def macros(self) -> dict[bytes, dict[str, str]]:
+        """The macro definitions in force, per command code (decoded from the packets)."""
+        return {code: _decode_macros(data) for code, data in self._macro_packets.items()}
 
     @property
     def handler(self) -> MessageHandler:
@@ -228,9 +287,6 @@ class MilterSession(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         self._loop = asyncio.get_running_loop()
         self.closed = self._loop.create_future()
-        peer = transport.get_extra_info("peername")
-        if isinstance(peer, tuple) and len(peer) >= 2:
-            self.peer = f"{peer[0]}:{peer[1]}"
         self._quickack = quickack_socket(transport)
         self._last_read = self._loop.time()
         self._idle_timer = self._loop.call_later(self.limits.idle_timeout, self._check_idle)
@@ -267,11 +323,6 @@ class MilterSession(asyncio.Protocol):
         self.close()
 
     def data_received(self, data: bytes) -> None:
-        if self._quickack is not None and _TCP_QUICKACK is not None:
-            try:
-                self._quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-            except OSError:
-                self._quickack = None  # closed, or not supported here: stop trying
         assert self._loop is not None
         self._last_read = self._loop.time()
         try:
@@ -279,11 +330,17 @@ class MilterSession(asyncio.Protocol):
         except ProtocolError as exc:
             self._fail(exc)
             return
-        if self._deciding is not None:
-            self._pending.extend(packets)  # handled in order once the decision is out
-            return
         self._pending.extend(packets)
-        self._process()
+        # Handled in order once a pending decision is out; else now.
+        answered = self._deciding is None and self._process()
+        if not answered and self._quickack is not None and _TCP_QUICKACK is not None:
+            # Nothing goes back for this read (steps without replies, a packet cut by the
+            # read): acknowledge now, or the MTA's next small write waits for the delayed
+            # ACK (see quickack_socket). A reply carries the ACK by itself.
+            try:
+                self._quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+            except OSError:
+                self._quickack = None  # closed, or not supported here: stop trying
 
     def eof_received(self) -> bool | None:
         try:
@@ -325,44 +382,69 @@ class MilterSession(asyncio.Protocol):
         self._pending.clear()
         self.close()
 
-    def _process(self) -> None:
+    def _process(self) -> bool:
         """Handle the queued packets in order; the replies of the batch go out in one write.
 
         Stops at end of message (its decision runs as a task that resumes here) and at QUIT.
+        Returns whether the MTA gets an answer without waiting for more data (a reply was
+        written, a decision started, or the session ends).
         """
         transport = self.transport
         if transport is None or transport.is_closing():
-            return
+            return True
         out: list[bytes] = []
         pending = self._pending
+        reply_needed = self._reply_needed
+        answered = False
         try:
             while pending:
                 code, data = pending.popleft()
-                # The two most frequent packets (a message is mostly header fields, each with
-                # a macro packet before it from Postfix) without a command object each: the
-                # same checks as decode_command, a fraction of the cost.
+                # The packets of every message without a command object each: the same checks
+                # as decode_command and handle_now, a fraction of the cost. A message is
+                # mostly header fields, each with a macro packet before it from Postfix.
                 if code == SMFIC_HEADER:
                     name, separator, rest = data.partition(b"\0")
                     if not separator or not name or rest[-1:] != b"\0" or b"\0" in rest[:-1]:
                         raise ProtocolError("HEADER: expected a name and a value")
-                    self._transaction().buffer.add_header(name, rest[:-1])
-                    if ProtocolFlag.NR_HDR not in self.protocol:
+                    (self.txn or self._transaction()).buffer.add_header(name, rest[:-1])
+                    if code in reply_needed:
                         out.append(_CONTINUE)
                     continue
                 if code == SMFIC_MACRO:
                     self._store_macros(data)
                     continue
+                if code == SMFIC_BODY:
+                    buffer = (self.txn or self._transaction()).buffer
+                    buffer.add_body(data)
+                    if code in reply_needed:
+                        out.append(_SKIP if buffer.oversized and ProtocolFlag.SKIP in self.protocol else _CONTINUE)
+                    continue
+                if code == SMFIC_BODYEOB:
+                    txn = self.txn or self._transaction()
+                    txn.buffer.add_body(data)
+                    if out:  # the replies before end of message go out before its decision
+                        transport.write(b"".join(out))
+                        out = []
+                    answered = True
+                    if self._start_decision(txn):
+                        break  # it waits (DNS): the rest of the packets resume after it
+                    if transport.is_closing():
+                        return True
+                    continue
+                if code == SMFIC_EOH:
+                    if code in reply_needed:
+                        out.append(_CONTINUE)
+                    continue
+                if code == SMFIC_ABORT:
+                    self._end_message()
+                    continue
                 if code == SMFIC_OPTNEG:
                     reply, offered, encoded = _negotiation(data)
                     self._agree(reply, offered)
+                    reply_needed = self._reply_needed
                     out.append(encoded)
                     continue
                 command = decode_command(code, data)
-                if isinstance(command, EndOfMessage):
-                    txn = self._transaction()
-                    txn.buffer.add_body(command.chunk)
-                    self._deciding = asyncio.ensure_future(self._decide(txn))
-                    break
                 replies = self.handle_now(command)
                 if replies:
                     out.extend(encode_response(r) for r in replies)
@@ -373,47 +455,67 @@ class MilterSession(asyncio.Protocol):
                         transport.write(b"".join(out))
                         out = []
                     self.close()
-                    return
+                    return True
         except Exception as exc:
             # Replies already earned still go out, even when a later packet is malformed.
             if out:
                 transport.write(b"".join(out))
             self._fail(exc)
-            return
+            return True
         if out:
             transport.write(b"".join(out))
         if self._deciding is None and self._splitter.error is not None:
             self._fail(self._splitter.error)
+            return True
+        return answered or bool(out)
+
+    def _start_decision(self, txn: _Transaction) -> bool:
+        """Decide at end of message, eagerly: run the decision here, and only when it has to
+        wait (a DNS query, a worker thread) go on in a Task. Returns whether it waits.
+
+        With the DNS answers cached most messages are decided without waiting: no Task, no
+        extra turn of the event loop before the reply goes out.
+        """
+        deciding = self._decide(txn)
+        try:
+            pending = deciding.send(None)
+        except StopIteration:
+            return False
+        assert self._loop is not None
+        self._deciding = self._loop.create_task(aio.resume(deciding, pending))
+        return True
 
     async def _decide(self, txn: _Transaction) -> None:
+        """The decision for ``txn``, written out; then, when it had to wait (a Task), the
+        packets that arrived meanwhile."""
         try:
             replies = await self._end_of_message(txn)
         except Exception as exc:
             self._deciding = None
             self._fail(exc)
             return
-        self._deciding = None
         transport = self.transport
         if transport is None or transport.is_closing():
+            self._deciding = None
             return
         transport.write(b"".join(encode_response(r) for r in replies))
+        if self._deciding is None:
+            return  # decided without waiting: _process goes on with the packets after it
+        self._deciding = None
         if self._pending or self._splitter.error is not None:
             self._process()
 
     def _store_macros(self, data: bytes) -> None:
+        # The checks decode_command makes (so a malformed packet still ends the session
+        # here), without decoding: a name and a value per pair of NUL-terminated strings.
         if not data:
             raise ProtocolError("MACRO: missing command code")
-        if len(data) == 1:
-            self.macros[data] = {}
-            return
-        if data[-1:] != b"\0":
-            raise ProtocolError("MACRO: string not NUL-terminated")
-        strings = data[1:-1].split(b"\0")
-        if len(strings) % 2:
-            raise ProtocolError("MACRO: a name without a value")
-        self.macros[data[:1]] = {
-            strings[i].decode("utf-8", "replace"): strings[i + 1].decode("utf-8", "replace")
-            for i in range(0, len(strings), 2)}
+        if len(data) > 1:
+            if data[-1:] != b"\0":
+                raise ProtocolError("MACRO: string not NUL-terminated")
+            if data.count(b"\0", 1) % 2:
+                raise ProtocolError("MACRO: a name without a value")
+        self._macro_packets[data[:1]] = data
 
     def _msg_fields(self) -> dict[str, str]:
         if self.txn is None:
@@ -424,7 +526,10 @@ class MilterSession(asyncio.Protocol):
         # Later commands' definitions win (the EOM "i" over the MAIL "i"); Sendmail may write
         # one-letter names braced ("{i}").
         for code in (b"E", b"N", b"L", b"T", b"R", b"M", b"H", b"C"):
-            values = self.macros.get(code, {})
+            data = self._macro_packets.get(code)
+            if data is None:
+                continue
+            values = _decode_macros(data)
             value = values.get(name) or values.get("{" + name + "}")
             if value:
                 return value
@@ -433,8 +538,8 @@ class MilterSession(asyncio.Protocol):
     # -- commands ------------------------------------------------------------------------
 
     def _reply(self, command: Command, response: Response | None = None) -> list[Response]:
-        flag = _NO_REPLY.get(type(command))
-        if flag is not None and flag in self.protocol:
+        code = _STEP_CODES.get(type(command))
+        if code is not None and code not in self._reply_needed:
             return []
         return [response or Continue()]
 
@@ -452,7 +557,7 @@ class MilterSession(asyncio.Protocol):
             case OptNeg():
                 return [self._negotiate(command)]
             case Macros():
-                self.macros[command.for_command] = dict(command.values)
+                self._macro_packets[command.for_command] = _encode_macros(command)
                 return []
             case Connect():
                 self._reset_connection()
@@ -464,10 +569,10 @@ class MilterSession(asyncio.Protocol):
                 return self._reply(command)
             case Mail():
                 # The MAIL macros arrived just before this command: they belong to the new message.
-                mail_macros = self.macros.get(b"M")
+                mail_macros = self._macro_packets.get(b"M")
                 self._end_message()
                 if mail_macros is not None:
-                    self.macros[b"M"] = mail_macros
+                    self._macro_packets[b"M"] = mail_macros
                 self._begin_message(command)
                 return self._reply(command)
             case Rcpt():
@@ -488,7 +593,7 @@ class MilterSession(asyncio.Protocol):
             case QuitNewConnection():
                 # The MTA reuses this socket for another SMTP connection: forget this one.
                 self._reset_connection()
-                self.macros = {}
+                self._macro_packets = {}
                 return []
             case Quit():
                 return []
@@ -503,7 +608,8 @@ class MilterSession(asyncio.Protocol):
 
     def _agree(self, reply: OptNeg, offered_actions: int) -> None:
         self.version, self.actions, self.protocol = reply.version, reply.actions, reply.protocol
-        if (ActionFlag.ADDHDRS | ActionFlag.CHGHDRS) & ~self.actions:
+        self._reply_needed, self._leading_space, self._allowed_changes = _agreement(reply.actions, reply.protocol)
+        if not (self._allowed_changes[0] and self._allowed_changes[1]):
             log.warning("MTA does not allow header changes; Authentication-Results cannot be written",
                         extra={"fields": {"peer": self.peer, "offered_actions": hex(int(offered_actions))}})
         if log.isEnabledFor(logging.DEBUG):
@@ -514,12 +620,12 @@ class MilterSession(asyncio.Protocol):
     def _reset_connection(self) -> None:
         self._end_message()
         self.hostname = self.address = self.helo = ""
-        self.macros = {code: values for code, values in self.macros.items() if code == b"C"}
+        self._macro_packets = {code: data for code, data in self._macro_packets.items() if code == b"C"}
 
     def _begin_message(self, mail: Mail) -> None:
         buffer = MessageBuffer(
             memory_limit=self.limits.memory_limit, max_size=self.limits.max_message_size,
-            spool_dir=self.limits.spool_dir, leading_space_kept=ProtocolFlag.HDR_LEADSPC in self.protocol)
+            spool_dir=self.limits.spool_dir, leading_space_kept=self._leading_space)
         envelope = Envelope(mail_from=strip_brackets(mail.sender), mail_args=mail.args)
         self.txn = _Transaction(new_message_id(), envelope, buffer)
         self.metrics.messages_in_flight += 1
@@ -536,18 +642,22 @@ class MilterSession(asyncio.Protocol):
             self.txn.buffer.close_body()
             self.txn = None
             self.metrics.messages_in_flight -= 1
-        for code in _MESSAGE_MACRO_COMMANDS:
-            self.macros.pop(code, None)
+        packets = self._macro_packets
+        if packets.keys() - _CONNECTION_MACRO_COMMANDS:
+            for code in _MESSAGE_MACRO_COMMANDS:
+                packets.pop(code, None)
 
     async def _end_of_message(self, txn: _Transaction) -> list[Response]:
         started = time.perf_counter()
-        facts = ConnectionFacts(self.address, self.hostname, self.helo,
-                                {k: v for values in self.macros.values() for k, v in values.items()})
+        macros: dict[str, str] = {}
+        for data in self._macro_packets.values():
+            macros.update(_decode_macros(data))
+        facts = ConnectionFacts(self.address, self.hostname, self.helo, macros)
         if txn.buffer.oversized:
             self.metrics.oversized += 1
         decision = await self.handler.decide(
             facts, txn.envelope, txn.buffer,
-            leading_space=ProtocolFlag.HDR_LEADSPC in self.protocol, message_id=txn.message_id)
+            leading_space=self._leading_space, message_id=txn.message_id)
         allowed = self._allowed(decision.modifications)
         elapsed = time.perf_counter() - started
         self.metrics.message(decision.direction, decision.result, decision.action, elapsed)
@@ -565,16 +675,19 @@ class MilterSession(asyncio.Protocol):
 
     def _allowed(self, modifications: Iterable[Response]) -> list[Response]:
         """Only the modifications the MTA agreed to (an MTA that refuses header changes gets none)."""
+        add, change, quarantine = self._allowed_changes
+        if add and change and quarantine and self.version >= 3:
+            return list(modifications)
         out: list[Response] = []
         for mod in modifications:
-            if isinstance(mod, AddHeader | InsertHeader) and ActionFlag.ADDHDRS not in self.actions:
+            if isinstance(mod, AddHeader | InsertHeader) and not add:
                 continue
             if isinstance(mod, InsertHeader) and self.version < 3:
                 # SMFIR_INSHEADER arrived with protocol version 3; older MTAs can only append.
                 mod = AddHeader(mod.name, mod.value)
-            if isinstance(mod, ChangeHeader) and ActionFlag.CHGHDRS not in self.actions:
+            if isinstance(mod, ChangeHeader) and not change:
                 continue
-            if isinstance(mod, Quarantine) and ActionFlag.QUARANTINE not in self.actions:
+            if isinstance(mod, Quarantine) and not quarantine:
                 continue
             out.append(mod)
         return out
