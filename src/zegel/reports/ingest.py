@@ -120,18 +120,24 @@ class IngestStats:
 
 _PARSER_OPTIONS: dict[str, Any] = {
     "resolve_entities": False, "no_network": True, "huge_tree": False, "load_dtd": False,
-    "dtd_validation": False, "remove_comments": True, "remove_pis": True,
+    "dtd_validation": False, "remove_comments": True, "remove_pis": True, "collect_ids": False,
 }
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
-def parse_xml(data: bytes) -> Any:
-    """Parse untrusted XML with entity expansion, DTDs and network access refused."""
+def xml_parser() -> Any:
+    """A hardened lxml parser (see :func:`parse_xml`); one thread may reuse it for many
+    documents, which saves setting up libxml2's parser context for each."""
+    return etree.XMLParser(**_PARSER_OPTIONS)
+
+
+def parse_xml(data: bytes, parser: Any = None) -> Any:
+    """Parse untrusted XML with entity expansion, DTDs and network access refused. ``parser``
+    (from :func:`xml_parser`) is used by one thread only; without it a new one is made."""
     if _DTD.search(data, 0, 1 << 16) or b"<!ENTITY" in data:
         raise ReportError("XML with a DTD or entity declarations refused")
-    parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(data, parser if parser is not None else xml_parser())
     except etree.XMLSyntaxError as exc:
         raise ReportError(f"not well-formed XML: {exc.msg or exc}") from None
     if root is None:
@@ -160,13 +166,6 @@ def _normalize_tags(root: Any) -> str:
         if name is not tag:
             element.tag = name
     return namespace
-
-
-def _text(element: Any, name: str) -> str:
-    if element is None:
-        return ""
-    value = element.findtext(name)
-    return value.strip() if value else ""
 
 
 # Numbers in reports: ASCII digits only (str.isdigit and float() also take other scripts'
@@ -266,11 +265,13 @@ _RECORD_TAGS = ("record", "row", "identifiers", "auth_results", "source_ip", "co
 
 
 class AggregateParser:
-    """Parses aggregate reports. Kept for a whole ingest run: it remembers the element names
-    of each namespace it has seen, so rows are matched by comparing whole tags."""
+    """Parses aggregate reports. Kept for a whole ingest run, by one thread: it reuses one
+    hardened XML parser and remembers the element names of each namespace it has seen, so
+    rows are matched by comparing whole tags."""
 
     def __init__(self) -> None:
         self._tags: dict[str, tuple[str, ...]] = {}
+        self._parser = xml_parser()
 
     def parse(self, data: bytes | Any) -> ParsedAggregate:
         """Parse one aggregate report, RFC 9990 or RFC 7489 format, tolerating real-world quirks:
@@ -279,13 +280,13 @@ class AggregateParser:
         repairs: tuple[str, ...] = ()
         if isinstance(data, bytes):
             try:
-                root = parse_xml(data)
+                root = parse_xml(data, self._parser)
             except ReportError as error:
                 repaired, repairs = repair_xml(data)
                 if not repairs:
                     raise
                 try:
-                    root = parse_xml(repaired)
+                    root = parse_xml(repaired, self._parser)
                 except ReportError:
                     raise error from None
         else:
@@ -294,23 +295,58 @@ class AggregateParser:
             raise ReportError(f"not a DMARC aggregate report (root element <{_localname(root.tag) or '?'}>)")
         namespace = root.tag[1:].partition("}")[0] if root.tag[:1] == "{" else ""
         prefix = f"{{{namespace}}}" if namespace else ""
-        # Reports in one namespace (or none) with lower-case names are read as they are; any
-        # other dialect (mixed namespaces, upper case) is rewritten to plain names first.
-        if not all(isinstance(c.tag, str) and c.tag.startswith(prefix) and c.tag.islower() for c in root):
+        tags = self._record_tags(prefix)
+        parts = _top_level(root, prefix, tags[0])
+        if parts is None:
+            # Reports in one namespace (or none) with lower-case names are read as they are; any
+            # other dialect (mixed namespaces, upper case) is rewritten to plain names first.
             _normalize_tags(root)
             prefix = ""
-        metadata, policy, version = _parse_head(root, prefix)
+            tags = self._record_tags(prefix)
+            parts = _top_level(root, prefix, tags[0])
+            if parts is None:  # cannot happen after normalizing; kept as a defined failure
+                raise ReportError("unreadable element names")
+        meta, policy_el, version, elements = parts
+        metadata, policy = _parse_head(meta, policy_el, prefix)
+        records = tuple([_record_fields(element, tags) for element in elements])
+        # np alone proves nothing (RFC 9091 added it and reporters put it in RFC 7489 reports).
+        is_9990 = namespace == RFC9990_NAMESPACE or any(
+            value is not None for value in (policy.testing, policy.discovery_method)
+        ) or bool(metadata.generator)
+        return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", version or "1.0", records,
+                               repairs)
+
+    def _record_tags(self, prefix: str) -> tuple[str, ...]:
         tags = self._tags.get(prefix)
         if tags is None:
             tags = tuple(prefix + name for name in _RECORD_TAGS)
             if len(self._tags) < 16:  # a handful of namespaces in practice; stays small regardless
                 self._tags[prefix] = tags
-        records = tuple(_record_fields(element, tags) for element in root.iterchildren(tags[0]))
-        # np alone proves nothing (RFC 9091 added it and reporters put it in RFC 7489 reports).
-        is_9990 = namespace == RFC9990_NAMESPACE or any(
-            value is not None for value in (policy.testing, policy.discovery_method)
-        ) or bool(metadata.generator)
-        return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", version, records, repairs)
+        return tags
+
+
+def _top_level(root: Any, prefix: str, record_tag: str) -> tuple[Any, Any, str, list[Any]] | None:
+    """(first <report_metadata>, first <policy_published>, first <version>'s text, the <record>
+    elements) in one pass over the root's children; None when a child is not a lower-case name
+    in ``prefix``'s namespace (the document is then normalized and read again)."""
+    meta_tag, policy_tag, version_tag = prefix + "report_metadata", prefix + "policy_published", prefix + "version"
+    meta = policy = version = None
+    records = []
+    for child in root:
+        tag = child.tag
+        if tag == record_tag:
+            records.append(child)
+        elif not isinstance(tag, str) or not tag.startswith(prefix) or not tag.islower():
+            return None
+        elif tag == meta_tag:
+            if meta is None:
+                meta = child
+        elif tag == policy_tag:
+            if policy is None:
+                policy = child
+        elif tag == version_tag and version is None:
+            version = child.text or ""
+    return meta, policy, version.strip() if version else "", records
 
 
 # The three kinds of broken XML real reporters send (and parsedmarc reads), each repaired only
@@ -387,22 +423,35 @@ def parse_aggregate(data: bytes | Any) -> AggregateReport:
 _PCT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{0,8})?")
 
 
-def _parse_head(root: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished, str]:
-    plen = len(prefix)
-    meta = root.find(prefix + "report_metadata")
-    policy_el = root.find(prefix + "policy_published")
+def _parse_head(meta: Any, policy_el: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished]:
     if meta is None:
         raise ReportError("missing <report_metadata>")
     if policy_el is None:
         raise ReportError("missing <policy_published>")
-    dates = meta.find(prefix + "date_range")
+    plen = len(prefix)
+    date_tag, error_tag = prefix + "date_range", prefix + "error"
+    # One pass over <report_metadata>: child name -> text (first occurrence wins), the first
+    # <date_range>, every <error>.
+    m: dict[str, str] = {}
+    dates = None
+    errors = []
+    for child in meta:
+        tag = child.tag
+        text = child.text
+        if tag == date_tag:
+            if dates is None:
+                dates = child
+        elif tag == error_tag:
+            errors.append(" ".join(text.split()) if text else "")
+        name = tag[plen:]
+        if name not in m:
+            m[name] = text.strip() if text else ""
     if dates is None:
         raise ReportError("missing <date_range>")
     when = _fields(dates, plen)
     begin, end = parse_timestamp(when.get("begin", "")), parse_timestamp(when.get("end", ""))
     if end < begin:
         begin, end = end, begin
-    m = _fields(meta, plen)
     report_id = " ".join(m.get("report_id", "").split())
     if not report_id:
         raise ReportError("missing <report_id>")
@@ -411,8 +460,7 @@ def _parse_head(root: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished
     metadata = ReportMetadata(
         org_name=org_name, email=email_address, report_id=report_id, begin=begin, end=end,
         extra_contact_info=" ".join(m.get("extra_contact_info", "").split()),
-        errors=tuple(" ".join((e.text or "").split()) for e in meta.iterfind(prefix + "error")),
-        generator=" ".join(m.get("generator", "").split()),
+        errors=tuple(errors), generator=" ".join(m.get("generator", "").split()),
     )
     pol = {name: value.lower() for name, value in _fields(policy_el, plen).items()}
     domain = pol.get("domain", "").rstrip(".")
@@ -426,7 +474,7 @@ def _parse_head(root: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished
         # RFC 7489 6.3: pct is 0-100; anything else is not a usable value.
         pct=int(float(pct_text)) if _PCT.fullmatch(pct_text) and float(pct_text) <= 100 else None,
     )
-    return metadata, policy, _text(root, prefix + "version") or "1.0"
+    return metadata, policy
 
 
 def _fields(element: Any, plen: int) -> dict[str, str]:
