@@ -279,6 +279,9 @@ class AggregateParser:
         mixed case. Raises ReportError with the reason when it is not usable."""
         repairs: tuple[str, ...] = ()
         if isinstance(data, bytes):
+            plain = _read_plain(data) if not _DTD.search(data, 0, 1 << 16) else None
+            if plain is not None:
+                return _plain_aggregate(*plain)
             try:
                 root = parse_xml(data, self._parser)
             except ReportError as error:
@@ -323,6 +326,17 @@ class AggregateParser:
             if len(self._tags) < 16:  # a handful of namespaces in practice; stays small regardless
                 self._tags[prefix] = tags
         return tags
+
+
+def _plain_aggregate(namespace: str, version: str | None, fields: dict[str, str], errors: list[str],
+                     when: dict[str, str] | None, policy_fields: dict[str, str], records: list[Any]) -> ParsedAggregate:
+    metadata, policy = _head_of(fields, errors, when, policy_fields)
+    rows = tuple([_plain_record_fields(match) for match in records])
+    is_9990 = namespace == RFC9990_NAMESPACE or any(
+        value is not None for value in (policy.testing, policy.discovery_method)
+    ) or bool(metadata.generator)
+    return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", (version or "").strip() or "1.0",
+                           rows)
 
 
 def _top_level(root: Any, prefix: str, record_tag: str) -> tuple[Any, Any, str, list[Any]] | None:
@@ -446,9 +460,15 @@ def _parse_head(meta: Any, policy_el: Any, prefix: str) -> tuple[ReportMetadata,
         name = tag[plen:]
         if name not in m:
             m[name] = text.strip() if text else ""
-    if dates is None:
+    return _head_of(m, errors, None if dates is None else _fields(dates, plen), _fields(policy_el, plen))
+
+
+def _head_of(m: dict[str, str], errors: list[str], when: dict[str, str] | None,
+             policy_fields: dict[str, str]) -> tuple[ReportMetadata, PolicyPublished]:
+    """The report's metadata and published policy from its fields (child name -> stripped text,
+    first occurrence), however they were read (tree walk or :func:`_read_plain`)."""
+    if when is None:
         raise ReportError("missing <date_range>")
-    when = _fields(dates, plen)
     begin, end = parse_timestamp(when.get("begin", "")), parse_timestamp(when.get("end", ""))
     if end < begin:
         begin, end = end, begin
@@ -462,7 +482,7 @@ def _parse_head(meta: Any, policy_el: Any, prefix: str) -> tuple[ReportMetadata,
         extra_contact_info=" ".join(m.get("extra_contact_info", "").split()),
         errors=tuple(errors), generator=" ".join(m.get("generator", "").split()),
     )
-    pol = {name: value.lower() for name, value in _fields(policy_el, plen).items()}
+    pol = {name: value.lower() for name, value in policy_fields.items()}
     domain = pol.get("domain", "").rstrip(".")
     if not domain:
         raise ReportError("missing <policy_published><domain>")
@@ -579,6 +599,157 @@ def _record_fields(element: Any, tags: tuple[str, ...]) -> RecordFields:
                     spf.append((domain, extra.lower(), outcome or "none", human))
     return (_ip(source_ip), _count(count), disposition, dkim_eval, spf_eval, header_from, envelope_from,
             envelope_to, tuple(reasons), tuple(dkim), tuple(spf))
+
+
+# --- plain reports without a tree ----------------------------------------------------------------
+#
+# Nearly every report is plain XML: UTF-8, no entities, CDATA, comments or attributes below the
+# root, the schema's element order. Such a document is read by the expressions below without
+# building a tree (several times faster than lxml's tree and the walk over it). They accept
+# only that strict subset, in which a match is well-formed XML and each captured text is the
+# element's text exactly as the parser would give it; anything else (and any document they do
+# not match from start to end) goes to lxml and the tree walk, whose results are the same.
+# Every quantifier is bounded or over disjoint alternatives that start with a distinct
+# literal: linear time on any input.
+
+_S = r"[ \t\r\n]*"
+# Element text: no markup, no entity or character reference, no CR (the parser would turn
+# CR LF into LF), no character XML 1.0 forbids; long texts go to lxml (and its limits).
+_TEXT = r"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]{0,4096}"
+_PLAIN_HEAD = re.compile(
+    r"(?:<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?P<q1>[\"'])1\.0(?P=q1)"
+    r"(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?P<q2>[\"'])[Uu][Tt][Ff]-?8(?P=q2))?"
+    r"(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?P<q3>[\"'])(?:yes|no)(?P=q3))?[ \t\r\n]*\?>)?" + _S
+    + r"<feedback(?P<attributes>(?:[ \t\r\n]+xmlns(?::[A-Za-z_][A-Za-z0-9_.-]{0,40})?[ \t\r\n]*=[ \t\r\n]*"
+    r"(?:\"[A-Za-z0-9:/._#?=-]{1,200}\"|'[A-Za-z0-9:/._#?=-]{1,200}')){0,8})[ \t\r\n]*>" + _S
+    + r"(?:<version>(?P<version>" + _TEXT + r")</version>" + _S + r")?"
+    r"<report_metadata>(?P<meta>(?:" + _S + r"(?:<(?P<mname>org_name|email|extra_contact_info|report_id|error|"
+    r"generator)>" + _TEXT + r"</(?P=mname)>|<date_range>" + _S + r"<begin>" + _TEXT + r"</begin>" + _S + r"<end>"
+    + _TEXT + r"</end>" + _S + r"</date_range>)){0,64})" + _S + r"</report_metadata>" + _S
+    + r"<policy_published>(?P<policy>(?:" + _S + r"<(?P<pname>domain|adkim|aspf|p|sp|np|pct|fo|testing|"
+    r"discovery_method)>" + _TEXT + r"</(?P=pname)>){0,32})" + _S + r"</policy_published>" + _S)
+_PLAIN_ATTRIBUTE = re.compile(r"(xmlns(?::[A-Za-z_][A-Za-z0-9_.-]*)?)[ \t\r\n]*=[ \t\r\n]*[\"']([^\"']*)")
+_PLAIN_META_ITEM = re.compile(r"<([a-z_]+)>(" + _TEXT + r")</\1>|<date_range>" + _S + r"<begin>(" + _TEXT
+                              + r")</begin>" + _S + r"<end>(" + _TEXT + r")</end>")
+_PLAIN_ITEM = re.compile(r"<([a-z_]+)>(" + _TEXT + r")</\1>")
+_PLAIN_RECORD = re.compile(
+    r"<record>" + _S + r"<row>" + _S + r"<source_ip>(" + _TEXT + r")</source_ip>" + _S + r"<count>(" + _TEXT
+    + r")</count>" + _S + r"<policy_evaluated>" + _S + r"<disposition>(" + _TEXT + r")</disposition>" + _S
+    + r"<dkim>(" + _TEXT + r")</dkim>" + _S + r"<spf>(" + _TEXT + r")</spf>((?:" + _S + r"<reason>" + _S + r"<type>"
+    + _TEXT + r"</type>(?:" + _S + r"<comment>" + _TEXT + r"</comment>)?" + _S + r"</reason>){0,16})" + _S
+    + r"</policy_evaluated>" + _S + r"</row>" + _S
+    + r"<identifiers>((?:" + _S + r"<(?P<idname>header_from|envelope_from|envelope_to)>" + _TEXT
+    + r"</(?P=idname)>){0,8})" + _S + r"</identifiers>" + _S
+    + r"<auth_results>((?:" + _S + r"<(?P<kind>dkim|spf)>(?:" + _S + r"<(?P<item>domain|selector|scope|result|"
+    r"human_result)>" + _TEXT + r"</(?P=item)>){0,8}" + _S + r"</(?P=kind)>){0,32})" + _S + r"</auth_results>"
+    + _S + r"</record>" + _S)
+_PLAIN_REASON = re.compile(r"<type>(" + _TEXT + r")</type>(?:" + _S + r"<comment>(" + _TEXT + r")</comment>)?")
+_PLAIN_AUTH = re.compile(r"<(dkim|spf)>|<([a-z_]+)>(" + _TEXT + r")</\2>")
+_PLAIN_END = re.compile(r"</feedback>" + _S)
+_UTF8_DECLARED = re.compile(rb"<\?xml[^>]{0,200}encoding")
+
+
+def _read_plain(data: bytes) -> tuple[str, str | None, dict[str, str], list[str], dict[str, str] | None,
+                                      dict[str, str], list[Any]] | None:
+    """(namespace, version text, metadata fields, errors, date range fields, policy fields, record
+    matches) of a plain report (see above); None for anything else."""
+    if data[:3] == b"\xef\xbb\xbf":
+        data = data[3:]
+    elif data[:1] not in (b"<", b" ", b"\t", b"\r", b"\n"):
+        return None  # UTF-16 and other encodings: lxml's
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    head = _PLAIN_HEAD.match(text)
+    if head is None:
+        return None
+    records = []
+    position = head.end()
+    while True:
+        record = _PLAIN_RECORD.match(text, position)
+        if record is None:
+            break
+        records.append(record)
+        position = record.end()
+    if not _PLAIN_END.fullmatch(text, position):
+        return None
+    namespace = ""
+    declared = set()
+    for name, value in _PLAIN_ATTRIBUTE.findall(head.group("attributes")):
+        prefix = name[6:]
+        # Namespaces in XML 1.0 3: each attribute once; the xml/xmlns prefixes are reserved.
+        if name in declared or prefix[:3].lower() == "xml":
+            return None
+        declared.add(name)
+        if not prefix:
+            namespace = value
+    fields: dict[str, str] = {}
+    errors: list[str] = []
+    when: dict[str, str] | None = None
+    for name, value, begin, end in _PLAIN_META_ITEM.findall(head.group("meta")):
+        if not name:  # <date_range>: the first one counts
+            if when is None:
+                when = {"begin": begin.strip(), "end": end.strip()}
+            name, value = "date_range", ""
+        elif name == "error":
+            errors.append(" ".join(value.split()))
+        if name not in fields:
+            fields[name] = value.strip()
+    policy: dict[str, str] = {}
+    for name, value in _PLAIN_ITEM.findall(head.group("policy")):
+        if name not in policy:
+            policy[name] = value.strip()
+    return namespace, head.group("version"), fields, errors, when, policy, records
+
+
+def _plain_record_fields(match: Any) -> RecordFields:
+    """One record matched by ``_PLAIN_RECORD``, read as :func:`_record_fields` reads it."""
+    source_ip, count, disposition, dkim_eval, spf_eval, reason_block, ids_block, auth_block = match.group(
+        1, 2, 3, 4, 5, 6, 7, 9)
+    disposition = disposition.strip().lower() or "none"
+    dkim_eval = dkim_eval.strip()
+    dkim_eval = "pass" if dkim_eval == "pass" or dkim_eval.lower() == "pass" else "fail"
+    spf_eval = spf_eval.strip()
+    spf_eval = "pass" if spf_eval == "pass" or spf_eval.lower() == "pass" else "fail"
+    reasons = tuple((kind.strip().lower() or "other", " ".join(comment.split()))
+                    for kind, comment in _PLAIN_REASON.findall(reason_block)) if reason_block else ()
+    header_from = envelope_from = envelope_to = ""
+    for name, text in _PLAIN_ITEM.findall(ids_block):
+        if not text:
+            continue
+        if name == "header_from":
+            header_from = header_from or text.strip().lower()
+        elif name == "envelope_from":
+            envelope_from = envelope_from or text.strip().lower()
+        else:
+            envelope_to = envelope_to or text.strip().lower()
+    dkim: list[tuple[str, str, str, str]] = []
+    spf: list[tuple[str, str, str, str]] = []
+    kind = ""
+    domain = outcome = extra = human = ""
+    for opened, name, text in _PLAIN_AUTH.findall(auth_block):
+        if opened:
+            if kind == "dkim":
+                dkim.append((domain, extra, outcome or "none", human))
+            elif kind:
+                spf.append((domain, extra.lower(), outcome or "none", human))
+            kind = opened
+            domain = outcome = extra = human = ""
+        elif name == "domain":
+            domain = text.strip().lower()
+        elif name == "result":
+            outcome = text.strip().lower()
+        elif name == "human_result":
+            human = " ".join(text.split())
+        else:  # selector or scope
+            extra = text.strip()
+    if kind == "dkim":
+        dkim.append((domain, extra, outcome or "none", human))
+    elif kind:
+        spf.append((domain, extra.lower(), outcome or "none", human))
+    return (_ip(source_ip.strip()), _count(count.strip()), disposition, dkim_eval, spf_eval, header_from,
+            envelope_from, envelope_to, reasons, tuple(dkim), tuple(spf))
 
 
 # --- TLS reports (RFC 8460) ---------------------------------------------------------------------
