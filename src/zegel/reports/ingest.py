@@ -272,6 +272,9 @@ class AggregateParser:
     def __init__(self) -> None:
         self._tags: dict[str, tuple[str, ...]] = {}
         self._parser = xml_parser()
+        # What a plain record says besides its IP and count, by its text: reports repeat the
+        # same results, identifiers and auth results row after row (bounded, see _plain_fields).
+        self._plain_rows: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
     def parse(self, data: bytes | Any) -> ParsedAggregate:
         """Parse one aggregate report, RFC 9990 or RFC 7489 format, tolerating real-world quirks:
@@ -281,7 +284,7 @@ class AggregateParser:
         if isinstance(data, bytes):
             plain = _read_plain(data) if not _DTD.search(data, 0, 1 << 16) else None
             if plain is not None:
-                return _plain_aggregate(*plain)
+                return _plain_aggregate(*plain, self._plain_rows)
             try:
                 root = parse_xml(data, self._parser)
             except ReportError as error:
@@ -329,14 +332,24 @@ class AggregateParser:
 
 
 def _plain_aggregate(namespace: str, version: str | None, fields: dict[str, str], errors: list[str],
-                     when: dict[str, str] | None, policy_fields: dict[str, str], records: list[Any]) -> ParsedAggregate:
+                     when: dict[str, str] | None, policy_fields: dict[str, str], records: list[Any],
+                     known: dict[tuple[str, ...], tuple[Any, ...]]) -> ParsedAggregate:
     metadata, policy = _head_of(fields, errors, when, policy_fields)
-    rows = tuple([_plain_record_fields(match) for match in records])
+    rows = []
+    for match in records:
+        source_ip, count, *rest = match.group(1, 2, 3, 4, 5, 6, 7, 9)
+        key = tuple(rest)
+        found = known.get(key)
+        if found is None:
+            if len(known) >= _MAX_KNOWN_ROWS:
+                known.clear()
+            found = known[key] = _plain_fields(*rest)
+        rows.append((_ip(source_ip.strip()), _count(count.strip()), *found))
     is_9990 = namespace == RFC9990_NAMESPACE or any(
         value is not None for value in (policy.testing, policy.discovery_method)
     ) or bool(metadata.generator)
     return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", (version or "").strip() or "1.0",
-                           rows)
+                           tuple(rows))
 
 
 def _top_level(root: Any, prefix: str, record_tag: str) -> tuple[Any, Any, str, list[Any]] | None:
@@ -703,10 +716,13 @@ def _read_plain(data: bytes) -> tuple[str, str | None, dict[str, str], list[str]
     return namespace, head.group("version"), fields, errors, when, policy, records
 
 
-def _plain_record_fields(match: Any) -> RecordFields:
-    """One record matched by ``_PLAIN_RECORD``, read as :func:`_record_fields` reads it."""
-    source_ip, count, disposition, dkim_eval, spf_eval, reason_block, ids_block, auth_block = match.group(
-        1, 2, 3, 4, 5, 6, 7, 9)
+_MAX_KNOWN_ROWS = 10_000
+
+
+def _plain_fields(disposition: str, dkim_eval: str, spf_eval: str, reason_block: str, ids_block: str,
+                  auth_block: str) -> tuple[Any, ...]:
+    """The fields after IP and count of a record matched by ``_PLAIN_RECORD`` (from its texts),
+    read as :func:`_record_fields` reads them."""
     disposition = disposition.strip().lower() or "none"
     dkim_eval = dkim_eval.strip()
     dkim_eval = "pass" if dkim_eval == "pass" or dkim_eval.lower() == "pass" else "fail"
@@ -748,8 +764,8 @@ def _plain_record_fields(match: Any) -> RecordFields:
         dkim.append((domain, extra, outcome or "none", human))
     elif kind:
         spf.append((domain, extra.lower(), outcome or "none", human))
-    return (_ip(source_ip.strip()), _count(count.strip()), disposition, dkim_eval, spf_eval, header_from,
-            envelope_from, envelope_to, reasons, tuple(dkim), tuple(spf))
+    return (disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, tuple(dkim),
+            tuple(spf))
 
 
 # --- TLS reports (RFC 8460) ---------------------------------------------------------------------
