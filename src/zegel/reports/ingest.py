@@ -282,7 +282,7 @@ class AggregateParser:
         mixed case. Raises ReportError with the reason when it is not usable."""
         repairs: tuple[str, ...] = ()
         if isinstance(data, bytes):
-            plain = _read_plain(data) if not _DTD.search(data, 0, 1 << 16) else None
+            plain = _read_plain(data)  # never a DTD: "<!" is outside the plain subset
             if plain is not None:
                 return _plain_aggregate(*plain, self._plain_rows)
             try:
@@ -659,7 +659,6 @@ _PLAIN_RECORD = re.compile(
 _PLAIN_REASON = re.compile(r"<type>(" + _TEXT + r")</type>(?:" + _S + r"<comment>(" + _TEXT + r")</comment>)?")
 _PLAIN_AUTH = re.compile(r"<(dkim|spf)>|<([a-z_]+)>(" + _TEXT + r")</\2>")
 _PLAIN_END = re.compile(r"</feedback>" + _S)
-_UTF8_DECLARED = re.compile(rb"<\?xml[^>]{0,200}encoding")
 
 
 def _read_plain(data: bytes) -> tuple[str, str | None, dict[str, str], list[str], dict[str, str] | None,
@@ -1059,10 +1058,17 @@ class Ingester:
         self.stats.files += 1
         source = str(path)
         try:
-            size = path.stat().st_size
-            if size > self.limits.max_file:
-                raise ReportError(f"file of {size} bytes refused (limit {self.limits.max_file})")
-            data = path.read_bytes()
+            with open(path, "rb") as handle:  # one open and fstat: no second lookup of the path
+                size = os.fstat(handle.fileno()).st_size
+                if size > self.limits.max_file:
+                    raise ReportError(f"file of {size} bytes refused (limit {self.limits.max_file})")
+                # Sized by the fstat (a read bounded only by the limit would allocate all of it);
+                # a file that grew since, or a device, is read on to the limit.
+                data = handle.read(size + 1)
+                if len(data) > size:
+                    data += handle.read(self.limits.max_file + 1 - len(data))
+            if len(data) > self.limits.max_file:
+                raise ReportError(f"file of more than {self.limits.max_file} bytes refused")
         except OSError as exc:
             yield self._note(IngestResult(source, "unknown", "rejected", f"cannot read: {exc.strerror or exc}"))
             return
@@ -1169,7 +1175,7 @@ class Ingester:
             head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
             if data[:2] == b"\x1f\x8b":
                 inner = gunzip_capped(data, self.limits.max_decompressed)
-                yield from self._dispatch(inner, source, re.sub(r"\.gz(ip)?$", "", name, flags=re.I), depth=depth + 1)
+                yield from self._dispatch(inner, source, _GZ_SUFFIX.sub("", name), depth=depth + 1)
             elif data[:4] == b"PK\x03\x04":
                 for member, content in unzip_capped(data, self.limits):
                     yield from self._dispatch(content, f"{source} [{member}]" if depth == 0 else source, member, depth=depth + 1)
@@ -1255,6 +1261,7 @@ class Ingester:
         return IngestResult(source, "tls", "stored" if added else "duplicate", f"{report.organization} {report.report_id}")
 
 
+_GZ_SUFFIX = re.compile(r"\.gz(ip)?$", re.IGNORECASE)
 # Names that may hold a report: report extensions, none at all (maildir, IMAP), or mail files.
 # Anything else whose content is not a report (a script, a zone file) is skipped, not rejected.
 _REPORT_SUFFIXES = frozenset((".xml", ".gz", ".gzip", ".zip", ".json", ".eml", ".msg", ".mbox", ".txt", ".tlsrpt", ""))
