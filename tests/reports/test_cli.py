@@ -45,6 +45,18 @@ def test_ingest_and_summary(tmp_path: Path) -> None:
     code, out, _ = run("reports", "summary", "--data-dir", data, "--domain", "example.com", "--since", "1d", "--no-ptr",
                        "--json")
     assert json.loads(out)["messages"] == 0
+    # --json prints every source; --limit/--offset print one page of them, as the API does.
+    assert summary["sources_total"] == len(summary["sources"]) and summary["next_offset"] is None
+    pages, offset = [], 0
+    while offset is not None:
+        code, out, _ = run("reports", "summary", "--data-dir", data, "--domain", "example.com", "--no-ptr", "--json",
+                           "--limit", "2", "--offset", str(offset))
+        page = json.loads(out)
+        assert code == 0 and len(page["sources"]) <= 2 and page["sources_total"] == summary["sources_total"]
+        assert page["messages"] == summary["messages"]
+        pages.extend(page["sources"])
+        offset = page["next_offset"]
+    assert pages == summary["sources"]
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
@@ -54,6 +66,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
                  ["reports", "ingest", "--data-dir", data, str(tmp_path / "missing.xml")],
                  ["reports", "summary", "--data-dir", data, "--domain", "example.com", "--since", "soon"],
                  ["reports", "summary", "--data-dir", data, "--domain", "example.com", "--json", "--csv"],
+                 ["reports", "summary", "--data-dir", data, "--domain", "example.com", "--limit", "5"],
                  ["reports", "send", "--data-dir", data]):
         code, _, err = run(*args)
         assert code == 2, args

@@ -86,9 +86,12 @@ def build_server(services: Services, accounts: Accounts, *, base_url: str = "htt
 
     @server.tool(name="reports_summary", description="Summary of the DMARC aggregate reports received for a "
                  "domain since a time (30d, 2w, 2026-11-01): senders, pass rates, who a stricter policy would "
-                 "hurt and the recommended next step. The JSON `zegel reports summary --json` prints.")
-    async def reports_summary(domain: str, since: str = "30d", lang: str = "en") -> str:
-        return await guarded(tools.reports_summary(services, _identity(accounts), domain, since, lang))
+                 "hurt and the recommended next step. The JSON `zegel reports summary --json` prints, with "
+                 "`sources` paged by volume: `limit` (1-1000, default 200) from `offset`; `sources_total` "
+                 "and `next_offset` tell what else there is.")
+    async def reports_summary(domain: str, since: str = "30d", lang: str = "en", limit: int = tools.SUMMARY_LIMIT,
+                              offset: int = 0) -> str:
+        return await guarded(tools.reports_summary(services, _identity(accounts), domain, since, lang, limit, offset))
 
     @server.tool(name="monitoring_history", description="A watched domain's monitoring runs (grade, the records "
                  "and findings that changed) and the alerts raised, newest first.")

@@ -89,19 +89,29 @@ async def explain(services: Services, identity: Identity, message: str, lang: st
     return report.to_dict("nl" if lang == "nl" else "en")
 
 
+SUMMARY_LIMIT = 200  # sources per page of the API's and the assistant's summary
+SUMMARY_MAX_LIMIT = 1000
+
+
 async def reports_summary(services: Services, identity: Identity, domain: str, since: str = "30d",
-                          lang: str = "en") -> dict[str, Any]:
-    """The object ``zegel reports summary --domain D --since S --json`` prints (PTR names of
-    the sources shown come from the store's cache or the resolver, as in the CLI)."""
+                          lang: str = "en", limit: int = SUMMARY_LIMIT, offset: int = 0) -> dict[str, Any]:
+    """The object ``zegel reports summary --domain D --since S --json`` prints, with ``sources``
+    paged: ``limit`` (1-1000) sources from ``offset`` on, by volume; ``sources_total`` and
+    ``next_offset`` tell what else there is (PTR names of the sources shown come from the
+    store's cache or the resolver, as in the CLI)."""
     from zegel.reports.summary import summarize
 
     name = identity.require(domain)
+    if not 1 <= limit <= SUMMARY_MAX_LIMIT:
+        raise ToolError(f"limit must be 1-{SUMMARY_MAX_LIMIT}, not {limit}")
+    if offset < 0:
+        raise ToolError(f"offset must be 0 or more, not {offset}")
     if services.reports is None:
         raise ToolError("no reports database is configured")
     start = parse_since(since, services.clock())
     result = await summarize(services.reports, name, start, resolver=services.resolver,
-                             lang="nl" if lang == "nl" else "en")
-    return result.to_json()
+                             lang="nl" if lang == "nl" else "en", top=limit, first=offset)
+    return result.to_json(limit=limit, offset=offset)
 
 
 async def monitoring_history(services: Services, identity: Identity, domain: str, limit: int = 20) -> dict[str, Any]:
@@ -131,5 +141,5 @@ def monitoring_overview(services: Services, identity: Identity) -> list[dict[str
     return out
 
 
-__all__ = ["AccessDenied", "Services", "ToolError", "check", "explain", "monitoring_history", "monitoring_overview",
-           "parse_since", "reports_summary", "visible_domains"]
+__all__ = ["SUMMARY_LIMIT", "SUMMARY_MAX_LIMIT", "AccessDenied", "Services", "ToolError", "check", "explain",
+           "monitoring_history", "monitoring_overview", "parse_since", "reports_summary", "visible_domains"]

@@ -633,11 +633,18 @@ def _day(epoch: int) -> str:
 @click.option("--no-ptr", is_flag=True, help="Do not look up the PTR names of sources.")
 @dns_options
 @store_options
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as one JSON object, with every source (tens of MB for 100,000 sources): "
+                   "--limit/--offset print one page of them, as GET /api/reports/summary does.")
+@click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
+              help="With --json: only N sources (by volume), from --offset on; sources_total and next_offset "
+                   "say what is left. Default: all.")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True, metavar="N",
+              help="With --json: skip the first N sources (the next_offset of the previous page).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per source.")
 def summary_command(domain: str, since: str, lang: str, top: int, no_ptr: bool, zones: tuple[str, ...],
                     nameservers: tuple[str, ...], offline: bool, timeout: float, data_dir: Path | None,
-                    db_url: str | None, as_json: bool, as_csv: bool) -> None:
+                    db_url: str | None, as_json: bool, limit: int | None, offset: int, as_csv: bool) -> None:
     """Per sending source (one row per IP): messages, SPF/DKIM pass and alignment, DMARC pass;
     senders by name with what to fix; forwarded mail apart; which sources p=quarantine or
     p=reject would hurt; and a recommendation for the next policy step.
@@ -647,11 +654,14 @@ def summary_command(domain: str, since: str, lang: str, top: int, no_ptr: bool, 
       zegel reports summary --domain example.com --since 30d
       zegel reports summary --domain example.com --lang nl
       zegel reports summary --domain example.com --csv > sources.csv
+      zegel reports summary --domain example.com --json --limit 200 --offset 200
     """
     from zegel.reports.summary import CSV_COLUMNS, EXPLANATIONS, csv_rows, summarize
 
     if as_json and as_csv:
         usage_error("--json and --csv exclude each other")
+    if (limit is not None or offset) and not as_json:
+        usage_error("--limit and --offset page the sources of --json (the table has --top)")
     if "." not in domain.strip(".") and domain.strip().lower() != "localhost":
         usage_error(f"--domain: {domain!r} is not a domain name")
     start = parse_since(since, time.time())
@@ -668,10 +678,13 @@ def summary_command(domain: str, since: str, lang: str, top: int, no_ptr: bool, 
                 result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang,  # type: ignore[arg-type]
                                                top=top, progress=lambda done, total: bar.update(task, completed=done,
                                                                                                   total=total)))
+        elif as_json and limit is not None:  # one page: its sources get the PTR/country/AS lookups
+            result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang,  # type: ignore[arg-type]
+                                           top=limit, first=offset))
         else:
             result = asyncio.run(summarize(store, domain, start, resolver=resolver, lang=lang, top=top))  # type: ignore[arg-type]
     if as_json:
-        print_json(result.to_json())
+        print_json(result.to_json(limit=limit, offset=offset))
         return
     if as_csv:
         writer = csv.writer(sys.stdout)

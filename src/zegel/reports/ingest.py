@@ -120,18 +120,24 @@ class IngestStats:
 
 _PARSER_OPTIONS: dict[str, Any] = {
     "resolve_entities": False, "no_network": True, "huge_tree": False, "load_dtd": False,
-    "dtd_validation": False, "remove_comments": True, "remove_pis": True,
+    "dtd_validation": False, "remove_comments": True, "remove_pis": True, "collect_ids": False,
 }
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
-def parse_xml(data: bytes) -> Any:
-    """Parse untrusted XML with entity expansion, DTDs and network access refused."""
+def xml_parser() -> Any:
+    """A hardened lxml parser (see :func:`parse_xml`); one thread may reuse it for many
+    documents, which saves setting up libxml2's parser context for each."""
+    return etree.XMLParser(**_PARSER_OPTIONS)
+
+
+def parse_xml(data: bytes, parser: Any = None) -> Any:
+    """Parse untrusted XML with entity expansion, DTDs and network access refused. ``parser``
+    (from :func:`xml_parser`) is used by one thread only; without it a new one is made."""
     if _DTD.search(data, 0, 1 << 16) or b"<!ENTITY" in data:
         raise ReportError("XML with a DTD or entity declarations refused")
-    parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(data, parser if parser is not None else xml_parser())
     except etree.XMLSyntaxError as exc:
         raise ReportError(f"not well-formed XML: {exc.msg or exc}") from None
     if root is None:
@@ -160,13 +166,6 @@ def _normalize_tags(root: Any) -> str:
         if name is not tag:
             element.tag = name
     return namespace
-
-
-def _text(element: Any, name: str) -> str:
-    if element is None:
-        return ""
-    value = element.findtext(name)
-    return value.strip() if value else ""
 
 
 # Numbers in reports: ASCII digits only (str.isdigit and float() also take other scripts'
@@ -266,11 +265,16 @@ _RECORD_TAGS = ("record", "row", "identifiers", "auth_results", "source_ip", "co
 
 
 class AggregateParser:
-    """Parses aggregate reports. Kept for a whole ingest run: it remembers the element names
-    of each namespace it has seen, so rows are matched by comparing whole tags."""
+    """Parses aggregate reports. Kept for a whole ingest run, by one thread: it reuses one
+    hardened XML parser and remembers the element names of each namespace it has seen, so
+    rows are matched by comparing whole tags."""
 
     def __init__(self) -> None:
         self._tags: dict[str, tuple[str, ...]] = {}
+        self._parser = xml_parser()
+        # What a plain record says besides its IP and count, by its text: reports repeat the
+        # same results, identifiers and auth results row after row (bounded, see _plain_fields).
+        self._plain_rows: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
     def parse(self, data: bytes | Any) -> ParsedAggregate:
         """Parse one aggregate report, RFC 9990 or RFC 7489 format, tolerating real-world quirks:
@@ -278,14 +282,17 @@ class AggregateParser:
         mixed case. Raises ReportError with the reason when it is not usable."""
         repairs: tuple[str, ...] = ()
         if isinstance(data, bytes):
+            plain = _read_plain(data)  # never a DTD: "<!" is outside the plain subset
+            if plain is not None:
+                return _plain_aggregate(*plain, self._plain_rows)
             try:
-                root = parse_xml(data)
+                root = parse_xml(data, self._parser)
             except ReportError as error:
                 repaired, repairs = repair_xml(data)
                 if not repairs:
                     raise
                 try:
-                    root = parse_xml(repaired)
+                    root = parse_xml(repaired, self._parser)
                 except ReportError:
                     raise error from None
         else:
@@ -294,23 +301,79 @@ class AggregateParser:
             raise ReportError(f"not a DMARC aggregate report (root element <{_localname(root.tag) or '?'}>)")
         namespace = root.tag[1:].partition("}")[0] if root.tag[:1] == "{" else ""
         prefix = f"{{{namespace}}}" if namespace else ""
-        # Reports in one namespace (or none) with lower-case names are read as they are; any
-        # other dialect (mixed namespaces, upper case) is rewritten to plain names first.
-        if not all(isinstance(c.tag, str) and c.tag.startswith(prefix) and c.tag.islower() for c in root):
+        tags = self._record_tags(prefix)
+        parts = _top_level(root, prefix, tags[0])
+        if parts is None:
+            # Reports in one namespace (or none) with lower-case names are read as they are; any
+            # other dialect (mixed namespaces, upper case) is rewritten to plain names first.
             _normalize_tags(root)
             prefix = ""
-        metadata, policy, version = _parse_head(root, prefix)
+            tags = self._record_tags(prefix)
+            parts = _top_level(root, prefix, tags[0])
+            if parts is None:  # cannot happen after normalizing; kept as a defined failure
+                raise ReportError("unreadable element names")
+        meta, policy_el, version, elements = parts
+        metadata, policy = _parse_head(meta, policy_el, prefix)
+        records = tuple([_record_fields(element, tags) for element in elements])
+        # np alone proves nothing (RFC 9091 added it and reporters put it in RFC 7489 reports).
+        is_9990 = namespace == RFC9990_NAMESPACE or any(
+            value is not None for value in (policy.testing, policy.discovery_method)
+        ) or bool(metadata.generator)
+        return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", version or "1.0", records,
+                               repairs)
+
+    def _record_tags(self, prefix: str) -> tuple[str, ...]:
         tags = self._tags.get(prefix)
         if tags is None:
             tags = tuple(prefix + name for name in _RECORD_TAGS)
             if len(self._tags) < 16:  # a handful of namespaces in practice; stays small regardless
                 self._tags[prefix] = tags
-        records = tuple(_record_fields(element, tags) for element in root.iterchildren(tags[0]))
-        # np alone proves nothing (RFC 9091 added it and reporters put it in RFC 7489 reports).
-        is_9990 = namespace == RFC9990_NAMESPACE or any(
-            value is not None for value in (policy.testing, policy.discovery_method)
-        ) or bool(metadata.generator)
-        return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", version, records, repairs)
+        return tags
+
+
+def _plain_aggregate(namespace: str, version: str | None, fields: dict[str, str], errors: list[str],
+                     when: dict[str, str] | None, policy_fields: dict[str, str], records: list[Any],
+                     known: dict[tuple[str, ...], tuple[Any, ...]]) -> ParsedAggregate:
+    metadata, policy = _head_of(fields, errors, when, policy_fields)
+    rows = []
+    for match in records:
+        source_ip, count, *rest = match.group(1, 2, 3, 4, 5, 6, 7, 9)
+        key = tuple(rest)
+        found = known.get(key)
+        if found is None:
+            if len(known) >= _MAX_KNOWN_ROWS:
+                known.clear()
+            found = known[key] = _plain_fields(*rest)
+        rows.append((_ip(source_ip.strip()), _count(count.strip()), *found))
+    is_9990 = namespace == RFC9990_NAMESPACE or any(
+        value is not None for value in (policy.testing, policy.discovery_method)
+    ) or bool(metadata.generator)
+    return ParsedAggregate(metadata, policy, "rfc9990" if is_9990 else "rfc7489", (version or "").strip() or "1.0",
+                           tuple(rows))
+
+
+def _top_level(root: Any, prefix: str, record_tag: str) -> tuple[Any, Any, str, list[Any]] | None:
+    """(first <report_metadata>, first <policy_published>, first <version>'s text, the <record>
+    elements) in one pass over the root's children; None when a child is not a lower-case name
+    in ``prefix``'s namespace (the document is then normalized and read again)."""
+    meta_tag, policy_tag, version_tag = prefix + "report_metadata", prefix + "policy_published", prefix + "version"
+    meta = policy = version = None
+    records = []
+    for child in root:
+        tag = child.tag
+        if tag == record_tag:
+            records.append(child)
+        elif not isinstance(tag, str) or not tag.startswith(prefix) or not tag.islower():
+            return None
+        elif tag == meta_tag:
+            if meta is None:
+                meta = child
+        elif tag == policy_tag:
+            if policy is None:
+                policy = child
+        elif tag == version_tag and version is None:
+            version = child.text or ""
+    return meta, policy, version.strip() if version else "", records
 
 
 # The three kinds of broken XML real reporters send (and parsedmarc reads), each repaired only
@@ -387,22 +450,41 @@ def parse_aggregate(data: bytes | Any) -> AggregateReport:
 _PCT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{0,8})?")
 
 
-def _parse_head(root: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished, str]:
-    plen = len(prefix)
-    meta = root.find(prefix + "report_metadata")
-    policy_el = root.find(prefix + "policy_published")
+def _parse_head(meta: Any, policy_el: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished]:
     if meta is None:
         raise ReportError("missing <report_metadata>")
     if policy_el is None:
         raise ReportError("missing <policy_published>")
-    dates = meta.find(prefix + "date_range")
-    if dates is None:
+    plen = len(prefix)
+    date_tag, error_tag = prefix + "date_range", prefix + "error"
+    # One pass over <report_metadata>: child name -> text (first occurrence wins), the first
+    # <date_range>, every <error>.
+    m: dict[str, str] = {}
+    dates = None
+    errors = []
+    for child in meta:
+        tag = child.tag
+        text = child.text
+        if tag == date_tag:
+            if dates is None:
+                dates = child
+        elif tag == error_tag:
+            errors.append(" ".join(text.split()) if text else "")
+        name = tag[plen:]
+        if name not in m:
+            m[name] = text.strip() if text else ""
+    return _head_of(m, errors, None if dates is None else _fields(dates, plen), _fields(policy_el, plen))
+
+
+def _head_of(m: dict[str, str], errors: list[str], when: dict[str, str] | None,
+             policy_fields: dict[str, str]) -> tuple[ReportMetadata, PolicyPublished]:
+    """The report's metadata and published policy from its fields (child name -> stripped text,
+    first occurrence), however they were read (tree walk or :func:`_read_plain`)."""
+    if when is None:
         raise ReportError("missing <date_range>")
-    when = _fields(dates, plen)
     begin, end = parse_timestamp(when.get("begin", "")), parse_timestamp(when.get("end", ""))
     if end < begin:
         begin, end = end, begin
-    m = _fields(meta, plen)
     report_id = " ".join(m.get("report_id", "").split())
     if not report_id:
         raise ReportError("missing <report_id>")
@@ -411,10 +493,9 @@ def _parse_head(root: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished
     metadata = ReportMetadata(
         org_name=org_name, email=email_address, report_id=report_id, begin=begin, end=end,
         extra_contact_info=" ".join(m.get("extra_contact_info", "").split()),
-        errors=tuple(" ".join((e.text or "").split()) for e in meta.iterfind(prefix + "error")),
-        generator=" ".join(m.get("generator", "").split()),
+        errors=tuple(errors), generator=" ".join(m.get("generator", "").split()),
     )
-    pol = {name: value.lower() for name, value in _fields(policy_el, plen).items()}
+    pol = {name: value.lower() for name, value in policy_fields.items()}
     domain = pol.get("domain", "").rstrip(".")
     if not domain:
         raise ReportError("missing <policy_published><domain>")
@@ -426,7 +507,7 @@ def _parse_head(root: Any, prefix: str) -> tuple[ReportMetadata, PolicyPublished
         # RFC 7489 6.3: pct is 0-100; anything else is not a usable value.
         pct=int(float(pct_text)) if _PCT.fullmatch(pct_text) and float(pct_text) <= 100 else None,
     )
-    return metadata, policy, _text(root, prefix + "version") or "1.0"
+    return metadata, policy
 
 
 def _fields(element: Any, plen: int) -> dict[str, str]:
@@ -531,6 +612,159 @@ def _record_fields(element: Any, tags: tuple[str, ...]) -> RecordFields:
                     spf.append((domain, extra.lower(), outcome or "none", human))
     return (_ip(source_ip), _count(count), disposition, dkim_eval, spf_eval, header_from, envelope_from,
             envelope_to, tuple(reasons), tuple(dkim), tuple(spf))
+
+
+# --- plain reports without a tree ----------------------------------------------------------------
+#
+# Nearly every report is plain XML: UTF-8, no entities, CDATA, comments or attributes below the
+# root, the schema's element order. Such a document is read by the expressions below without
+# building a tree (several times faster than lxml's tree and the walk over it). They accept
+# only that strict subset, in which a match is well-formed XML and each captured text is the
+# element's text exactly as the parser would give it; anything else (and any document they do
+# not match from start to end) goes to lxml and the tree walk, whose results are the same.
+# Every quantifier is bounded or over disjoint alternatives that start with a distinct
+# literal: linear time on any input.
+
+_S = r"[ \t\r\n]*"
+# Element text: no markup, no entity or character reference, no CR (the parser would turn
+# CR LF into LF), no character XML 1.0 forbids; long texts go to lxml (and its limits).
+_TEXT = r"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]{0,4096}"
+_PLAIN_HEAD = re.compile(
+    r"(?:<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?P<q1>[\"'])1\.0(?P=q1)"
+    r"(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?P<q2>[\"'])[Uu][Tt][Ff]-?8(?P=q2))?"
+    r"(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?P<q3>[\"'])(?:yes|no)(?P=q3))?[ \t\r\n]*\?>)?" + _S
+    + r"<feedback(?P<attributes>(?:[ \t\r\n]+xmlns(?::[A-Za-z_][A-Za-z0-9_.-]{0,40})?[ \t\r\n]*=[ \t\r\n]*"
+    r"(?:\"[A-Za-z0-9:/._#?=-]{1,200}\"|'[A-Za-z0-9:/._#?=-]{1,200}')){0,8})[ \t\r\n]*>" + _S
+    + r"(?:<version>(?P<version>" + _TEXT + r")</version>" + _S + r")?"
+    r"<report_metadata>(?P<meta>(?:" + _S + r"(?:<(?P<mname>org_name|email|extra_contact_info|report_id|error|"
+    r"generator)>" + _TEXT + r"</(?P=mname)>|<date_range>" + _S + r"<begin>" + _TEXT + r"</begin>" + _S + r"<end>"
+    + _TEXT + r"</end>" + _S + r"</date_range>)){0,64})" + _S + r"</report_metadata>" + _S
+    + r"<policy_published>(?P<policy>(?:" + _S + r"<(?P<pname>domain|adkim|aspf|p|sp|np|pct|fo|testing|"
+    r"discovery_method)>" + _TEXT + r"</(?P=pname)>){0,32})" + _S + r"</policy_published>" + _S)
+_PLAIN_ATTRIBUTE = re.compile(r"(xmlns(?::[A-Za-z_][A-Za-z0-9_.-]*)?)[ \t\r\n]*=[ \t\r\n]*[\"']([^\"']*)")
+_PLAIN_META_ITEM = re.compile(r"<([a-z_]+)>(" + _TEXT + r")</\1>|<date_range>" + _S + r"<begin>(" + _TEXT
+                              + r")</begin>" + _S + r"<end>(" + _TEXT + r")</end>")
+_PLAIN_ITEM = re.compile(r"<([a-z_]+)>(" + _TEXT + r")</\1>")
+_PLAIN_RECORD = re.compile(
+    r"<record>" + _S + r"<row>" + _S + r"<source_ip>(" + _TEXT + r")</source_ip>" + _S + r"<count>(" + _TEXT
+    + r")</count>" + _S + r"<policy_evaluated>" + _S + r"<disposition>(" + _TEXT + r")</disposition>" + _S
+    + r"<dkim>(" + _TEXT + r")</dkim>" + _S + r"<spf>(" + _TEXT + r")</spf>((?:" + _S + r"<reason>" + _S + r"<type>"
+    + _TEXT + r"</type>(?:" + _S + r"<comment>" + _TEXT + r"</comment>)?" + _S + r"</reason>){0,16})" + _S
+    + r"</policy_evaluated>" + _S + r"</row>" + _S
+    + r"<identifiers>((?:" + _S + r"<(?P<idname>header_from|envelope_from|envelope_to)>" + _TEXT
+    + r"</(?P=idname)>){0,8})" + _S + r"</identifiers>" + _S
+    + r"<auth_results>((?:" + _S + r"<(?P<kind>dkim|spf)>(?:" + _S + r"<(?P<item>domain|selector|scope|result|"
+    r"human_result)>" + _TEXT + r"</(?P=item)>){0,8}" + _S + r"</(?P=kind)>){0,32})" + _S + r"</auth_results>"
+    + _S + r"</record>" + _S)
+_PLAIN_REASON = re.compile(r"<type>(" + _TEXT + r")</type>(?:" + _S + r"<comment>(" + _TEXT + r")</comment>)?")
+_PLAIN_AUTH = re.compile(r"<(dkim|spf)>|<([a-z_]+)>(" + _TEXT + r")</\2>")
+_PLAIN_END = re.compile(r"</feedback>" + _S)
+
+
+def _read_plain(data: bytes) -> tuple[str, str | None, dict[str, str], list[str], dict[str, str] | None,
+                                      dict[str, str], list[Any]] | None:
+    """(namespace, version text, metadata fields, errors, date range fields, policy fields, record
+    matches) of a plain report (see above); None for anything else."""
+    if data[:3] == b"\xef\xbb\xbf":
+        data = data[3:]
+    elif data[:1] not in (b"<", b" ", b"\t", b"\r", b"\n"):
+        return None  # UTF-16 and other encodings: lxml's
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    head = _PLAIN_HEAD.match(text)
+    if head is None:
+        return None
+    records = []
+    position = head.end()
+    while True:
+        record = _PLAIN_RECORD.match(text, position)
+        if record is None:
+            break
+        records.append(record)
+        position = record.end()
+    if not _PLAIN_END.fullmatch(text, position):
+        return None
+    namespace = ""
+    declared = set()
+    for name, value in _PLAIN_ATTRIBUTE.findall(head.group("attributes")):
+        prefix = name[6:]
+        # Namespaces in XML 1.0 3: each attribute once; the xml/xmlns prefixes are reserved.
+        if name in declared or prefix[:3].lower() == "xml":
+            return None
+        declared.add(name)
+        if not prefix:
+            namespace = value
+    fields: dict[str, str] = {}
+    errors: list[str] = []
+    when: dict[str, str] | None = None
+    for name, value, begin, end in _PLAIN_META_ITEM.findall(head.group("meta")):
+        if not name:  # <date_range>: the first one counts
+            if when is None:
+                when = {"begin": begin.strip(), "end": end.strip()}
+            name, value = "date_range", ""
+        elif name == "error":
+            errors.append(" ".join(value.split()))
+        if name not in fields:
+            fields[name] = value.strip()
+    policy: dict[str, str] = {}
+    for name, value in _PLAIN_ITEM.findall(head.group("policy")):
+        if name not in policy:
+            policy[name] = value.strip()
+    return namespace, head.group("version"), fields, errors, when, policy, records
+
+
+_MAX_KNOWN_ROWS = 10_000
+
+
+def _plain_fields(disposition: str, dkim_eval: str, spf_eval: str, reason_block: str, ids_block: str,
+                  auth_block: str) -> tuple[Any, ...]:
+    """The fields after IP and count of a record matched by ``_PLAIN_RECORD`` (from its texts),
+    read as :func:`_record_fields` reads them."""
+    disposition = disposition.strip().lower() or "none"
+    dkim_eval = dkim_eval.strip()
+    dkim_eval = "pass" if dkim_eval == "pass" or dkim_eval.lower() == "pass" else "fail"
+    spf_eval = spf_eval.strip()
+    spf_eval = "pass" if spf_eval == "pass" or spf_eval.lower() == "pass" else "fail"
+    reasons = tuple((kind.strip().lower() or "other", " ".join(comment.split()))
+                    for kind, comment in _PLAIN_REASON.findall(reason_block)) if reason_block else ()
+    header_from = envelope_from = envelope_to = ""
+    for name, text in _PLAIN_ITEM.findall(ids_block):
+        if not text:
+            continue
+        if name == "header_from":
+            header_from = header_from or text.strip().lower()
+        elif name == "envelope_from":
+            envelope_from = envelope_from or text.strip().lower()
+        else:
+            envelope_to = envelope_to or text.strip().lower()
+    dkim: list[tuple[str, str, str, str]] = []
+    spf: list[tuple[str, str, str, str]] = []
+    kind = ""
+    domain = outcome = extra = human = ""
+    for opened, name, text in _PLAIN_AUTH.findall(auth_block):
+        if opened:
+            if kind == "dkim":
+                dkim.append((domain, extra, outcome or "none", human))
+            elif kind:
+                spf.append((domain, extra.lower(), outcome or "none", human))
+            kind = opened
+            domain = outcome = extra = human = ""
+        elif name == "domain":
+            domain = text.strip().lower()
+        elif name == "result":
+            outcome = text.strip().lower()
+        elif name == "human_result":
+            human = " ".join(text.split())
+        else:  # selector or scope
+            extra = text.strip()
+    if kind == "dkim":
+        dkim.append((domain, extra, outcome or "none", human))
+    elif kind:
+        spf.append((domain, extra.lower(), outcome or "none", human))
+    return (disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, tuple(dkim),
+            tuple(spf))
 
 
 # --- TLS reports (RFC 8460) ---------------------------------------------------------------------
@@ -824,10 +1058,17 @@ class Ingester:
         self.stats.files += 1
         source = str(path)
         try:
-            size = path.stat().st_size
-            if size > self.limits.max_file:
-                raise ReportError(f"file of {size} bytes refused (limit {self.limits.max_file})")
-            data = path.read_bytes()
+            with open(path, "rb") as handle:  # one open and fstat: no second lookup of the path
+                size = os.fstat(handle.fileno()).st_size
+                if size > self.limits.max_file:
+                    raise ReportError(f"file of {size} bytes refused (limit {self.limits.max_file})")
+                # Sized by the fstat (a read bounded only by the limit would allocate all of it);
+                # a file that grew since, or a device, is read on to the limit.
+                data = handle.read(size + 1)
+                if len(data) > size:
+                    data += handle.read(self.limits.max_file + 1 - len(data))
+            if len(data) > self.limits.max_file:
+                raise ReportError(f"file of more than {self.limits.max_file} bytes refused")
         except OSError as exc:
             yield self._note(IngestResult(source, "unknown", "rejected", f"cannot read: {exc.strerror or exc}"))
             return
@@ -934,7 +1175,7 @@ class Ingester:
             head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
             if data[:2] == b"\x1f\x8b":
                 inner = gunzip_capped(data, self.limits.max_decompressed)
-                yield from self._dispatch(inner, source, re.sub(r"\.gz(ip)?$", "", name, flags=re.I), depth=depth + 1)
+                yield from self._dispatch(inner, source, _GZ_SUFFIX.sub("", name), depth=depth + 1)
             elif data[:4] == b"PK\x03\x04":
                 for member, content in unzip_capped(data, self.limits):
                     yield from self._dispatch(content, f"{source} [{member}]" if depth == 0 else source, member, depth=depth + 1)
@@ -1020,6 +1261,7 @@ class Ingester:
         return IngestResult(source, "tls", "stored" if added else "duplicate", f"{report.organization} {report.report_id}")
 
 
+_GZ_SUFFIX = re.compile(r"\.gz(ip)?$", re.IGNORECASE)
 # Names that may hold a report: report extensions, none at all (maildir, IMAP), or mail files.
 # Anything else whose content is not a report (a script, a zone file) is skipped, not rejected.
 _REPORT_SUFFIXES = frozenset((".xml", ".gz", ".gzip", ".zip", ".json", ".eml", ".msg", ".mbox", ".txt", ".tlsrpt", ""))

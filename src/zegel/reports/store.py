@@ -684,9 +684,8 @@ def _passes(results: Sequence[tuple[str, ...]]) -> bool:
     return False
 
 
-def _record_row(report_key: int, fields: RecordFields, period_begin: int = 0) -> tuple[Any, ...]:
-    """The agg_records columns (``_RECORD_COLUMNS``) of one record."""
-    ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf = fields
+def _results_columns(dkim: Sequence[tuple[str, ...]], spf: Sequence[tuple[str, ...]]) -> tuple[bool, str, bool, str]:
+    """(spf_pass, spf_results, dkim_pass, dkim_results) of one record's auth results."""
     # The usual row has one result of each kind: handled inline (this runs once per stored row).
     if len(spf) == 1 and len(dkim) == 1:
         sd, ss, sr = spf[0][:3]
@@ -698,8 +697,37 @@ def _record_row(report_key: int, fields: RecordFields, period_begin: int = 0) ->
             spf_pass, spf_json, dkim_pass, dkim_json = sr == "pass", _json_rows(spf), dr == "pass", _json_rows(dkim)
     else:
         spf_pass, spf_json, dkim_pass, dkim_json = _passes(spf), _json_rows(spf), _passes(dkim), _json_rows(dkim)
+    return spf_pass, spf_json, dkim_pass, dkim_json
+
+
+_MAX_KNOWN_RESULTS = 10_000
+
+
+_TRUTH = (False, True)
+# SQLite stores booleans as 0/1 and its driver binds a bool several times slower than an int
+# (it looks for an adapter first): rows for SQLite carry ints.
+_TRUTH_AS_INT = (0, 1)
+
+
+def _record_row(report_key: int, fields: RecordFields, period_begin: int = 0,
+                known: dict[Any, tuple[Any, str, Any, str]] | None = None,
+                truth: tuple[Any, Any] = _TRUTH) -> tuple[Any, ...]:
+    """The agg_records columns (``_RECORD_COLUMNS``) of one record, booleans as ``truth`` gives
+    them. ``known`` memoizes the auth results' columns (for one ``truth``): most rows repeat
+    another row's results."""
+    ip, count, disposition, dkim_eval, spf_eval, header_from, envelope_from, envelope_to, reasons, dkim, spf = fields
+    key = (dkim, spf)
+    columns = known.get(key) if known is not None else None
+    if columns is None:
+        spf_pass, spf_json, dkim_pass, dkim_json = _results_columns(dkim, spf)
+        columns = (truth[spf_pass], spf_json, truth[dkim_pass], dkim_json)
+        if known is not None:
+            if len(known) >= _MAX_KNOWN_RESULTS:
+                known.clear()
+            known[key] = columns
+    spf_pass, spf_json, dkim_pass, dkim_json = columns
     return (report_key, ip[:45], count, disposition[:16], dkim_eval, spf_eval,
-            dkim_eval == "pass" or spf_eval == "pass",  # RFC 9989 4.2: either aligned identifier passes
+            truth[dkim_eval == "pass" or spf_eval == "pass"],  # RFC 9989 4.2: either aligned identifier passes
             spf_pass, dkim_pass, header_from[:255], envelope_from[:255], envelope_to[:255],
             _JSON.encode([list(r) for r in reasons]) if reasons else "[]", spf_json, dkim_json, period_begin)
 
@@ -727,6 +755,8 @@ class IngestSession:
         self._raw_cursor: Any = None
         self._pending = 0
         self._records: list[tuple[Any, ...]] = []
+        self._known_results: dict[Any, tuple[Any, str, Any, str]] = {}
+        self._truth = _TRUTH_AS_INT if store.dialect == "sqlite" else _TRUTH
         # Aggregate reports go through the driver's own cursor, on the session's connection and
         # inside its transaction: SQLAlchemy's per-statement compile and parameter processing
         # cost more than the inserts themselves on large ingests. Values are plain str/int/bool.
@@ -827,7 +857,8 @@ class IngestSession:
             report_key = found[0][0]
             # Rows of many reports go in one executemany at commit time: far fewer round trips.
             begin = meta.begin
-            self._records.extend([_record_row(report_key, fields, begin) for fields in records])
+            known, truth = self._known_results, self._truth
+            self._records.extend([_record_row(report_key, fields, begin, known, truth) for fields in records])
             if len(self._records) >= _MAX_BUFFERED_ROWS:  # bounded memory, however large the reports
                 self._flush_records()
         except self._errors as err:

@@ -122,7 +122,7 @@ class DomainSummary:
     legitimate_pass: int = 0
     older_reports: int = 0  # reports whose period ended before ``since`` (hidden by it)
     older_earliest: int | None = None  # the earliest period start among those
-    shown: int = 0  # sources whose PTR/country/AS were looked up (the first ``shown`` by volume)
+    shown: int = 0  # sources whose PTR/country/AS were looked up (by volume: the first, or one page)
 
     @property
     def pass_rate(self) -> float:
@@ -139,12 +139,25 @@ class DomainSummary:
         return (f"DomainSummary(domain={self.domain!r}, reports={self.reports}, messages={self.messages}, "
                 f"sources={len(self.sources)}, senders={len(self.senders)}, next_step={self.next_step!r})")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+        """The summary as JSON. ``limit``/``offset`` page ``sources`` (by volume, as the table
+        orders them) and cut ``would_be_hurt`` to its first ``limit`` entries; the totals
+        (``sources_total``, ``would_be_hurt_total``) and ``next_offset`` say what is left out.
+        Without ``limit``, everything (``next_offset`` null)."""
+        offset = max(0, offset)
+        end = len(self.sources) if limit is None else offset + max(0, limit)
+        page = self.sources[offset:end]
+        hurt = self.hurt if limit is None else self.hurt[:max(0, limit)]
         data = {k: v for k, v in _as_dict(self).items() if k not in ("sources", "hurt", "spoofing", "senders")}
         data["pass_rate"] = round(self.pass_rate, 4)
         data["legitimate_pass_rate"] = round(self.legitimate_pass_rate, 4)
-        data["sources"] = [dict(_as_dict(s), pass_rate=round(s.pass_rate, 4)) for s in self.sources]
-        data["would_be_hurt"] = [{"source_ip": s.source_ip, "ptr": s.ptr, "failing": s.dmarc_fail} for s in self.hurt]
+        data["sources"] = [dict(_as_dict(s), pass_rate=round(s.pass_rate, 4)) for s in page]
+        data["sources_total"] = len(self.sources)
+        data["offset"] = offset
+        data["limit"] = limit
+        data["next_offset"] = end if end < len(self.sources) else None
+        data["would_be_hurt"] = [{"source_ip": s.source_ip, "ptr": s.ptr, "failing": s.dmarc_fail} for s in hurt]
+        data["would_be_hurt_total"] = len(self.hurt)
         data["senders"] = [dict(_as_dict(s), pass_rate=round(s.pass_rate, 4)) for s in self.senders]
         data["explanations"] = dict(EXPLANATIONS["nl" if self.lang == "nl" else "en"])
         return data
@@ -510,10 +523,10 @@ SPOOFING: dict[Lang, str] = {"en": "nothing authenticates (likely spoofing)",
 
 async def summarize(store: ReportStore, domain: str, since: int, *, resolver: Resolver | None = None,
                     lang: Lang = "en", top: int = 50, networks: bool = True,
-                    progress: Callable[[int, int], None] | None = None) -> DomainSummary:
+                    progress: Callable[[int, int], None] | None = None, first: int = 0) -> DomainSummary:
     """Summarise received aggregate reports for ``domain`` whose period ends at/after ``since``.
     PTR names (cached in the store for a week), country and AS name are looked up for the
-    ``top`` sources by volume only: what a table shows."""
+    ``top`` sources by volume from the ``first`` on only: what a table (or a page) shows."""
     domain = domain.lower().rstrip(".")
     # Store reads and the build are seconds of blocking work on a large domain: they run in a
     # thread so a web or MCP event loop keeps answering other requests meanwhile.
@@ -521,7 +534,7 @@ async def summarize(store: ReportStore, domain: str, since: int, *, resolver: Re
     volume: dict[str, int] = {}
     for row in rows:
         volume[row[0]] = volume.get(row[0], 0) + int(row[6] or 0)
-    shown = sorted(volume, key=lambda ip: (-volume[ip], ip))[:top]
+    shown = sorted(volume, key=lambda ip: (-volume[ip], ip))[max(0, first):max(0, first) + top]
     names: dict[str, str] = {}
     if resolver is not None and shown:
         names = store.cached_ptr(shown, PTR_CACHE_SECONDS)

@@ -418,14 +418,26 @@ def _api_error(exc: Exception, status: int) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=status)
 
 
+def _query_int(request: Request, name: str, default: int) -> int:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ToolError(f"{name}: expected a whole number, not {text[:20]!r}")
+    return int(text)
+
+
 async def api_summary(request: Request) -> Response:
-    """GET /api/reports/summary?domain=D&since=S: what ``zegel reports summary --json`` prints."""
+    """GET /api/reports/summary?domain=D&since=S&limit=N&offset=M: what ``zegel reports summary
+    --json`` prints, its ``sources`` paged (``limit`` 1-1000, default 200)."""
     identity = _identity(request)
     services = _services(request)
     domain = request.query_params.get("domain", "")
     try:
+        limit = _query_int(request, "limit", tools.SUMMARY_LIMIT)
+        offset = _query_int(request, "offset", 0)
         data = await tools.reports_summary(services, identity, domain, request.query_params.get("since", "30d"),
-                                           _lang(request))
+                                           _lang(request), limit=limit, offset=offset)
     except AccessDenied as exc:
         return _api_error(exc, 404)
     except ToolError as exc:
@@ -514,8 +526,14 @@ OPENAPI: dict[str, Any] = {
         "security": _BEARER,
         "parameters": [{"name": "domain", "in": "query", "required": True, "schema": {"type": "string"}},
                        {"name": "since", "in": "query", "schema": {"type": "string", "default": "30d"},
-                        "description": "30d, 12h, 2w, a date (2026-11-01) or epoch seconds"}],
-        "responses": {"200": {"description": "the summary"}, "401": {"description": "no or bad token"},
+                        "description": "30d, 12h, 2w, a date (2026-11-01) or epoch seconds"},
+                       {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 200, "minimum": 1,
+                                                                    "maximum": 1000},
+                        "description": "sources per page, by volume (sources_total and next_offset in the answer)"},
+                       {"name": "offset", "in": "query", "schema": {"type": "integer", "default": 0, "minimum": 0},
+                        "description": "sources to skip: next_offset of the previous page"}],
+        "responses": {"200": {"description": "the summary"}, "400": {"description": "bad since, limit or offset"},
+                      "401": {"description": "no or bad token"},
                       "404": {"description": "no access to that domain"}}}},
     "/api/monitor": {
         "get": {"summary": "The watch list with each domain's last grade", "security": _BEARER,
