@@ -18,14 +18,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zegel.reports.corpus import as_email, as_gzip, as_zip, make_report
+from zegel.reports.corpus import STYLES, as_email, as_gzip, as_zip, make_report
 from zegel.reports.ingest import (
+    AggregateParser,
     Ingester,
     Limits,
     ReportError,
+    _read_plain,
     gunzip_capped,
     parse_aggregate,
     parse_tls_report,
+    parse_xml,
     unzip_capped,
 )
 from zegel.reports.store import ReportStore, open_store
@@ -100,6 +103,45 @@ def _parses_or_refuses(parse: object, data: bytes) -> None:
 @given(st.one_of(xml_documents(), mutated(AGGREGATE), st.binary(max_size=300)))
 def test_aggregate_xml(data: bytes) -> None:
     _parses_or_refuses(parse_aggregate, data)
+
+
+# Reports the plain (tree-less) reader takes, and what pushes a document just outside that subset
+# or stretches its bounded quantifiers: long whitespace runs, long texts, repeated blocks.
+PLAIN_SEEDS = [make_report(style, random.Random(20 + n), index=n, records=1 + n % 4, domain="example.com")[1]
+               for n, style in enumerate(STYLES * 2)]
+PLAIN_PIECES = [b" " * 3000, b"\r\n", b"\t\n ", b"x" * 4100, b"<reason><type>x</type></reason>", b"<dkim>",
+                b"</dkim>", b"<identifiers>", b"</identifiers>", b"</auth_results>", b"&#x78;", b"<!-- c -->",
+                b' xmlns:a="urn:x"', b"\xef\xbb\xbf", b"<?xml version='1.0'?>", b"\r", b"\xc3\xa9", b"\xed\xa0\x80",
+                b"<error/>", b"a='1'", b"\x0b", b"\xef\xbf\xbe"]
+
+
+@st.composite
+def plain_documents(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(PLAIN_SEEDS)))
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(data)))
+        data[at:at] = draw(st.sampled_from(PLAIN_PIECES + XML_PIECES))
+    if draw(st.booleans()):  # a block of the document repeated: records, texts, whitespace
+        at = draw(st.integers(0, len(data) - 1))
+        data[at:at] = bytes(data[at:at + draw(st.integers(1, 400))]) * draw(st.integers(2, 40))
+    return bytes(data)
+
+
+def _outcome(parse: object, data: bytes) -> object:
+    try:
+        return parse(data)  # type: ignore[operator]
+    except ReportError as exc:
+        assert "\n" not in str(exc)
+        return f"ReportError: {exc}"
+
+
+@given(st.one_of(plain_documents(), st.sampled_from(PLAIN_SEEDS).flatmap(mutated)))
+def test_plain_reader_agrees_with_the_tree_walk(data: bytes) -> None:
+    """Whatever the tree-less reader reads must read the same through lxml's tree: it may only
+    ever narrow what it accepts, never accept (or read differently) what the parser would not."""
+    fast = _outcome(AggregateParser().parse, data)
+    if _read_plain(data) is not None:
+        assert fast == _outcome(lambda d: AggregateParser().parse(parse_xml(d)), data)
 
 
 @given(st.one_of(mutated(TLS), st.binary(max_size=200),

@@ -17,6 +17,7 @@ from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 from zegel.milter.protocol import ProtocolError, decode_response
 from zegel.policy import Policy, PolicyError
+from zegel.reports.ingest import ReportError, parse_aggregate
 from zegel.spf import SpfSyntaxError, check_host
 from zegel.spf import parse_record as parse_spf
 
@@ -129,3 +130,12 @@ def test_milter_reply_code_needs_ascii_digits() -> None:
     # Found by the review for issue 10: int("4²5") raised a bare ValueError from the decoder.
     with pytest.raises(ProtocolError):
         decode_response(b"y", "4²5 4.0.0 try later".encode() + b"\0")
+
+
+def test_a_report_head_of_lt_and_white_space_is_a_refusal_not_an_index_error() -> None:
+    """Found by test_plain_reader_agrees_with_the_tree_walk: "<" followed by 500 spaces before
+    the declaration made repair_xml look for a wrapping element's name in an empty split."""
+    document = (b"<" + b" " * 600 + b'?xml version="1.0"?><feedback><report_metadata/></feedback>')
+    with pytest.raises(ReportError) as refused:
+        parse_aggregate(document)
+    assert "\n" not in str(refused.value)

@@ -411,7 +411,8 @@ def repair_xml(data: bytes) -> tuple[bytes, tuple[str, ...]]:
         lowered = data.lower()
         start, end = lowered.find(b"<feedback"), lowered.rfind(b"</feedback>")
         if 0 < start < end:
-            wrapper = body[1:].split(maxsplit=1)[0].split(b">")[0][:40].decode("ascii", "replace")
+            name = body[1:].split(maxsplit=1)  # empty when only white space follows "<" in the head
+            wrapper = (name[0] if name else b"?").split(b">")[0][:40].decode("ascii", "replace")
             prefix = declaration.group(0) + b"\n" if declaration else b""
             data = prefix + data[start:end + len(b"</feedback>")]
             repairs.append(f"<feedback> read out of a wrapping <{wrapper}> element")
