@@ -222,3 +222,26 @@ def test_any_command_bytes_decode_or_raise_protocol_error(code: bytes, data: byt
 def test_any_response_bytes_decode_or_raise_protocol_error(code: bytes, data: bytes) -> None:
     with contextlib.suppress(p.ProtocolError):
         p.decode_response(code, data)
+
+
+def test_macro_packets_merged_at_end_of_message_as_decoded_one_by_one() -> None:
+    # The session keeps macro packets raw and decodes them all at once at end of message:
+    # later packets win, and bytes that are not UTF-8 are replaced exactly as a per-string
+    # decode would replace them (a NUL ends any partial sequence).
+    from zegel.milter.server import _decode_macros, _merged_macros
+
+    packets = [
+        b"Cj\0mx.example\0{client_addr}\x00192.0.2.1\0",
+        b"H",
+        b"Mi\0QUEUE1\0{auth_authen}\0bob\xc3\0",
+        b"Li\0QUEUE1\0\xff\xfe\0\xe2\x82\0",
+        b"Ei\0QUEUE2\0",
+    ]
+    one_by_one: dict[str, str] = {}
+    for packet in packets:
+        one_by_one.update(_decode_macros(packet))
+    merged = _merged_macros(packets)
+    assert merged == one_by_one
+    assert list(merged.items()) == list(one_by_one.items())
+    assert merged["i"] == "QUEUE2" and merged["{auth_authen}"] == "bob\ufffd"
+    assert _merged_macros([]) == {} and _merged_macros([b"H"]) == {}

@@ -127,6 +127,17 @@ def _decode_macros(data: bytes) -> dict[str, str]:
             for i in range(0, len(strings) - 1, 2)}
 
 
+def _merged_macros(packets: Iterable[bytes]) -> dict[str, str]:
+    """Every definition of the checked ``packets`` in one dict, later packets winning: one
+    decode and one split for all of them (NUL ends any partial UTF-8 sequence, so decoding
+    them joined replaces exactly what decoding each string would)."""
+    raw = b"".join([data[1:] for data in packets if len(data) > 1])
+    if not raw:
+        return {}
+    strings = iter(raw[:-1].decode("utf-8", "replace").split("\0"))
+    return dict(zip(strings, strings, strict=False))
+
+
 def _encode_macros(command: Macros) -> bytes:
     return command.for_command + b"".join(
         k.encode("utf-8") + b"\0" + v.encode("utf-8") + b"\0" for k, v in command.values.items())
@@ -649,10 +660,7 @@ class MilterSession(asyncio.Protocol):
 
     async def _end_of_message(self, txn: _Transaction) -> list[Response]:
         started = time.perf_counter()
-        macros: dict[str, str] = {}
-        for data in self._macro_packets.values():
-            macros.update(_decode_macros(data))
-        facts = ConnectionFacts(self.address, self.hostname, self.helo, macros)
+        facts = ConnectionFacts(self.address, self.hostname, self.helo, _merged_macros(self._macro_packets.values()))
         if txn.buffer.oversized:
             self.metrics.oversized += 1
         decision = await self.handler.decide(
