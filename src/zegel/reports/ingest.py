@@ -631,10 +631,13 @@ def _record_fields(element: Any, tags: tuple[str, ...]) -> RecordFields:
 # Every quantifier is bounded or over disjoint alternatives that start with a distinct
 # literal: linear time on any input.
 
-_S = r"[ \t\r\n]*"
+# Possessive: what follows is always "<" (or the end), which neither can hold, so giving back
+# characters never helps, and not trying to keeps a failing match linear with a small constant.
+# Bounded: a longer run of white space is not a plain report (lxml's to read).
+_S = r"[ \t\r\n]{0,4096}+"
 # Element text: no markup, no entity or character reference, no CR (the parser would turn
 # CR LF into LF), no character XML 1.0 forbids; long texts go to lxml (and its limits).
-_TEXT = r"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]{0,4096}"
+_TEXT = r"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]{0,4096}+"
 _PLAIN_HEAD = re.compile(
     r"(?:<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?P<q1>[\"'])1\.0(?P=q1)"
     r"(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?P<q2>[\"'])[Uu][Tt][Ff]-?8(?P=q2))?"
