@@ -77,6 +77,8 @@ def test_a_plain_report_with_every_field_reads_as_the_tree_walk() -> None:
     (b"<row><source_ip> 2001", b"<row><count>1</count><source_ip> 2001"),  # not the schema's order
     (b"</feedback>", b"</feedback><x/>"),  # content after the root
     (b"<error></error>", b"<error/>"),  # an empty-element tag
+    (b"<report_metadata>", b" " * 5000 + b"<report_metadata>"),  # a white space run past the bound
+    (b"r-1", b"r" * 5000),  # a text past the bound
     (b"</policy_published>", b"</policy_published><extension/>"),  # an element the subset does not know
 ])
 def test_anything_outside_the_subset_is_left_to_lxml(old: bytes, new: bytes) -> None:
