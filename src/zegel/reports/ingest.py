@@ -1426,16 +1426,3 @@ def open_imap(url: str, *, password: str | None = None, oauth2_token: str | None
     finally:
         with contextlib.suppress(ImapToolsError, imaplib.IMAP4.error, OSError):
             box.logout()
-
-
-def wait_for_mail(mailbox: Any, seconds: float) -> None:
-    """Until new mail may be there: RFC 2177 IDLE when the server offers it, else a sleep."""
-    import time
-
-    if "IDLE" in mailbox.client.capabilities:
-        try:
-            mailbox.idle.wait(timeout=seconds)
-            return
-        except (imaplib.IMAP4.error, OSError) as exc:
-            raise ReportError(f"IMAP IDLE: {exc}") from None
-    time.sleep(seconds)
