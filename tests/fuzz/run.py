@@ -2,7 +2,8 @@
 
 Each target (a test function in tests/fuzz/test_fuzz_*.py) is run in batches: one pytest run
 of ZEGEL_FUZZ_EXAMPLES examples (default 2000) under the long profile with a new random
-``--hypothesis-seed``, repeated until the target's budget is spent. A failing or hanging batch
+``--hypothesis-seed``, repeated until the target's budget is spent. A test beside them that draws no examples (a
+deterministic sweep) runs once. A failing or hanging batch
 is a finding: its seed and output are printed (rerun it with the printed command), the target
 stops, the others go on, and the exit status is 1.
 
@@ -12,6 +13,7 @@ stops, the others go on, and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import secrets
 import subprocess
@@ -30,6 +32,14 @@ def targets() -> list[str]:
             if "::" in line and "/test_fuzz_" in line]
 
 
+def draws_examples(target: str) -> bool:
+    """Whether a target is a Hypothesis test (fresh seeds find new inputs); a deterministic
+    sweep beside them gives the same run every time, so it runs once."""
+    path, _, name = target.partition("::")
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    return bool(getattr(getattr(module, name, None), "is_hypothesis_test", False))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("ZEGEL_FUZZ_SECONDS", "600")),
@@ -46,7 +56,8 @@ def main() -> int:
     for index, target in enumerate(chosen, 1):
         started = time.monotonic()
         batches = 0
-        while time.monotonic() - started < args.seconds:
+        once = not draws_examples(target)
+        while (once and batches == 0) or (not once and time.monotonic() - started < args.seconds):
             seed = secrets.randbits(64)
             command = [*PYTEST, f"--hypothesis-seed={seed}", target]
             left = args.seconds - (time.monotonic() - started)
@@ -62,7 +73,8 @@ def main() -> int:
                 findings.append(f"{target}: failed with seed {seed}: ZEGEL_FUZZ=long {' '.join(command[1:])}")
                 break
         elapsed = time.monotonic() - started
-        print(f"[{index}/{len(chosen)}] {target}: {batches} batch(es) in {elapsed:.0f}s", flush=True)
+        kind = "deterministic, run once" if once else f"{batches} batch(es)"
+        print(f"[{index}/{len(chosen)}] {target}: {kind} in {elapsed:.0f}s", flush=True)
     for finding in findings:
         print(f"FINDING {finding}", file=sys.stderr)
     print(f"{len(chosen)} target(s), {len(findings)} finding(s)")
