@@ -410,6 +410,23 @@ def _stop(procs: list[Proc]) -> None:
         proc.stop()
 
 
+def _peer_phases(bench: Bench, phases: dict[str, Phase], *, name: str, key: str, label: str, unix: bool) -> None:
+    """OpenDKIM alone, then OpenDKIM and OpenDMARC chained: phases "opendkim KEY", "chain KEY"."""
+    dkim, spec = bench.opendkim(f"opendkim-{name}", unix=unix)
+    try:
+        phases[f"opendkim {key}"] = bench.run_phase(f"OpenDKIM{label}", [dkim], spec, expect=("dkim=pass",))
+    finally:
+        dkim.stop()
+    dkim, dkim_spec = bench.opendkim(f"opendkim-chain-{name}", unix=unix)
+    dmarc, dmarc_spec = bench.opendmarc(f"opendmarc-chain-{name}", unix=unix)
+    try:
+        phases[f"chain {key}"] = bench.run_phase(f"OpenDKIM+OpenDMARC{label}", [dkim, dmarc],
+                                                 f"{dkim_spec}, {dmarc_spec}", expect=("dkim=pass", "dmarc=pass"))
+    finally:
+        dkim.stop()
+        dmarc.stop()
+
+
 def run() -> list[Row]:
     missing = [tool for tool in ("postfix", "opendkim", "opendmarc", "unbound", "unshare")
                if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists()]
@@ -436,21 +453,7 @@ def run() -> list[Row]:
                 phases[f"zegel {transport}"] = bench.run_phase(f"zegel {transport}", procs, spec, expect=zegel_expect)
             finally:
                 _stop(procs)
-            dkim, spec = bench.opendkim(f"opendkim-{transport}", unix=unix)
-            try:
-                phases[f"opendkim {transport}"] = bench.run_phase(
-                    f"OpenDKIM {transport}", [dkim], spec, expect=("dkim=pass",))
-            finally:
-                dkim.stop()
-            dkim, dkim_spec = bench.opendkim(f"opendkim-chain-{transport}", unix=unix)
-            dmarc, dmarc_spec = bench.opendmarc(f"opendmarc-chain-{transport}", unix=unix)
-            try:
-                phases[f"chain {transport}"] = bench.run_phase(
-                    f"OpenDKIM+OpenDMARC {transport}", [dkim, dmarc], f"{dkim_spec}, {dmarc_spec}",
-                    expect=("dkim=pass", "dmarc=pass"))
-            finally:
-                dkim.stop()
-                dmarc.stop()
+            _peer_phases(bench, phases, name=transport, key=transport, label=f" {transport}", unix=unix)
         if len(all_cores) > 1:
             # Scaling: the milter may use every core (Postfix and the clients too).
             with _cores(all_cores):
@@ -470,21 +473,8 @@ def run() -> list[Row]:
                                 "zegel workers=2 unix", procs, spec, expect=zegel_expect)
                         finally:
                             _stop(procs)
-                    dkim, spec = bench.opendkim(f"opendkim-all-{transport}", unix=unix)
-                    try:
-                        phases[f"opendkim all{tag}"] = bench.run_phase(
-                            f"OpenDKIM, all cores, {transport}", [dkim], spec, expect=("dkim=pass",))
-                    finally:
-                        dkim.stop()
-                    dkim, dkim_spec = bench.opendkim(f"opendkim-chain-all-{transport}", unix=unix)
-                    dmarc, dmarc_spec = bench.opendmarc(f"opendmarc-chain-all-{transport}", unix=unix)
-                    try:
-                        phases[f"chain all{tag}"] = bench.run_phase(
-                            f"OpenDKIM+OpenDMARC, all cores, {transport}", [dkim, dmarc],
-                            f"{dkim_spec}, {dmarc_spec}", expect=("dkim=pass", "dmarc=pass"))
-                    finally:
-                        dkim.stop()
-                        dmarc.stop()
+                    _peer_phases(bench, phases, name=f"all-{transport}", key=f"all{tag}",
+                                 label=f", all cores, {transport}", unix=unix)
     finally:
         if bench.unbound is not None:
             bench.unbound.stop()
