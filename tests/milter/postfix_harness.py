@@ -31,7 +31,7 @@ QUEUES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt")
 REPO = Path(__file__).resolve().parents[2]
 
 MASTER_CF = """\
-{listen} inet n - n - {smtpd_limit} smtpd
+{listen} inet n - {smtpd_chroot} - {smtpd_limit} smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -76,13 +76,28 @@ def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> 
             time.sleep(0.05)
 
 
+def wait_for_unix_socket(path: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket(socket.AF_UNIX) as sock:
+            try:
+                sock.connect(str(path))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"nothing listening on {path} after {timeout}s") from None
+        time.sleep(0.05)
+
+
 class PostfixInstance:
     """One Postfix on 127.0.0.1:``smtp_port`` (see the module docstring)."""
 
     def __init__(self, *, milter: str | None, domains: Iterable[str] = ("example.test",),
                  default_action: str = "tempfail", settings: Mapping[str, str] | None = None,
-                 process_limit: int = 100) -> None:
+                 process_limit: int = 100, chroot_smtpd: bool = False) -> None:
         self.milter = milter
+        # chroot column "y" for smtpd, as Debian ships it: smtpd then sees only queue_dir.
+        self.chroot_smtpd = chroot_smtpd
         self.domains = tuple(domains)
         self.default_action = default_action
         self.settings = dict(settings or {})
@@ -156,7 +171,8 @@ class PostfixInstance:
         (self.config_dir / "main.cf").write_text(
             "".join(f"{key} = {value}\n" for key, value in main.items()), encoding="ascii")
         (self.config_dir / "master.cf").write_text(
-            MASTER_CF.format(listen=f"127.0.0.1:{self.smtp_port}", smtpd_limit=self.process_limit),
+            MASTER_CF.format(listen=f"127.0.0.1:{self.smtp_port}", smtpd_limit=self.process_limit,
+                             smtpd_chroot="y" if self.chroot_smtpd else "n"),
             encoding="ascii")
 
     def _postfix(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -272,9 +288,14 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 class MilterProcess:
     """``zegel milter --config FILE`` as a child process (so a test can kill it mid-message)."""
 
-    def __init__(self, config_file: Path, port: int, *, log_file: Path | None = None) -> None:
+    def __init__(self, config_file: Path, port: int | None, *, log_file: Path | None = None,
+                 unix_path: Path | None = None, group: int | None = None) -> None:
         self.config_file = config_file
         self.port = port
+        # With a unix socket: its path (waited for instead of a port), and the group to run
+        # as (the socket file gets it).
+        self.unix_path = unix_path
+        self.group = group
         self.log_file = log_file or config_file.with_suffix(".log")
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -286,11 +307,16 @@ class MilterProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", "from zegel.cli import main; main()", "milter", "--config",
                  str(self.config_file)],
-                stdout=log, stderr=log, env=env, start_new_session=True)
+                stdout=log, stderr=log, env=env, start_new_session=True, group=self.group,
+                extra_groups=[] if self.group is not None else None)
         finally:
             log.close()
         try:
-            wait_for_port(self.port, timeout)
+            if self.unix_path is not None:
+                wait_for_unix_socket(self.unix_path, timeout)
+            else:
+                assert self.port is not None, "MilterProcess needs a port or a unix_path"
+                wait_for_port(self.port, timeout)
         except TimeoutError:
             self.kill()
             raise RuntimeError(f"zegel milter did not start: {self.log_tail()}") from None
