@@ -5,6 +5,8 @@ the fix (no timing assertion: a regression shows as a test that does not finish)
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
 from collections.abc import Callable
 
 import pytest
@@ -17,7 +19,7 @@ from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 from zegel.milter.protocol import ProtocolError, decode_response
 from zegel.policy import Policy, PolicyError
-from zegel.reports.ingest import ReportError, parse_aggregate
+from zegel.reports.ingest import Limits, ReportError, parse_aggregate, unzip_capped
 from zegel.spf import SpfSyntaxError, check_host
 from zegel.spf import parse_record as parse_spf
 
@@ -139,3 +141,13 @@ def test_a_report_head_of_lt_and_white_space_is_a_refusal_not_an_index_error() -
     with pytest.raises(ReportError) as refused:
         parse_aggregate(document)
     assert "\n" not in str(refused.value)
+
+
+def test_a_zip_member_named_nothing_is_read_or_refused_not_an_index_error() -> None:
+    """Found by make fuzz (test_zip): zipfile's ZipInfo.is_dir() indexes the member's name,
+    and a damaged central directory (or a hostile archive) can name a member ""."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(""), b"<feedback/>")
+    limits = Limits(max_file=1 << 20, max_attachment=1 << 20, max_decompressed=1 << 20, max_zip_members=5)
+    assert list(unzip_capped(buffer.getvalue(), limits)) == [("", b"<feedback/>")]

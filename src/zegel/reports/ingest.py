@@ -884,8 +884,10 @@ def gunzip_capped(data: bytes, cap: int) -> bytes:
 def unzip_capped(data: bytes, limits: Limits) -> Iterator[tuple[str, bytes]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        members = [info for info in archive.infolist() if not info.is_dir()]
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError) as exc:
+        # Not ZipInfo.is_dir(): it indexes the name, and an archive may name a member "".
+        members = [info for info in archive.infolist() if not info.filename.endswith("/")]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError,
+            IndexError) as exc:
         raise ReportError(f"corrupt zip archive: {str(exc)[:120]}") from None
     if len(members) > limits.max_zip_members:
         raise ReportError(f"zip archive with {len(members)} members refused (limit {limits.max_zip_members})")
@@ -901,7 +903,7 @@ def unzip_capped(data: bytes, limits: Limits) -> Iterator[tuple[str, bytes]]:
                     if len(out) > cap:
                         raise ReportError(f"zip member {info.filename!r} expands beyond the limit (decompression bomb?)")
         except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, RuntimeError, ValueError, EOFError,
-                struct.error) as exc:
+                struct.error, IndexError) as exc:
             raise ReportError(f"corrupt zip member {info.filename[:80]!r}: {str(exc)[:120]}") from None
         yield info.filename, bytes(out)
 
