@@ -668,6 +668,8 @@ _PLAIN_RECORD = re.compile(
     + _S + r"</record>" + _S)
 _PLAIN_REASON = re.compile(r"<type>(" + _TEXT + r")</type>(?:" + _S + r"<comment>(" + _TEXT + r")</comment>)?")
 _PLAIN_AUTH = re.compile(r"<(dkim|spf)>|<([a-z_]+)>(" + _TEXT + r")</\2>")
+_PLAIN_NAMESPACES = frozenset({RFC9990_NAMESPACE, "http://dmarc.org/dmarc-xml/0.1", "http://www.w3.org/2001/XMLSchema",
+                                "http://www.w3.org/2001/XMLSchema-instance"})
 _PLAIN_END = re.compile(r"</feedback>" + _S)
 
 
@@ -701,7 +703,9 @@ def _read_plain(data: bytes) -> tuple[str, str | None, dict[str, str], list[str]
     for name, value in _PLAIN_ATTRIBUTE.findall(head.group("attributes")):
         prefix = name[6:]
         # Namespaces in XML 1.0 3: each attribute once; the xml/xmlns prefixes are reserved.
-        if name in declared or prefix[:3].lower() == "xml":
+        # Only the namespaces reporters use: the parser refuses some other values (libxml2
+        # checks the URI's syntax), and the plain reader must never accept what it refuses.
+        if name in declared or prefix[:3].lower() == "xml" or value not in _PLAIN_NAMESPACES:
             return None
         declared.add(name)
         if not prefix:
