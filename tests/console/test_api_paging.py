@@ -46,3 +46,14 @@ def test_summary_api_refuses_bad_paging(console: Console) -> None:
     # Another customer's domain stays a 404, paged or not.
     other = httpx.get(f"{console.url}/api/reports/summary?domain=bakery.example&limit=5", headers=headers, timeout=20)
     assert other.status_code == 404
+
+
+def test_monitor_history_limit_that_is_not_ascii_digits_is_ignored_not_a_server_error(console: Console) -> None:
+    """str.isdigit() says yes to "²" and int() then raised: a 500 for ?limit=² before."""
+    headers = {"Authorization": f"Bearer {console.tokens['alice']}"}
+    base = f"{console.url}/api/monitor/shop.example"
+    plain = httpx.get(base, headers=headers, timeout=20)
+    for limit in ("%C2%B2", "%D9%A1", "ten", "9999999999"):
+        odd = httpx.get(f"{base}?limit={limit}", headers=headers, timeout=20)
+        assert odd.status_code == plain.status_code != 500, limit
+        assert odd.json() == plain.json()

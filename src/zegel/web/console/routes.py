@@ -489,8 +489,11 @@ async def api_monitor_domain(request: Request) -> Response:
     if request.method == "POST":
         alerts = await _run_now(request, domain)
         return JSONResponse({"domain": domain, "alerts": alerts})
-    history = await tools.monitoring_history(services, identity, domain, int(request.query_params.get("limit", "20")
-                                                                             if request.query_params.get("limit", "20").isdigit() else 20))
+    try:
+        limit = _query_int(request, "limit", 20)
+    except ToolError:
+        limit = 20  # as it always was: a limit that is not a whole number is ignored
+    history = await tools.monitoring_history(services, identity, domain, limit)
     if history["watched"] is None and not history["runs"]:
         return _api_error(ValueError(f"{domain} is not watched"), 404)
     return JSONResponse(history)
