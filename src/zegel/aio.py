@@ -51,8 +51,6 @@ async def resume(coro: Coroutine[Any, Any, T], pending: Any) -> T:
     return await _continue(coro, pending)
 
 
-_resume = resume
-
 
 @overload
 async def gather(c1: Coroutine[Any, Any, T1], c2: Coroutine[Any, Any, T2], /) -> tuple[T1, T2]: ...
@@ -79,7 +77,7 @@ async def gather(*coros: Coroutine[Any, Any, Any]) -> tuple[Any, ...]:
             for later in coros[index + 1 :]:
                 later.close()
             raise
-        suspended.append((index, asyncio.ensure_future(_resume(coro, pending))))
+        suspended.append((index, asyncio.ensure_future(resume(coro, pending))))
     if suspended:
         values = await asyncio.gather(*(future for _, future in suspended))
         for (index, _), value in zip(suspended, values, strict=True):
