@@ -694,3 +694,56 @@ def test_reload_applies_to_the_next_message_and_refuses_a_bad_file(
     run(path, scenario)
     refused = [r for r in caplog.records if "reload refused" in r.getMessage()]
     assert len(refused) == 1 and "missing.pem" in refused[0].fields["error"]  # type: ignore[attr-defined]
+
+
+def test_a_flood_behind_a_waiting_decision_is_held_then_handled_in_order(write_config: Callable[..., Path]) -> None:
+    """Packets that arrive while a decision waits for DNS queue behind it, bounded: past about
+    one packet's worth the session stops reading (the kernel buffers hold the rest), and
+    after the reply every queued packet is handled in order (here: a flood, then QUIT)."""
+    raw = message("a@slow.example")  # slow.example's DNS answers after 3 s
+    flood = (struct.pack("!I", 1) + p.SMFIC_ABORT) * 1_500_000  # 7.5 MB of 5-byte packets
+
+    async def scenario(service: MilterService) -> tuple[int, p.Response | None, p.Response | None]:
+        client = await client_for(service)
+        (session,) = service.server.sessions
+        for command in (p.Connect("client.example", "4", 25000, "192.0.2.10"), p.Helo("mail.example.org"),
+                        p.Mail("<a@slow.example>"), p.Rcpt("<user@example.net>")):
+            client.writer.write(p.encode_command(command))
+        head, _, body = raw.partition(b"\r\n\r\n")
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            client.writer.write(p.encode_command(p.Header(name, value.strip())))
+        client.writer.write(p.encode_command(p.EndOfHeaders()) + p.encode_command(p.EndOfMessage(body)))
+        client.writer.write(flood + p.encode_command(p.Quit()))  # no drain: the milter may stop reading
+        largest = 0
+        for _ in range(40):  # 2 s of the 3 s the decision waits
+            await asyncio.sleep(0.05)
+            largest = max(largest, len(session._unhandled))
+        replies = []
+        while (reply := await client.read(wait=20)) is not None and not isinstance(reply, p.Continue | p.ReplyCode):
+            replies.append(reply)
+        after = await client.read(wait=20)  # the flood and QUIT handled: the milter closed
+        return largest, reply, after
+
+    largest, final, after = run(write_config(), scenario)
+    assert 0 < largest <= p.DEFAULT_MAX_PACKET + 1024 * 1024
+    assert isinstance(final, p.Continue)  # p=none: delivered with our results
+    assert after is None
+
+
+@pytest.mark.parametrize("packet", [
+    p.SMFIC_HELO + b"one\0two\0",  # HELO: exactly one string
+    p.SMFIC_HELO + b"",
+    p.SMFIC_MAIL + b"<a@example.org>",  # not NUL-terminated
+    p.SMFIC_RCPT + b"",
+])
+def test_malformed_envelope_packets_end_the_session(write_config: Callable[..., Path], packet: bytes) -> None:
+    """The envelope fast path (MAIL, RCPT, HELO without a command object) refuses what the
+    decoder refuses: one log line, the session ends, the service counts a protocol error."""
+    async def scenario(service: MilterService) -> tuple[p.Response | None, int]:
+        client = await client_for(service)
+        await client.send_raw(struct.pack("!I", len(packet)) + packet)
+        return await client.read(), service.metrics.protocol_errors
+
+    closed, errors = run(write_config(), scenario)
+    assert closed is None and errors == 1

@@ -280,7 +280,7 @@ def _split_cstrings(data: bytes, what: str) -> list[bytes]:
     return data[:-1].split(b"\0")
 
 
-def _text(raw: bytes) -> str:
+def envelope_text(raw: bytes) -> str:
     # Envelope strings may be UTF-8 (SMTPUTF8); anything else is replaced, never an error.
     return raw.decode("utf-8", errors="replace")
 
@@ -407,7 +407,7 @@ def _decode_optneg(data: bytes) -> OptNeg:
             stage = MacroStage(stage_number)
         except ValueError:
             raise ProtocolError(f"OPTNEG macro list: unknown stage {stage_number}") from None
-        macros[stage] = tuple(_text(rest[4:end]).split())
+        macros[stage] = tuple(envelope_text(rest[4:end]).split())
         rest = rest[end + 1:]
     return OptNeg(version, ActionFlag(actions), ProtocolFlag(protocol), macros)
 
@@ -416,7 +416,7 @@ def _decode_connect(data: bytes) -> Connect:
     end = data.find(b"\0")
     if end == -1:
         raise ProtocolError("CONNECT: host name not NUL-terminated")
-    hostname = _text(data[:end])
+    hostname = envelope_text(data[:end])
     rest = data[end + 1:]
     if not rest:
         raise ProtocolError("CONNECT: missing address family")
@@ -431,7 +431,7 @@ def _decode_connect(data: bytes) -> Connect:
     parts = _split_cstrings(rest[3:], "CONNECT address")
     if len(parts) != 1:
         raise ProtocolError("CONNECT: expected one address string")
-    address = _text(parts[0])
+    address = envelope_text(parts[0])
     # Sendmail writes IPv6 client addresses as "IPv6:2001:db8::1" (RFC 5321 section 4.1.3).
     if family == SMFIA_INET6 and address.lower().startswith("ipv6:"):
         address = address[5:]
@@ -448,7 +448,7 @@ def decode_command(code: bytes, data: bytes) -> Command:
         strings = _split_cstrings(data[1:], "MACRO")
         if len(strings) % 2:
             raise ProtocolError("MACRO: a name without a value")
-        values = {_text(strings[i]): _text(strings[i + 1]) for i in range(0, len(strings), 2)}
+        values = {envelope_text(strings[i]): envelope_text(strings[i + 1]) for i in range(0, len(strings), 2)}
         return Macros(data[:1], values)
     if code == SMFIC_CONNECT:
         return _decode_connect(data)
@@ -456,12 +456,12 @@ def decode_command(code: bytes, data: bytes) -> Command:
         parts = _split_cstrings(data, "HELO")
         if len(parts) != 1:
             raise ProtocolError("HELO: expected one string")
-        return Helo(_text(parts[0]))
+        return Helo(envelope_text(parts[0]))
     if code in (SMFIC_MAIL, SMFIC_RCPT):
         args = _split_cstrings(data, "MAIL" if code == SMFIC_MAIL else "RCPT")
         if not args:
             raise ProtocolError("MAIL/RCPT: missing address")
-        first, *rest = (_text(a) for a in args)
+        first, *rest = (envelope_text(a) for a in args)
         return Mail(first, tuple(rest)) if code == SMFIC_MAIL else Rcpt(first, tuple(rest))
     if code == SMFIC_HEADER:
         parts = _split_cstrings(data, "HEADER")
@@ -478,7 +478,7 @@ def decode_command(code: bytes, data: bytes) -> Command:
         return Data()
     if code == SMFIC_UNKNOWN:
         parts = _split_cstrings(data, "UNKNOWN")
-        return Unknown(_text(parts[0]) if parts else "")
+        return Unknown(envelope_text(parts[0]) if parts else "")
     if code == SMFIC_ABORT:
         return Abort()
     if code == SMFIC_QUIT:
@@ -696,7 +696,7 @@ def decode_response(code: bytes, data: bytes) -> Response:
         parts = _split_cstrings(data, "REPLYCODE")
         if len(parts) != 1:
             raise ProtocolError("REPLYCODE: expected one string")
-        line = _text(parts[0])
+        line = envelope_text(parts[0])
         number, _, text = line.partition(" ")
         if not (number.isascii() and number.isdigit() and len(number) == 3 and number[0] in "45"):
             raise ProtocolError(f"REPLYCODE: {line[:40]!r} does not start with a 4xx/5xx code")
@@ -710,6 +710,6 @@ def decode_response(code: bytes, data: bytes) -> Response:
         return ChangeHeader(*_decode_header_response(data, True, "CHGHEADER"))
     if code == SMFIR_QUARANTINE:
         parts = _split_cstrings(data, "QUARANTINE")
-        return Quarantine(_text(parts[0]) if parts else "")
+        return Quarantine(envelope_text(parts[0]) if parts else "")
     raise ProtocolError(f"unknown or unsupported response code {code!r}")
 

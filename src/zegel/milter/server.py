@@ -21,8 +21,8 @@ import os
 import socket
 import socket as _socket
 import stat
+import struct
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +40,11 @@ from zegel.milter.protocol import (
     SMFIC_BODYEOB,
     SMFIC_EOH,
     SMFIC_HEADER,
+    SMFIC_HELO,
     SMFIC_MACRO,
+    SMFIC_MAIL,
     SMFIC_OPTNEG,
+    SMFIC_RCPT,
     Abort,
     ActionFlag,
     AddHeader,
@@ -60,7 +63,6 @@ from zegel.milter.protocol import (
     MacroStage,
     Mail,
     OptNeg,
-    PacketSplitter,
     PacketTooLarge,
     ProtocolError,
     ProtocolFlag,
@@ -73,6 +75,7 @@ from zegel.milter.protocol import (
     Unknown,
     decode_command,
     encode_response,
+    envelope_text,
 )
 
 log = logging.getLogger("zegel.milter")
@@ -100,6 +103,8 @@ WANTED_MACROS: dict[MacroStage, tuple[str, ...]] = {
     MacroStage.ENVFROM: ("i", "{auth_type}", "{auth_authen}"),
     MacroStage.EOM: ("i",),
 }
+# MAIL, RCPT and HELO: handled in the session's fast path.
+_ENVELOPE_CODES = frozenset((SMFIC_MAIL, SMFIC_RCPT, SMFIC_HELO))
 # Which no-reply flag covers which command.
 _STEP_CODES: dict[type, bytes] = {
     Connect: b"C", Helo: b"H", Mail: b"M", Rcpt: b"R", Data: b"T", Header: b"L",
@@ -175,6 +180,20 @@ def _agreement(actions: ActionFlag, protocol: ProtocolFlag) -> tuple[frozenset[b
     needed = frozenset(code for code, flag in _STEP_FLAGS.items() if flag not in protocol)
     allowed = (ActionFlag.ADDHDRS in actions, ActionFlag.CHGHDRS in actions, ActionFlag.QUARANTINE in actions)
     return needed, ProtocolFlag.HDR_LEADSPC in protocol, allowed
+
+
+# Packet lengths are big-endian 32-bit (the milter framing).
+_unpack_length = struct.Struct("!I").unpack_from
+# What may queue behind a decision that waits beyond one whole packet before reading pauses.
+_HEADROOM = 64 * 1024
+
+
+def _cut_packet_error(unhandled: bytes | bytearray) -> ProtocolError:
+    """The error for a stream that ended inside a packet (``unhandled``: its first bytes)."""
+    if len(unhandled) < 4:
+        return ProtocolError("connection closed inside a packet length")
+    (length,) = _unpack_length(unhandled, 0)
+    return ProtocolError(f"connection closed inside a packet of {length} bytes")
 
 
 # Linux only: acknowledge received data at once instead of after the delayed-ACK timer.
@@ -258,9 +277,11 @@ class MilterSession(asyncio.Protocol):
         self.closing = False
         self._peer: str | None = None
         self.transport: asyncio.Transport | None = None
-        self._splitter = PacketSplitter(max_size=limits.max_packet)
+        # Bytes received but not handled yet: a packet cut by the read, or packets that
+        # arrived while a decision waits. Complete packets are handled straight from the read.
+        self._unhandled = bytearray()
+        self._reading_paused = False
         self._quickack: socket.socket | None = None
-        self._pending: deque[tuple[bytes, bytes]] = deque()
         self._deciding: asyncio.Task[None] | None = None
         self._last_read = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -336,15 +357,26 @@ class MilterSession(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         assert self._loop is not None
         self._last_read = self._loop.time()
-        try:
-            packets = self._splitter.feed(data)
-        except ProtocolError as exc:
-            self._fail(exc)
-            return
-        self._pending.extend(packets)
-        # Handled in order once a pending decision is out; else now.
-        answered = self._deciding is None and self._process()
-        if not answered and self._quickack is not None and _TCP_QUICKACK is not None:
+        unhandled = self._unhandled
+        if unhandled or self._deciding is not None:
+            unhandled += data
+            if self._deciding is not None:
+                # Packets behind a decision that waits are handled after it, in order. The MTA
+                # sends nothing while it waits for that reply; a peer that floods anyway is
+                # held (not read further) once a whole packet's worth has queued.
+                if (len(unhandled) > self.limits.max_packet + _HEADROOM and not self._reading_paused
+                        and self.transport is not None):
+                    self._reading_paused = True
+                    self.transport.pause_reading()
+                self._quick_ack()
+                return
+            data = bytes(unhandled)
+            unhandled.clear()
+        if not self._process(data):
+            self._quick_ack()
+
+    def _quick_ack(self) -> None:
+        if self._quickack is not None and _TCP_QUICKACK is not None:
             # Nothing goes back for this read (steps without replies, a packet cut by the
             # read): acknowledge now, or the MTA's next small write waits for the delayed
             # ACK (see quickack_socket). A reply carries the ACK by itself.
@@ -354,10 +386,8 @@ class MilterSession(asyncio.Protocol):
                 self._quickack = None  # closed, or not supported here: stop trying
 
     def eof_received(self) -> bool | None:
-        try:
-            self._splitter.finish()
-        except ProtocolError as exc:
-            self._fail(exc)
+        if self._deciding is None and self._unhandled:
+            self._fail(_cut_packet_error(self._unhandled))
         return None  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -369,7 +399,7 @@ class MilterSession(asyncio.Protocol):
         if self._deciding is not None:
             self._deciding.cancel()  # the MTA is gone: nobody waits for this answer
             self._deciding = None
-        self._pending.clear()
+        self._unhandled.clear()
         self._end_message()
         if self.closed is not None and not self.closed.done():
             self.closed.set_result(None)
@@ -390,55 +420,69 @@ class MilterSession(asyncio.Protocol):
             self.metrics.error("session")
             log.error("session failed", exc_info=exc, extra={"fields": {
                 "peer": self.peer, "error": f"{type(exc).__name__}: {exc}", **self._msg_fields()}})
-        self._pending.clear()
+        self._unhandled.clear()
         self.close()
 
-    def _process(self) -> bool:
-        """Handle the queued packets in order; the replies of the batch go out in one write.
+    def _process(self, data: bytes) -> bool:
+        """Frame and handle the packets in ``data`` in order; the replies of the batch go out
+        in one write. A packet cut at the end waits in ``_unhandled`` for the next read.
 
-        Stops at end of message (its decision runs as a task that resumes here) and at QUIT.
-        Returns whether the MTA gets an answer without waiting for more data (a reply was
-        written, a decision started, or the session ends).
+        Stops at end of message when its decision has to wait (a task that resumes here with
+        the rest) and at QUIT. Returns whether the MTA gets an answer without waiting for
+        more data (a reply was written, a decision started, or the session ends).
         """
         transport = self.transport
         if transport is None or transport.is_closing():
             return True
         out: list[bytes] = []
-        pending = self._pending
         reply_needed = self._reply_needed
+        max_packet = self.limits.max_packet
         answered = False
+        start = 0
+        end = len(data)
         try:
-            while pending:
-                code, data = pending.popleft()
+            while end - start >= 4:
+                # The framing of read_packet: a length, then that many bytes (code and data).
+                (length,) = _unpack_length(data, start)
+                if length == 0 or length > max_packet:
+                    raise (ProtocolError("packet of length 0 (no command code)") if length == 0 else
+                           PacketTooLarge(f"packet of {length} bytes exceeds the limit of {max_packet}"))
+                if end - start - 4 < length:
+                    break
+                code = data[start + 4:start + 5]
+                packet = data[start + 5:start + 4 + length]
+                start += 4 + length
                 # The packets of every message without a command object each: the same checks
                 # as decode_command and handle_now, a fraction of the cost. A message is
                 # mostly header fields, each with a macro packet before it from Postfix.
+                if code == SMFIC_MACRO:
+                    self._store_macros(packet)
+                    continue
                 if code == SMFIC_HEADER:
-                    name, separator, rest = data.partition(b"\0")
+                    name, separator, rest = packet.partition(b"\0")
                     if not separator or not name or rest[-1:] != b"\0" or b"\0" in rest[:-1]:
                         raise ProtocolError("HEADER: expected a name and a value")
                     (self.txn or self._transaction()).buffer.add_header(name, rest[:-1])
                     if code in reply_needed:
                         out.append(_CONTINUE)
                     continue
-                if code == SMFIC_MACRO:
-                    self._store_macros(data)
-                    continue
                 if code == SMFIC_BODY:
                     buffer = (self.txn or self._transaction()).buffer
-                    buffer.add_body(data)
+                    buffer.add_body(packet)
                     if code in reply_needed:
                         out.append(_SKIP if buffer.oversized and ProtocolFlag.SKIP in self.protocol else _CONTINUE)
                     continue
                 if code == SMFIC_BODYEOB:
                     txn = self.txn or self._transaction()
-                    txn.buffer.add_body(data)
+                    txn.buffer.add_body(packet)
                     if out:  # the replies before end of message go out before its decision
                         transport.write(b"".join(out))
                         out = []
                     answered = True
                     if self._start_decision(txn):
-                        break  # it waits (DNS): the rest of the packets resume after it
+                        # It waits (DNS): the rest of the packets resume after it.
+                        self._unhandled += data[start:]
+                        return True
                     if transport.is_closing():
                         return True
                     continue
@@ -450,18 +494,31 @@ class MilterSession(asyncio.Protocol):
                     self._end_message()
                     continue
                 if code == SMFIC_OPTNEG:
-                    reply, offered, encoded = _negotiation(data)
+                    reply, offered, encoded = _negotiation(packet)
                     self._agree(reply, offered)
                     reply_needed = self._reply_needed
                     out.append(encoded)
                     continue
-                command = decode_command(code, data)
+                if code in _ENVELOPE_CODES and packet[-1:] == b"\0":
+                    # MAIL, RCPT, HELO: NUL-terminated strings, as decode_command reads them.
+                    strings = packet[:-1].split(b"\0")
+                    if code == SMFIC_RCPT:
+                        self._on_rcpt(envelope_text(strings[0]))
+                    elif code == SMFIC_MAIL:
+                        self._on_mail(envelope_text(strings[0]), tuple([envelope_text(a) for a in strings[1:]]))
+                    elif len(strings) == 1:
+                        self.helo = envelope_text(strings[0])
+                    else:
+                        raise ProtocolError("HELO: expected one string")
+                    if code in reply_needed:
+                        out.append(_CONTINUE)
+                    continue
+                command = decode_command(code, packet)
                 replies = self.handle_now(command)
                 if replies:
                     out.extend(encode_response(r) for r in replies)
                 if isinstance(command, Quit) or (
                         isinstance(command, QuitNewConnection) and self.closing):
-                    pending.clear()
                     if out:
                         transport.write(b"".join(out))
                         out = []
@@ -473,11 +530,10 @@ class MilterSession(asyncio.Protocol):
                 transport.write(b"".join(out))
             self._fail(exc)
             return True
+        if start < end:
+            self._unhandled += data[start:]
         if out:
             transport.write(b"".join(out))
-        if self._deciding is None and self._splitter.error is not None:
-            self._fail(self._splitter.error)
-            return True
         return answered or bool(out)
 
     def _start_decision(self, txn: _Transaction) -> bool:
@@ -513,8 +569,14 @@ class MilterSession(asyncio.Protocol):
         if self._deciding is None:
             return  # decided without waiting: _process goes on with the packets after it
         self._deciding = None
-        if self._pending or self._splitter.error is not None:
-            self._process()
+        if self._unhandled:
+            data = bytes(self._unhandled)
+            self._unhandled.clear()
+            if self._reading_paused and self.transport is not None:
+                self._reading_paused = False
+                self.transport.resume_reading()
+            if not self._process(data):
+                self._quick_ack()
 
     def _store_macros(self, data: bytes) -> None:
         # The checks decode_command makes (so a malformed packet still ends the session
@@ -579,15 +641,10 @@ class MilterSession(asyncio.Protocol):
                 self.helo = command.name
                 return self._reply(command)
             case Mail():
-                # The MAIL macros arrived just before this command: they belong to the new message.
-                mail_macros = self._macro_packets.get(b"M")
-                self._end_message()
-                if mail_macros is not None:
-                    self._macro_packets[b"M"] = mail_macros
-                self._begin_message(command)
+                self._on_mail(command.sender, command.args)
                 return self._reply(command)
             case Rcpt():
-                self._transaction().envelope.recipients.append(strip_brackets(command.recipient))
+                self._on_rcpt(command.recipient)
                 return self._reply(command)
             case Header():
                 self._transaction().buffer.add_header(command.name, command.value)
@@ -612,6 +669,17 @@ class MilterSession(asyncio.Protocol):
                 return self._reply(command)
         raise ProtocolError(f"unexpected command {type(command).__name__}")
 
+    def _on_mail(self, sender: str, args: tuple[str, ...]) -> None:
+        # The MAIL macros arrived just before this command: they belong to the new message.
+        mail_macros = self._macro_packets.get(b"M")
+        self._end_message()
+        if mail_macros is not None:
+            self._macro_packets[b"M"] = mail_macros
+        self._begin_message(sender, args)
+
+    def _on_rcpt(self, recipient: str) -> None:
+        (self.txn or self._transaction()).envelope.recipients.append(strip_brackets(recipient))
+
     def _negotiate(self, offer: OptNeg) -> OptNeg:
         reply = negotiate(offer)
         self._agree(reply, offer.actions)
@@ -633,18 +701,18 @@ class MilterSession(asyncio.Protocol):
         self.hostname = self.address = self.helo = ""
         self._macro_packets = {code: data for code, data in self._macro_packets.items() if code == b"C"}
 
-    def _begin_message(self, mail: Mail) -> None:
+    def _begin_message(self, sender: str, args: tuple[str, ...] = ()) -> None:
         buffer = MessageBuffer(
             memory_limit=self.limits.memory_limit, max_size=self.limits.max_message_size,
             spool_dir=self.limits.spool_dir, leading_space_kept=self._leading_space)
-        envelope = Envelope(mail_from=strip_brackets(mail.sender), mail_args=mail.args)
+        envelope = Envelope(mail_from=strip_brackets(sender), mail_args=args)
         self.txn = _Transaction(new_message_id(), envelope, buffer)
         self.metrics.messages_in_flight += 1
 
     def _transaction(self) -> _Transaction:
         if self.txn is None:
             # A step the MTA skipped (or a message without MAIL): collect anyway, null sender.
-            self._begin_message(Mail("<>"))
+            self._begin_message("<>")
         assert self.txn is not None
         return self.txn
 
