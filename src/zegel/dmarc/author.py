@@ -330,9 +330,26 @@ def address_domain(address: str) -> tuple[str | None, str | None]:
     return domain, None
 
 
+# A From value up to this size is memoized with what it yields (the usual single From field).
+MEMO_FROM_BYTES = 1024
+
+
 def author_domains(message: bytes) -> AuthorDomains:
     """Extract the RFC5322.From domain(s) of a raw message (linear time, never raises)."""
     fields = header_fields(header_block(message), b"from")
+    if len(fields) == 1 and len(fields[0]) <= MEMO_FROM_BYTES:
+        return _single_from(fields[0])
+    return _from_fields(fields)
+
+
+# Pure (the raw value in, an immutable AuthorDomains out), and a receiver sees the same few From
+# values over and over: memoized, bounded in entries and in key size.
+@functools.lru_cache(maxsize=4096)
+def _single_from(raw: bytes) -> AuthorDomains:
+    return _from_fields([raw])
+
+
+def _from_fields(fields: list[bytes]) -> AuthorDomains:
     problems: list[str] = []
     if not fields:
         return AuthorDomains((), (), 0, ("no From header field",))

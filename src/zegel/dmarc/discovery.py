@@ -248,6 +248,24 @@ async def discover_policy(
 
 
 def _own_record_outcome(name: str, mode: Mode, own: DmarcLookup) -> PolicyDiscovery | None:
+    # A published record's lookup is one object per answer (_classify is memoized): its outcome
+    # is a pure function of it, kept beside it (the lookup itself is the check, by identity).
+    key = (name, mode)
+    memo = _OWN_OUTCOMES.get(key)
+    if memo is not None and memo[0] is own:
+        return memo[1]
+    outcome = _own_record_outcome_of(name, mode, own)
+    if own.status == "record" and type(name) is str and len(name) <= 253:
+        if len(_OWN_OUTCOMES) >= 4096:
+            _OWN_OUTCOMES.clear()
+        _OWN_OUTCOMES[key] = (own, outcome)
+    return outcome
+
+
+_OWN_OUTCOMES: dict[tuple[str, str], tuple[DmarcLookup, PolicyDiscovery | None]] = {}
+
+
+def _own_record_outcome_of(name: str, mode: Mode, own: DmarcLookup) -> PolicyDiscovery | None:
     if own.status == "tempfail":
         return PolicyDiscovery(name, mode, "temperror", lookups=(own,),
                                reason=f"DNS failure at _dmarc.{name}: {own.error}")
