@@ -181,12 +181,21 @@ async def _evaluate(
     spf_domain = None
     if spf is not None and _passing(spf.result) and spf.domain:
         spf_domain = _identifier(spf.domain)
-    dkim_domains = list(dict.fromkeys(_identifier(sig.domain) for sig in dkim if _passing(sig.result) and sig.domain))
+    # Plain loops, not comprehensions: one signature is the usual case, and a comprehension's
+    # own call costs more than its one step.
+    passed: dict[str, None] = {}  # insertion-ordered set
+    for sig in dkim:
+        if _passing(sig.result) and sig.domain:
+            passed[_identifier(sig.domain)] = None
+    dkim_domains = list(passed)
     org_cache: dict[str, OrgDomain] = {}
     # The Tree Walks relaxed alignment may need do not depend on the policy record: run them
     # beside policy discovery (they share most names, which the resolver coalesces and caches).
-    walk_for = [d for d in dict.fromkeys([spf_domain or "", *dkim_domains]) if d and d != author
-                and shares_top_label(d, author)] if mode == "rfc9989" else []
+    walk_for: list[str] = []
+    if mode == "rfc9989":
+        for d in dict.fromkeys([spf_domain or "", *dkim_domains]):
+            if d and d != author and shares_top_label(d, author):
+                walk_for.append(d)
     if walk_for:
         discovery, orgs = await aio.gather(
             discover_policy(author, resolver, mode=mode, psl=psl),
@@ -211,15 +220,17 @@ async def _evaluate(
             "and no valid rua"))
 
     identifiers = [(spf_domain, record.aspf)] if spf_domain else []
-    identifiers.extend((d, record.adkim) for d in dkim_domains)
+    for d in dkim_domains:
+        identifiers.append((d, record.adkim))
     # The usual case (identical or unrelated names, strict mode) needs no DNS: those alignments
     # are known now, and the coroutines below are only made when one needs the Tree Walk.
-    known = [alignment_without_lookups(ident, author, amode) for ident, amode in identifiers]
+    known = []
+    for ident, amode in identifiers:
+        known.append(alignment_without_lookups(ident, author, amode))
     policy_tag: PolicyTag = "p"
-    need_existence = (
-        discovery.is_subdomain_policy and mode == "rfc9989" and record.np is not None and not record.np_invalid
-    )
-    if discovery.is_subdomain_policy:
+    subdomain_policy = discovery.is_subdomain_policy
+    need_existence = subdomain_policy and mode == "rfc9989" and record.np is not None and not record.np_invalid
+    if subdomain_policy:
         policy_tag = "sp"
     alignments: list[Alignment]
     if None not in known:
@@ -242,7 +253,11 @@ async def _evaluate(
     spf_alignment = alignments[0] if spf_domain else None
     dkim_alignments = alignments[1:] if spf_domain else alignments
     spf_aligned = bool(spf_alignment and spf_alignment.aligned)
-    aligned_dkim = tuple(a.identifier for a in dkim_alignments if a.aligned)
+    aligned: list[str] = []
+    for alignment in dkim_alignments:
+        if alignment.aligned:
+            aligned.append(alignment.identifier)
+    aligned_dkim = tuple(aligned)
     policy = record.policy_for(policy_tag, mode)
     org_domain = discovery.org_domain
     author_org = org_cache.get(author)

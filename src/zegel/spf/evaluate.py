@@ -70,7 +70,7 @@ class _Stop(Exception):
         self.term = term
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # private and never changed: not frozen, whose __init__ costs more
 class _Outcome:
     """What one record (after redirects) decided; ``record``/``domain`` give the exp= to use."""
 
@@ -277,6 +277,10 @@ class SpfChecker:
 
 class _Evaluation:
     """State of one check_host() call: counters, trace, the concurrent lookups in flight."""
+
+    __slots__ = ("address_type", "cache", "checker", "ctx", "deadline", "detail", "family", "ip_int", "ip_text",
+                 "ip_version", "lookups", "prefetch_budget", "prefetched", "resolver", "tasks", "trace",
+                 "validated", "voids", "width")
 
     def __init__(self, checker: SpfChecker, ctx: MacroContext) -> None:
         self.checker = checker
