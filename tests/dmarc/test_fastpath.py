@@ -153,3 +153,11 @@ def test_own_record_memo_follows_the_published_record(tmp_path: Path) -> None:
     assert discover("v=DMARC1; p=reject") == first
     assert discover("v=DMARC1; p=bogus; x") == run(discovery_module._discover_rfc9989(
         "example.com", Resolver(zones=[str(tmp_path / "z.zone")], offline=True)))
+
+
+@pytest.mark.parametrize("name", ["example.com", "mail.example.com", "nx.example.com", "strict.example",
+                                  "bad.example", "none.example", "EXAMPLE.com."])
+def test_discover_policy_inline_step_equals_rfc9989_discovery(name: str, resolver: Resolver) -> None:
+    normal = discovery_module.normalize_domain(name)
+    assert run(discovery_module.discover_policy(name, resolver)) == run(
+        discovery_module._discover_rfc9989(normal, resolver))

@@ -110,7 +110,10 @@ HEADERS = [b"From: a\r\n\r\nbody", b"From : a\r\n\r\n", b"From\t: a\n\n", b" Fro
            b"Fr om: a\r\n\r\n", b"Fr\x7fom: a\r\n\r\n", b"Fr\xc3\xa9m: a\r\n\r\n", b"From a\r\n\r\n", b"From:",
            b"From", b"", b"\r\n\r\nFrom: a", b"   \r\n\r\n", b"X-\x00: a\r\n\r\n", b"From: a\rb: c\r\n\r\n",
            b"~!#: a\r\n\r\n", b"From:\r\n" * (MAX_HEADER_FIELDS + 1) + b"\r\n",
-           b"From: " + b"x" * (MAX_HEADER_BYTES + 10), b"From\n: a\n\n"]
+           b"From: " + b"x" * (MAX_HEADER_BYTES + 10), b"From\n: a\n\n",
+           # around the field limit: the shortest heads with MAX_HEADER_FIELDS (+1) fields
+           b"a:" + b"\n:" * (MAX_HEADER_FIELDS - 1) + b"\n\n", b"a:" + b"\n:" * MAX_HEADER_FIELDS + b"\n\n",
+           b"a:" + b"\nb" * MAX_HEADER_FIELDS + b"\n\n", b"a:" + b"\n b" * MAX_HEADER_FIELDS + b"\n\n"]
 
 
 @pytest.mark.parametrize("data", HEADERS, ids=range(len(HEADERS)))

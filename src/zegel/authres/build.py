@@ -214,12 +214,11 @@ _PLAIN_TYPES = frozenset({str, int, type(None)})
 def _formatted(line: Any, *values: Any) -> str:
     """``line(*values)``, from its memo when every value is a plain str, int or None (whose
     equality is their text's); anything else (an enum, a duck-typed value) is formatted afresh."""
-    for value in values:
-        if type(value) not in _PLAIN_TYPES:
-            text: str = line.__wrapped__(*values)
-            return text
-    memoized: str = line(*values)
-    return memoized
+    if all(map(_PLAIN_TYPES.__contains__, map(type, values))):
+        memoized: str = line(*values)
+        return memoized
+    text: str = line.__wrapped__(*values)
+    return text
 
 
 @lru_cache(maxsize=4096)

@@ -244,7 +244,12 @@ async def discover_policy(
         return PolicyDiscovery(domain, mode, "permerror", reason=f"{domain!r} is not a valid domain name")
     if mode == "rfc7489":
         return await _discover_rfc7489(name, resolver, psl if psl is not None else load_psl())
-    return await _discover_rfc9989(name, resolver)
+    # _discover_rfc9989's first step inline (one coroutine fewer for the usual own record).
+    own = await fetch_dmarc(name, resolver)
+    outcome = _own_record_outcome(name, "rfc9989", own)
+    if outcome is not None:
+        return outcome
+    return await _walk_rfc9989(name, resolver, own)
 
 
 def _own_record_outcome(name: str, mode: Mode, own: DmarcLookup) -> PolicyDiscovery | None:
@@ -286,6 +291,10 @@ async def _discover_rfc9989(name: str, resolver: Resolver) -> PolicyDiscovery:
         # The Organizational Domain is not needed to apply the author's own record; callers that
         # want it (alignment, reports) ask organizational_domain(), which walks from the domain.
         return outcome
+    return await _walk_rfc9989(name, resolver, own)
+
+
+async def _walk_rfc9989(name: str, resolver: Resolver, own: DmarcLookup) -> PolicyDiscovery:
     # Several records at the author domain are all discarded (step 2); the walk goes on.
     names = tree_walk_names(name)
     walked, failed = await _walk(names[1:], resolver)
