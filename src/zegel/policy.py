@@ -426,8 +426,8 @@ _MAX_DECISIONS = 1024
 
 def _facts_key(spf: SpfFacts | None, dkim: Sequence[DkimFacts], dmarc: DmarcFacts | None, arc_cv: str | None,
                trusted_forwarder: str | None, faults: Sequence[str]) -> tuple[Any, ...] | None:
-    """Every fact decide() reads, or None when one is not a plain str (or None): those are
-    decided afresh, never memoized."""
+    """Every fact decide() reads, or None when one is not a plain str (or None), or they are
+    long: those are decided afresh, never memoized."""
     if type(faults) not in (list, tuple) or type(dkim) not in (list, tuple):
         return None  # iterated twice below: only a real sequence
     facts = (
@@ -435,9 +435,14 @@ def _facts_key(spf: SpfFacts | None, dkim: Sequence[DkimFacts], dmarc: DmarcFact
         *((None, None, None) if dmarc is None else (dmarc.result, dmarc.disposition, dmarc.from_domain)),
         arc_cv, trusted_forwarder, *faults, *[d.result for d in dkim],
     )
+    size = 0
     for value in facts:
-        if value is not None and type(value) is not str:
+        if type(value) is str:
+            size += len(value)
+        elif value is not None:
             return None
+    if size > 1024:
+        return None  # the table stays small whatever the facts hold
     # The flags and the fault count make the flat tuple unambiguous.
     key: tuple[Any, ...] = (spf is None, dmarc is None, len(faults), *facts)
     return key

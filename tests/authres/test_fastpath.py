@@ -149,3 +149,13 @@ def test_build_authserv_memo() -> None:
             build(bad, [])
         with pytest.raises(ValueError):
             build(bad, [])
+
+
+def test_long_values_are_formatted_afresh_not_memoized() -> None:
+    from zegel.authres.build import _dkim_head
+
+    before = _dkim_head.cache_info().currsize
+    item = Dkim("fail", "example.com", "sel", "bbbb", "@" + "i" * 5000, "rsa-sha256", "r" * 3000, 2048)
+    assert _format_item(item) == full(item)
+    assert _format_item(item) == full(item)
+    assert _dkim_head.cache_info().currsize == before

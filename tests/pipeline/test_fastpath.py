@@ -74,6 +74,9 @@ def test_decide_memo_is_per_policy_and_skips_odd_values() -> None:
     odd = R(Res.FAIL)
     assert default.decide(odd, [odd], odd) == default._decide_fresh(odd, [odd], odd)
     assert default.decide(None, (d for d in [R("fail")]), dmarc) == default._decide_fresh(None, [R("fail")], dmarc)
+    long = R("fail", disposition="reject", from_domain="x" * 2000 + ".example")
+    assert default.decide(None, [], long) == default._decide_fresh(None, [], long)
+    assert not any("x" * 2000 + ".example" in key for key in default._decisions)
     for _ in range(2):
         with pytest.raises(ValueError, match="not fault outcomes"):
             default.decide(None, [], None, faults=["bogus"])

@@ -208,17 +208,28 @@ def _format_item(item: Any) -> str:
     raise TypeError(f"cannot express {type(item).__name__} as an Authentication-Results result")
 
 
-_PLAIN_TYPES = frozenset({str, int, type(None)})
+# Values longer than this in all (a hostile i= or reason) are formatted afresh: the memos stay
+# small whatever the messages carry.
+_MEMO_CHARS = 1024
 
 
 def _formatted(line: Any, *values: Any) -> str:
     """``line(*values)``, from its memo when every value is a plain str, int or None (whose
-    equality is their text's); anything else (an enum, a duck-typed value) is formatted afresh."""
-    if all(map(_PLAIN_TYPES.__contains__, map(type, values))):
-        memoized: str = line(*values)
-        return memoized
-    text: str = line.__wrapped__(*values)
-    return text
+    equality is their text's) and they are short; anything else (an enum, a duck-typed value,
+    a long text) is formatted afresh."""
+    size = 0
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            size += len(value)
+        elif kind is not int and value is not None:  # bool too: True == 1 but prints "True"
+            size = _MEMO_CHARS + 1
+            break
+    if size > _MEMO_CHARS:
+        text: str = line.__wrapped__(*values)
+        return text
+    memoized: str = line(*values)
+    return memoized
 
 
 @lru_cache(maxsize=4096)

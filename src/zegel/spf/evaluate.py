@@ -268,7 +268,8 @@ class SpfChecker:
         helo_name = helo or ""
         # local and sender_domain come from str.rpartition: str; the rest is checked before memoizing.
         memo = (type(helo_name) is str and type(self.receiver) is str
-                and (timestamp is None or type(timestamp) is int))
+                and (timestamp is None or type(timestamp) is int)
+                and len(sender) + len(helo_name) + len(self.receiver) <= 1024)  # the memo stays small
         ctx = (_macro_context if memo else MacroContext)(
             f"{local}@{sender_domain}", local, sender_domain, address, helo_name, self.receiver, timestamp)
         run = _Evaluation(self, ctx)
