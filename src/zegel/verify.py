@@ -242,7 +242,7 @@ def header_findings(message: bytes) -> tuple[str | None, str | None]:
     name = name.rstrip(b" \t")
     if not colon or not _FIELD_NAME.fullmatch(name):
         return "not an RFC 5322 message: it does not start with a header field", over_limits
-    # Each field takes at least one byte and a line feed: a shorter head cannot be over the limit.
+    # fields <= line feeds + 1 <= len(head) + 1: a shorter head cannot be over the limit.
     if over_limits is None and len(head) >= MAX_HEADER_FIELDS:
         fields = head.count(b"\n") + 1 - head.count(b"\n ") - head.count(b"\n\t")
         if fields > MAX_HEADER_FIELDS:

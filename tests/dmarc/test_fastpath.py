@@ -50,7 +50,7 @@ def full_author(message: bytes) -> Any:
     return _from_fields(header_fields(header_block(message), b"from"))
 
 
-@pytest.mark.parametrize("value", FROM_VALUES)
+@pytest.mark.parametrize("value", FROM_VALUES, ids=range(len(FROM_VALUES)))
 def test_author_domains_memo_equals_full_parse(value: bytes) -> None:
     for message in (b"From: " + value + b"\r\nTo: x@y.example\r\n\r\nbody",
                     b"From: " + value + b"\r\nFrom: b@example.org\r\n\r\n",
@@ -77,7 +77,7 @@ IDENTIFIERS = ["example.com", "EXAMPLE.com.", " example.com ", "mail.example.com
 
 
 @pytest.mark.parametrize("mode", ["r", "s", "x"])
-@pytest.mark.parametrize("identifier", IDENTIFIERS)
+@pytest.mark.parametrize("identifier", IDENTIFIERS, ids=range(len(IDENTIFIERS)))
 def test_alignment_without_lookups_equals_check_alignment(identifier: str, mode: str) -> None:
     for author in ("example.com", "Example.COM", "bücher.example", "sub.example.org"):
         known = alignment_without_lookups(identifier, author, mode)  # type: ignore[arg-type]

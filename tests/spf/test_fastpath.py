@@ -47,7 +47,7 @@ DOMAINS = ["example.com", "EXAMPLE.com.", "com", "", "[192.0.2.1]", "a..b", "-x.
            "a" * 64 + ".example", ("a" * 63 + ".") * 4 + "com", "x_y.example", "ex ample.com", "."]
 
 
-@pytest.mark.parametrize("domain", DOMAINS)
+@pytest.mark.parametrize("domain", DOMAINS, ids=range(len(DOMAINS)))
 def test_domain_problem_memo_equals_uncached(domain: str) -> None:
     assert domain_problem(domain) == _domain_problem(domain) == domain_problem(domain)
 

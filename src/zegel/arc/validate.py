@@ -94,8 +94,11 @@ def has_arc_fields(message: bytes) -> bool:
     ARC-Authentication-Results field line (a cheap test: False means cv=none)."""
     end = _header_end(message)
     # Every match of _ARC_FIELD_LINE contains "arc-" (ASCII case-insensitive, as bytes.lower()):
-    # one C-level scan rules most headers out before the regex walks them line by line.
-    return b"arc-" in message[:end].lower() and _ARC_FIELD_LINE.search(message, 0, end) is not None
+    # one C-level scan rules most headers out before the regex walks them line by line. (Not
+    # for a huge header, whose lower-cased copy would cost memory: the regex alone then.)
+    if end <= _HEADER_SCAN_LIMIT and b"arc-" not in message[:end].lower():
+        return False
+    return _ARC_FIELD_LINE.search(message, 0, end) is not None
 
 
 async def validate(
