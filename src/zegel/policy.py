@@ -23,6 +23,7 @@ matched action wins (reject > tempfail > quarantine > tag_subject > add_header >
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -299,7 +300,40 @@ class Policy:
         trusted_forwarder: str | None = None,
         faults: Sequence[str] = (),
     ) -> Action:
-        """The action for these results.
+        """The action for these results (see :meth:`_decide_fresh`). The decision is a pure
+        function of the policy and the facts it reads, so it is memoized per policy on those
+        facts when they are all plain strings (a bounded table; Actions are immutable)."""
+        key = _facts_key(spf, dkim, dmarc, arc_cv, trusted_forwarder, faults)
+        if key is None:
+            return self._decide_fresh(spf, dkim, dmarc, arc_cv=arc_cv, trusted_forwarder=trusted_forwarder,
+                                      faults=faults)
+        decisions = self._decisions
+        action = decisions.get(key)
+        if action is None:
+            action = self._decide_fresh(spf, dkim, dmarc, arc_cv=arc_cv, trusted_forwarder=trusted_forwarder,
+                                        faults=faults)
+            if len(decisions) >= _MAX_DECISIONS:
+                decisions.clear()
+            decisions[key] = action
+        return action
+
+    @functools.cached_property
+    def _decisions(self) -> dict[tuple[Any, ...], Action]:
+        # Not a dataclass field: invisible to ==, repr and replace(); cached_property writes the
+        # instance __dict__ directly, which a frozen dataclass allows.
+        return {}
+
+    def _decide_fresh(
+        self,
+        spf: SpfFacts | None,
+        dkim: Sequence[DkimFacts],
+        dmarc: DmarcFacts | None,
+        *,
+        arc_cv: str | None = None,
+        trusted_forwarder: str | None = None,
+        faults: Sequence[str] = (),
+    ) -> Action:
+        """The action for these results, computed.
 
         ``trusted_forwarder``: the caller found a validating ARC chain sealed by a listed
         forwarder whose recorded results authenticate the From domain; authentication
@@ -386,6 +420,32 @@ class Policy:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+_MAX_DECISIONS = 1024
+
+
+def _facts_key(spf: SpfFacts | None, dkim: Sequence[DkimFacts], dmarc: DmarcFacts | None, arc_cv: str | None,
+               trusted_forwarder: str | None, faults: Sequence[str]) -> tuple[Any, ...] | None:
+    """Every fact decide() reads, or None when one is not a plain str (or None), or they are
+    long: those are decided afresh, never memoized."""
+    if type(faults) not in (list, tuple) or type(dkim) not in (list, tuple):
+        return None  # iterated twice below: only a real sequence
+    facts = (
+        None if spf is None else spf.result,
+        *((None, None, None) if dmarc is None else (dmarc.result, dmarc.disposition, dmarc.from_domain)),
+        arc_cv, trusted_forwarder, *faults, *[d.result for d in dkim],
+    )
+    size = 0
+    for value in facts:
+        if type(value) is str:
+            size += len(value)
+        elif value is not None:
+            return None
+    if size > 1024:
+        return None  # the table stays small whatever the facts hold
+    # The flags and the fault count make the flat tuple unambiguous.
+    key: tuple[Any, ...] = (spf is None, dmarc is None, len(faults), *facts)
+    return key
 
 
 def _replace(action: Action, **changes: Any) -> Action:

@@ -9,12 +9,14 @@ and the local policy (:mod:`zegel.policy`) turns the results into an :class:`Act
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from zegel import aio
 from zegel.arc import validate as arc_validate
+from zegel.arc.validate import NO_ARC_FIELDS, has_arc_fields
 from zegel.authres import build
 from zegel.authres import parse as parse_authres
 from zegel.dkim import verify as dkim_verify
@@ -206,6 +208,10 @@ def _first_blank_line(data: bytes) -> int:
     return lf if lf != -1 else crlf
 
 
+# RFC 5322 section 3.6.8: a field name is one or more printable US-ASCII characters (33-126).
+_FIELD_NAME = re.compile(rb"[\x21-\x7e]+")
+
+
 def header_problem(message: bytes) -> str | None:
     """Why ``message`` has no usable header section or is beyond the limits, or None."""
     malformed, over_limits = header_findings(message)
@@ -231,11 +237,13 @@ def header_findings(message: bytes) -> tuple[str | None, str | None]:
             over_limits = f"header section larger than {MAX_HEADER_BYTES} bytes"
     if not head.strip():
         return "not an RFC 5322 message: no header section", over_limits
-    name, colon, _ = head.split(b"\n", 1)[0].partition(b":")
+    newline = head.find(b"\n")
+    name, colon, _ = (head if newline == -1 else head[:newline]).partition(b":")
     name = name.rstrip(b" \t")
-    if not colon or not name or any(c < 33 or c > 126 for c in name):
+    if not colon or not _FIELD_NAME.fullmatch(name):
         return "not an RFC 5322 message: it does not start with a header field", over_limits
-    if over_limits is None:
+    # fields <= line feeds + 1 <= len(head) + 1: a shorter head cannot be over the limit.
+    if over_limits is None and len(head) >= MAX_HEADER_FIELDS:
         fields = head.count(b"\n") + 1 - head.count(b"\n ") - head.count(b"\n\t")
         if fields > MAX_HEADER_FIELDS:
             over_limits = f"header section has {fields} fields (limit {MAX_HEADER_FIELDS})"
@@ -305,7 +313,12 @@ class Verifier:
             dmarc = await self._dmarc(message, spf, (), notes)
         else:
             # SPF, DKIM and ARC are independent: run them (and their DNS lookups) concurrently.
-            spf, dkim, arc = await aio.gather(spf_stage, self._dkim(message, notes), self._arc(message, notes))
+            if has_arc_fields(message):
+                spf, dkim, arc = await aio.gather(spf_stage, self._dkim(message, notes), self._arc(message, notes))
+            else:
+                # What the ARC stage answers for a message without ARC fields, without running it.
+                spf, dkim = await aio.gather(spf_stage, self._dkim(message, notes))
+                arc = NO_ARC_FIELDS
             dmarc = await self._dmarc(message, spf, dkim, notes)
         unknown_author = None if malformed else _author_unknown(message, dmarc)
         if unknown_author is not None:

@@ -179,55 +179,98 @@ def _line(method: str, result: str, props: Iterable[tuple[str, object]], *, reas
 
 def _format_item(item: Any) -> str:
     """``format_resinfo(to_resinfo(item))``: the same branches, formatted directly (the
-    pipeline builds one header per message; the intermediate objects were most of its cost)."""
+    pipeline builds one header per message; the intermediate objects were most of its cost).
+
+    Each branch reads the item's values, then formats them in a pure function; for plain
+    values (str, int, None) that function is memoized, so a result seen before (the same SPF,
+    DMARC or ARC outcome, the same signer) costs a cache lookup."""
     if isinstance(item, ResInfo):
         return format_resinfo(item)
     if hasattr(item, "cv"):  # zegel.arc.ArcResult
-        cv = _result(item.cv)
-        reason = getattr(item, "reason", None)
         oldest = getattr(item, "ams_oldest_pass", getattr(item, "oldest_pass", None))
-        return _line("arc", _result(cv), (("header.oldest-pass", oldest), ("smtp.remote-ip", None)),
-                     comment_text=reason if cv != "pass" and reason else None)
+        return _formatted(_arc_line, item.cv, getattr(item, "reason", None), oldest)
     if hasattr(item, "disposition"):  # zegel.dmarc.DmarcResult
         record = getattr(item, "record", None)
-        result = _result(_result(item.result))
-        header_from = getattr(item, "from_domain", None)
         p = (getattr(record, "p", None) or "none") if record is not None else None
-        sp = getattr(record, "sp", None)
-        np = getattr(record, "np", None)
-        disposition = item.disposition if record is not None else None
-        parts = [f"p={p}" if p else "", f"sp={sp}" if sp else "", f"np={np}" if np else "",
-                 f"dis={disposition}" if disposition else ""]
-        note = " ".join(part for part in parts if part)
-        return _line("dmarc", result, (
-            ("header.from", header_from),
-            ("policy.dmarc", disposition if result == "fail" else None),
-            ("policy.published-domain-policy", p)), comment_text=note or None)
+        return _formatted(_dmarc_line, item.result, getattr(item, "from_domain", None), p,
+                          getattr(record, "sp", None), getattr(record, "np", None),
+                          item.disposition if record is not None else None)
     if hasattr(item, "selector"):  # zegel.dkim.DkimResult
-        result = _result(item.result)
-        reason = getattr(item, "reason", None)
-        bits = getattr(item, "key_bits", None)
-        d = getattr(item, "domain", None)
-        s = item.selector
         b = getattr(item, "header_b", None)
-        i = getattr(item, "identity", None)
-        a = getattr(item, "algorithm", None)
-        return _line("dkim", _result(result), (
-            ("header.d", d), ("header.i", i), ("header.s", s), ("header.a", a), ("header.b", b)),
-            reason=reason if result != "pass" and reason else None,
-            comment_text=f"{bits}-bit key" if isinstance(bits, int) and bits > 0 else None)
+        head = _formatted(_dkim_head, item.result, getattr(item, "reason", None), getattr(item, "key_bits", None),
+                          getattr(item, "domain", None), getattr(item, "identity", None), item.selector,
+                          getattr(item, "algorithm", None))
+        # header.b differs per message: formatted outside the memo (it is the last property).
+        return head if b is None or b == "" else f"{head} header.b={quote_value(str(b))}"
     if hasattr(item, "result") and (hasattr(item, "identity") or hasattr(item, "mechanism")):  # SpfResult
-        result = _result(item.result)
-        identity = str(getattr(item, "identity", "mailfrom") or "mailfrom")
-        domain = getattr(item, "domain", None)
-        sender = getattr(item, "sender", None)
-        spf_note = _spf_comment(result, sender or domain, getattr(item, "ip", None), getattr(item, "reason", None))
-        if identity == "helo":
-            return _line("spf", _result(result), (("smtp.mailfrom", None), ("smtp.helo", domain)),
-                         comment_text=spf_note)
-        return _line("spf", _result(result), (("smtp.mailfrom", sender or domain), ("smtp.helo", None)),
-                     comment_text=spf_note)
+        return _formatted(_spf_line, item.result, getattr(item, "identity", "mailfrom"), getattr(item, "domain", None),
+                          getattr(item, "sender", None), getattr(item, "ip", None), getattr(item, "reason", None))
     raise TypeError(f"cannot express {type(item).__name__} as an Authentication-Results result")
+
+
+# Values longer than this in all (a hostile i= or reason) are formatted afresh: the memos stay
+# small whatever the messages carry.
+_MEMO_CHARS = 1024
+
+
+def _formatted(line: Any, *values: Any) -> str:
+    """``line(*values)``, from its memo when every value is a plain str, int or None (whose
+    equality is their text's) and they are short; anything else (an enum, a duck-typed value,
+    a long text) is formatted afresh."""
+    size = 0
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            size += len(value)
+        elif kind is not int and value is not None:  # bool too: True == 1 but prints "True"
+            size = _MEMO_CHARS + 1
+            break
+    if size > _MEMO_CHARS:
+        text: str = line.__wrapped__(*values)
+        return text
+    memoized: str = line(*values)
+    return memoized
+
+
+@lru_cache(maxsize=4096)
+def _arc_line(cv_value: Any, reason: Any, oldest: Any) -> str:
+    cv = _result(cv_value)
+    return _line("arc", _result(cv), (("header.oldest-pass", oldest), ("smtp.remote-ip", None)),
+                 comment_text=reason if cv != "pass" and reason else None)
+
+
+@lru_cache(maxsize=4096)
+def _dmarc_line(result_value: Any, header_from: Any, p: Any, sp: Any, np: Any, disposition: Any) -> str:
+    result = _result(_result(result_value))
+    parts = [f"p={p}" if p else "", f"sp={sp}" if sp else "", f"np={np}" if np else "",
+             f"dis={disposition}" if disposition else ""]
+    note = " ".join(part for part in parts if part)
+    return _line("dmarc", result, (
+        ("header.from", header_from),
+        ("policy.dmarc", disposition if result == "fail" else None),
+        ("policy.published-domain-policy", p)), comment_text=note or None)
+
+
+@lru_cache(maxsize=4096)
+def _dkim_head(result_value: Any, reason: Any, bits: Any, d: Any, i: Any, s: Any, a: Any) -> str:
+    """The dkim resinfo up to (not including) header.b."""
+    result = _result(result_value)
+    return _line("dkim", _result(result), (
+        ("header.d", d), ("header.i", i), ("header.s", s), ("header.a", a)),
+        reason=reason if result != "pass" and reason else None,
+        comment_text=f"{bits}-bit key" if isinstance(bits, int) and bits > 0 else None)
+
+
+@lru_cache(maxsize=4096)
+def _spf_line(result_value: Any, identity_value: Any, domain: Any, sender: Any, ip: Any, reason: Any) -> str:
+    result = _result(result_value)
+    identity = str(identity_value or "mailfrom")
+    spf_note = _spf_comment(result, sender or domain, ip, reason)
+    if identity == "helo":
+        return _line("spf", _result(result), (("smtp.mailfrom", None), ("smtp.helo", domain)),
+                     comment_text=spf_note)
+    return _line("spf", _result(result), (("smtp.mailfrom", sender or domain), ("smtp.helo", None)),
+                 comment_text=spf_note)
 
 
 def format_resinfo(info: ResInfo) -> str:
@@ -247,11 +290,16 @@ def _authserv(authserv_id: str) -> str:
     return text if _TOKEN_RE.fullmatch(text) else quote_value(text)
 
 
+# One receiver, one authserv-id: memoized (an empty one raises, and is not memoized).
+_authserv_memo = lru_cache(maxsize=64)(_authserv)
+
+
 def build(authserv_id: str, results: Iterable[Any], *, version: int | None = None, fold: bool = False) -> str:
     """The Authentication-Results value: ``authserv-id [version]; result; result`` or
     ``authserv-id; none`` when there are no results (RFC 8601 2.2). ``fold=True`` puts each
     result on its own continuation line (CRLF TAB)."""
-    head = _authserv(authserv_id) + (f" {version}" if version is not None else "")
+    head = (_authserv_memo(authserv_id) if type(authserv_id) is str else _authserv(authserv_id)) + (
+        f" {version}" if version is not None else "")
     items = [_format_item(item) for item in results]
     if not items:
         items = ["none"]

@@ -54,6 +54,34 @@ def shares_top_label(a: str, b: str) -> bool:
     return bool(labels_of(a)) and bool(labels_of(b)) and labels_of(a)[-1] == labels_of(b)[-1]
 
 
+def alignment_without_lookups(identifier: str, author_domain: str, alignment_mode: AlignmentMode) -> Alignment | None:
+    """The Alignment :func:`check_alignment` gives when it needs no DNS (no identifier,
+    identical names, strict mode, no shared top-level label), or None when it needs the
+    Organizational Domains."""
+    if (type(identifier) is str and type(author_domain) is str and type(alignment_mode) is str
+            and len(identifier) + len(author_domain) <= 600):
+        return _known_alignment(identifier, author_domain, alignment_mode)
+    return _alignment_without_lookups(identifier, author_domain, alignment_mode)
+
+
+def _alignment_without_lookups(identifier: str, author_domain: str, alignment_mode: AlignmentMode) -> Alignment | None:
+    ident, author = _canonical(identifier), _canonical(author_domain)
+    if not ident:
+        return Alignment(identifier, author_domain, alignment_mode, False, "no domain")
+    if ident == author:
+        # Identical names are aligned in both modes; no lookups needed (RFC 9989 4.10.2 note).
+        return Alignment(ident, author, alignment_mode, True, "identical domains")
+    if alignment_mode == "s":
+        return Alignment(ident, author, "s", False, f"strict alignment: {ident} is not {author}")
+    if not shares_top_label(ident, author):
+        return Alignment(ident, author, "r", False, f"{ident} and {author} share no parent domain")
+    return None
+
+
+# Pure (three strings in, an immutable Alignment or None out): memoized, bounded.
+_known_alignment = functools.lru_cache(maxsize=4096)(_alignment_without_lookups)
+
+
 async def check_alignment(
     identifier: str,
     author_domain: str,
@@ -66,16 +94,10 @@ async def check_alignment(
 ) -> Alignment:
     """Check one authenticated identifier (SPF MAIL FROM domain or DKIM d=) against the author
     domain. ``org_cache`` (domain -> OrgDomain) lets one evaluation share its tree walks."""
+    known = alignment_without_lookups(identifier, author_domain, alignment_mode)
+    if known is not None:
+        return known
     ident, author = _canonical(identifier), _canonical(author_domain)
-    if not ident:
-        return Alignment(identifier, author_domain, alignment_mode, False, "no domain")
-    if ident == author:
-        # Identical names are aligned in both modes; no lookups needed (RFC 9989 4.10.2 note).
-        return Alignment(ident, author, alignment_mode, True, "identical domains")
-    if alignment_mode == "s":
-        return Alignment(ident, author, "s", False, f"strict alignment: {ident} is not {author}")
-    if not shares_top_label(ident, author):
-        return Alignment(ident, author, "r", False, f"{ident} and {author} share no parent domain")
     orgs = await _org_domains([ident, author], resolver, mode=mode, psl=psl, cache=org_cache)
     org_ident, org_author = orgs[ident], orgs[author]
     for org in (org_ident, org_author):

@@ -259,7 +259,9 @@ def header_block(message: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def _field_pattern(name: bytes) -> re.Pattern[bytes]:
+def _field_pattern(name: bytes) -> re.Pattern[bytes] | None:
+    if not name or any(c < 33 or c > 126 or c == 58 for c in name):
+        return None  # not a field name (RFC 5322 3.6.8): header_fields reads line by line
     # Matched at a LF (the block gets one in front), in the lower-cased block: the name,
     # optional blanks and a colon; then the value with its continuation lines, which start
     # with a space or a tab (RFC 5322 2.2, 2.2.3).
@@ -269,9 +271,9 @@ def _field_pattern(name: bytes) -> re.Pattern[bytes]:
 def header_fields(block: bytes, name: bytes) -> list[bytes]:
     """Unfolded values of every field called ``name`` (case-insensitive), in order."""
     wanted = name.lower()
-    if not wanted or any(c < 33 or c > 126 or c == 58 for c in wanted):
-        return _header_fields_by_line(block, wanted)  # not a field name (RFC 5322 3.6.8)
     pattern = _field_pattern(wanted)
+    if pattern is None:
+        return _header_fields_by_line(block, wanted)  # not a field name (RFC 5322 3.6.8)
     needle = b"\n" + wanted
     # Candidate lines are found with bytes.find (ASCII case folding, like bytes.lower); offsets
     # in ``lowered`` are one past those in ``block``.
@@ -330,9 +332,26 @@ def address_domain(address: str) -> tuple[str | None, str | None]:
     return domain, None
 
 
+# A From value up to this size is memoized with what it yields (the usual single From field).
+MEMO_FROM_BYTES = 1024
+
+
 def author_domains(message: bytes) -> AuthorDomains:
     """Extract the RFC5322.From domain(s) of a raw message (linear time, never raises)."""
     fields = header_fields(header_block(message), b"from")
+    if len(fields) == 1 and len(fields[0]) <= MEMO_FROM_BYTES:
+        return _single_from(fields[0])
+    return _from_fields(fields)
+
+
+# Pure (the raw value in, an immutable AuthorDomains out), and a receiver sees the same few From
+# values over and over: memoized, bounded in entries and in key size.
+@functools.lru_cache(maxsize=4096)
+def _single_from(raw: bytes) -> AuthorDomains:
+    return _from_fields([raw])
+
+
+def _from_fields(fields: list[bytes]) -> AuthorDomains:
     problems: list[str] = []
     if not fields:
         return AuthorDomains((), (), 0, ("no From header field",))

@@ -244,10 +244,33 @@ async def discover_policy(
         return PolicyDiscovery(domain, mode, "permerror", reason=f"{domain!r} is not a valid domain name")
     if mode == "rfc7489":
         return await _discover_rfc7489(name, resolver, psl if psl is not None else load_psl())
-    return await _discover_rfc9989(name, resolver)
+    # _discover_rfc9989's first step inline (one coroutine fewer for the usual own record).
+    own = await fetch_dmarc(name, resolver)
+    outcome = _own_record_outcome(name, "rfc9989", own)
+    if outcome is not None:
+        return outcome
+    return await _walk_rfc9989(name, resolver, own)
 
 
 def _own_record_outcome(name: str, mode: Mode, own: DmarcLookup) -> PolicyDiscovery | None:
+    # A published record's lookup is one object per answer (_classify is memoized): its outcome
+    # is a pure function of it, kept beside it (the lookup itself is the check, by identity).
+    key = (name, mode)
+    memo = _OWN_OUTCOMES.get(key)
+    if memo is not None and memo[0] is own:
+        return memo[1]
+    outcome = _own_record_outcome_of(name, mode, own)
+    if own.status == "record" and type(name) is str and len(name) <= 253:
+        if len(_OWN_OUTCOMES) >= 4096:
+            _OWN_OUTCOMES.clear()
+        _OWN_OUTCOMES[key] = (own, outcome)
+    return outcome
+
+
+_OWN_OUTCOMES: dict[tuple[str, str], tuple[DmarcLookup, PolicyDiscovery | None]] = {}
+
+
+def _own_record_outcome_of(name: str, mode: Mode, own: DmarcLookup) -> PolicyDiscovery | None:
     if own.status == "tempfail":
         return PolicyDiscovery(name, mode, "temperror", lookups=(own,),
                                reason=f"DNS failure at _dmarc.{name}: {own.error}")
@@ -268,6 +291,10 @@ async def _discover_rfc9989(name: str, resolver: Resolver) -> PolicyDiscovery:
         # The Organizational Domain is not needed to apply the author's own record; callers that
         # want it (alignment, reports) ask organizational_domain(), which walks from the domain.
         return outcome
+    return await _walk_rfc9989(name, resolver, own)
+
+
+async def _walk_rfc9989(name: str, resolver: Resolver, own: DmarcLookup) -> PolicyDiscovery:
     # Several records at the author domain are all discarded (step 2); the walk goes on.
     names = tree_walk_names(name)
     walked, failed = await _walk(names[1:], resolver)

@@ -6,12 +6,17 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from publicsuffixlist import PublicSuffixList
 
 from zegel import aio
-from zegel.dmarc.alignment import Alignment, check_alignment, shares_top_label
+from zegel.dmarc.alignment import (
+    Alignment,
+    alignment_without_lookups,
+    check_alignment,
+    shares_top_label,
+)
 from zegel.dmarc.author import AuthorDomains, author_domains
 from zegel.dmarc.discovery import (
     MODES,
@@ -123,7 +128,7 @@ def _identifier(domain: str) -> str:
 
 
 def _passing(value: str | None) -> bool:
-    return str(value or "").strip().lower() == "pass"
+    return (type(value) is str and value == "pass") or str(value or "").strip().lower() == "pass"
 
 
 async def evaluate(
@@ -176,12 +181,21 @@ async def _evaluate(
     spf_domain = None
     if spf is not None and _passing(spf.result) and spf.domain:
         spf_domain = _identifier(spf.domain)
-    dkim_domains = list(dict.fromkeys(_identifier(sig.domain) for sig in dkim if _passing(sig.result) and sig.domain))
+    # Plain loops, not comprehensions: one signature is the usual case, and a comprehension's
+    # own call costs more than its one step.
+    passed: dict[str, None] = {}  # insertion-ordered set
+    for sig in dkim:
+        if _passing(sig.result) and sig.domain:
+            passed[_identifier(sig.domain)] = None
+    dkim_domains = list(passed)
     org_cache: dict[str, OrgDomain] = {}
     # The Tree Walks relaxed alignment may need do not depend on the policy record: run them
     # beside policy discovery (they share most names, which the resolver coalesces and caches).
-    walk_for = [d for d in dict.fromkeys([spf_domain or "", *dkim_domains]) if d and d != author
-                and shares_top_label(d, author)] if mode == "rfc9989" else []
+    walk_for: list[str] = []
+    if mode == "rfc9989":
+        for d in dict.fromkeys([spf_domain or "", *dkim_domains]):
+            if d and d != author and shares_top_label(d, author):
+                walk_for.append(d)
     if walk_for:
         discovery, orgs = await aio.gather(
             discover_policy(author, resolver, mode=mode, psl=psl),
@@ -205,23 +219,31 @@ async def _evaluate(
             f"DMARC record at _dmarc.{discovery.policy_domain} has an invalid or missing policy "
             "and no valid rua"))
 
-    checks = [
-        *([check_alignment(spf_domain, author, record.aspf, resolver, mode=mode, psl=psl, org_cache=org_cache)]
-          if spf_domain else []),
-        *(check_alignment(d, author, record.adkim, resolver, mode=mode, psl=psl, org_cache=org_cache)
-          for d in dkim_domains),
-    ]
+    identifiers = [(spf_domain, record.aspf)] if spf_domain else []
+    for d in dkim_domains:
+        identifiers.append((d, record.adkim))
+    # The usual case (identical or unrelated names, strict mode) needs no DNS: those alignments
+    # are known now, and the coroutines below are only made when one needs the Tree Walk.
+    known = []
+    for ident, amode in identifiers:
+        known.append(alignment_without_lookups(ident, author, amode))
     policy_tag: PolicyTag = "p"
-    need_existence = (
-        discovery.is_subdomain_policy and mode == "rfc9989" and record.np is not None and not record.np_invalid
-    )
-    if discovery.is_subdomain_policy:
+    subdomain_policy = discovery.is_subdomain_policy
+    need_existence = subdomain_policy and mode == "rfc9989" and record.np is not None and not record.np_invalid
+    if subdomain_policy:
         policy_tag = "sp"
-    if need_existence:
-        alignments_done, exists = await aio.gather(aio.gather(*checks), domain_exists(author, resolver))
+    alignments: list[Alignment]
+    if None not in known:
+        alignments = cast("list[Alignment]", known)  # no None in it
+        exists = await domain_exists(author, resolver) if need_existence else None
     else:
-        alignments_done, exists = await aio.gather(*checks), None
-    alignments: list[Alignment] = list(alignments_done)
+        checks = [check_alignment(ident, author, amode, resolver, mode=mode, psl=psl, org_cache=org_cache)
+                  for ident, amode in identifiers]
+        if need_existence:
+            alignments_done, exists = await aio.gather(aio.gather(*checks), domain_exists(author, resolver))
+        else:
+            alignments_done, exists = await aio.gather(*checks), None
+        alignments = list(alignments_done)
     existence_note = ""
     if need_existence:
         if exists is False:
@@ -231,29 +253,34 @@ async def _evaluate(
     spf_alignment = alignments[0] if spf_domain else None
     dkim_alignments = alignments[1:] if spf_domain else alignments
     spf_aligned = bool(spf_alignment and spf_alignment.aligned)
-    aligned_dkim = tuple(a.identifier for a in dkim_alignments if a.aligned)
+    aligned: list[str] = []
+    for alignment in dkim_alignments:
+        if alignment.aligned:
+            aligned.append(alignment.identifier)
+    aligned_dkim = tuple(aligned)
     policy = record.policy_for(policy_tag, mode)
     org_domain = discovery.org_domain
     author_org = org_cache.get(author)
     if org_domain is None and author_org is not None and author_org.status == "ok":
         org_domain = author_org.org_domain  # known from an alignment walk
 
-    def outcome(result: DmarcResultName, reason: str, disposition: Policy = "none", testing: bool = False,
-                sampled: bool | None = None) -> DmarcResult:
-        return DmarcResult(result, author, policy, disposition, discovery.policy_domain, org_domain, record,
-                           policy_tag, spf_aligned, bool(aligned_dkim), spf_domain, aligned_dkim,
-                           tuple(alignments), mode, testing, sampled, reason, discovery, found)
-
+    # One result built in one place (no closure: its cells would slow every name above).
+    disposition: Policy = "none"
+    testing, sampled = False, None
     if spf_aligned or aligned_dkim:
-        which = " and ".join(filter(None, ["SPF" if spf_aligned else "", "DKIM" if aligned_dkim else ""]))
-        return outcome("pass", f"aligned {which} pass" + existence_note)
-    unknown = [a for a in alignments if a.aligned is None]
-    if unknown:
-        return outcome("temperror", f"alignment undetermined: {unknown[0].reason}")
-
-    disposition, testing, sampled, note = _disposition(policy, record, mode, draw)
-    return outcome("fail", _fail_reason(author, spf_domain, dkim_domains, alignments) + note + existence_note,
-                   disposition, testing, sampled)
+        which = "SPF and DKIM" if spf_aligned and aligned_dkim else ("SPF" if spf_aligned else "DKIM")
+        result, reason = "pass", f"aligned {which} pass" + existence_note
+    else:
+        unknown = next((a for a in alignments if a.aligned is None), None)
+        if unknown is not None:
+            result, reason = "temperror", f"alignment undetermined: {unknown.reason}"
+        else:
+            disposition, testing, sampled, note = _disposition(policy, record, mode, draw)
+            result = "fail"
+            reason = _fail_reason(author, spf_domain, dkim_domains, alignments) + note + existence_note
+    return DmarcResult(result, author, policy, disposition, discovery.policy_domain, org_domain, record,
+                       policy_tag, spf_aligned, bool(aligned_dkim), spf_domain, aligned_dkim,
+                       tuple(alignments), mode, testing, sampled, reason, discovery, found)
 
 
 def _disposition(policy: Policy, record: DmarcRecord, mode: Mode, draw: float | None) -> tuple[Policy, bool, bool | None, str]:

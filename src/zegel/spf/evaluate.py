@@ -70,7 +70,7 @@ class _Stop(Exception):
         self.term = term
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # private and never changed: not frozen, whose __init__ costs more
 class _Outcome:
     """What one record (after redirects) decided; ``record``/``domain`` give the exp= to use."""
 
@@ -103,6 +103,16 @@ _parse_memoized = functools.lru_cache(maxsize=4096)(parse_record)
 
 def parse_ip(ip: str | IpAddress) -> IpAddress:
     """The client address; IPv4-mapped IPv6 addresses count as IPv4 (RFC 7208 5)."""
+    if type(ip) is str and len(ip) <= _MEMO_IP_CHARS:
+        return _parse_ip_text(ip)
+    return _parse_ip(ip)
+
+
+# Longer than any textual address ("[IPv6:" + 45 characters + "]"): longer text is parsed afresh.
+_MEMO_IP_CHARS = 64
+
+
+def _parse_ip(ip: str | IpAddress) -> IpAddress:
     address = ip if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address) else None
     if address is None and isinstance(ip, str) and ip.isascii() and "." in ip and ":" not in ip:
         with contextlib.suppress(OSError):  # fast path for the common dotted quad
@@ -122,7 +132,32 @@ def parse_ip(ip: str | IpAddress) -> IpAddress:
     return address
 
 
+# Pure (text in, an immutable address out; a ValueError is not memoized) and a receiver sees the
+# same clients again: memoized, bounded in entries and key length.
+_parse_ip_text = functools.lru_cache(maxsize=4096)(_parse_ip)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ip_facts(address: IpAddress) -> tuple[int, int, str]:
+    """(version, integer value, text) of a client address: what every evaluation starts from."""
+    return address.version, int(address), str(address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _macro_context(sender: str, local: str, sender_domain: str, address: IpAddress, helo: str, receiver: str,
+                   timestamp: int | None) -> MacroContext:
+    # Immutable and a pure function of its fields: one per distinct check, reused.
+    return MacroContext(sender, local, sender_domain, address, helo, receiver, timestamp)
+
+
 def domain_problem(domain: str) -> str | None:
+    """Why ``domain`` cannot be checked (RFC 7208 4.3), or None. Returns the reason text."""
+    if type(domain) is str and len(domain) <= 253:
+        return _domain_problem_memo(domain)
+    return _domain_problem(domain)
+
+
+def _domain_problem(domain: str) -> str | None:
     """Why ``domain`` cannot be checked (RFC 7208 4.3), or None. Returns the reason text."""
     if not domain:
         return "empty domain"
@@ -140,6 +175,10 @@ def domain_problem(domain: str) -> str | None:
     if len(name) > 253:
         return "domain name longer than 253 characters"
     return None
+
+
+# Pure (a name in, a reason or None out), asked for the same few domains on every message.
+_domain_problem_memo = functools.lru_cache(maxsize=4096)(_domain_problem)
 
 
 class SpfChecker:
@@ -226,8 +265,13 @@ class SpfChecker:
             local, sender_domain = "", sender or domain
         if not local:
             local = "postmaster"  # RFC 7208 4.3
-        ctx = MacroContext(f"{local}@{sender_domain}", local, sender_domain, address, helo or "",
-                           self.receiver, timestamp)
+        helo_name = helo or ""
+        # local and sender_domain come from str.rpartition: str; the rest is checked before memoizing.
+        memo = (type(helo_name) is str and type(self.receiver) is str
+                and (timestamp is None or type(timestamp) is int)
+                and len(sender) + len(helo_name) + len(self.receiver) <= 1024)  # the memo stays small
+        ctx = (_macro_context if memo else MacroContext)(
+            f"{local}@{sender_domain}", local, sender_domain, address, helo_name, self.receiver, timestamp)
         run = _Evaluation(self, ctx)
         return await run.run(domain, identity, sender)
 
@@ -235,14 +279,16 @@ class SpfChecker:
 class _Evaluation:
     """State of one check_host() call: counters, trace, the concurrent lookups in flight."""
 
+    __slots__ = ("address_type", "cache", "checker", "ctx", "deadline", "detail", "family", "ip_int", "ip_text",
+                 "ip_version", "lookups", "prefetch_budget", "prefetched", "resolver", "tasks", "trace",
+                 "validated", "voids", "width")
+
     def __init__(self, checker: SpfChecker, ctx: MacroContext) -> None:
         self.checker = checker
         self.resolver = checker.resolver
         self.cache = checker.resolver.cache
         self.ctx = ctx
-        self.ip_version = ctx.ip.version
-        self.ip_int = int(ctx.ip)
-        self.ip_text = str(ctx.ip)
+        self.ip_version, self.ip_int, self.ip_text = _ip_facts(ctx.ip)
         self.deadline = 0.0  # monotonic time past which lookups stop (RFC 7208 4.6.4)
         self.family = socket.AF_INET if self.ip_version == 4 else socket.AF_INET6
         self.address_type = "A" if self.ip_version == 4 else "AAAA"
