@@ -133,11 +133,18 @@ def _check_copied_headers(value: str) -> None:
 _domain_name = functools.lru_cache(maxsize=4096)(domain_name)
 
 
-def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature:
-    """Check a DKIM-Signature's tags (RFC 6376 sections 3.5 and 6.1.1). Raises SignatureError."""
-    for required in ("v", "a", "b", "bh", "d", "h", "s"):
-        if required not in tags:
-            raise SignatureError(f"required tag {required}= is missing")
+_REQUIRED_TAGS = ("v", "a", "b", "bh", "d", "h", "s")
+_REQUIRED_SET = frozenset(_REQUIRED_TAGS)
+# Tags whose checks depend on nothing else and repeat across a signer's messages.
+_STABLE_TAGS = ("v", "a", "c", "d", "s", "h", "q", "i")
+# The memo below holds the stable tag values only of fields up to this size (bounded memory).
+_MEMO_FIELD_BYTES = 4096
+
+_Algorithm = tuple[str, str, str]  # algorithm, key type, hash name
+_Names = tuple[str, str, str, str, tuple[str, ...], str]  # c= pair, domain, selector, h=, identity
+
+
+def _check_algorithm(tags: dict[str, str]) -> _Algorithm:
     if tags["v"] != "1":
         raise SignatureError(f"unsupported version v={tags['v'][:20]}")
     algorithm = tags["a"].lower()
@@ -147,6 +154,10 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
     if algorithm not in SIGNING_ALGORITHMS:
         raise SignatureError(f"unknown algorithm a={tags['a'][:30]}")
     key_type, hash_name = SIGNING_ALGORITHMS[algorithm]
+    return algorithm, key_type, hash_name
+
+
+def _decode_signature_values(tags: dict[str, str]) -> tuple[bytes, bytes]:
     try:
         signature = decode_base64(tags["b"])
     except TagListError as exc:
@@ -157,6 +168,10 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
         declared_body_hash = decode_base64(tags["bh"])
     except TagListError as exc:
         raise SignatureError(f"bh= {exc}") from None
+    return signature, declared_body_hash
+
+
+def _check_names(tags: dict[str, str]) -> _Names:
     canon = tags.get("c", "simple/simple").lower()
     header_canon, _, body_canon = canon.partition("/")
     body_canon = body_canon or "simple"  # RFC 6376 3.5: c=relaxed means relaxed/simple
@@ -201,6 +216,39 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
         if identity_domain != domain and not identity_domain.endswith("." + domain):
             raise SignatureError(f"i= domain {identity_domain} is not within d={domain}")
         identity = f"{local}@{identity_domain}"
+    return header_canon, body_canon, domain, selector, signed, identity
+
+
+@functools.lru_cache(maxsize=256)
+def _stable_checks(values: tuple[str | None, ...]) -> tuple[_Algorithm, _Names] | None:
+    """The checks of the _STABLE_TAGS (pure, memoized): their outcome, or None when one fails
+    (the caller then runs all checks in order, for the first failure's reason)."""
+    tags = {name: value for name, value in zip(_STABLE_TAGS, values, strict=True) if value is not None}
+    try:
+        return _check_algorithm(tags), _check_names(tags)
+    except SignatureError:
+        return None
+
+
+def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature:
+    """Check a DKIM-Signature's tags (RFC 6376 sections 3.5 and 6.1.1). Raises SignatureError."""
+    if not tags.keys() >= _REQUIRED_SET:
+        for required in _REQUIRED_TAGS:
+            if required not in tags:
+                raise SignatureError(f"required tag {required}= is missing")
+    stable = None
+    if len(field.raw) <= _MEMO_FIELD_BYTES:
+        get = tags.get
+        stable = _stable_checks((tags["v"], tags["a"], get("c"), tags["d"], tags["s"], tags["h"], get("q"), get("i")))
+    if stable is None:  # the checks in order: v=, a=, b=, bh=, then c= to i=
+        algorithm_info = _check_algorithm(tags)
+        signature, declared_body_hash = _decode_signature_values(tags)
+        names = _check_names(tags)
+    else:  # v= to i= pass: the first failure, if any, is in b= or bh= or after
+        algorithm_info, names = stable
+        signature, declared_body_hash = _decode_signature_values(tags)
+    algorithm, key_type, hash_name = algorithm_info
+    header_canon, body_canon, domain, selector, signed, identity = names
     if "z" in tags:
         _check_copied_headers(tags["z"])
     body_length = _number(tags, "l", 76)
