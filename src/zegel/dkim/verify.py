@@ -333,7 +333,7 @@ class DkimVerifier:
             if _SIGNATURE_LINE.search(message, 0, 1 << 22):  # look in the first 4 MiB only
                 return [DkimResult("permerror", reason=f"malformed message: {exc}")]
             return [DkimResult("none", reason=f"no DKIM-Signature (and malformed message: {exc})")]
-        fields = parsed.fields_named("dkim-signature")
+        fields = [field for field in parsed.headers if field.name == "dkim-signature"]
         if not fields:
             return [DkimResult("none", reason="message is not signed (no DKIM-Signature field)")]
         evaluated = fields[: self.max_signatures]
@@ -406,19 +406,14 @@ class DkimVerifier:
                 return self._result(signature, "permerror", f"signature dated in the future (t={_utc(signature.timestamp)})")
         return signature
 
-    def _result(self, sig: ParsedSignature, result: str, reason: str, **extra: object) -> DkimResult:
+    def _result(
+        self, sig: ParsedSignature, result: str, reason: str, *, testing: bool = False, key_bits: int = 0,
+        body_total: int | None = None,
+    ) -> DkimResult:
         return DkimResult(
-            result,
-            domain=sig.domain,
-            selector=sig.selector,
-            algorithm=sig.algorithm,
-            reason=reason,
-            header_b=sig.header_b,
-            identity=sig.identity,
-            canonicalization=f"{sig.header_canon}/{sig.body_canon}",
-            body_length=sig.body_length,
-            signed_headers=sig.signed_headers,
-            **extra,  # type: ignore[arg-type]
+            result, sig.domain, sig.selector, sig.algorithm, reason, sig.header_b, sig.identity,
+            f"{sig.header_canon}/{sig.body_canon}", sig.body_length, body_total, testing, key_bits,
+            sig.signed_headers,
         )
 
     def _check(
@@ -431,7 +426,7 @@ class DkimVerifier:
         if lookup.status != "ok" or lookup.record is None:
             return self._result(sig, lookup.status if lookup.status != "ok" else "permerror", lookup.reason)
         key = lookup.record
-        extra: dict[str, object] = {"testing": key.testing, "key_bits": key.key_bits}
+        testing_flag, key_bits = key.testing, key.key_bits
         # RFC 6376 section 6.1.2 and RFC 8301 section 3.2: the key must suit this signature.
         problem = ""
         if key.revoked or key.public_key is None:
@@ -447,13 +442,12 @@ class DkimVerifier:
         if not problem and key.key_type == "rsa" and key.key_bits < self.min_rsa_bits:
             # RFC 8301 3.2: such a signature is never valid. The key itself is well-formed, so
             # this is a verification failure (as issue #3 puts it), not a broken-record permerror.
-            return self._result(
-                sig, "fail", f"RSA key of {key.key_bits} bits is under {self.min_rsa_bits} (RFC 8301 section 3.2)",
-                **extra)
+            reason = f"RSA key of {key.key_bits} bits is under {self.min_rsa_bits} (RFC 8301 section 3.2)"
+            return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits)
         if problem:
-            return self._result(sig, "permerror", problem, **extra)
+            return self._result(sig, "permerror", problem, testing=testing_flag, key_bits=key_bits)
         assert key.public_key is not None
-        testing = " (key in testing mode, t=y)" if key.testing else ""
+        testing = " (key in testing mode, t=y)" if testing_flag else ""
         cache_key = (sig.body_canon, sig.hash_name, sig.body_length)
         computed = body_hashes.get(cache_key)
         if computed is None:
@@ -462,27 +456,30 @@ class DkimVerifier:
                 unix_newlines=message.unix_newlines,
             )
             body_hashes[cache_key] = computed
-        extra["body_total"] = computed.length
-        if sig.body_length is not None and sig.body_length > computed.length:
-            return self._result(
-                sig, "fail", f"l={sig.body_length} is longer than the body ({computed.length} octets){testing}", **extra
-            )
+        total = computed.length
+        if sig.body_length is not None and sig.body_length > total:
+            reason = f"l={sig.body_length} is longer than the body ({total} octets){testing}"
+            return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits, body_total=total)
         if not hmac.compare_digest(computed.digest, sig.body_hash):
-            return self._result(sig, "fail", f"body hash mismatch: the body changed after signing{testing}", **extra)
+            reason = f"body hash mismatch: the body changed after signing{testing}"
+            return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits, body_total=total)
         data = headers_hash_input(message.headers, sig.signed_headers, sig.header_canon) + signature_field_input(
             sig.field.raw, sig.header_canon
         )
         if not check_signature(key.public_key, sig.algorithm, data, sig.signature):
-            return self._result(
-                sig, "fail", f"signature mismatch: signed header fields changed or wrong key{testing}", **extra
-            )
-        if sig.body_length is not None and sig.body_length < computed.length:
-            partial = f"l={sig.body_length} signs only {sig.body_length} of {computed.length} body octets"
+            reason = f"signature mismatch: signed header fields changed or wrong key{testing}"
+            return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits, body_total=total)
+        result = "pass"
+        if sig.body_length is not None and sig.body_length < total:
+            partial = f"l={sig.body_length} signs only {sig.body_length} of {total} body octets"
             if self.fail_partial_body:
-                return self._result(sig, "policy", f"{partial}; partial-body signatures refused{testing}", **extra)
-            return self._result(sig, "pass", f"verified; {partial}{testing}", **extra)
-        note = "" if message.has_separator else " (message has no header/body separator: empty body)"
-        return self._result(sig, "pass", f"verified{note}{testing}", **extra)
+                result, reason = "policy", f"{partial}; partial-body signatures refused{testing}"
+            else:
+                reason = f"verified; {partial}{testing}"
+        else:
+            note = "" if message.has_separator else " (message has no header/body separator: empty body)"
+            reason = f"verified{note}{testing}"
+        return self._result(sig, result, reason, testing=testing_flag, key_bits=key_bits, body_total=total)
 
 
 async def verify(
