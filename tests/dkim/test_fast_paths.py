@@ -335,3 +335,23 @@ def test_parse_signature_memo_equals_plain(variant: dict[str, str], missing: str
     memoized = [run(), run()]  # a miss, then a hit
     monkeypatch.setattr(dkim_verify, "_MEMO_FIELD_BYTES", -1)  # the plain, in-order path
     assert memoized == [run(), run()]
+
+
+# -- check_signature: RSA key classes remembered instead of an ABC check per call -----------------
+
+def test_check_signature_key_class_memo() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    from zegel.dkim.keys import check_signature, sign_bytes
+
+    rsa_key = rsa.generate_private_key(65537, 1024)
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    data = b"header hash input"
+    rsa_sig = sign_bytes(rsa_key, "rsa-sha256", data)
+    ed_sig = sign_bytes(ed_key, "ed25519-sha256", data)
+    for _ in range(2):  # the first round fills the memo, the second uses it
+        assert check_signature(rsa_key.public_key(), "rsa-sha256", data, rsa_sig)
+        assert not check_signature(rsa_key.public_key(), "rsa-sha256", data + b"x", rsa_sig)
+        assert not check_signature(ed_key.public_key(), "rsa-sha256", data, rsa_sig)
+        assert not check_signature(rsa_key.public_key(), "ed25519-sha256", data, ed_sig)
+        assert check_signature(ed_key.public_key(), "ed25519-sha256", data, ed_sig)
