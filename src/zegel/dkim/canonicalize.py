@@ -67,7 +67,6 @@ _FIELD = re.compile(rb"(?m)^(([\x21-\x39\x3b-\x7e]+)[ \t]*:[^\n]*\n(?:[ \t][^\n]
 # RFC 5322 3.6.8: field-name = 1*ftext (printable US-ASCII except ":"); obsolete syntax
 # (RFC 5322 4.5.8) allows WSP between the name and the colon.
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
-_WSP_RUN = re.compile(rb"[ \t]+")
 _TAB_TO_SPACE = bytes.maketrans(b"\t", b" ")
 
 
