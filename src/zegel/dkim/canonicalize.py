@@ -245,6 +245,9 @@ def _relaxed_fields(fields: Sequence[HeaderField]) -> bytes:
     # After unfolding each field is one line: "Name[ ]:[ ]value".
     for field, line in zip(fields, block.split(b"\r\n"), strict=False):
         size = len(field.name)
+        if line[size : size + 2] == b": ":  # the usual "Name: value"
+            out.append(line[:size].lower() + b":" + line[size + 2 :])
+            continue
         rest = line[size + 1 :] if line[size : size + 1] == b":" else line[size + 2 :]  # past "[ ]:"
         out.append(line[:size].lower() + b":" + (rest[1:] if rest[:1] == b" " else rest))
     out.append(b"")
