@@ -322,3 +322,20 @@ def test_fifty_megabyte_body_bounded_memory(signing_keys: SigningKeys, key_dns: 
         tracemalloc.stop()
     assert result.result == "pass"
     assert peak < 16 * 1024 * 1024  # a few chunks, not copies of the 50 MB body
+
+
+def test_result_fields_by_name(signing_keys: SigningKeys, key_dns: KeyDns) -> None:
+    """Every DkimResult field holds what its name says (results are built positionally)."""
+    resolver, _ = key_dns()
+    message = signed(signing_keys, "rsa", canonicalization=("relaxed", "simple"), identity="joe@example.com")
+    [result] = run_verify(message, resolver)
+    b_value = message.split(b"b=")[-1].split(b"\r\nFrom:")[0].replace(b"\r\n", b"").replace(b" ", b"")
+    assert result == DkimResult(
+        result="pass", domain=DOMAIN, selector="rsa", algorithm="rsa-sha256", reason="verified",
+        header_b=b_value[:8].decode(), identity="joe@example.com", canonicalization="relaxed/simple",
+        body_length=None, body_total=len(MESSAGE.split(b"\r\n\r\n", 1)[1]), testing=False, key_bits=2048,
+        signed_headers=result.signed_headers,
+    )
+    assert "from" in result.signed_headers
+    [failed] = run_verify(message.replace(b"hungry", b"Hungry"), resolver)
+    assert (failed.result, failed.key_bits, failed.body_total, failed.testing) == ("fail", 2048, result.body_total, False)

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
-from typing import NamedTuple
+from functools import partial
+from itertools import islice, repeat
+from operator import itemgetter
+from typing import NamedTuple, cast
 
 __all__ = [
     "CANONICALIZATIONS",
@@ -65,8 +67,11 @@ _FIELD = re.compile(rb"(?m)^(([\x21-\x39\x3b-\x7e]+)[ \t]*:[^\n]*\n(?:[ \t][^\n]
 # RFC 5322 3.6.8: field-name = 1*ftext (printable US-ASCII except ":"); obsolete syntax
 # (RFC 5322 4.5.8) allows WSP between the name and the colon.
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
-_WSP_RUN = re.compile(rb"[ \t]+")
 _TAB_TO_SPACE = bytes.maketrans(b"\t", b" ")
+
+
+_first = itemgetter(0)
+_second = itemgetter(1)
 
 
 class MessageFormatError(ValueError):
@@ -80,6 +85,10 @@ class HeaderField(NamedTuple):
 
     name: str
     raw: bytes
+
+
+# HeaderField(name, raw) from a (name, raw) pair, as NamedTuple._make does, in C.
+_new_field = cast("Callable[[tuple[str, bytes]], HeaderField]", partial(tuple.__new__, HeaderField))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +145,12 @@ def parse_message(raw: bytes) -> Message:
         header_bytes, body, has_separator = raw, view[len(raw):], False
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise MessageFormatError(f"header section larger than {MAX_HEADER_BYTES >> 20} MiB")
-    if header_bytes.count(b"\n") > MAX_HEADER_LINES:
+    newlines = header_bytes.count(b"\n")
+    if newlines > MAX_HEADER_LINES:
         raise MessageFormatError(f"header section has more than {MAX_HEADER_LINES} lines")
-    converted = _to_crlf(header_bytes)
-    unix_newlines = converted is not header_bytes
-    header_bytes = converted
+    unix_newlines = False
+    if newlines and newlines != header_bytes.count(b"\r\n"):  # _to_crlf, with the count at hand
+        header_bytes, unix_newlines = _BARE_LF.sub(b"\r\n", header_bytes), True
     if not header_bytes.endswith(b"\r\n"):
         header_bytes += b"\r\n"
     skipped = False
@@ -152,7 +162,8 @@ def parse_message(raw: bytes) -> Message:
     # findall runs the field grammar in C; the fields cover the section exactly when their
     # lengths add up, otherwise a line in between is not a header field.
     pairs = _FIELD.findall(header_bytes, start)
-    if sum(len(raw) for raw, _ in pairs) != len(header_bytes) - start:
+    raws = list(map(_first, pairs))
+    if sum(map(len, raws)) != len(header_bytes) - start:
         position = start
         for match in _FIELD.finditer(header_bytes, start):
             if match.start() != position:
@@ -161,8 +172,13 @@ def parse_message(raw: bytes) -> Message:
         number = header_bytes.count(b"\r\n", start, position) + 1
         shown = header_bytes[position : position + 40].split(b"\r\n")[0]
         raise MessageFormatError(f"header line {number} is not a header field: {shown!r}")
-    fields = [HeaderField(name.decode("ascii").lower(), raw) for raw, name in pairs]
-    return Message(tuple(fields), body, has_separator, skipped, unix_newlines)
+    if not pairs:
+        return Message((), body, has_separator, skipped, unix_newlines)
+    # All names decoded and lower-cased at once (they are ASCII without LF), and the fields
+    # built without a Python call each.
+    names = b"\n".join(map(_second, pairs)).decode("ascii").lower().split("\n")
+    fields = tuple(map(_new_field, zip(names, raws, strict=True)))
+    return Message(fields, body, has_separator, skipped, unix_newlines)
 
 
 def select_headers(headers: Sequence[HeaderField], names: Sequence[str]) -> list[HeaderField | None]:
@@ -173,25 +189,24 @@ def select_headers(headers: Sequence[HeaderField], names: Sequence[str]) -> list
     (this is what makes over-signing work).
     """
     lowered = [name.lower() for name in names]
-    positions: dict[str, list[int]] = {name: [] for name in lowered}
-    for index, field in enumerate(headers):
+    positions: dict[str, list[HeaderField]] = {name: [] for name in lowered}
+    for field in headers:
         bucket = positions.get(field.name)
         if bucket is not None:
-            bucket.append(index)
-    selected: list[HeaderField | None] = []
-    for name in lowered:
-        bucket = positions[name]
-        selected.append(headers[bucket.pop()] if bucket else None)
-    return selected
+            bucket.append(field)
+    return [bucket.pop() if (bucket := positions[name]) else None for name in lowered]
 
 
 def _relaxed_field(field: bytes) -> bytes:
     # RFC 6376 3.4.2: lower-case the name, unfold, reduce WSP runs to one SP, delete WSP at
     # the end of the value and around the colon.
+    # (bytes operations: a regex substitution costs more on a long value such as b=)
     name, _, value = field.partition(b":")
-    if b"\n" in value or b"\t" in value or b"  " in value:
-        value = _WSP_RUN.sub(b" ", value.replace(b"\r\n", b""))
-    value = value.strip(b" ")
+    if b"\n" in value:
+        value = value.replace(b"\r\n", b"")
+    if b"\t" in value:
+        value = value.translate(_TAB_TO_SPACE)
+    value = _collapse_spaces(value).strip(b" ")
     return name.rstrip(b" \t").lower() + b":" + value + b"\r\n"
 
 
@@ -215,9 +230,10 @@ def headers_hash_input(headers: Sequence[HeaderField], names: Sequence[str], met
 def _relaxed_fields(fields: Sequence[HeaderField]) -> bytes:
     """RFC 6376 3.4.2 for several fields at once: unfolding and WSP rules run over the joined
     block with bytes operations; only the name and the colon are handled field by field."""
-    if not all(field.raw.endswith(b"\r\n") for field in fields):
-        return b"".join([canonicalize_header(field.raw, "relaxed") for field in fields])
-    block = b"".join([field.raw for field in fields])
+    raws = [field.raw for field in fields]
+    if not all(map(bytes.endswith, raws, repeat(b"\r\n"))):
+        return b"".join([canonicalize_header(raw, "relaxed") for raw in raws])
+    block = b"".join(raws)
     if b"\r\n " in block or b"\r\n\t" in block:  # unfold: a CRLF before WSP goes
         block = block.replace(b"\r\n ", b" ").replace(b"\r\n\t", b"\t")
     if b"\t" in block:
@@ -229,11 +245,13 @@ def _relaxed_fields(fields: Sequence[HeaderField]) -> bytes:
     # After unfolding each field is one line: "Name[ ]:[ ]value".
     for field, line in zip(fields, block.split(b"\r\n"), strict=False):
         size = len(field.name)
+        if line[size : size + 2] == b": ":  # the usual "Name: value"
+            out.append(line[:size].lower() + b":" + line[size + 2 :])
+            continue
         rest = line[size + 1 :] if line[size : size + 1] == b":" else line[size + 2 :]  # past "[ ]:"
-        if rest[:1] == b" ":
-            rest = rest[1:]
-        out.append(line[:size].lower() + b":" + rest + b"\r\n")
-    return b"".join(out)
+        out.append(line[:size].lower() + b":" + (rest[1:] if rest[:1] == b" " else rest))
+    out.append(b"")
+    return b"\r\n".join(out)
 
 
 def signature_field_input(raw_field: bytes, method: str, tag: str = "b") -> bytes:
@@ -242,14 +260,20 @@ def signature_field_input(raw_field: bytes, method: str, tag: str = "b") -> byte
     without the trailing CRLF. ARC passes the same ``b`` tag for AMS and AS."""
     field = raw_field[:-2] if raw_field.endswith(b"\r\n") else raw_field
     colon = field.find(b":")
-    head, parts = field[: colon + 1], field[colon + 1 :].split(b";")
     wanted = tag.encode("ascii")
-    for index in range(len(parts) - 1, -1, -1):  # b= is usually the last tag
-        name, equals, _ = parts[index].partition(b"=")
-        if equals and name.strip(b" \t\r\n") == wanted:
-            parts[index] = name + b"="
-            break
-    stripped = head + b";".join(parts)
+    # b= is usually the last tag: then only that piece is cut, without splitting the rest.
+    last = max(field.rfind(b";"), colon) + 1
+    name, equals, _ = field[last:].partition(b"=")
+    if equals and name.strip(b" \t\r\n") == wanted:
+        stripped = field[:last] + name + b"="
+    else:
+        head, parts = field[: colon + 1], field[colon + 1 :].split(b";")
+        for index in range(len(parts) - 1, -1, -1):
+            name, equals, _ = parts[index].partition(b"=")
+            if equals and name.strip(b" \t\r\n") == wanted:
+                parts[index] = name + b"="
+                break
+        stripped = head + b";".join(parts)
     if method == "relaxed":
         return _relaxed_field(stripped)[:-2]
     if method == "simple":
@@ -403,6 +427,15 @@ def body_hash(
     """Hash the canonical body (RFC 6376 section 3.7), honouring an l= ``limit``.
     ``unix_newlines``: see :func:`iter_canonical_body` (pass ``Message.unix_newlines``)."""
     hasher = hashlib.sha256() if hash_name == "sha256" else hashlib.new(hash_name)
+    if (
+        method == "simple" and unix_newlines is False and len(body) > 2
+        and body[-2:] == b"\r\n" and body[-3] not in (10, 13)
+    ):
+        # The usual SMTP body, ending in one CRLF after text: its simple canonical form is the
+        # body itself (what iter_canonical_body yields too), hashed without a copy.
+        length = len(body)
+        hasher.update(body if limit is None or limit >= length else body[:limit])
+        return BodyHash(hasher.digest(), length)
     length = 0
     for piece in iter_canonical_body(body, method, unix_newlines=unix_newlines):
         if limit is None:

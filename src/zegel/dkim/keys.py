@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -379,12 +379,24 @@ def sign_bytes(private_key: PrivateKey, algorithm: str, data: bytes) -> bytes:
     raise ValueError(f"algorithm {algorithm} does not match the private key type")
 
 
+# Concrete classes seen to be RSA public keys: a set lookup instead of the ABC isinstance check
+# (ABC registrations only ever grow, so a class once in stays in).
+_RSA_PUBLIC_TYPES: set[type] = set()
+
+
+def _is_rsa_public(key: object) -> bool:
+    if isinstance(key, rsa.RSAPublicKey):
+        _RSA_PUBLIC_TYPES.add(type(key))
+        return True
+    return False
+
+
 def check_signature(public_key: PublicKey, algorithm: str, data: bytes, signature: bytes) -> bool:
     """True when ``signature`` is valid for the hash input ``data`` under ``algorithm``
     (see :func:`sign_bytes`); a key / algorithm mismatch is False."""
     try:
-        if algorithm == "rsa-sha256" and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, data, _PKCS1V15, _SHA256)
+        if algorithm == "rsa-sha256" and (type(public_key) in _RSA_PUBLIC_TYPES or _is_rsa_public(public_key)):
+            cast("rsa.RSAPublicKey", public_key).verify(signature, data, _PKCS1V15, _SHA256)
             return True
         if algorithm == "ed25519-sha256" and isinstance(public_key, ed25519.Ed25519PublicKey):
             public_key.verify(signature, hashlib.sha256(data).digest())

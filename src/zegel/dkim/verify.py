@@ -133,11 +133,18 @@ def _check_copied_headers(value: str) -> None:
 _domain_name = functools.lru_cache(maxsize=4096)(domain_name)
 
 
-def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature:
-    """Check a DKIM-Signature's tags (RFC 6376 sections 3.5 and 6.1.1). Raises SignatureError."""
-    for required in ("v", "a", "b", "bh", "d", "h", "s"):
-        if required not in tags:
-            raise SignatureError(f"required tag {required}= is missing")
+_REQUIRED_TAGS = ("v", "a", "b", "bh", "d", "h", "s")
+_REQUIRED_SET = frozenset(_REQUIRED_TAGS)
+# Tags whose checks depend on nothing else and repeat across a signer's messages.
+_STABLE_TAGS = ("v", "a", "c", "d", "s", "h", "q", "i")
+# The memo below holds the stable tag values only of fields up to this size (bounded memory).
+_MEMO_FIELD_BYTES = 4096
+
+_Algorithm = tuple[str, str, str]  # algorithm, key type, hash name
+_Names = tuple[str, str, str, str, tuple[str, ...], str]  # c= pair, domain, selector, h=, identity
+
+
+def _check_algorithm(tags: dict[str, str]) -> _Algorithm:
     if tags["v"] != "1":
         raise SignatureError(f"unsupported version v={tags['v'][:20]}")
     algorithm = tags["a"].lower()
@@ -147,6 +154,10 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
     if algorithm not in SIGNING_ALGORITHMS:
         raise SignatureError(f"unknown algorithm a={tags['a'][:30]}")
     key_type, hash_name = SIGNING_ALGORITHMS[algorithm]
+    return algorithm, key_type, hash_name
+
+
+def _decode_signature_values(tags: dict[str, str]) -> tuple[bytes, bytes]:
     try:
         signature = decode_base64(tags["b"])
     except TagListError as exc:
@@ -157,6 +168,10 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
         declared_body_hash = decode_base64(tags["bh"])
     except TagListError as exc:
         raise SignatureError(f"bh= {exc}") from None
+    return signature, declared_body_hash
+
+
+def _check_names(tags: dict[str, str]) -> _Names:
     canon = tags.get("c", "simple/simple").lower()
     header_canon, _, body_canon = canon.partition("/")
     body_canon = body_canon or "simple"  # RFC 6376 3.5: c=relaxed means relaxed/simple
@@ -201,6 +216,39 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
         if identity_domain != domain and not identity_domain.endswith("." + domain):
             raise SignatureError(f"i= domain {identity_domain} is not within d={domain}")
         identity = f"{local}@{identity_domain}"
+    return header_canon, body_canon, domain, selector, signed, identity
+
+
+@functools.lru_cache(maxsize=256)
+def _stable_checks(values: tuple[str | None, ...]) -> tuple[_Algorithm, _Names] | None:
+    """The checks of the _STABLE_TAGS (pure, memoized): their outcome, or None when one fails
+    (the caller then runs all checks in order, for the first failure's reason)."""
+    tags = {name: value for name, value in zip(_STABLE_TAGS, values, strict=True) if value is not None}
+    try:
+        return _check_algorithm(tags), _check_names(tags)
+    except SignatureError:
+        return None
+
+
+def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature:
+    """Check a DKIM-Signature's tags (RFC 6376 sections 3.5 and 6.1.1). Raises SignatureError."""
+    if not tags.keys() >= _REQUIRED_SET:
+        for required in _REQUIRED_TAGS:
+            if required not in tags:
+                raise SignatureError(f"required tag {required}= is missing")
+    stable = None
+    if len(field.raw) <= _MEMO_FIELD_BYTES:
+        get = tags.get
+        stable = _stable_checks((tags["v"], tags["a"], get("c"), tags["d"], tags["s"], tags["h"], get("q"), get("i")))
+    if stable is None:  # the checks in order: v=, a=, b=, bh=, then c= to i=
+        algorithm_info = _check_algorithm(tags)
+        signature, declared_body_hash = _decode_signature_values(tags)
+        names = _check_names(tags)
+    else:  # v= to i= pass: the first failure, if any, is in b= or bh= or after
+        algorithm_info, names = stable
+        signature, declared_body_hash = _decode_signature_values(tags)
+    algorithm, key_type, hash_name = algorithm_info
+    header_canon, body_canon, domain, selector, signed, identity = names
     if "z" in tags:
         _check_copied_headers(tags["z"])
     body_length = _number(tags, "l", 76)
@@ -285,7 +333,7 @@ class DkimVerifier:
             if _SIGNATURE_LINE.search(message, 0, 1 << 22):  # look in the first 4 MiB only
                 return [DkimResult("permerror", reason=f"malformed message: {exc}")]
             return [DkimResult("none", reason=f"no DKIM-Signature (and malformed message: {exc})")]
-        fields = parsed.fields_named("dkim-signature")
+        fields = [field for field in parsed.headers if field.name == "dkim-signature"]
         if not fields:
             return [DkimResult("none", reason="message is not signed (no DKIM-Signature field)")]
         evaluated = fields[: self.max_signatures]
@@ -358,19 +406,14 @@ class DkimVerifier:
                 return self._result(signature, "permerror", f"signature dated in the future (t={_utc(signature.timestamp)})")
         return signature
 
-    def _result(self, sig: ParsedSignature, result: str, reason: str, **extra: object) -> DkimResult:
+    def _result(
+        self, sig: ParsedSignature, result: str, reason: str, *, testing: bool = False, key_bits: int = 0,
+        body_total: int | None = None,
+    ) -> DkimResult:
         return DkimResult(
-            result,
-            domain=sig.domain,
-            selector=sig.selector,
-            algorithm=sig.algorithm,
-            reason=reason,
-            header_b=sig.header_b,
-            identity=sig.identity,
-            canonicalization=f"{sig.header_canon}/{sig.body_canon}",
-            body_length=sig.body_length,
-            signed_headers=sig.signed_headers,
-            **extra,  # type: ignore[arg-type]
+            result, sig.domain, sig.selector, sig.algorithm, reason, sig.header_b, sig.identity,
+            f"{sig.header_canon}/{sig.body_canon}", sig.body_length, body_total, testing, key_bits,
+            sig.signed_headers,
         )
 
     def _check(
@@ -383,7 +426,7 @@ class DkimVerifier:
         if lookup.status != "ok" or lookup.record is None:
             return self._result(sig, lookup.status if lookup.status != "ok" else "permerror", lookup.reason)
         key = lookup.record
-        extra: dict[str, object] = {"testing": key.testing, "key_bits": key.key_bits}
+        testing_flag, key_bits = key.testing, key.key_bits
         # RFC 6376 section 6.1.2 and RFC 8301 section 3.2: the key must suit this signature.
         problem = ""
         if key.revoked or key.public_key is None:
@@ -399,13 +442,12 @@ class DkimVerifier:
         if not problem and key.key_type == "rsa" and key.key_bits < self.min_rsa_bits:
             # RFC 8301 3.2: such a signature is never valid. The key itself is well-formed, so
             # this is a verification failure (as issue #3 puts it), not a broken-record permerror.
-            return self._result(
-                sig, "fail", f"RSA key of {key.key_bits} bits is under {self.min_rsa_bits} (RFC 8301 section 3.2)",
-                **extra)
+            reason = f"RSA key of {key.key_bits} bits is under {self.min_rsa_bits} (RFC 8301 section 3.2)"
+            return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits)
         if problem:
-            return self._result(sig, "permerror", problem, **extra)
+            return self._result(sig, "permerror", problem, testing=testing_flag, key_bits=key_bits)
         assert key.public_key is not None
-        testing = " (key in testing mode, t=y)" if key.testing else ""
+        testing = " (key in testing mode, t=y)" if testing_flag else ""
         cache_key = (sig.body_canon, sig.hash_name, sig.body_length)
         computed = body_hashes.get(cache_key)
         if computed is None:
@@ -414,27 +456,30 @@ class DkimVerifier:
                 unix_newlines=message.unix_newlines,
             )
             body_hashes[cache_key] = computed
-        extra["body_total"] = computed.length
-        if sig.body_length is not None and sig.body_length > computed.length:
-            return self._result(
-                sig, "fail", f"l={sig.body_length} is longer than the body ({computed.length} octets){testing}", **extra
-            )
+        total = computed.length
+        if sig.body_length is not None and sig.body_length > total:
+            reason = f"l={sig.body_length} is longer than the body ({total} octets){testing}"
+            return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits, body_total=total)
         if not hmac.compare_digest(computed.digest, sig.body_hash):
-            return self._result(sig, "fail", f"body hash mismatch: the body changed after signing{testing}", **extra)
+            reason = f"body hash mismatch: the body changed after signing{testing}"
+            return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits, body_total=total)
         data = headers_hash_input(message.headers, sig.signed_headers, sig.header_canon) + signature_field_input(
             sig.field.raw, sig.header_canon
         )
         if not check_signature(key.public_key, sig.algorithm, data, sig.signature):
-            return self._result(
-                sig, "fail", f"signature mismatch: signed header fields changed or wrong key{testing}", **extra
-            )
-        if sig.body_length is not None and sig.body_length < computed.length:
-            partial = f"l={sig.body_length} signs only {sig.body_length} of {computed.length} body octets"
+            reason = f"signature mismatch: signed header fields changed or wrong key{testing}"
+            return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits, body_total=total)
+        result = "pass"
+        if sig.body_length is not None and sig.body_length < total:
+            partial = f"l={sig.body_length} signs only {sig.body_length} of {total} body octets"
             if self.fail_partial_body:
-                return self._result(sig, "policy", f"{partial}; partial-body signatures refused{testing}", **extra)
-            return self._result(sig, "pass", f"verified; {partial}{testing}", **extra)
-        note = "" if message.has_separator else " (message has no header/body separator: empty body)"
-        return self._result(sig, "pass", f"verified{note}{testing}", **extra)
+                result, reason = "policy", f"{partial}; partial-body signatures refused{testing}"
+            else:
+                reason = f"verified; {partial}{testing}"
+        else:
+            note = "" if message.has_separator else " (message has no header/body separator: empty body)"
+            reason = f"verified{note}{testing}"
+        return self._result(sig, result, reason, testing=testing_flag, key_bits=key_bits, body_total=total)
 
 
 async def verify(
