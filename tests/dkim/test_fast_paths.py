@@ -355,3 +355,105 @@ def test_check_signature_key_class_memo() -> None:
         assert not check_signature(ed_key.public_key(), "rsa-sha256", data, rsa_sig)
         assert not check_signature(rsa_key.public_key(), "ed25519-sha256", data, ed_sig)
         assert check_signature(ed_key.public_key(), "ed25519-sha256", data, ed_sig)
+
+
+# -- signed_header_data: the signature field relaxed in the same block as the signed fields -------
+
+SIGNATURE_FIELDS = [
+    b"DKIM-Signature: v=1; h=from; b=abc\r\n def\r\n",
+    b"DKIM-Signature: v=1; b=abc; h=from\r\n",  # b= not last
+    b"DKIM-Signature: v=1; b = abc ;\r\n",
+    b"dkim-signature \t:\t v=1;\r\n\tb=\t a b  c \r\n",
+    b"DKIM-Signature:v=1;  bh=x;b=\r\n",
+    b"DKIM-Signature: v=1; bh=abc\r\n",  # no b= at all
+    b"DKIM-Signature: v=1; b=x \r\n \r\n",
+    b"DKIM-Signature: v=1;\r\n b\r\n =abc  \r\n",
+    b"DKIM-Signature: v=1; b=x",  # no final CRLF
+    b"DKIM-Signature: v=1; x=caf\xc3\xa9  ; b=y\r\n",
+]
+HEADER_BLOCKS = [
+    b"From: a\r\nTo: b\r\n",
+    b"FROM : a  b \r\n\tc\r\nTo:\tb\r\nfrom: second\r\n",
+    b"From:\r\n x\r\nSubject: \r\n",
+    b"X: 1\r\n",
+]
+
+
+def _field(raw: bytes) -> canon.HeaderField:
+    return canon.HeaderField(raw.split(b":")[0].rstrip(b" \t").decode().lower(), raw)
+
+
+@pytest.mark.parametrize("signature", SIGNATURE_FIELDS)
+@pytest.mark.parametrize("block", HEADER_BLOCKS)
+@pytest.mark.parametrize("method", ["relaxed", "simple"])
+def test_signed_header_data_equals_parts(signature: bytes, block: bytes, method: str) -> None:
+    headers = canon.parse_message(block + signature + b"\r\n").headers if signature.endswith(b"\r\n") else ()
+    sig = _field(signature)
+    for names in (["from"], ["from", "to", "from", "subject"], ["x", "dkim-signature"], []):
+        expected = canon.headers_hash_input(headers, names, method) + canon.signature_field_input(sig.raw, method)
+        assert canon.signed_header_data(headers, names, method, sig) == expected
+
+
+header_values = st.lists(
+    st.sampled_from([b"a", b" ", b"  ", b"\t", b"\r\n ", b"\r\n\t", b";", b"=", b"b=", b" b =", b"\xc3\xa9"]),
+    max_size=12,
+).map(b"".join)
+
+
+@given(header_values, header_values, st.sampled_from([b"DKIM-Signature", b"dkim-signature \t"]))
+@settings(max_examples=400, deadline=None)
+def test_signed_header_data_property(value: bytes, sig_value: bytes, name: bytes) -> None:
+    headers = (canon.HeaderField("from", b"From:" + value + b"\r\n"), canon.HeaderField("to", b"To :" + value + b"\r\n"))
+    sig = canon.HeaderField("dkim-signature", name + b":" + sig_value + b"\r\n")
+    for method in ("relaxed", "simple"):
+        expected = canon.headers_hash_input(headers, ["from", "to"], method) + canon.signature_field_input(
+            sig.raw, method
+        )
+        assert canon.signed_header_data(headers, ["from", "to"], method, sig) == expected
+
+
+# -- DkimVerifier: the all-cached path without coroutines equals the full path --------------------
+
+def test_verify_now_equals_full_path(signing_keys, key_dns) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from zegel.dkim.keys import KeyCache
+    from zegel.dkim.sign import sign
+
+    resolver, _ = key_dns({"bad._domainkey.example.com": "v=DKIM1; p="})
+    base = b"From: a@example.com\r\nTo: b@example.net\r\nSubject: s\r\n\r\nbody\r\n"
+
+    def signed(message: bytes, selector: str = "rsa", key: object = None, **options: object) -> bytes:
+        private = key if key is not None else (signing_keys.rsa if selector != "ed" else signing_keys.ed25519)
+        return sign(message, domain="example.com", selector=selector, private_key=private, **options) + message
+
+    one = signed(base)
+    messages = [
+        base,  # unsigned
+        one,
+        signed(one, "ed"),  # two signatures, two keys
+        signed(one),  # two signatures, one key
+        signed(base, "bad"),  # revoked key
+        signed(base, "missing"),  # no key (uncached at first)
+        one.replace(b"body", b"bodx"),  # body hash mismatch
+        b"DKIM-Signature: v=1; a=rsa-sha256; b=; bh=; d=x; h=from; s=y\r\n" + base,  # malformed signature
+        b"DKIM-Signature: v=1\r\nnot a field\r\n\r\nbody",  # malformed message
+        signed(base, canonicalization=("simple", "simple"), body_length=True) + b"",
+        signed(base.replace(b"\r\n", b"\n")),  # bare LF
+        signed(signed(signed(one))),  # over max_signatures below
+    ]
+
+    async def run() -> None:
+        cache = KeyCache()
+        verifier = dkim_verify.DkimVerifier(resolver, key_cache=cache, max_signatures=3, now=1.9e9)
+        for message in messages:
+            full = await verifier._verify(message)
+            fast = verifier._verify_now(message)  # after _verify: the keys are cached
+            public = await verifier.verify(message)
+            module = await dkim_verify.verify(message, resolver=resolver, key_cache=cache, max_signatures=3, now=1.9e9)
+            assert public == full == module
+            assert fast is None or fast == full
+        assert verifier._verify_now(messages[1]) is not None  # the usual case does take the fast path
+        assert dkim_verify.DkimVerifier(resolver, key_cache=KeyCache())._verify_now(messages[1]) is None  # uncached
+
+    asyncio.run(run())

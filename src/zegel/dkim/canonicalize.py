@@ -68,6 +68,8 @@ _FIELD = re.compile(rb"(?m)^(([\x21-\x39\x3b-\x7e]+)[ \t]*:[^\n]*\n(?:[ \t][^\n]
 # (RFC 5322 4.5.8) allows WSP between the name and the colon.
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 _TAB_TO_SPACE = bytes.maketrans(b"\t", b" ")
+# Substring tests use bytes.find: ``sub in data`` first tries ``sub`` as an integer and builds
+# (and drops) a TypeError message each time, which costs more than the search itself.
 
 
 _first = itemgetter(0)
@@ -202,9 +204,9 @@ def _relaxed_field(field: bytes) -> bytes:
     # the end of the value and around the colon.
     # (bytes operations: a regex substitution costs more on a long value such as b=)
     name, _, value = field.partition(b":")
-    if b"\n" in value:
+    if value.find(b"\n") >= 0:
         value = value.replace(b"\r\n", b"")
-    if b"\t" in value:
+    if value.find(b"\t") >= 0:
         value = value.translate(_TAB_TO_SPACE)
     value = _collapse_spaces(value).strip(b" ")
     return name.rstrip(b" \t").lower() + b":" + value + b"\r\n"
@@ -227,19 +229,21 @@ def headers_hash_input(headers: Sequence[HeaderField], names: Sequence[str], met
     return b"".join([canonicalize_header(field.raw, method) for field in present])
 
 
-def _relaxed_fields(fields: Sequence[HeaderField]) -> bytes:
+def _relaxed_fields(fields: Sequence[HeaderField], *, terminated: bool = True) -> bytes:
     """RFC 6376 3.4.2 for several fields at once: unfolding and WSP rules run over the joined
-    block with bytes operations; only the name and the colon are handled field by field."""
+    block with bytes operations; only the name and the colon are handled field by field.
+    ``terminated=False`` leaves out the last field's CRLF."""
     raws = [field.raw for field in fields]
     if not all(map(bytes.endswith, raws, repeat(b"\r\n"))):
-        return b"".join([canonicalize_header(raw, "relaxed") for raw in raws])
+        joined = b"".join([canonicalize_header(raw, "relaxed") for raw in raws])
+        return joined if terminated else joined[:-2]
     block = b"".join(raws)
-    if b"\r\n " in block or b"\r\n\t" in block:  # unfold: a CRLF before WSP goes
+    if block.find(b"\r\n ") >= 0 or block.find(b"\r\n\t") >= 0:  # unfold: a CRLF before WSP goes
         block = block.replace(b"\r\n ", b" ").replace(b"\r\n\t", b"\t")
-    if b"\t" in block:
+    if block.find(b"\t") >= 0:
         block = block.translate(_TAB_TO_SPACE)
     block = _collapse_spaces(block)
-    if b" \r\n" in block:  # WSP at the end of a value
+    if block.find(b" \r\n") >= 0:  # WSP at the end of a value
         block = block.replace(b" \r\n", b"\r\n")
     out = []
     # After unfolding each field is one line: "Name[ ]:[ ]value".
@@ -250,7 +254,8 @@ def _relaxed_fields(fields: Sequence[HeaderField]) -> bytes:
             continue
         rest = line[size + 1 :] if line[size : size + 1] == b":" else line[size + 2 :]  # past "[ ]:"
         out.append(line[:size].lower() + b":" + (rest[1:] if rest[:1] == b" " else rest))
-    out.append(b"")
+    if terminated:
+        out.append(b"")
     return b"\r\n".join(out)
 
 
@@ -258,27 +263,42 @@ def signature_field_input(raw_field: bytes, method: str, tag: str = "b") -> byte
     """The signature header field as it enters its own hash (RFC 6376 section 3.7): the value
     of ``tag`` (b=) deleted together with its surrounding whitespace, canonicalized, and
     without the trailing CRLF. ARC passes the same ``b`` tag for AMS and AS."""
-    field = raw_field[:-2] if raw_field.endswith(b"\r\n") else raw_field
+    stripped = _without_tag_value(raw_field[:-2] if raw_field.endswith(b"\r\n") else raw_field, tag)
+    if method == "relaxed":
+        return _relaxed_field(stripped)[:-2]
+    if method == "simple":
+        return stripped
+    raise ValueError(f"unknown canonicalization {method!r}")
+
+
+def _without_tag_value(field: bytes, tag: str) -> bytes:
     colon = field.find(b":")
     wanted = tag.encode("ascii")
     # b= is usually the last tag: then only that piece is cut, without splitting the rest.
     last = max(field.rfind(b";"), colon) + 1
     name, equals, _ = field[last:].partition(b"=")
     if equals and name.strip(b" \t\r\n") == wanted:
-        stripped = field[:last] + name + b"="
-    else:
-        head, parts = field[: colon + 1], field[colon + 1 :].split(b";")
-        for index in range(len(parts) - 1, -1, -1):
-            name, equals, _ = parts[index].partition(b"=")
-            if equals and name.strip(b" \t\r\n") == wanted:
-                parts[index] = name + b"="
-                break
-        stripped = head + b";".join(parts)
-    if method == "relaxed":
-        return _relaxed_field(stripped)[:-2]
-    if method == "simple":
-        return stripped
-    raise ValueError(f"unknown canonicalization {method!r}")
+        return field[:last] + name + b"="
+    head, parts = field[: colon + 1], field[colon + 1 :].split(b";")
+    for index in range(len(parts) - 1, -1, -1):
+        name, equals, _ = parts[index].partition(b"=")
+        if equals and name.strip(b" \t\r\n") == wanted:
+            parts[index] = name + b"="
+            break
+    return head + b";".join(parts)
+
+
+def signed_header_data(
+    headers: Sequence[HeaderField], names: Sequence[str], method: str, signature: HeaderField, tag: str = "b"
+) -> bytes:
+    """``headers_hash_input(headers, names, method) + signature_field_input(signature.raw,
+    method, tag)``: everything a signature's header hash covers. Relaxed, the signature field
+    joins the selected ones in a single pass over one block."""
+    if method != "relaxed" or not signature.raw.endswith(b"\r\n"):
+        return headers_hash_input(headers, names, method) + signature_field_input(signature.raw, method, tag)
+    present = [field for field in select_headers(headers, names) if field is not None]
+    present.append(_new_field((signature.name, _without_tag_value(signature.raw[:-2], tag) + b"\r\n")))
+    return _relaxed_fields(present, terminated=False)
 
 
 def _chunks(body: bytes | memoryview) -> Iterator[bytes]:
@@ -339,12 +359,12 @@ def _collapse_spaces(chunk: bytes) -> bytes:
     """Runs of SP -> one SP. split/join is one pass in C (bytes.replace with a shorter
     replacement makes two). A run of three or more SP leaves a piece that is empty or starts
     with SP; only then is another round needed, which spares a rescan of the whole chunk."""
-    if b"  " not in chunk:
+    if chunk.find(b"  ") < 0:
         return chunk
     parts = chunk.split(b"  ")
     joined = b" ".join(parts)
     if len(parts) > 4096:  # very many runs: let C look for what is left
-        while b"  " in joined:
+        while joined.find(b"  ") >= 0:
             joined = b" ".join(joined.split(b"  "))
         return joined
     for part in islice(parts, 1, None):
@@ -375,15 +395,15 @@ def iter_canonical_body(
     for chunk in _chunks(body):
         if unix_newlines is None:
             chunk = _to_crlf(chunk)
-        elif unix_newlines and b"\n" in chunk:
+        elif unix_newlines and chunk.find(b"\n") >= 0:
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         if relaxed:
             # RFC 6376 3.4.4: WSP runs become one SP, WSP at line ends goes. Whole-buffer
             # C operations only: no per-line loop, no per-match objects.
-            if b"\t" in chunk:
+            if chunk.find(b"\t") >= 0:
                 chunk = chunk.translate(_TAB_TO_SPACE)
             chunk = _collapse_spaces(chunk)
-            if b" \r\n" in chunk:
+            if chunk.find(b" \r\n") >= 0:
                 chunk = b"\r\n".join(chunk.split(b" \r\n"))
             if chunk.endswith(b" "):  # only the final, unterminated line can end in WSP here
                 chunk = chunk[:-1]

@@ -88,7 +88,7 @@ def _plain_folded_ascii(text: str) -> bool:
     if not text.isascii():
         return False
     data = text.encode("ascii")
-    if b"\n" in data or b"\r" in data:
+    if data.find(b"\n") >= 0 or data.find(b"\r") >= 0:
         data = data.replace(b"\r\n ", b" ")
     return not data.translate(None, _PRINTABLE_OR_TAB)
 

@@ -35,9 +35,8 @@ from zegel.dkim.canonicalize import (
     Message,
     MessageFormatError,
     body_hash,
-    headers_hash_input,
     parse_message,
-    signature_field_input,
+    signed_header_data,
 )
 from zegel.dkim.keys import (
     MIN_RSA_BITS,
@@ -258,22 +257,8 @@ def parse_signature(field: HeaderField, tags: dict[str, str]) -> ParsedSignature
     if timestamp is not None and expiration is not None and expiration < timestamp:
         raise SignatureError("x= is earlier than t=")
     return ParsedSignature(
-        field=field,
-        algorithm=algorithm,
-        key_type=key_type,
-        hash_name=hash_name,
-        signature=signature,
-        body_hash=declared_body_hash,
-        header_canon=header_canon,
-        body_canon=body_canon,
-        domain=domain,
-        selector=selector,
-        signed_headers=signed,
-        identity=identity,
-        body_length=body_length,
-        timestamp=timestamp,
-        expiration=expiration,
-        header_b=_header_b(tags),
+        field, algorithm, key_type, hash_name, signature, declared_body_hash, header_canon, body_canon, domain,
+        selector, signed, identity, body_length, timestamp, expiration, _header_b(tags),
     )
 
 
@@ -327,6 +312,41 @@ class DkimVerifier:
 
     async def verify(self, message: bytes) -> list[DkimResult]:
         """One :class:`DkimResult` per DKIM-Signature field (top first), or a single ``none``."""
+        results = self._verify_now(message)
+        return results if results is not None else await self._verify(message)
+
+    def _verify_now(self, message: bytes) -> list[DkimResult] | None:
+        """The usual case without awaiting anything: a well-formed message of normal size whose
+        keys are all cached. None when something needs the full path (_verify), which then
+        starts over."""
+        try:
+            parsed = parse_message(message)
+        except MessageFormatError:
+            return None
+        fields = [field for field in parsed.headers if field.name == "dkim-signature"]
+        if not fields:
+            return [DkimResult("none", reason="message is not signed (no DKIM-Signature field)")]
+        if len(fields) > self.max_signatures or len(parsed.body) > OFFLOAD_BODY_BYTES:
+            return None
+        now = time.time() if self.now is None else self.now
+        outcomes = [self._parse(field, now) for field in fields]
+        lookups: dict[tuple[str, str], KeyLookup] = {}
+        for outcome in outcomes:
+            if type(outcome) is ParsedSignature:
+                wanted = (outcome.selector, outcome.domain)
+                if wanted not in lookups:
+                    cached = self.key_cache.get_lookup(key_name(*wanted))
+                    if cached is None:
+                        return None
+                    lookups[wanted] = cached
+        body_hashes: dict[tuple[str, str, int | None], BodyHash] = {}
+        return [
+            outcome if isinstance(outcome, DkimResult)
+            else self._check(parsed, outcome, lookups[(outcome.selector, outcome.domain)], body_hashes)
+            for outcome in outcomes
+        ]
+
+    async def _verify(self, message: bytes) -> list[DkimResult]:
         try:
             parsed = parse_message(message)
         except MessageFormatError as exc:
@@ -463,9 +483,7 @@ class DkimVerifier:
         if not hmac.compare_digest(computed.digest, sig.body_hash):
             reason = f"body hash mismatch: the body changed after signing{testing}"
             return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits, body_total=total)
-        data = headers_hash_input(message.headers, sig.signed_headers, sig.header_canon) + signature_field_input(
-            sig.field.raw, sig.header_canon
-        )
+        data = signed_header_data(message.headers, sig.signed_headers, sig.header_canon, sig.field)
         if not check_signature(key.public_key, sig.algorithm, data, sig.signature):
             reason = f"signature mismatch: signed header fields changed or wrong key{testing}"
             return self._result(sig, "fail", reason, testing=testing_flag, key_bits=key_bits, body_total=total)
@@ -509,7 +527,8 @@ async def verify(
         now=now,
         fail_partial_body=fail_partial_body,
     )
-    return await verifier.verify(message)
+    results = verifier._verify_now(message)  # the usual case, without another coroutine
+    return results if results is not None else await verifier._verify(message)
 
 
 def summarize(results: Sequence[DkimResult]) -> str:
