@@ -191,6 +191,10 @@ def select_headers(headers: Sequence[HeaderField], names: Sequence[str]) -> list
     (this is what makes over-signing work).
     """
     lowered = [name.lower() for name in names]
+    if len(set(lowered)) == len(lowered):
+        # Each name listed once (the usual h=): its bottom-most field, which is what a dict
+        # built top to bottom keeps, with no Python loop over the header.
+        return list(map(dict(zip(map(_first, headers), headers, strict=True)).get, lowered))
     positions: dict[str, list[HeaderField]] = {name: [] for name in lowered}
     for field in headers:
         bucket = positions.get(field.name)
@@ -296,7 +300,7 @@ def signed_header_data(
     joins the selected ones in a single pass over one block."""
     if method != "relaxed" or not signature.raw.endswith(b"\r\n"):
         return headers_hash_input(headers, names, method) + signature_field_input(signature.raw, method, tag)
-    present = [field for field in select_headers(headers, names) if field is not None]
+    present = list(filter(None, select_headers(headers, names)))  # a HeaderField is a non-empty tuple
     present.append(_new_field((signature.name, _without_tag_value(signature.raw[:-2], tag) + b"\r\n")))
     return _relaxed_fields(present, terminated=False)
 
