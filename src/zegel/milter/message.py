@@ -136,7 +136,7 @@ class MessageBuffer:
         parts: list[bytes] = []
         for header in self.headers:
             value = header.value
-            parts += (header.name, separator, to_crlf(value) if b"\n" in value else value, b"\r\n")
+            parts += (header.name, separator, to_crlf(value) if value.find(b"\n") != -1 else value, b"\r\n")
         return b"".join(parts)
 
     def field_bytes(self, name: bytes, value: bytes) -> bytes:
@@ -166,7 +166,7 @@ class MessageBuffer:
 
 def to_crlf(value: bytes) -> bytes:
     """Folded header values arrive with bare LF (Postfix) or CRLF (Sendmail); give CRLF."""
-    if b"\n" not in value:
+    if value.find(b"\n") == -1:
         return value
     return value.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 

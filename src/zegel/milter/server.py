@@ -460,7 +460,9 @@ class MilterSession(asyncio.Protocol):
                     continue
                 if code == SMFIC_HEADER:
                     name, separator, rest = packet.partition(b"\0")
-                    if not separator or not name or rest[-1:] != b"\0" or b"\0" in rest[:-1]:
+                    # The value: one NUL, at its end. (count, not `in`: on bytes, `in` first
+                    # tries the operand as an integer, a discarded TypeError per call.)
+                    if not separator or not name or rest[-1:] != b"\0" or rest.count(b"\0") != 1:
                         raise ProtocolError("HEADER: expected a name and a value")
                     (self.txn or self._transaction()).buffer.add_header(name, rest[:-1])
                     if code in reply_needed:
