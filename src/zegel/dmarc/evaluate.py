@@ -23,6 +23,8 @@ from zegel.dmarc.discovery import (
     Mode,
     OrgDomain,
     PolicyDiscovery,
+    _discover_cached,
+    _walk_rfc9989,
     discover_policy,
     domain_exists,
     load_psl,
@@ -203,7 +205,14 @@ async def _evaluate(
         )
         org_cache.update(orgs)
     else:
-        discovery = await discover_policy(author, resolver, mode=mode, psl=psl)
+        # Usually the author domain's own record, cached: no coroutine for the lookup.
+        early = _discover_cached(author, resolver, mode)
+        if isinstance(early, PolicyDiscovery):
+            discovery = early
+        elif early is not None:
+            discovery = await _walk_rfc9989(author, resolver, early)
+        else:
+            discovery = await discover_policy(author, resolver, mode=mode, psl=psl)
     status = discovery.status
     record = discovery.record
     if status in ("temperror", "permerror", "none") or record is None:

@@ -48,6 +48,16 @@ class AnswerCache:
         self.stats.hits += 1
         return answer
 
+    def peek(self, key: tuple[str, str]) -> Answer[Any] | None:
+        """:meth:`get` for a hit; on a miss or an expired entry None with nothing changed, so
+        the caller's :meth:`get` that follows counts (and removes) it exactly once."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return entry[1]
+
     def put(self, key: tuple[str, str], answer: Answer[Any]) -> None:
         if self.max_entries == 0:
             return
