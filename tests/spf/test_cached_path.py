@@ -54,7 +54,8 @@ async def _checks(zone: Path, warm: bool) -> tuple[list[Any], tuple[int, int]]:
         results = []
         for domain in DOMAINS:
             for client in CLIENTS:
-                results.append(await checker.check(client, f"user@{domain}", "helo.example"))
+                for helo in ("helo.example", "other.example"):  # the memo of check() ignores HELO
+                    results.append(await checker.check(client, f"user@{domain}", helo))
                 results.append(await checker.check_host(client, domain, f"user@{domain}", helo="h.example",
                                                         identity="helo"))
     return results, (resolver.stats.hits, resolver.stats.misses)
@@ -71,6 +72,23 @@ def test_cached_path_equals_full_path(tmp_path: Path, monkeypatch: pytest.Monkey
     assert fast == full
 
 
+def test_changed_limits_are_not_answered_from_the_memo(tmp_path: Path) -> None:
+    zone = tmp_path / "spf.zone"
+    zone.write_text(ZONE)
+
+    async def scenario() -> tuple[Any, Any]:
+        checker = SpfChecker(Resolver(zones=[str(zone)], offline=True))
+        await checker.check("192.0.2.1", "a@pass4.example", "h.example")
+        checker.lookup_limit = 5
+        changed = await checker.check("192.0.2.1", "a@pass4.example", "h.example")
+        fresh = SpfChecker(checker.resolver, lookup_limit=5)
+        return changed, await fresh.check("192.0.2.1", "a@pass4.example", "h.example")
+
+    changed, fresh = asyncio.run(scenario())
+    assert changed == fresh
+    assert "of 5," in changed.trace[-1]
+
+
 def test_cache_peek_counts_like_get() -> None:
     resolver = Resolver(offline=True)
     cache = resolver.cache
@@ -82,6 +100,12 @@ def test_cache_peek_counts_like_get() -> None:
     assert cache.peek(key) is answer
     assert cache.stats.hits == before[0] + 1
     assert cache.get(key) is answer
+    hits = cache.stats.hits
+    assert not cache.refresh(key, Resolver)  # type: ignore[arg-type]  # not that very answer
+    assert not cache.refresh(("other.example", "TXT"), answer)
+    assert cache.stats.hits == hits
+    assert cache.refresh(key, answer)
+    assert cache.stats.hits == hits + 1
 
 
 def test_expired_record_goes_to_the_network_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -215,6 +215,10 @@ class SpfChecker:
         self.time_limit = time_limit
         self._parse_cache_size = parse_cache_size
         self._parsed: dict[str, SpfRecord | tuple[str, int]] = {}
+        # check()'s results decided by one cached TXT answer alone (no other lookup, no exp=):
+        # a pure function of the check's text inputs and that answer, reused while the
+        # resolver's cache still holds that very answer (AnswerCache.refresh).
+        self._decided: dict[tuple[str, str, str, int, int], tuple[tuple[str, str], Answer[Any], SpfResult]] = {}
         self.cache_keys: dict[str, str] = {}  # name -> the resolver's cache key (bounded)
 
     def parse(self, text: str) -> SpfRecord:
@@ -244,9 +248,20 @@ class SpfChecker:
             _local, at, domain = mail_from.rpartition("@")
             if not at:
                 domain = mail_from  # a bare domain: the local-part is "postmaster" (4.3)
+            # The limits are public attributes and appear in the trace: part of the key.
+            memo_key = (ip, domain, mail_from, self.lookup_limit, self.void_lookup_limit) if type(ip) is str else None
+            if memo_key is not None:
+                decided = self._decided.get(memo_key)
+                if decided is not None and self.resolver.cache.refresh(decided[0], decided[1]):
+                    return decided[2]
             # check_host's body, without its coroutine.
             run, domain = self._evaluation(address, domain, mail_from, helo_name, timestamp)
-            return await run.run(domain, "mailfrom", mail_from)
+            result = await run.run(domain, "mailfrom", mail_from)
+            if run.decided_by is not None and memo_key is not None and len(mail_from) + len(domain) <= 1024:
+                if len(self._decided) >= 4096:
+                    self._decided.clear()
+                self._decided[memo_key] = (*run.decided_by, result)
+            return result
         if not helo_name:
             line = "no MAIL FROM and no HELO name: nothing to check"
             return SpfResult("none", None, None, 0, 0, (line,), "", "helo", "", str(address), line)
@@ -286,7 +301,7 @@ class SpfChecker:
 class _Evaluation:
     """State of one check_host() call: counters, trace, the concurrent lookups in flight."""
 
-    __slots__ = ("address_type", "cache", "checker", "ctx", "deadline", "detail", "family", "ip_int", "ip_text",
+    __slots__ = ("address_type", "cache", "checker", "ctx", "deadline", "decided_by", "detail", "family", "ip_int", "ip_text",
                  "ip_version", "lookups", "prefetch_budget", "prefetched", "resolver", "tasks", "trace",
                  "validated", "voids", "width")
 
@@ -308,6 +323,8 @@ class _Evaluation:
         self.prefetched: set[str] = set()  # records whose terms' lookups were started
         self.validated: asyncio.Task[tuple[Answer[Any], tuple[str, ...]]] | None = None
         self.detail = ""  # why the last mechanism did not match, for the trace
+        # (cache key, answer) when run() found its result from that one cached answer alone.
+        self.decided_by: tuple[tuple[str, str], Answer[Any]] | None = None
 
     # -- top level -------------------------------------------------------------------------
 
@@ -321,24 +338,31 @@ class _Evaluation:
         try:
             # The usual cached record decided by its ip4/ip6/all terms needs no coroutine.
             found = self._domain_record(domain, 0, None)
+            peeked, self.decided_by = self.decided_by, None
             if found is None:
                 outcome = await self._check_domain(domain, 0, None)
             elif isinstance(found, _Outcome):
                 outcome = found
+                self.decided_by = peeked
             else:
                 scanned = self._scan(found, domain, "")
-                outcome = scanned if isinstance(scanned, _Outcome) else await self._evaluate(found, domain, 0, "",
-                                                                                          *scanned)
+                if isinstance(scanned, _Outcome):
+                    outcome = scanned
+                    self.decided_by = peeked
+                else:
+                    outcome = await self._evaluate(found, domain, 0, "", *scanned)
             result, mechanism, reason = outcome.result, outcome.mechanism, outcome.reason
             if result == "fail" and (outcome.record is None or outcome.record.explanation is None):
                 explanation = self._default_explanation(outcome)  # what _explain gives without exp=
             elif result == "fail":
+                self.decided_by = None
                 try:
                     explanation = await self._explain(outcome)
                 except _Stop as stop:
                     explanation = self._default_explanation(outcome)
                     self.trace.append(f"exp=: {stop.reason}: default explanation used")
         except _Stop as stop:
+            self.decided_by = None
             result, mechanism, reason = stop.result, stop.term, stop.reason
             self.trace.append(f"stopped: {result}: {reason}")
         self.trace.append(
@@ -462,6 +486,7 @@ class _Evaluation:
         answer = self._peek(domain, "TXT", False) if (domain, "TXT") not in self.tasks else None
         if answer is None:
             return None
+        self.decided_by = (self.checker.cache_keys[domain], "TXT"), answer
         return self._record_of(domain, answer, True, via, indent)
 
     async def _check_domain(self, domain: str, depth: int, via: str | None) -> _Outcome:
