@@ -198,13 +198,13 @@ class UncheckedDmarc:
     disposition: str = "none"
 
 
-def _first_blank_line(data: bytes) -> int:
-    """Offset of the first CRLF CRLF or LF LF in ``data`` (the earlier of the two), or -1.
+def _first_blank_line(data: bytes, limit: int | None = None) -> int:
+    """Offset of the first CRLF CRLF or LF LF in ``data[:limit]`` (the earlier of the two), or -1.
 
     A LF LF before the first CRLF CRLF ends before it, so the second search stops there
     instead of scanning the whole body."""
-    crlf = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n", 0, crlf) if crlf != -1 else data.find(b"\n\n")
+    crlf = data.find(b"\r\n\r\n", 0, limit)
+    lf = data.find(b"\n\n", 0, crlf) if crlf != -1 else data.find(b"\n\n", 0, limit)
     return lf if lf != -1 else crlf
 
 
@@ -226,16 +226,17 @@ def header_findings(message: bytes) -> tuple[str | None, str | None]:
     a field name is printable US-ASCII except the colon. A section beyond the limits is still
     read for its From field (linear time); only DKIM and ARC are skipped.
     """
-    window = message[: MAX_HEADER_BYTES + 4]
-    end = _first_blank_line(window)
+    # Searched in place (a slice of the first MiB would copy the whole of a usual message).
+    end = _first_blank_line(message, MAX_HEADER_BYTES + 4)
     over_limits = None
     if end != -1:
-        head = window[:end]
+        head = message[:end]
     else:
-        head = window
+        head = message[: MAX_HEADER_BYTES + 4]
         if len(message) > MAX_HEADER_BYTES:
             over_limits = f"header section larger than {MAX_HEADER_BYTES} bytes"
-    if not head.strip():
+    # A head starting with a non-blank byte is not blank: no stripped copy to find that out.
+    if (not head or head[:1].isspace()) and not head.strip():
         return "not an RFC 5322 message: no header section", over_limits
     newline = head.find(b"\n")
     name, colon, _ = (head if newline == -1 else head[:newline]).partition(b":")

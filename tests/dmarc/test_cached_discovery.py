@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tests.dmarc.helpers import Dkim, Spf
 
-from zegel.dmarc import evaluate_message
+from zegel.dmarc import evaluate, evaluate_message
 from zegel.dmarc.discovery import discover_policy, fetch_dmarc
 from zegel.dns import Resolver
 from zegel.web.service import BoundedResolver
@@ -34,7 +34,11 @@ AUTHORS = ["own.example", "OWN.example.", "sub.org.example", "exists.sub.org.exa
            "multi.example", "bad.example", "junk.example", "test.example", "x.y.z.a.b.c.d.e.own.example",
            "nothing.example", "b\u00fccher.example"]
 AUTHS = [(Spf("pass", "own.example"), []), (Spf("fail", "x.example"), [Dkim("pass", "org.example")]),
-         (None, [Dkim("pass", "sub.org.example"), Dkim("fail", "own.example")])]
+         (None, [Dkim("pass", "sub.org.example"), Dkim("fail", "own.example")]),
+         (Spf("pass", "own.example"), [Dkim("pass", "own.example")]), (Spf("pass", "test.example"), []),
+         (Spf("softfail", "own.example"), [Dkim("fail", "own.example"), Dkim("pass", "other.example")]),
+         (Spf("pass", "x@OWN.example."), [Dkim("pass", d) for d in ("a.example", "b.example", "c.example",
+                                                                   "d.example", "own.example")])]
 
 
 def _full_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +57,7 @@ async def _evaluations(zone: Path, warm: bool) -> tuple[list[Any], tuple[int, in
                 for mode in ("rfc9989", "rfc7489"):
                     results.append(await evaluate_message(message, spf=spf, dkim=dkim, resolver=resolver,
                                                           mode=mode, draw=50.0))
+                results.append(await evaluate(author, spf=spf, dkim=dkim, resolver=resolver))
             results.append(await discover_policy(author, resolver))
             results.append(await fetch_dmarc(author, resolver))
     return results, (resolver.stats.hits, resolver.stats.misses)
