@@ -201,11 +201,22 @@ class UncheckedDmarc:
 def _first_blank_line(data: bytes, limit: int | None = None) -> int:
     """Offset of the first CRLF CRLF or LF LF in ``data[:limit]`` (the earlier of the two), or -1.
 
-    A LF LF before the first CRLF CRLF ends before it, so the second search stops there
-    instead of scanning the whole body."""
-    crlf = data.find(b"\r\n\r\n", 0, limit)
-    lf = data.find(b"\n\n", 0, crlf) if crlf != -1 else data.find(b"\n\n", 0, limit)
-    return lf if lf != -1 else crlf
+    One scan for LF [CR] LF (two bytes.find calls stumble on every CRLF of the header); a
+    LF CR LF is a CRLF CRLF only after a CR, else the scan goes on (linear: it only advances)."""
+    position = 0
+    end = len(data) if limit is None else min(limit, len(data))
+    search = _LF_CR_LF.search
+    while (found := search(data, position, end)) is not None:
+        start = found.start()
+        if found.end() - start == 2:
+            return start  # LF LF
+        if start and data[start - 1] == 13:
+            return start - 1  # CR LF CR LF
+        position = start + 1
+    return -1
+
+
+_LF_CR_LF = re.compile(rb"\n\r?\n")
 
 
 # RFC 5322 section 3.6.8: a field name is one or more printable US-ASCII characters (33-126).

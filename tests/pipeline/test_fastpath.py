@@ -118,7 +118,8 @@ HEADERS = [b"From: a\r\n\r\nbody", b"From : a\r\n\r\n", b"From\t: a\n\n", b" Fro
            b"a:" + b"\n:" * (MAX_HEADER_FIELDS - 1) + b"\n\n", b"a:" + b"\n:" * MAX_HEADER_FIELDS + b"\n\n",
            b"a:" + b"\nb" * MAX_HEADER_FIELDS + b"\n\n", b"a:" + b"\n b" * MAX_HEADER_FIELDS + b"\n\n",
            # blank-ish heads, and the blank line around the end of the searched first MiB
-           b"\x0b\x0c\r\n\r\n", b"\x0bFrom: a\r\n\r\n", b"\x0c", b"\n\n",
+           b"\x0b\x0c\r\n\r\n", b"\x0bFrom: a\r\n\r\n", b"\x0c", b"\n\n", b"a: b\n\r\nc: d\r\n\r\n",
+           b"a: b\r\n\r", b"a: b\r\r\n\r\n", b"a: b\n\r\n\n",
            *(b"a: " + b"x" * (MAX_HEADER_BYTES - 3 + shift) + b"\r\n\r\nbody" for shift in range(-2, 4)),
            *(b"a: " + b"x" * (MAX_HEADER_BYTES - 1 + shift) + b"\n\nbody" for shift in range(-2, 4))]
 
