@@ -187,3 +187,32 @@ def test_header_block_equals_reference(message: bytes) -> None:
 def test_header_block_property(parts: list[bytes]) -> None:
     message = b"".join(parts)
     assert header_block(message) == reference_header_block(message)
+
+
+def reference_header_fields(block: bytes, name: bytes) -> list[bytes]:
+    """header_fields' unfolding as it was: every value's lines joined, each without its CRs."""
+    from zegel.dmarc.author import _field_pattern
+
+    wanted = name.lower()
+    pattern = _field_pattern(wanted)
+    assert pattern is not None
+    lowered = b"\n" + block.lower()
+    values = []
+    position = lowered.find(b"\n" + wanted)
+    while position != -1:
+        match = pattern.match(lowered, position)
+        if match is not None:
+            value = block[match.start(1) - 1 : match.end(1) - 1]
+            if b"\n" in value or value.endswith(b"\r"):
+                value = b"".join(line.rstrip(b"\r") for line in value.split(b"\n"))
+            values.append(value)
+        position = lowered.find(b"\n" + wanted, position + 1)
+    return values
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"From", b"from", b":", b" ", b"\t", b"a", b"\r", b"\n", b"\r\n", b"\r\r"]),
+                max_size=24))
+def test_header_fields_property(parts: list[bytes]) -> None:
+    block = b"".join(parts)
+    assert header_fields(block, b"From") == reference_header_fields(block, b"From")

@@ -299,8 +299,10 @@ def header_fields(block: bytes, name: bytes) -> list[bytes]:
         match = pattern.match(lowered, position)
         if match is not None:
             value = block[match.start(1) - 1 : match.end(1) - 1]
-            if b"\n" in value or value.endswith(b"\r"):
+            if b"\n" in value:
                 value = b"".join(line.rstrip(b"\r") for line in value.split(b"\n"))
+            elif value.endswith(b"\r"):
+                value = value.rstrip(b"\r")  # the one line's CR(s): what the join above gives
             values.append(value)
         position = lowered.find(needle, position + 1)
     return values
