@@ -16,15 +16,19 @@ from typing import Any, Protocol, runtime_checkable
 
 from zegel import aio
 from zegel.arc import validate as arc_validate
+from zegel.arc.result import ArcResult
 from zegel.arc.validate import NO_ARC_FIELDS, has_arc_fields
 from zegel.authres import build
 from zegel.authres import parse as parse_authres
+from zegel.authres.build import _reuse_lines_of
 from zegel.dkim import verify as dkim_verify
 from zegel.dkim.keys import KeyCache
 from zegel.dmarc import AuthorDomains, author_domains, evaluate_message, load_psl
+from zegel.dmarc.evaluate import DmarcResult
 from zegel.dns import Resolver
 from zegel.policy import Action, ActionKind, Override, Policy, PolicyError
 from zegel.spf import SpfChecker
+from zegel.spf.result import SpfResult
 
 __all__ = [
     "Action",
@@ -152,6 +156,9 @@ class OutcomeSink(Protocol):
     def record(self, verdict: Verdict, *, ip: str, helo: str, mail_from: str) -> None: ...
 
 
+# Never changed once made (frozen, slotted) and reused across messages: their A-R lines too.
+_reuse_lines_of(SpfResult, DmarcResult, ArcResult)
+
 # RFC 5322 sets no limit on the header section; MTAs do (Postfix header_size_limit is 100 KiB).
 # Beyond these bounds DKIM and ARC are not evaluated (a defined outcome with a reason), so a
 # hostile header block cannot cost unbounded time in every engine.
@@ -198,14 +205,25 @@ class UncheckedDmarc:
     disposition: str = "none"
 
 
-def _first_blank_line(data: bytes) -> int:
-    """Offset of the first CRLF CRLF or LF LF in ``data`` (the earlier of the two), or -1.
+def _first_blank_line(data: bytes, limit: int | None = None) -> int:
+    """Offset of the first CRLF CRLF or LF LF in ``data[:limit]`` (the earlier of the two), or -1.
 
-    A LF LF before the first CRLF CRLF ends before it, so the second search stops there
-    instead of scanning the whole body."""
-    crlf = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n", 0, crlf) if crlf != -1 else data.find(b"\n\n")
-    return lf if lf != -1 else crlf
+    One scan for LF [CR] LF (two bytes.find calls stumble on every CRLF of the header); a
+    LF CR LF is a CRLF CRLF only after a CR, else the scan goes on (linear: it only advances)."""
+    position = 0
+    end = len(data) if limit is None else min(limit, len(data))
+    search = _LF_CR_LF.search
+    while (found := search(data, position, end)) is not None:
+        start = found.start()
+        if found.end() - start == 2:
+            return start  # LF LF
+        if start and data[start - 1] == 13:
+            return start - 1  # CR LF CR LF
+        position = start + 1
+    return -1
+
+
+_LF_CR_LF = re.compile(rb"\n\r?\n")
 
 
 # RFC 5322 section 3.6.8: a field name is one or more printable US-ASCII characters (33-126).
@@ -226,16 +244,17 @@ def header_findings(message: bytes) -> tuple[str | None, str | None]:
     a field name is printable US-ASCII except the colon. A section beyond the limits is still
     read for its From field (linear time); only DKIM and ARC are skipped.
     """
-    window = message[: MAX_HEADER_BYTES + 4]
-    end = _first_blank_line(window)
+    # Searched in place (a slice of the first MiB would copy the whole of a usual message).
+    end = _first_blank_line(message, MAX_HEADER_BYTES + 4)
     over_limits = None
     if end != -1:
-        head = window[:end]
+        head = message[:end]
     else:
-        head = window
+        head = message[: MAX_HEADER_BYTES + 4]
         if len(message) > MAX_HEADER_BYTES:
             over_limits = f"header section larger than {MAX_HEADER_BYTES} bytes"
-    if not head.strip():
+    # A head starting with a non-blank byte is not blank: no stripped copy to find that out.
+    if (not head or head[:1].isspace()) and not head.strip():
         return "not an RFC 5322 message: no header section", over_limits
     newline = head.find(b"\n")
     name, colon, _ = (head if newline == -1 else head[:newline]).partition(b":")

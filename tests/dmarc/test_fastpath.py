@@ -161,3 +161,58 @@ def test_discover_policy_inline_step_equals_rfc9989_discovery(name: str, resolve
     normal = discovery_module.normalize_domain(name)
     assert run(discovery_module.discover_policy(name, resolver)) == run(
         discovery_module._discover_rfc9989(normal, resolver))
+
+
+def reference_header_block(message: bytes) -> bytes:
+    """header_block as it was with two bytes.find calls."""
+    if message.startswith((b"\r\n", b"\n")):
+        return b""
+    crlf = message.find(b"\r\n\r\n")
+    lf = message.find(b"\n\n", 0, crlf) if crlf != -1 else message.find(b"\n\n")
+    end = lf if lf != -1 else crlf
+    return message[:end] if end != -1 else message
+
+
+BLOCKS = [b"", b"\n", b"\r\n", b"a: b\r\n\r\nbody", b"a: b\n\nbody", b"a\n\r\nb\r\n\r\n", b"a\r\n\r\n\n\n",
+          b"a\n\r\n\nb", b"\r\r\n\r\n", b"a: b\r\n" * 50 + b"\n\r\n" * 3 + b"\r\n\r\n", b"x\n\r\n", b"a\r\n\r"]
+
+
+@pytest.mark.parametrize("message", BLOCKS, ids=range(len(BLOCKS)))
+def test_header_block_equals_reference(message: bytes) -> None:
+    assert header_block(message) == reference_header_block(message)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b":", b" ", b"\r", b"\n", b"\r\n", b"\n\r"]), max_size=20))
+def test_header_block_property(parts: list[bytes]) -> None:
+    message = b"".join(parts)
+    assert header_block(message) == reference_header_block(message)
+
+
+def reference_header_fields(block: bytes, name: bytes) -> list[bytes]:
+    """header_fields' unfolding as it was: every value's lines joined, each without its CRs."""
+    from zegel.dmarc.author import _field_pattern
+
+    wanted = name.lower()
+    pattern = _field_pattern(wanted)
+    assert pattern is not None
+    lowered = b"\n" + block.lower()
+    values = []
+    position = lowered.find(b"\n" + wanted)
+    while position != -1:
+        match = pattern.match(lowered, position)
+        if match is not None:
+            value = block[match.start(1) - 1 : match.end(1) - 1]
+            if b"\n" in value or value.endswith(b"\r"):
+                value = b"".join(line.rstrip(b"\r") for line in value.split(b"\n"))
+            values.append(value)
+        position = lowered.find(b"\n" + wanted, position + 1)
+    return values
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"From", b"from", b":", b" ", b"\t", b"a", b"\r", b"\n", b"\r\n", b"\r\r"]),
+                max_size=24))
+def test_header_fields_property(parts: list[bytes]) -> None:
+    block = b"".join(parts)
+    assert header_fields(block, b"From") == reference_header_fields(block, b"From")

@@ -116,7 +116,12 @@ HEADERS = [b"From: a\r\n\r\nbody", b"From : a\r\n\r\n", b"From\t: a\n\n", b" Fro
            b"From: " + b"x" * (MAX_HEADER_BYTES + 10), b"From\n: a\n\n",
            # around the field limit: the shortest heads with MAX_HEADER_FIELDS (+1) fields
            b"a:" + b"\n:" * (MAX_HEADER_FIELDS - 1) + b"\n\n", b"a:" + b"\n:" * MAX_HEADER_FIELDS + b"\n\n",
-           b"a:" + b"\nb" * MAX_HEADER_FIELDS + b"\n\n", b"a:" + b"\n b" * MAX_HEADER_FIELDS + b"\n\n"]
+           b"a:" + b"\nb" * MAX_HEADER_FIELDS + b"\n\n", b"a:" + b"\n b" * MAX_HEADER_FIELDS + b"\n\n",
+           # blank-ish heads, and the blank line around the end of the searched first MiB
+           b"\x0b\x0c\r\n\r\n", b"\x0bFrom: a\r\n\r\n", b"\x0c", b"\n\n", b"a: b\n\r\nc: d\r\n\r\n",
+           b"a: b\r\n\r", b"a: b\r\r\n\r\n", b"a: b\n\r\n\n",
+           *(b"a: " + b"x" * (MAX_HEADER_BYTES - 3 + shift) + b"\r\n\r\nbody" for shift in range(-2, 4)),
+           *(b"a: " + b"x" * (MAX_HEADER_BYTES - 1 + shift) + b"\n\nbody" for shift in range(-2, 4))]
 
 
 @pytest.mark.parametrize("data", HEADERS, ids=range(len(HEADERS)))
@@ -126,7 +131,7 @@ def test_header_findings_equals_reference(data: bytes) -> None:
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from([b"From", b"x", b" ", b"\t", b":", b"\r\n", b"\n", b"\x7f", b"\x00", b"\xff",
-                                 b"\r", b"~"]), max_size=16))
+                                 b"\r", b"~", b"\x0b", b"\x0c"]), max_size=16))
 def test_header_findings_property(parts: list[bytes]) -> None:
     data = b"".join(parts)
     assert header_findings(data) == reference_header_findings(data)

@@ -177,7 +177,31 @@ def _line(method: str, result: str, props: Iterable[tuple[str, object]], *, reas
     return " ".join(parts)
 
 
+# Result types whose objects never change (frozen, slotted dataclasses: zegel's own SPF, DMARC
+# and ARC results, registered by zegel.verify): the line of the last object of each is reused
+# when that very object comes again (the pipeline reuses those results across messages).
+_UNCHANGING: set[type] = set()
+_last_line: dict[type, tuple[Any, str]] = {}
+
+
+def _reuse_lines_of(*types: type) -> None:
+    """Register result types whose objects never change (see :data:`_UNCHANGING`)."""
+    _UNCHANGING.update(types)
+
+
 def _format_item(item: Any) -> str:
+    kind = type(item)
+    if kind in _UNCHANGING:
+        last = _last_line.get(kind)
+        if last is not None and last[0] is item:
+            return last[1]
+        text = _format_item_fresh(item)
+        _last_line[kind] = (item, text)
+        return text
+    return _format_item_fresh(item)
+
+
+def _format_item_fresh(item: Any) -> str:
     """``format_resinfo(to_resinfo(item))``: the same branches, formatted directly (the
     pipeline builds one header per message; the intermediate objects were most of its cost).
 

@@ -246,15 +246,30 @@ def parse_address_list(value: str) -> AddressList:
     return AddressList(tuple(addresses), tuple(problems))
 
 
+def _first_blank_line(data: bytes) -> int:
+    """Offset of the first CRLF CRLF or LF LF in ``data`` (the earlier of the two), or -1:
+    LF [CR] LF candidates, a LF CR LF counting only after a CR (linear, it only advances)."""
+    position = 0
+    search = _LF_CR_LF.search
+    while (found := search(data, position)) is not None:
+        start = found.start()
+        if found.end() - start == 2:
+            return start
+        if start and data[start - 1] == 13:
+            return start - 1
+        position = start + 1
+    return -1
+
+
+_LF_CR_LF = re.compile(rb"\n\r?\n")
+
+
 def header_block(message: bytes) -> bytes:
     """The header section: everything before the first empty line (CRLF or bare LF)."""
     if message.startswith((b"\r\n", b"\n")):
         return b""
-    # The earlier of CRLF CRLF and LF LF: a LF LF ending before the first CRLF CRLF is found
-    # without scanning the body.
-    crlf = message.find(b"\r\n\r\n")
-    lf = message.find(b"\n\n", 0, crlf) if crlf != -1 else message.find(b"\n\n")
-    end = lf if lf != -1 else crlf
+    # The earlier of CRLF CRLF and LF LF (zegel.verify's scan: one regex pass that stops there).
+    end = _first_blank_line(message)
     return message[:end] if end != -1 else message
 
 
@@ -284,8 +299,10 @@ def header_fields(block: bytes, name: bytes) -> list[bytes]:
         match = pattern.match(lowered, position)
         if match is not None:
             value = block[match.start(1) - 1 : match.end(1) - 1]
-            if b"\n" in value or value.endswith(b"\r"):
+            if b"\n" in value:
                 value = b"".join(line.rstrip(b"\r") for line in value.split(b"\n"))
+            elif value.endswith(b"\r"):
+                value = value.rstrip(b"\r")  # the one line's CR(s): what the join above gives
             values.append(value)
         position = lowered.find(needle, position + 1)
     return values

@@ -21,7 +21,7 @@ from publicsuffixlist import PublicSuffixList
 
 from zegel import aio
 from zegel.dmarc.record import DmarcRecord, DmarcRecordError, is_dmarc_record, parse_record
-from zegel.dns import InvalidName, Resolver, Status, normalize
+from zegel.dns import Answer, InvalidName, Resolver, Status, normalize
 
 Mode = Literal["rfc9989", "rfc7489"]
 MODES: tuple[Mode, ...] = ("rfc9989", "rfc7489")
@@ -120,7 +120,21 @@ def tree_walk_names(domain: str) -> list[str]:
 async def fetch_dmarc(domain: str, resolver: Resolver) -> DmarcLookup:
     """Query ``_dmarc.DOMAIN`` and classify the answer (RFC 9989 4.10 step 2, RFC 7489 6.6.3):
     records not starting with v=DMARC1 are discarded; several DMARC records count as none."""
-    answer = await resolver.txt(f"_dmarc.{domain}")
+    name = f"_dmarc.{domain}"
+    answer = resolver.cached(name, "TXT") if type(resolver) is Resolver else None
+    if answer is None:
+        answer = await resolver.txt(name)
+    return _lookup_of(domain, answer)
+
+
+def _fetch_cached(domain: str, resolver: Resolver) -> DmarcLookup | None:
+    """:func:`fetch_dmarc` when the resolver has the answer cached (no coroutine), else None
+    with nothing counted."""
+    answer = resolver.cached(f"_dmarc.{domain}", "TXT") if type(resolver) is Resolver else None
+    return None if answer is None else _lookup_of(domain, answer)
+
+
+def _lookup_of(domain: str, answer: Answer[str]) -> DmarcLookup:
     if answer.status is Status.TEMPFAIL:
         return DmarcLookup(domain, "tempfail", error=answer.reason or "DNS failure")
     if answer.status is not Status.ANSWER:
@@ -250,6 +264,22 @@ async def discover_policy(
     if outcome is not None:
         return outcome
     return await _walk_rfc9989(name, resolver, own)
+
+
+def _discover_cached(domain: str, resolver: Resolver, mode: Mode) -> PolicyDiscovery | DmarcLookup | None:
+    """The first step of :func:`discover_policy` (RFC 9989 mode) from the resolver's cache,
+    without a coroutine: its PolicyDiscovery when the author domain's own answer decides it;
+    the own lookup (already counted) when the Tree Walk must go on (:func:`_walk_rfc9989`);
+    None, with nothing counted, when discover_policy must run as it is."""
+    if mode != "rfc9989":
+        return None
+    if _normalized(domain) != domain:
+        return None  # not already normal (or not a name): discover_policy normalizes it
+    own = _fetch_cached(domain, resolver)
+    if own is None:
+        return None
+    outcome = _own_record_outcome(domain, "rfc9989", own)
+    return own if outcome is None else outcome
 
 
 def _own_record_outcome(name: str, mode: Mode, own: DmarcLookup) -> PolicyDiscovery | None:

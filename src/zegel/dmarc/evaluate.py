@@ -23,6 +23,8 @@ from zegel.dmarc.discovery import (
     Mode,
     OrgDomain,
     PolicyDiscovery,
+    _discover_cached,
+    _walk_rfc9989,
     discover_policy,
     domain_exists,
     load_psl,
@@ -189,6 +191,7 @@ async def _evaluate(
             passed[_identifier(sig.domain)] = None
     dkim_domains = list(passed)
     org_cache: dict[str, OrgDomain] = {}
+    memo_key: tuple[Any, ...] | None = None
     # The Tree Walks relaxed alignment may need do not depend on the policy record: run them
     # beside policy discovery (they share most names, which the resolver coalesces and caches).
     walk_for: list[str] = []
@@ -203,21 +206,39 @@ async def _evaluate(
         )
         org_cache.update(orgs)
     else:
-        discovery = await discover_policy(author, resolver, mode=mode, psl=psl)
+        # Usually the author domain's own record, cached: no coroutine for the lookup.
+        early = _discover_cached(author, resolver, mode)
+        if isinstance(early, PolicyDiscovery):
+            discovery = early
+            size = len(author) + len(spf_domain or "")
+            for d in dkim_domains:
+                size += len(d)
+            if len(dkim_domains) <= _MEMO_SIGNERS and size <= 1024:
+                # Below, a pure function of these and the discovery (one object per cached answer,
+                # _own_record_outcome): reused while the cache gives that very discovery.
+                memo_key = (author, spf_domain, *dkim_domains)
+                memo = _DECIDED.get(memo_key)
+                if memo is not None and memo[0] is discovery and memo[1] is found:
+                    return memo[2]
+        elif early is not None:
+            discovery = await _walk_rfc9989(author, resolver, early)
+        else:
+            discovery = await discover_policy(author, resolver, mode=mode, psl=psl)
     status = discovery.status
     record = discovery.record
     if status in ("temperror", "permerror", "none") or record is None:
         result: DmarcResultName = status if status in ("temperror", "permerror") else "none"
-        return DmarcResult(result, author, mode=mode, discovery=discovery, policy_domain=discovery.policy_domain,
-                           org_domain=discovery.org_domain, reason=discovery.reason, author=found)
+        return _remember(memo_key, discovery, found, DmarcResult(
+            result, author, mode=mode, discovery=discovery, policy_domain=discovery.policy_domain,
+            org_domain=discovery.org_domain, reason=discovery.reason, author=found))
     if not record.usable(mode):
         # RFC 9989 4.10.1 / RFC 7489 6.6.3: an invalid p/sp/np without a valid rua means no DMARC
         # processing; zegel reports it as permerror so the broken record is visible.
-        return DmarcResult("permerror", author, mode=mode, discovery=discovery,
-                           policy_domain=discovery.policy_domain, org_domain=discovery.org_domain,
-                           record=record, author=found, reason=(
-            f"DMARC record at _dmarc.{discovery.policy_domain} has an invalid or missing policy "
-            "and no valid rua"))
+        return _remember(memo_key, discovery, found, DmarcResult(
+            "permerror", author, mode=mode, discovery=discovery, policy_domain=discovery.policy_domain,
+            org_domain=discovery.org_domain, record=record, author=found, reason=(
+                f"DMARC record at _dmarc.{discovery.policy_domain} has an invalid or missing policy "
+                "and no valid rua")))
 
     identifiers = [(spf_domain, record.aspf)] if spf_domain else []
     for d in dkim_domains:
@@ -235,8 +256,13 @@ async def _evaluate(
     alignments: list[Alignment]
     if None not in known:
         alignments = cast("list[Alignment]", known)  # no None in it
-        exists = await domain_exists(author, resolver) if need_existence else None
+        if need_existence:
+            memo_key = None  # decided by a second answer too
+            exists = await domain_exists(author, resolver)
+        else:
+            exists = None
     else:
+        memo_key = None
         checks = [check_alignment(ident, author, amode, resolver, mode=mode, psl=psl, org_cache=org_cache)
                   for ident, amode in identifiers]
         if need_existence:
@@ -278,9 +304,26 @@ async def _evaluate(
             disposition, testing, sampled, note = _disposition(policy, record, mode, draw)
             result = "fail"
             reason = _fail_reason(author, spf_domain, dkim_domains, alignments) + note + existence_note
-    return DmarcResult(result, author, policy, disposition, discovery.policy_domain, org_domain, record,
-                       policy_tag, spf_aligned, bool(aligned_dkim), spf_domain, aligned_dkim,
-                       tuple(alignments), mode, testing, sampled, reason, discovery, found)
+    return _remember(memo_key, discovery, found, DmarcResult(
+        result, author, policy, disposition, discovery.policy_domain, org_domain, record, policy_tag, spf_aligned,
+        bool(aligned_dkim), spf_domain, aligned_dkim, tuple(alignments), mode, testing, sampled, reason, discovery,
+        found))
+
+
+# _evaluate's results for a discovery made from one cached answer, keyed by the authenticated
+# names (RFC 9989 mode only: no pct draw), with that discovery and the From parse they were
+# made from; bounded in entries and in signers per key.
+_DECIDED: dict[tuple[Any, ...], tuple[PolicyDiscovery, AuthorDomains | None, DmarcResult]] = {}
+_MEMO_SIGNERS = 4
+
+
+def _remember(key: tuple[Any, ...] | None, discovery: PolicyDiscovery, found: AuthorDomains | None,
+              result: DmarcResult) -> DmarcResult:
+    if key is not None:
+        if len(_DECIDED) >= 4096:
+            _DECIDED.clear()
+        _DECIDED[key] = (discovery, found, result)
+    return result
 
 
 def _disposition(policy: Policy, record: DmarcRecord, mode: Mode, draw: float | None) -> tuple[Policy, bool, bool | None, str]:

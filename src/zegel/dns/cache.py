@@ -48,6 +48,27 @@ class AnswerCache:
         self.stats.hits += 1
         return answer
 
+    def peek(self, key: tuple[str, str]) -> Answer[Any] | None:
+        """:meth:`get` for a hit; on a miss or an expired entry None with nothing changed, so
+        the caller's :meth:`get` that follows counts (and removes) it exactly once."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return entry[1]
+
+    def refresh(self, key: tuple[str, str], answer: Answer[Any]) -> bool:
+        """True, with the hit counted as :meth:`get` counts it, when ``key`` holds ``answer``
+        itself and has not expired; else False with nothing changed. Lets a caller reuse
+        what it derived from that very answer."""
+        entry = self._entries.get(key)
+        if entry is None or entry[1] is not answer or entry[0] <= time.monotonic():
+            return False
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return True
+
     def put(self, key: tuple[str, str], answer: Answer[Any]) -> None:
         if self.max_entries == 0:
             return

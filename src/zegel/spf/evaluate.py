@@ -24,6 +24,7 @@ from zegel.dns import Answer, InvalidName, Resolver, normalize
 from zegel.spf.macros import MacroContext, expand, expand_domain
 from zegel.spf.parser import (
     A,
+    All,
     DnsMechanism,
     Exists,
     Include,
@@ -214,6 +215,10 @@ class SpfChecker:
         self.time_limit = time_limit
         self._parse_cache_size = parse_cache_size
         self._parsed: dict[str, SpfRecord | tuple[str, int]] = {}
+        # check()'s results decided by one cached TXT answer alone (no other lookup, no exp=):
+        # a pure function of the check's text inputs and that answer, reused while the
+        # resolver's cache still holds that very answer (AnswerCache.refresh).
+        self._decided: dict[tuple[str, str, str, int, int], tuple[tuple[str, str], Answer[Any], SpfResult]] = {}
         self.cache_keys: dict[str, str] = {}  # name -> the resolver's cache key (bounded)
 
     def parse(self, text: str) -> SpfRecord:
@@ -243,7 +248,20 @@ class SpfChecker:
             _local, at, domain = mail_from.rpartition("@")
             if not at:
                 domain = mail_from  # a bare domain: the local-part is "postmaster" (4.3)
-            return await self.check_host(address, domain, mail_from, helo=helo_name, timestamp=timestamp)
+            # The limits are public attributes and appear in the trace: part of the key.
+            memo_key = (ip, domain, mail_from, self.lookup_limit, self.void_lookup_limit) if type(ip) is str else None
+            if memo_key is not None:
+                decided = self._decided.get(memo_key)
+                if decided is not None and self.resolver.cache.refresh(decided[0], decided[1]):
+                    return decided[2]
+            # check_host's body, without its coroutine.
+            run, domain = self._evaluation(address, domain, mail_from, helo_name, timestamp)
+            result = await run.run(domain, "mailfrom", mail_from)
+            if run.decided_by is not None and memo_key is not None and len(mail_from) + len(domain) <= 1024:
+                if len(self._decided) >= 4096:
+                    self._decided.clear()
+                self._decided[memo_key] = (*run.decided_by, result)
+            return result
         if not helo_name:
             line = "no MAIL FROM and no HELO name: nothing to check"
             return SpfResult("none", None, None, 0, 0, (line,), "", "helo", "", str(address), line)
@@ -256,7 +274,12 @@ class SpfChecker:
 
         Raises ValueError only when ``ip`` is not an IP address.
         """
-        address = parse_ip(ip)
+        run, domain = self._evaluation(parse_ip(ip), domain, sender, helo, timestamp)
+        return await run.run(domain, identity, sender)
+
+    def _evaluation(self, address: IpAddress, domain: str, sender: str, helo: str | None,
+                    timestamp: int | None) -> tuple[_Evaluation, str]:
+        """check_host's set-up: the evaluation state and the domain to check."""
         domain = domain.strip()
         if domain.endswith(".") and len(domain) > 1:
             domain = domain[:-1]
@@ -272,14 +295,13 @@ class SpfChecker:
                 and len(sender) + len(helo_name) + len(self.receiver) <= 1024)  # the memo stays small
         ctx = (_macro_context if memo else MacroContext)(
             f"{local}@{sender_domain}", local, sender_domain, address, helo_name, self.receiver, timestamp)
-        run = _Evaluation(self, ctx)
-        return await run.run(domain, identity, sender)
+        return _Evaluation(self, ctx), domain
 
 
 class _Evaluation:
     """State of one check_host() call: counters, trace, the concurrent lookups in flight."""
 
-    __slots__ = ("address_type", "cache", "checker", "ctx", "deadline", "detail", "family", "ip_int", "ip_text",
+    __slots__ = ("address_type", "cache", "checker", "ctx", "deadline", "decided_by", "detail", "family", "ip_int", "ip_text",
                  "ip_version", "lookups", "prefetch_budget", "prefetched", "resolver", "tasks", "trace",
                  "validated", "voids", "width")
 
@@ -301,6 +323,8 @@ class _Evaluation:
         self.prefetched: set[str] = set()  # records whose terms' lookups were started
         self.validated: asyncio.Task[tuple[Answer[Any], tuple[str, ...]]] | None = None
         self.detail = ""  # why the last mechanism did not match, for the trace
+        # (cache key, answer) when run() found its result from that one cached answer alone.
+        self.decided_by: tuple[tuple[str, str], Answer[Any]] | None = None
 
     # -- top level -------------------------------------------------------------------------
 
@@ -312,15 +336,33 @@ class _Evaluation:
         # lookup that has to wait for the network can take time, so that is where it is enforced.
         self.deadline = time.monotonic() + self.checker.time_limit
         try:
-            outcome = await self._check_domain(domain, 0, None)
+            # The usual cached record decided by its ip4/ip6/all terms needs no coroutine.
+            found = self._domain_record(domain, 0, None)
+            peeked, self.decided_by = self.decided_by, None
+            if found is None:
+                outcome = await self._check_domain(domain, 0, None)
+            elif isinstance(found, _Outcome):
+                outcome = found
+                self.decided_by = peeked
+            else:
+                scanned = self._scan(found, domain, "")
+                if isinstance(scanned, _Outcome):
+                    outcome = scanned
+                    self.decided_by = peeked
+                else:
+                    outcome = await self._evaluate(found, domain, 0, "", *scanned)
             result, mechanism, reason = outcome.result, outcome.mechanism, outcome.reason
-            if result == "fail":
+            if result == "fail" and (outcome.record is None or outcome.record.explanation is None):
+                explanation = self._default_explanation(outcome)  # what _explain gives without exp=
+            elif result == "fail":
+                self.decided_by = None
                 try:
                     explanation = await self._explain(outcome)
                 except _Stop as stop:
                     explanation = self._default_explanation(outcome)
                     self.trace.append(f"exp=: {stop.reason}: default explanation used")
         except _Stop as stop:
+            self.decided_by = None
             result, mechanism, reason = stop.result, stop.term, stop.reason
             self.trace.append(f"stopped: {result}: {reason}")
         self.trace.append(
@@ -332,7 +374,9 @@ class _Evaluation:
 
     # -- DNS access --------------------------------------------------------------------------
 
-    def _peek(self, name: str, rdtype: str) -> Answer[Any] | None:
+    def _peek(self, name: str, rdtype: str, counted: bool = True) -> Answer[Any] | None:
+        """The cached answer, or None. ``counted=False``: a miss (or expired entry) is left
+        uncounted for the lookup that follows (AnswerCache.peek); a hit counts either way."""
         keys = self.checker.cache_keys
         key = keys.get(name)
         if key is None:
@@ -342,7 +386,7 @@ class _Evaluation:
             if len(keys) >= 4096:
                 keys.clear()
             keys[name] = key
-        return self.cache.get((key, rdtype))
+        return self.cache.get((key, rdtype)) if counted else self.cache.peek((key, rdtype))
 
     async def _lookup(self, name: str, rdtype: str) -> Answer[Any]:
         key = (name, rdtype)
@@ -429,6 +473,22 @@ class _Evaluation:
 
     # -- records -------------------------------------------------------------------------------
 
+    def _domain_record(self, domain: str, depth: int, via: str | None) -> _Outcome | SpfRecord | None:
+        """_check_domain's first steps without a coroutine: the outcome when the domain cannot be
+        checked or its cached answer decides; its record when the answer is cached and has one;
+        None (nothing done, no miss counted) when the answer is not at hand."""
+        indent = "  " * depth
+        problem = domain_problem(domain)
+        if problem is not None:
+            # RFC 7208 4.3: a malformed or single-label domain gives "none".
+            self.trace.append(f"{indent}{domain[:100]}: {problem} -> none")
+            return _Outcome("none", None, None, domain, problem)
+        answer = self._peek(domain, "TXT", False) if (domain, "TXT") not in self.tasks else None
+        if answer is None:
+            return None
+        self.decided_by = (self.checker.cache_keys[domain], "TXT"), answer
+        return self._record_of(domain, answer, True, via, indent)
+
     async def _check_domain(self, domain: str, depth: int, via: str | None) -> _Outcome:
         indent = "  " * depth
         problem = domain_problem(domain)
@@ -440,6 +500,17 @@ class _Evaluation:
         from_cache = answer is not None
         if answer is None:
             answer = await self._lookup(domain, "TXT")
+        found = self._record_of(domain, answer, from_cache, via, indent)
+        if isinstance(found, _Outcome):
+            return found
+        scanned = self._scan(found, domain, indent)
+        if isinstance(scanned, _Outcome):
+            return scanned
+        return await self._evaluate(found, domain, depth, indent, *scanned)
+
+    def _record_of(self, domain: str, answer: Answer[Any], from_cache: bool, via: str | None,
+                   indent: str) -> _Outcome | SpfRecord:
+        """The TXT answer's SPF record, or the outcome when the answer decides (RFC 7208 4.4, 4.5)."""
         if answer.is_tempfail:
             raise _Stop("temperror", f"TXT lookup for {domain} failed: {answer.reason}", via)
         if answer.is_void:
@@ -468,14 +539,45 @@ class _Evaluation:
             # A record fetched over the network: its terms' lookups are most likely not cached
             # either, so start them all now. (A cached record's were cached with it.)
             self._prefetch(record, domain)
-        return await self._evaluate(record, domain, depth, indent)
+        return record
 
-    async def _evaluate(self, record: SpfRecord, domain: str, depth: int, indent: str) -> _Outcome:
+    def _scan(self, record: SpfRecord, domain: str, indent: str) -> _Outcome | tuple[int, int]:
+        """_evaluate's leading terms that need no DNS (ip4, ip6, all), without a coroutine: the
+        outcome when one matches or the record ends with no redirect to follow; else where
+        _evaluate goes on (the first term left, and the ip4/ip6 terms passed over untraced)."""
+        ip_int = self.ip_int
+        network_type = Ip4 if self.ip_version == 4 else Ip6
+        missed = 0
+        index = 0
+        for mechanism in record.mechanisms:
+            kind = type(mechanism)
+            if kind is Ip4 or kind is Ip6:
+                if kind is network_type and (ip_int & mechanism.mask) == mechanism.value:  # type: ignore[attr-defined]
+                    return self._matched(mechanism, record, domain, indent, missed)
+                missed += 1
+            elif kind is All:
+                if missed:
+                    self.trace.append(f"{indent}  {missed} ip4/ip6 term(s): no match")
+                self.detail = ""
+                return self._matched(mechanism, record, domain, indent, 0)
+            else:
+                return index, missed
+            index += 1
+        if record.redirect is not None and not record.has_all:
+            return index, missed
+        if missed:
+            self.trace.append(f"{indent}  {missed} ip4/ip6 term(s): no match")
+        self.trace.append(f"{indent}  no term matched -> neutral")
+        return _Outcome("neutral", None, record, domain, f"no term matched in {domain}")
+
+    async def _evaluate(self, record: SpfRecord, domain: str, depth: int, indent: str,
+                        start: int = 0, missed: int = 0) -> _Outcome:
+        """The terms from ``start`` on (``missed``: ip4/ip6 terms passed over before it, untraced)."""
         limit = self.checker.lookup_limit
         ip_int = self.ip_int
         network_type = Ip4 if self.ip_version == 4 else Ip6
-        missed = 0  # ip4/ip6 terms passed over since the last trace line (one line for a run)
-        for mechanism in record.mechanisms:
+        # missed: ip4/ip6 terms passed over since the last trace line (one line for a run)
+        for mechanism in record.mechanisms[start:] if start else record.mechanisms:
             kind = type(mechanism)
             if kind is Ip4 or kind is Ip6:
                 # RFC 7208 5.6: an address of the other family never matches.
