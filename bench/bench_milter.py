@@ -11,6 +11,11 @@ message, through one Postfix configuration whose ``smtpd_milters`` changes per p
   ``workers = 1`` and ``workers = 2`` (the scaling), OpenDKIM, and OpenDKIM + OpenDMARC, over
   TCP; then zegel ``workers = 2``, OpenDKIM and the chain over unix sockets.
 
+The contenders of each configuration (zegel, OpenDKIM, the chain; on every core also zegel
+with one and two workers) run side by side and take turns in ``ROUNDS`` rounds of
+``MESSAGES / ROUNDS`` messages, in a rotated order, so load from elsewhere on the machine
+falls on each of them alike; their rounds are summed.
+
 Every peer resolves through one unbound on port 53 of a loopback address (127.0.0.1 when it
 is free) that serves the sender's SPF, DKIM and DMARC records as local data and refuses
 everything else, so no query leaves the machine: OpenDKIM's libunbound takes it as its
@@ -53,6 +58,8 @@ from bench.common import Row
 
 MESSAGES = int(os.environ.get("ZEGEL_BENCH_MILTER_MESSAGES", "2000"))
 CLIENTS = 20
+# The contenders of one configuration take turns in this many rounds of MESSAGES / ROUNDS.
+ROUNDS = int(os.environ.get("ZEGEL_BENCH_MILTER_ROUNDS", "4"))
 DOMAIN = "zegelbench.nl"  # outside .test: libunbound (OpenDKIM) treats .test as a local zone
 CLIENT_IP = "127.0.0.2"  # not 127.0.0.1, which OpenDKIM and OpenDMARC skip by default
 RCPT = "user@example.test"
@@ -340,7 +347,10 @@ PidFile {self.work}/{name}.pid
 
     # -- one phase ---------------------------------------------------------------------------
 
-    def run_phase(self, label: str, milters: list[Proc], spec: str | None, *, expect: tuple[str, ...]) -> Phase:
+    def run_phase(self, label: str, milters: list[Proc], spec: str | None, *, expect: tuple[str, ...],
+                  messages: list[bytes] | None = None) -> Phase:
+        """One Postfix run of ``messages`` (default: all) through ``spec`` after a warm-up."""
+        batch = self.messages if messages is None else messages
         repo = Path(__file__).resolve().parent.parent
         if str(repo) not in sys.path:
             sys.path.insert(0, str(repo))
@@ -369,8 +379,8 @@ PidFile {self.work}/{name}.pid
             cpu_before = sum(m.cpu_seconds() for m in milters)
             started = time.perf_counter()
             with ThreadPoolExecutor(CLIENTS) as pool:
-                list(pool.map(send, self.messages))
-            expected = warm + len(self.messages) - len(failures)
+                list(pool.map(send, batch))
+            expected = warm + len(batch) - len(failures)
             postfix.wait_delivered(expected, timeout=300)
             phase.seconds = time.perf_counter() - started
             phase.cpu = sum(m.cpu_seconds() for m in milters) - cpu_before
@@ -410,21 +420,44 @@ def _stop(procs: list[Proc]) -> None:
         proc.stop()
 
 
-def _peer_phases(bench: Bench, phases: dict[str, Phase], *, name: str, key: str, label: str, unix: bool) -> None:
-    """OpenDKIM alone, then OpenDKIM and OpenDMARC chained: phases "opendkim KEY", "chain KEY"."""
-    dkim, spec = bench.opendkim(f"opendkim-{name}", unix=unix)
-    try:
-        phases[f"opendkim {key}"] = bench.run_phase(f"OpenDKIM{label}", [dkim], spec, expect=("dkim=pass",))
-    finally:
-        dkim.stop()
-    dkim, dkim_spec = bench.opendkim(f"opendkim-chain-{name}", unix=unix)
-    dmarc, dmarc_spec = bench.opendmarc(f"opendmarc-chain-{name}", unix=unix)
-    try:
-        phases[f"chain {key}"] = bench.run_phase(f"OpenDKIM+OpenDMARC{label}", [dkim, dmarc],
-                                                 f"{dkim_spec}, {dmarc_spec}", expect=("dkim=pass", "dmarc=pass"))
-    finally:
-        dkim.stop()
-        dmarc.stop()
+@dataclass
+class Contender:
+    key: str  # the phases dict key
+    label: str
+    milters: list[Proc]  # whose CPU is counted
+    spec: str
+    expect: tuple[str, ...]
+
+
+def _alternate(bench: Bench, contenders: list[Contender], phases: dict[str, Phase]) -> None:
+    """Every contender's share of the messages in ROUNDS rounds, the contenders taking turns
+    (in a rotated order each round), all of them running meanwhile: a burst of load from
+    elsewhere on the machine falls on each of them alike, not on whichever phase it hit."""
+    size = -(-len(bench.messages) // ROUNDS)
+    slices = [bench.messages[i:i + size] for i in range(0, len(bench.messages), size)]
+    totals = {c.key: Phase(c.label) for c in contenders}
+    for number, batch in enumerate(slices):
+        for c in contenders[number % len(contenders):] + contenders[:number % len(contenders)]:
+            part = bench.run_phase(c.label, c.milters, c.spec, expect=c.expect, messages=batch)
+            total = totals[c.key]
+            total.delivered += part.delivered
+            total.failed += part.failed
+            total.seconds += part.seconds
+            total.cpu += part.cpu
+            if not total.check or part.check.startswith("MISSING"):
+                total.check = part.check
+    phases.update(totals)
+
+
+def _peers(bench: Bench, *, name: str, key: str, label: str, unix: bool) -> tuple[list[Proc], list[Contender]]:
+    """OpenDKIM alone and OpenDKIM then OpenDMARC chained: contenders "opendkim KEY", "chain KEY"."""
+    dkim, dkim_spec = bench.opendkim(f"opendkim-{name}", unix=unix)
+    dmarc, dmarc_spec = bench.opendmarc(f"opendmarc-{name}", unix=unix)
+    return [dkim, dmarc], [
+        Contender(f"opendkim {key}", f"OpenDKIM{label}", [dkim], dkim_spec, ("dkim=pass",)),
+        Contender(f"chain {key}", f"OpenDKIM+OpenDMARC{label}", [dkim, dmarc], f"{dkim_spec}, {dmarc_spec}",
+                  ("dkim=pass", "dmarc=pass")),
+    ]
 
 
 def run() -> list[Row]:
@@ -448,33 +481,41 @@ def run() -> list[Row]:
         bench.start_unbound()
         phases["postfix"] = bench.run_phase("Postfix alone", [], None, expect=())
         for transport, unix in (("TCP", False), ("unix", True)):
-            procs, spec = bench.zegel(f"zegel-{transport}", unix=unix)
+            zegel, spec = bench.zegel(f"zegel-{transport}", unix=unix)
+            procs = list(zegel)
             try:
-                phases[f"zegel {transport}"] = bench.run_phase(f"zegel {transport}", procs, spec, expect=zegel_expect)
+                peers, contenders = _peers(bench, name=transport, key=transport, label=f" {transport}", unix=unix)
+                procs += peers
+                _alternate(bench, [Contender(f"zegel {transport}", f"zegel {transport}", zegel, spec,
+                                             zegel_expect), *contenders], phases)
             finally:
                 _stop(procs)
-            _peer_phases(bench, phases, name=transport, key=transport, label=f" {transport}", unix=unix)
         if len(all_cores) > 1:
             # Scaling: the milter may use every core (Postfix and the clients too).
             with _cores(all_cores):
-                for workers in (1, 2):
-                    procs, spec = bench.zegel(f"zegel-w{workers}", unix=False, workers=workers)
-                    try:
-                        phases[f"workers {workers}"] = bench.run_phase(
-                            f"zegel workers={workers}", procs, spec, expect=zegel_expect)
-                    finally:
-                        _stop(procs)
-                for transport, unix in (("TCP", False), ("unix", True)):
-                    tag = "" if transport == "TCP" else " unix"
-                    if unix:
-                        procs, spec = bench.zegel("zegel-w2-unix", unix=True, workers=2)
-                        try:
-                            phases["workers 2 unix"] = bench.run_phase(
-                                "zegel workers=2 unix", procs, spec, expect=zegel_expect)
-                        finally:
-                            _stop(procs)
-                    _peer_phases(bench, phases, name=f"all-{transport}", key=f"all{tag}",
-                                 label=f", all cores, {transport}", unix=unix)
+                procs = []
+                try:
+                    w1, w1_spec = bench.zegel("zegel-w1", unix=False, workers=1)
+                    w2, w2_spec = bench.zegel("zegel-w2", unix=False, workers=2)
+                    procs = w1 + w2
+                    peers, contenders = _peers(bench, name="all-TCP", key="all", label=", all cores, TCP", unix=False)
+                    procs += peers
+                    _alternate(bench, [
+                        Contender("workers 1", "zegel workers=1", w1, w1_spec, zegel_expect),
+                        Contender("workers 2", "zegel workers=2", w2, w2_spec, zegel_expect), *contenders], phases)
+                finally:
+                    _stop(procs)
+                procs = []
+                try:
+                    w2, w2_spec = bench.zegel("zegel-w2-unix", unix=True, workers=2)
+                    procs = list(w2)
+                    peers, contenders = _peers(bench, name="all-unix", key="all unix", label=", all cores, unix",
+                                               unix=True)
+                    procs += peers
+                    _alternate(bench, [Contender("workers 2 unix", "zegel workers=2 unix", w2, w2_spec,
+                                                 zegel_expect), *contenders], phases)
+                finally:
+                    _stop(procs)
     finally:
         if bench.unbound is not None:
             bench.unbound.stop()
