@@ -209,13 +209,13 @@ async def read_packet(reader: asyncio.StreamReader, *, max_size: int = DEFAULT_M
 class PacketSplitter:
     """Incremental framing: feed the bytes as they arrive, take every complete ``(code, data)``.
 
-    The session reads whatever the MTA has sent in one go (Postfix sends the steps that need
-    no reply back to back) and handles all complete packets from it, instead of one read, one
-    timeout and two ``readexactly`` per packet. Same checks as :func:`read_packet`:
+    For a reader of a packet stream that is not an asyncio stream (a client reading a
+    milter's replies, the fuzz targets). The session inlines the same framing in its read
+    loop (one pass, no packet list). Same checks as :func:`read_packet`:
     :class:`PacketTooLarge` as soon as an oversized length is seen (nothing of it is kept),
     :class:`ProtocolError` for a zero length; :meth:`finish` says whether the stream ended
-    cleanly between packets. The packets before a bad one are still returned (handle them,
-    as a packet-at-a-time reader would have), the error is then in :attr:`error`.
+    cleanly between packets. The packets before a bad one are still returned, the error is
+    then in :attr:`error`.
     """
 
     def __init__(self, *, max_size: int = DEFAULT_MAX_PACKET) -> None:
