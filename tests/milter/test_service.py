@@ -747,3 +747,39 @@ def test_malformed_envelope_packets_end_the_session(write_config: Callable[..., 
 
     closed, errors = run(write_config(), scenario)
     assert closed is None and errors == 1
+
+
+def test_packets_cut_into_many_small_reads_are_reassembled(write_config: Callable[..., Path], keys: Keys) -> None:
+    """A message whose packets arrive a kilobyte at a time (a body chunk over many reads, as
+    Postfix's 4 KiB writes arrive over a unix socket) gets the answer it gets sent whole."""
+    raw = pass_message(keys, body=b"A line of body text for the reassembly test.\r\n" * 3000)
+
+    async def scenario(service: MilterService) -> tuple[EomResult, list[p.Response], p.Response | None]:
+        whole_client = await client_for(service)
+        whole = await whole_client.message(raw, mail_from="alice@pass.example")
+        await whole_client.close()
+        client = await client_for(service)
+        head, _, body = raw.partition(b"\r\n\r\n")
+        stream = b"".join(p.encode_command(c) for c in (
+            p.Connect("client.example", "4", 25000, "192.0.2.10"), p.Helo("mail.example.org"),
+            p.Mail("<alice@pass.example>"), p.Rcpt("<user@example.net>")))
+        for line in head.replace(b"\r\n ", b"\n ").split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            stream += p.encode_command(p.Header(name, value.lstrip(b" ")))
+        stream += p.encode_command(p.EndOfHeaders()) + p.encode_command(p.Body(body + b"\r\n"))
+        stream += p.encode_command(p.EndOfMessage(b""))
+        for start in range(0, len(stream), 1000):
+            client.writer.write(stream[start:start + 1000])
+            await client.writer.drain()
+            await asyncio.sleep(0.001)  # let the milter read each piece on its own
+        replies = []
+        while not isinstance(reply := await client.read(), p.Continue | p.ReplyCode | None):
+            replies.append(reply)
+        await client.close()
+        return whole, replies, reply
+
+    whole, cut_modifications, cut_final = run(write_config(), scenario)
+    assert isinstance(whole.final, p.Continue) and isinstance(cut_final, p.Continue)
+    results = [m for m in cut_modifications if isinstance(m, p.InsertHeader)]
+    assert results == [m for m in whole.modifications if isinstance(m, p.InsertHeader)]
+    assert b"dkim=pass" in results[0].value

@@ -188,6 +188,15 @@ _unpack_length = struct.Struct("!I").unpack_from
 _HEADROOM = 64 * 1024
 
 
+def _still_cut(unhandled: bytearray, max_packet: int) -> bool:
+    """Whether ``unhandled`` starts with a packet still incomplete (a bad length is not: the
+    framing reports it)."""
+    if len(unhandled) < 4:
+        return True
+    length = int(_unpack_length(unhandled, 0)[0])
+    return 0 < length <= max_packet and len(unhandled) < 4 + length
+
+
 def _cut_packet_error(unhandled: bytes | bytearray) -> ProtocolError:
     """The error for a stream that ended inside a packet (``unhandled``: its first bytes)."""
     if len(unhandled) < 4:
@@ -368,6 +377,11 @@ class MilterSession(asyncio.Protocol):
                         and self.transport is not None):
                     self._reading_paused = True
                     self.transport.pause_reading()
+                self._quick_ack()
+                return
+            if _still_cut(unhandled, self.limits.max_packet):
+                # Not copied and reframed per read: a large packet arriving in small reads
+                # (4 KiB ones over a unix socket) costs linear time, not quadratic.
                 self._quick_ack()
                 return
             data = bytes(unhandled)
