@@ -55,7 +55,6 @@ from zegel.milter.protocol import (
     Continue,
     Data,
     EndOfHeaders,
-    EndOfMessage,
     Header,
     Helo,
     InsertHeader,
@@ -632,16 +631,9 @@ class MilterSession(asyncio.Protocol):
             return []
         return [response or Continue()]
 
-    async def handle(self, command: Command) -> list[Response]:
-        """The responses to send for ``command`` (none where the protocol expects none)."""
-        if isinstance(command, EndOfMessage):
-            txn = self._transaction()
-            txn.buffer.add_body(command.chunk)
-            return await self._end_of_message(txn)
-        return self.handle_now(command)
-
     def handle_now(self, command: Command) -> list[Response]:
-        """:meth:`handle` for every command but end of message, without suspending."""
+        """The responses to send for ``command`` (none where the protocol expects none); every
+        command but end of message, which the read loop decides (``_start_decision``)."""
         match command:
             case OptNeg():
                 return [self._negotiate(command)]
