@@ -24,6 +24,7 @@ from zegel.authres.build import _reuse_lines_of
 from zegel.dkim import verify as dkim_verify
 from zegel.dkim.keys import KeyCache
 from zegel.dmarc import AuthorDomains, author_domains, evaluate_message, load_psl
+from zegel.dmarc.author import first_blank_line
 from zegel.dmarc.evaluate import DmarcResult
 from zegel.dns import Resolver
 from zegel.policy import Action, ActionKind, Override, Policy, PolicyError
@@ -205,27 +206,6 @@ class UncheckedDmarc:
     disposition: str = "none"
 
 
-def _first_blank_line(data: bytes, limit: int | None = None) -> int:
-    """Offset of the first CRLF CRLF or LF LF in ``data[:limit]`` (the earlier of the two), or -1.
-
-    One scan for LF [CR] LF (two bytes.find calls stumble on every CRLF of the header); a
-    LF CR LF is a CRLF CRLF only after a CR, else the scan goes on (linear: it only advances)."""
-    position = 0
-    end = len(data) if limit is None else min(limit, len(data))
-    search = _LF_CR_LF.search
-    while (found := search(data, position, end)) is not None:
-        start = found.start()
-        if found.end() - start == 2:
-            return start  # LF LF
-        if start and data[start - 1] == 13:
-            return start - 1  # CR LF CR LF
-        position = start + 1
-    return -1
-
-
-_LF_CR_LF = re.compile(rb"\n\r?\n")
-
-
 # RFC 5322 section 3.6.8: a field name is one or more printable US-ASCII characters (33-126).
 _FIELD_NAME = re.compile(rb"[\x21-\x7e]+")
 
@@ -245,7 +225,7 @@ def header_findings(message: bytes) -> tuple[str | None, str | None]:
     read for its From field (linear time); only DKIM and ARC are skipped.
     """
     # Searched in place (a slice of the first MiB would copy the whole of a usual message).
-    end = _first_blank_line(message, MAX_HEADER_BYTES + 4)
+    end = first_blank_line(message, MAX_HEADER_BYTES + 4)
     over_limits = None
     if end != -1:
         head = message[:end]

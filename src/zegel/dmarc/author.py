@@ -246,17 +246,20 @@ def parse_address_list(value: str) -> AddressList:
     return AddressList(tuple(addresses), tuple(problems))
 
 
-def _first_blank_line(data: bytes) -> int:
-    """Offset of the first CRLF CRLF or LF LF in ``data`` (the earlier of the two), or -1:
-    LF [CR] LF candidates, a LF CR LF counting only after a CR (linear, it only advances)."""
+def first_blank_line(data: bytes, limit: int | None = None) -> int:
+    """Offset of the first CRLF CRLF or LF LF in ``data[:limit]`` (the earlier of the two), or -1.
+
+    One scan for LF [CR] LF (two bytes.find calls stumble on every CRLF of the header); a
+    LF CR LF is a CRLF CRLF only after a CR, else the scan goes on (linear: it only advances)."""
     position = 0
+    end = len(data) if limit is None else min(limit, len(data))
     search = _LF_CR_LF.search
-    while (found := search(data, position)) is not None:
+    while (found := search(data, position, end)) is not None:
         start = found.start()
         if found.end() - start == 2:
-            return start
+            return start  # LF LF
         if start and data[start - 1] == 13:
-            return start - 1
+            return start - 1  # CR LF CR LF
         position = start + 1
     return -1
 
@@ -268,8 +271,7 @@ def header_block(message: bytes) -> bytes:
     """The header section: everything before the first empty line (CRLF or bare LF)."""
     if message.startswith((b"\r\n", b"\n")):
         return b""
-    # The earlier of CRLF CRLF and LF LF (zegel.verify's scan: one regex pass that stops there).
-    end = _first_blank_line(message)
+    end = first_blank_line(message)
     return message[:end] if end != -1 else message
 
 
