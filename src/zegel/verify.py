@@ -20,7 +20,7 @@ from zegel.arc.result import ArcResult
 from zegel.arc.validate import NO_ARC_FIELDS, has_arc_fields
 from zegel.authres import build
 from zegel.authres import parse as parse_authres
-from zegel.authres.build import _reuse_lines_of
+from zegel.authres.build import reuse_lines_of
 from zegel.dkim import verify as dkim_verify
 from zegel.dkim.keys import KeyCache
 from zegel.dmarc import AuthorDomains, author_domains, evaluate_message, load_psl
@@ -158,7 +158,7 @@ class OutcomeSink(Protocol):
 
 
 # Never changed once made (frozen, slotted) and reused across messages: their A-R lines too.
-_reuse_lines_of(SpfResult, DmarcResult, ArcResult)
+reuse_lines_of(SpfResult, DmarcResult, ArcResult)
 
 # RFC 5322 sets no limit on the header section; MTAs do (Postfix header_size_limit is 100 KiB).
 # Beyond these bounds DKIM and ARC are not evaluated (a defined outcome with a reason), so a

@@ -184,7 +184,7 @@ _UNCHANGING: set[type] = set()
 _last_line: dict[type, tuple[Any, str]] = {}
 
 
-def _reuse_lines_of(*types: type) -> None:
+def reuse_lines_of(*types: type) -> None:
     """Register result types whose objects never change (see :data:`_UNCHANGING`)."""
     _UNCHANGING.update(types)
 

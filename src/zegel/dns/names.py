@@ -38,12 +38,21 @@ def to_dns_name(name: str) -> dns.name.Name:
 _PLAIN_NAME = re.compile(r"(?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}\.?")
 
 
-def normalize(name: str) -> str:
-    """Lower-case A-label form without the trailing dot; raises InvalidName."""
+def plain_form(name: str) -> str | None:
+    """:func:`normalize` of a plain ASCII name, or None for a name that needs the full path
+    (IDNA, escapes, or invalid)."""
     if len(name) <= 254 and name.isascii():
         lowered = name.lower()
         if _PLAIN_NAME.fullmatch(lowered) and (len(lowered) <= 253 or lowered.endswith(".")):
             return lowered[:-1] if lowered.endswith(".") else lowered
+    return None
+
+
+def normalize(name: str) -> str:
+    """Lower-case A-label form without the trailing dot; raises InvalidName."""
+    plain = plain_form(name)
+    if plain is not None:
+        return plain
     return to_dns_name(name).to_text(omit_final_dot=True).lower()
 
 

@@ -28,7 +28,7 @@ from zegel.dns.answer import Answer, MxRecord, Status
 from zegel.dns.cache import AnswerCache, CacheStats
 from zegel.dns.dnssec import SECURE_SUFFIX, Security
 from zegel.dns.dnssec import security as dnssec_security
-from zegel.dns.names import _PLAIN_NAME, InvalidName, normalize, reverse_name
+from zegel.dns.names import InvalidName, normalize, plain_form, reverse_name
 from zegel.dns.records import NodeMap, answer_from_rdataset
 from zegel.dns.zones import MAX_CNAME_CHAIN, FollowCname, ZoneOverlay
 
@@ -142,12 +142,10 @@ class Resolver:
         :meth:`query`, which counts the miss or removes the expired entry as usual). Only for a
         plain Resolver: a subclass's own ``query`` (a budget, a stub) is always asked. A name
         that needs IDNA or is invalid gives None: :meth:`query` handles it."""
-        if type(self) is not Resolver or len(name) > 253 or not name.isascii():
-            return None
-        lowered = name.lower()
-        if not _PLAIN_NAME.fullmatch(lowered):
-            return None
-        return self.cache.peek((lowered, rdtype.upper()))
+        if type(self) is not Resolver or name.endswith("."):
+            return None  # a final dot, like IDNA, is left to query()
+        qname = plain_form(name)  # the key query() uses
+        return None if qname is None else self.cache.peek((qname, rdtype.upper()))
 
     # -- public typed lookups -------------------------------------------------------------
 
