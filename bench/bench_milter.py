@@ -9,7 +9,11 @@ message, through one Postfix configuration whose ``smtpd_milters`` changes per p
 - OpenDKIM then OpenDMARC chained (DKIM, then SPF + DMARC), over TCP and over unix sockets;
 - on every core (``python -m bench`` pins itself to one; this part lifts that): zegel with
   ``workers = 1`` and ``workers = 2`` (the scaling), OpenDKIM, and OpenDKIM + OpenDMARC, over
-  TCP; then zegel ``workers = 2``, OpenDKIM and the chain over unix sockets.
+  TCP; then zegel ``workers = 2``, OpenDKIM and the chain over unix sockets, beside zegel
+  ``workers = 2`` with verification off (``[inbound] verify = false``: the milter session
+  alone, what any milter costs Postfix here, so the ceiling for the others);
+- latency, one client sending one message after another (``LATENCY_MESSAGES``): what each
+  milter adds to Postfix alone's time per message, median, over TCP and over unix sockets.
 
 The contenders of each configuration (zegel, OpenDKIM, the chain; on every core also zegel
 with one and two workers) run side by side and take turns in ``ROUNDS`` rounds of
@@ -23,7 +27,7 @@ everything else, so no query leaves the machine: OpenDKIM's libunbound takes it 
 namespace whose resolv.conf names it, zegel gets it in ``dns.nameservers``. The domain is not
 under ``.test``: libunbound answers ``.test`` itself as a local zone.
 
-Per phase: messages/s (first connection to last delivery), and the milters' CPU time per
+Per load phase: messages/s (first connection to last delivery), and the milters' CPU time per
 message (utime + stime of their processes from /proc, before and after). Every message is
 accounted for (the Maildir holds exactly the number sent, the queue is empty), and one
 delivered message per phase must carry the peer's passing Authentication-Results, so a peer
@@ -60,6 +64,8 @@ MESSAGES = int(os.environ.get("ZEGEL_BENCH_MILTER_MESSAGES", "2000"))
 CLIENTS = 20
 # The contenders of one configuration take turns in this many rounds of MESSAGES / ROUNDS.
 ROUNDS = int(os.environ.get("ZEGEL_BENCH_MILTER_ROUNDS", "4"))
+# One client, one message after another: the latency each milter adds (after a warm-up of 10).
+LATENCY_MESSAGES = int(os.environ.get("ZEGEL_BENCH_MILTER_LATENCY_MESSAGES", "100"))
 DOMAIN = "zegelbench.nl"  # outside .test: libunbound (OpenDKIM) treats .test as a local zone
 CLIENT_IP = "127.0.0.2"  # not 127.0.0.1, which OpenDKIM and OpenDMARC skip by default
 RCPT = "user@example.test"
@@ -194,6 +200,22 @@ class Phase:
         return self.cpu * 1000 / self.delivered if self.delivered else 0.0
 
 
+@dataclass
+class Latency:
+    label: str
+    times: list[float]  # ms per message, sorted
+    delivered: int
+    failed: int
+
+    @property
+    def median(self) -> float:
+        return self.times[len(self.times) // 2] if self.times else 0.0
+
+    @property
+    def p90(self) -> float:
+        return self.times[int(len(self.times) * 0.9)] if self.times else 0.0
+
+
 class Bench:
     def __init__(self, work: Path, messages: list[bytes], key: rsa.RSAPrivateKey) -> None:
         self.work = work
@@ -256,7 +278,7 @@ remote-control:
 
     # -- milters ---------------------------------------------------------------------------
 
-    def zegel(self, name: str, *, unix: bool, workers: int = 1) -> tuple[list[Proc], str]:
+    def zegel(self, name: str, *, unix: bool, workers: int = 1, verify: bool = True) -> tuple[list[Proc], str]:
         if unix:
             path = self.sockets / f"{name}.sock"
             socket_line, spec = f"unix:{path}", f"unix:{path}"
@@ -271,6 +293,8 @@ workers = {workers}
 nameservers = ["{self.dns}:53"]
 [log]
 level = "warning"
+[inbound]
+verify = {"true" if verify else "false"}
 """, encoding="utf-8")
         repo = Path(__file__).resolve().parent.parent
         env = dict(os.environ, PYTHONPATH=str(repo / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -403,6 +427,36 @@ PidFile {self.work}/{name}.pid
             postfix.stop()
         return phase
 
+    def latency(self, label: str, spec: str | None) -> Latency:
+        """One client sending ``LATENCY_MESSAGES`` messages one after another through ``spec``:
+        the time from connecting to the answer after the message data, per message."""
+        repo = Path(__file__).resolve().parent.parent
+        if str(repo) not in sys.path:
+            sys.path.insert(0, str(repo))
+        from tests.milter.postfix_harness import PostfixInstance
+
+        warm_up, batch = self.messages[:10], self.messages[10:10 + LATENCY_MESSAGES]
+        times: list[float] = []
+        failed = 0
+        postfix = PostfixInstance(milter=spec, process_limit=CLIENTS * 2)
+        try:
+            postfix.start()
+            for number, raw in enumerate(warm_up + batch):
+                started = time.perf_counter()
+                try:
+                    postfix.send(raw, mail_from=f"alice@{DOMAIN}", rcpt_to=[RCPT], source_address=CLIENT_IP,
+                                 helo=f"mx.{DOMAIN}")
+                except Exception as exc:  # counted, not hidden
+                    failed += 1
+                    print(f"bench milter: {label}: one client: {type(exc).__name__}: {exc}", file=sys.stderr)
+                    continue
+                if number >= len(warm_up):
+                    times.append((time.perf_counter() - started) * 1000)
+            delivered = len(postfix.wait_delivered(len(warm_up) + len(batch) - failed, timeout=120))
+        finally:
+            postfix.stop()
+        return Latency(label, sorted(times), delivered - len(warm_up), failed)
+
 
 @contextlib.contextmanager
 def _cores(cores: set[int]) -> Iterator[None]:
@@ -475,11 +529,14 @@ def run() -> list[Row]:
     work = Path(tempfile.mkdtemp(prefix="zegel-bench-milter-"))
     bench = Bench(work, messages, key)
     phases: dict[str, Phase] = {}
+    latencies: dict[str, Latency] = {}
     zegel_expect = ("spf=pass", "dkim=pass", "dmarc=pass")
     all_cores = set(os.sched_getaffinity(0)) | set(range(os.cpu_count() or 1))
     try:
         bench.start_unbound()
         phases["postfix"] = bench.run_phase("Postfix alone", [], None, expect=())
+        if LATENCY_MESSAGES:
+            latencies["postfix"] = bench.latency("Postfix alone", None)
         for transport, unix in (("TCP", False), ("unix", True)):
             zegel, spec = bench.zegel(f"zegel-{transport}", unix=unix)
             procs = list(zegel)
@@ -488,6 +545,9 @@ def run() -> list[Row]:
                 procs += peers
                 _alternate(bench, [Contender(f"zegel {transport}", f"zegel {transport}", zegel, spec,
                                              zegel_expect), *contenders], phases)
+                if LATENCY_MESSAGES:
+                    for who, who_spec in ((f"zegel {transport}", spec), *((c.key, c.spec) for c in contenders)):
+                        latencies[who] = bench.latency(who, who_spec)
             finally:
                 _stop(procs)
         if len(all_cores) > 1:
@@ -508,12 +568,16 @@ def run() -> list[Row]:
                 procs = []
                 try:
                     w2, w2_spec = bench.zegel("zegel-w2-unix", unix=True, workers=2)
-                    procs = list(w2)
+                    session, session_spec = bench.zegel("zegel-w2-unix-session", unix=True, workers=2, verify=False)
+                    procs = w2 + session
                     peers, contenders = _peers(bench, name="all-unix", key="all unix", label=", all cores, unix",
                                                unix=True)
                     procs += peers
-                    _alternate(bench, [Contender("workers 2 unix", "zegel workers=2 unix", w2, w2_spec,
-                                                 zegel_expect), *contenders], phases)
+                    _alternate(bench, [
+                        Contender("workers 2 unix", "zegel workers=2 unix", w2, w2_spec, zegel_expect),
+                        # What the milter session alone costs (no verification, no header added).
+                        Contender("session unix", "zegel workers=2 unix, verification off", session, session_spec,
+                                  ()), *contenders], phases)
                 finally:
                     _stop(procs)
     finally:
@@ -554,6 +618,28 @@ def run() -> list[Row]:
                         two.rate, "OpenDKIM verify", d.rate, note=f"zegel: {note(two)} | OpenDKIM: {note(d)}"))
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, unix: zegel workers=2", "msg/s",
                         two.rate, "OpenDKIM+OpenDMARC", c.rate, note=f"chain: {note(c)}"))
+        session = phases["session unix"]
+        rows.append(Row("milter", f"the session alone via Postfix, {len(all_cores)} cores, unix: zegel workers=2, "
+                        "verification off", "msg/s", session.rate, "OpenDKIM verify", d.rate,
+                        note=f"{note(session)}; the ceiling for any milter here (zegel verifying: {two.rate:.1f})"))
+    if "postfix" in latencies:
+        alone = latencies["postfix"]
+
+        def added(latency: Latency) -> float:
+            return max(latency.median - alone.median, 0.0)  # 0: no ratio (within noise)
+
+        def said(latency: Latency) -> str:
+            return (f"p50 {latency.median:.2f} ms, p90 {latency.p90:.2f} ms, delivered "
+                    f"{latency.delivered}/{LATENCY_MESSAGES}, failed {latency.failed}")
+
+        for transport in ("TCP", "unix"):
+            if f"zegel {transport}" not in latencies:
+                continue
+            z, d, c = (latencies[f"{who} {transport}"] for who in ("zegel", "opendkim", "chain"))
+            rows.append(Row("milter", f"latency added via Postfix, one client, {transport}: zegel SPF+DKIM+ARC+DMARC",
+                            "ms", added(z), "OpenDKIM verify", added(d), higher_is_better=False,
+                            note=f"zegel {said(z)} | OpenDKIM {said(d)} | OpenDKIM+OpenDMARC +{added(c):.2f} ms "
+                                 f"({said(c)}) | Postfix alone {said(alone)}"))
     return rows
 
 
