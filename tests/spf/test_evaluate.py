@@ -295,6 +295,28 @@ def test_prefetch_never_counts_or_changes_the_result(dns_server: Callable[..., T
     assert late.result == "permerror" and late.void_lookups == 3
 
 
+def test_no_lookup_starts_after_the_result(dns_server: Callable[..., TestDnsServer]) -> None:
+    # The include's record arrives after the result (ip4 matched first): the lookup that was
+    # in flight finishes, but its record's own terms are not prefetched any more.
+    records: Records = {
+        "early.example": [("TXT", "v=spf1 ip4:192.0.2.1 include:late.example -all")],
+        "late.example": [("TXT", "v=spf1 a:after.example -all")],
+        "after.example": [("A", "192.0.2.9")],
+    }
+    server = dns_server(records, delays={"late.example": 0.1})
+
+    async def check_then_wait() -> SpfResult:
+        result = await check("192.0.2.1", "x@early.example", "h.example",
+                             resolver=Resolver([server.address], timeout=1.0, lifetime=2.0))
+        await asyncio.sleep(0.4)  # the include's answer arrives meanwhile
+        return result
+
+    result = asyncio.run(check_then_wait())
+    assert (result.result, result.lookups) == ("pass", 0)
+    assert server.stats.by_name.get("late.example") == 1  # prefetched while evaluating
+    assert "after.example" not in server.stats.by_name
+
+
 def test_prefetch_off_gives_the_same_results(server: TestDnsServer) -> None:
     async def both(sender: str, ip: str) -> tuple[str, str]:
         with_prefetch = SpfChecker(Resolver([server.address], timeout=0.2, lifetime=0.4))

@@ -301,9 +301,9 @@ class SpfChecker:
 class _Evaluation:
     """State of one check_host() call: counters, trace, the concurrent lookups in flight."""
 
-    __slots__ = ("address_type", "cache", "checker", "ctx", "deadline", "decided_by", "detail", "family", "ip_int", "ip_text",
-                 "ip_version", "lookups", "prefetch_budget", "prefetched", "resolver", "tasks", "trace",
-                 "validated", "voids", "width")
+    __slots__ = ("address_type", "cache", "checker", "ctx", "deadline", "decided_by", "detail", "family", "finished",
+                 "ip_int", "ip_text", "ip_version", "lookups", "prefetch_budget", "prefetched", "resolver", "tasks",
+                 "trace", "validated", "voids", "width")
 
     def __init__(self, checker: SpfChecker, ctx: MacroContext) -> None:
         self.checker = checker
@@ -322,6 +322,7 @@ class _Evaluation:
         self.prefetch_budget = 2 * checker.lookup_limit if checker.prefetch else 0
         self.prefetched: set[str] = set()  # records whose terms' lookups were started
         self.validated: asyncio.Task[tuple[Answer[Any], tuple[str, ...]]] | None = None
+        self.finished = False  # run() has its result: start no more lookups
         self.detail = ""  # why the last mechanism did not match, for the trace
         # (cache key, answer) when run() found its result from that one cached answer alone.
         self.decided_by: tuple[tuple[str, str], Answer[Any]] | None = None
@@ -365,6 +366,10 @@ class _Evaluation:
             self.decided_by = None
             result, mechanism, reason = stop.result, stop.term, stop.reason
             self.trace.append(f"stopped: {result}: {reason}")
+        finally:
+            # Lookups already in flight finish (their answers warm the cache), but nothing new
+            # starts: an answer arriving after the result must not prefetch its own terms.
+            self.finished = True
         self.trace.append(
             f"result: {result} ({reason}); {self.lookups} DNS-querying term(s) of "
             f"{self.checker.lookup_limit}, {self.voids} void lookup(s) of {self.checker.void_lookup_limit}"
@@ -414,9 +419,10 @@ class _Evaluation:
             raise _Stop("temperror", f"evaluation took longer than {limit:g} s") from None
 
     def _spawn(self, name: str, rdtype: str, coro: Coroutine[Any, Any, Answer[Any]] | None = None) -> None:
-        """Start a lookup in the background unless it is cached or already running."""
+        """Start a lookup in the background unless it is cached or already running, or the
+        evaluation has its result."""
         key = (name, rdtype)
-        if key in self.tasks or self._peek(name, rdtype) is not None:
+        if self.finished or key in self.tasks or self._peek(name, rdtype) is not None:
             if coro is not None:
                 coro.close()
             return
@@ -425,7 +431,7 @@ class _Evaluation:
     # -- prefetch (speed only: never counted, never decides anything) --------------------------
 
     def _prefetch(self, record: SpfRecord, domain: str) -> None:
-        if domain in self.prefetched:
+        if self.finished or domain in self.prefetched:
             return
         self.prefetched.add(domain)
         terms: list[DnsMechanism | None] = [m for m in record.mechanisms if isinstance(m, DnsMechanism)]
