@@ -54,11 +54,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench.common import Row
+
+if TYPE_CHECKING:
+    from tests.milter.postfix_harness import PostfixInstance
 
 MESSAGES = int(os.environ.get("ZEGEL_BENCH_MILTER_MESSAGES", "2000"))
 CLIENTS = 20
@@ -375,20 +379,14 @@ PidFile {self.work}/{name}.pid
                   messages: list[bytes] | None = None) -> Phase:
         """One Postfix run of ``messages`` (default: all) through ``spec`` after a warm-up."""
         batch = self.messages if messages is None else messages
-        repo = Path(__file__).resolve().parent.parent
-        if str(repo) not in sys.path:
-            sys.path.insert(0, str(repo))
-        from tests.milter.postfix_harness import PostfixInstance
-
         phase = Phase(label)
-        postfix = PostfixInstance(milter=spec, process_limit=CLIENTS * 2)
+        postfix = _postfix(spec)
         failures: list[str] = []
         lock = threading.Lock()
 
         def send(raw: bytes) -> None:
             try:
-                postfix.send(raw, mail_from=f"alice@{DOMAIN}", rcpt_to=[RCPT], source_address=CLIENT_IP,
-                             helo=f"mx.{DOMAIN}")
+                _send(postfix, raw)
             except Exception as exc:  # counted, not hidden: the accounting below must add up
                 with lock:
                     failures.append(f"{type(exc).__name__}: {exc}")
@@ -430,22 +428,16 @@ PidFile {self.work}/{name}.pid
     def latency(self, label: str, spec: str | None) -> Latency:
         """One client sending ``LATENCY_MESSAGES`` messages one after another through ``spec``:
         the time from connecting to the answer after the message data, per message."""
-        repo = Path(__file__).resolve().parent.parent
-        if str(repo) not in sys.path:
-            sys.path.insert(0, str(repo))
-        from tests.milter.postfix_harness import PostfixInstance
-
         warm_up, batch = self.messages[:10], self.messages[10:10 + LATENCY_MESSAGES]
         times: list[float] = []
         failed = 0
-        postfix = PostfixInstance(milter=spec, process_limit=CLIENTS * 2)
+        postfix = _postfix(spec)
         try:
             postfix.start()
             for number, raw in enumerate(warm_up + batch):
                 started = time.perf_counter()
                 try:
-                    postfix.send(raw, mail_from=f"alice@{DOMAIN}", rcpt_to=[RCPT], source_address=CLIENT_IP,
-                                 helo=f"mx.{DOMAIN}")
+                    _send(postfix, raw)
                 except Exception as exc:  # counted, not hidden
                     failed += 1
                     print(f"bench milter: {label}: one client: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -456,6 +448,20 @@ PidFile {self.work}/{name}.pid
         finally:
             postfix.stop()
         return Latency(label, sorted(times), delivered - len(warm_up), failed)
+
+
+def _postfix(spec: str | None) -> PostfixInstance:
+    """A Postfix instance (not started) whose smtpd_milters is ``spec``."""
+    repo = Path(__file__).resolve().parent.parent
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    from tests.milter.postfix_harness import PostfixInstance
+
+    return PostfixInstance(milter=spec, process_limit=CLIENTS * 2)
+
+
+def _send(postfix: PostfixInstance, raw: bytes) -> None:
+    postfix.send(raw, mail_from=f"alice@{DOMAIN}", rcpt_to=[RCPT], source_address=CLIENT_IP, helo=f"mx.{DOMAIN}")
 
 
 @contextlib.contextmanager
