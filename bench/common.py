@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,10 +56,18 @@ def median_seconds(func: Callable[[], object], runs: int) -> float:
     return statistics.median(samples)
 
 
+def environment() -> str:
+    """What the figures were measured on. The interpreter matters: Debian's python3 (what
+    `make` and the service install use on Debian) is built with profile-guided optimisation; a
+    plain source build such as pyenv's default is not, and costs zegel about 15-20 % more CPU."""
+    return (f"{platform.python_implementation()} {platform.python_version()} ({os.path.realpath(sys.executable)}), "
+            f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}")
+
+
 def print_table(rows: list[Row], console: Console | None = None) -> None:
     # Wide enough for every column even when stdout is a file or a CI log, not a terminal.
     console = console or Console(width=220)
-    table = Table(title="zegel benchmarks (same run, same data, one core)")
+    table = Table(title="zegel benchmarks (same run, same data, one core)", caption=environment())
     for column in ("area", "metric", "zegel", "peer", "peer value", "ratio", "note"):
         table.add_column(column, justify="right" if column in ("zegel", "peer value", "ratio") else "left")
     for row in rows:
