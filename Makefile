@@ -39,10 +39,11 @@ unit: venv
 
 test: lint typecheck unit
 
-# System packages some tests need (real peers and servers). Run as root, e.g. from .ci/run.
+# System packages some tests need (real peers and servers), and a C compiler for the
+# benchmark's null milter (bench/nullmilter.c). Run as root, e.g. from .ci/run.
 DEBS := postfix opendkim opendkim-tools opendmarc postgresql swaks \
 	dovecot-core dovecot-imapd unbound knot knot-dnsutils ldnsutils \
-	chromium chromium-driver openssl ca-certificates systemd
+	chromium chromium-driver openssl ca-certificates systemd gcc libc6-dev
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps needs root (apt-get)" >&2; exit 1; fi
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections

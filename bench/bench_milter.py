@@ -10,8 +10,9 @@ message, through one Postfix configuration whose ``smtpd_milters`` changes per p
 - on every core (``python -m bench`` pins itself to one; this part lifts that): zegel with
   ``workers = 1`` and ``workers = 2`` (the scaling), OpenDKIM, and OpenDKIM + OpenDMARC, over
   TCP; then zegel ``workers = 2``, OpenDKIM and the chain over unix sockets, beside zegel
-  ``workers = 2`` with verification off (``[inbound] verify = false``: the milter session
-  alone, what any milter costs Postfix here, so the ceiling for the others);
+  ``workers = 2`` with verification off (``[inbound] verify = false``: zegel's milter session
+  alone), a milter in C that does nothing (``bench/nullmilter.c``, compiled here: what any
+  milter costs Postfix, so the ceiling for the others) and Postfix without a milter;
 - latency, one client sending one message after another (``LATENCY_MESSAGES``): what each
   milter adds to Postfix alone's time per message, median, over TCP and over unix sockets.
 
@@ -373,6 +374,26 @@ PidFile {self.work}/{name}.pid
         self._ready(proc, spec)
         return proc, spec
 
+    def null_milter(self, name: str, *, unix: bool) -> tuple[Proc, str] | None:
+        """bench/nullmilter.c, compiled here: a milter that does nothing (the floor). None, with
+        the reason on stderr, when there is no C compiler."""
+        binary = self.work / "nullmilter"
+        if not binary.exists():
+            compiler = shutil.which("cc") or shutil.which("gcc")
+            source = Path(__file__).with_name("nullmilter.c")
+            if compiler is None:
+                print("bench milter: no C compiler (apt-get install gcc): no null-milter row", file=sys.stderr)
+                return None
+            built = subprocess.run([compiler, "-O2", "-o", str(binary), str(source)], capture_output=True, text=True,
+                                   check=False)
+            if built.returncode != 0:
+                print(f"bench milter: {source.name} did not compile: {built.stderr.strip()[-500:]}", file=sys.stderr)
+                return None
+        spec = f"unix:{self.sockets / f'{name}.sock'}" if unix else f"inet:127.0.0.1:{_free_port()}"
+        proc = Proc([str(binary), spec], self.work / f"{name}.log")
+        self._ready(proc, spec)
+        return proc, spec
+
     # -- one phase ---------------------------------------------------------------------------
 
     def run_phase(self, label: str, milters: list[Proc], spec: str | None, *, expect: tuple[str, ...],
@@ -485,7 +506,7 @@ class Contender:
     key: str  # the phases dict key
     label: str
     milters: list[Proc]  # whose CPU is counted
-    spec: str
+    spec: str | None  # None: Postfix without a milter
     expect: tuple[str, ...]
 
 
@@ -579,11 +600,17 @@ def run() -> list[Row]:
                     peers, contenders = _peers(bench, name="all-unix", key="all unix", label=", all cores, unix",
                                                unix=True)
                     procs += peers
+                    floor: list[Contender] = [Contender("postfix all", "Postfix alone, all cores", [], None, ())]
+                    null = bench.null_milter("null-unix", unix=True)
+                    if null is not None:
+                        procs.append(null[0])
+                        floor.append(Contender("null unix", "null milter, all cores, unix", [null[0]], null[1],
+                                               ("null.test; none",)))
                     _alternate(bench, [
                         Contender("workers 2 unix", "zegel workers=2 unix", w2, w2_spec, zegel_expect),
-                        # What the milter session alone costs (no verification, no header added).
+                        # What zegel's milter session alone costs (no verification, no header added).
                         Contender("session unix", "zegel workers=2 unix, verification off", session, session_spec,
-                                  ()), *contenders], phases)
+                                  ()), *contenders, *floor], phases)
                 finally:
                     _stop(procs)
     finally:
@@ -627,7 +654,17 @@ def run() -> list[Row]:
         session = phases["session unix"]
         rows.append(Row("milter", f"the session alone via Postfix, {len(all_cores)} cores, unix: zegel workers=2, "
                         "verification off", "msg/s", session.rate, "OpenDKIM verify", d.rate,
-                        note=f"{note(session)}; the ceiling for any milter here (zegel verifying: {two.rate:.1f})"))
+                        note=f"{note(session)}; zegel verifying: {two.rate:.1f}"))
+        alone = phases["postfix all"]
+        null = phases.get("null unix")
+        if null is not None:
+            rows.append(Row("milter", f"a milter that does nothing via Postfix, {len(all_cores)} cores, unix "
+                            "(bench/nullmilter.c, C)", "msg/s", null.rate, "OpenDKIM verify", d.rate,
+                            note=f"{note(null)}; the ceiling for any milter here (zegel verifying: {two.rate:.1f}; "
+                                 f"Postfix without a milter: {alone.rate:.1f})"))
+        rows.append(Row("milter", f"Postfix alone, {len(all_cores)} cores, {MESSAGES} msgs, {CLIENTS} clients", "msg/s",
+                        alone.rate, note=f"delivered {alone.delivered}/{MESSAGES}, failed {alone.failed}; "
+                                         "in turn with the unix contenders above"))
     if "postfix" in latencies:
         alone = latencies["postfix"]
 
