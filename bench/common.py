@@ -59,7 +59,7 @@ def median_seconds(func: Callable[[], object], runs: int) -> float:
 def environment() -> str:
     """What the figures were measured on. The interpreter matters: Debian's python3 (what
     `make` and the service install use on Debian) is built with profile-guided optimisation; a
-    plain source build such as pyenv's default is not, and costs zegel about 15-25 % more CPU."""
+    plain source build such as pyenv's default is not, and costs zegel about a fifth more CPU."""
     return (f"{platform.python_implementation()} {platform.python_version()} ({os.path.realpath(sys.executable)}), "
             f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}")
 
