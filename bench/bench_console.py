@@ -172,6 +172,9 @@ def _web_pages(store: ReportStore, data_dir: Path, sources: int, failing: str) -
                 assert response.status_code == 200, (path, response.status_code)
 
             runs = 5 if "summary" in path else 15
+            # The API's summary is not a page: it folds every source as `zegel reports summary`
+            # does and has that command's target (docs/console.md, docs/reports.md).
+            target = "under 3 s, as `zegel reports summary`" if path.startswith("/api/") else f"< {TARGET_MS:.0f} ms"
             rows.append(Row(AREA, f"{name}, {sources:,} sources", "ms", round(_ms(get, runs), 1), higher_is_better=False,
-                            note=f"through the ASGI app; target < {TARGET_MS:.0f} ms"))
+                            note=f"through the ASGI app; target {target}"))
     return rows
