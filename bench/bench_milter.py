@@ -651,20 +651,20 @@ def run() -> list[Row]:
                         two.rate, "OpenDKIM verify", d.rate, note=f"zegel: {note(two)} | OpenDKIM: {note(d)}"))
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, unix: zegel workers=2", "msg/s",
                         two.rate, "OpenDKIM+OpenDMARC", c.rate, note=f"chain: {note(c)}"))
-        session = phases["session unix"]
+        session_phase = phases["session unix"]
         rows.append(Row("milter", f"the session alone via Postfix, {len(all_cores)} cores, unix: zegel workers=2, "
-                        "verification off", "msg/s", session.rate, "OpenDKIM verify", d.rate,
-                        note=f"{note(session)}; zegel verifying: {two.rate:.1f}"))
-        alone = phases["postfix all"]
-        null = phases.get("null unix")
-        if null is not None:
+                        "verification off", "msg/s", session_phase.rate, "OpenDKIM verify", d.rate,
+                        note=f"{note(session_phase)}; zegel verifying: {two.rate:.1f}"))
+        no_milter = phases["postfix all"]
+        null_phase = phases.get("null unix")
+        if null_phase is not None:
             rows.append(Row("milter", f"a milter that does nothing via Postfix, {len(all_cores)} cores, unix "
-                            "(bench/nullmilter.c, C)", "msg/s", null.rate, "OpenDKIM verify", d.rate,
-                            note=f"{note(null)}; the ceiling for any milter here (zegel verifying: {two.rate:.1f}; "
-                                 f"Postfix without a milter: {alone.rate:.1f})"))
+                            "(bench/nullmilter.c, C)", "msg/s", null_phase.rate, "OpenDKIM verify", d.rate,
+                            note=f"{note(null_phase)}; the ceiling for any milter here (zegel verifying: {two.rate:.1f}; "
+                                 f"Postfix without a milter: {no_milter.rate:.1f})"))
         rows.append(Row("milter", f"Postfix alone, {len(all_cores)} cores, {MESSAGES} msgs, {CLIENTS} clients", "msg/s",
-                        alone.rate, note=f"delivered {alone.delivered}/{MESSAGES}, failed {alone.failed}; "
-                                         "in turn with the unix contenders above"))
+                        no_milter.rate, note=f"delivered {no_milter.delivered}/{MESSAGES}, failed {no_milter.failed}; "
+                                             "in turn with the unix contenders above"))
     if "postfix" in latencies:
         alone = latencies["postfix"]
 
@@ -678,11 +678,11 @@ def run() -> list[Row]:
         for transport in ("TCP", "unix"):
             if f"zegel {transport}" not in latencies:
                 continue
-            z, d, c = (latencies[f"{who} {transport}"] for who in ("zegel", "opendkim", "chain"))
+            ours, peer, chain = (latencies[f"{who} {transport}"] for who in ("zegel", "opendkim", "chain"))
             rows.append(Row("milter", f"latency added via Postfix, one client, {transport}: zegel SPF+DKIM+ARC+DMARC",
-                            "ms", added(z), "OpenDKIM verify", added(d), higher_is_better=False,
-                            note=f"zegel {said(z)} | OpenDKIM {said(d)} | OpenDKIM+OpenDMARC +{added(c):.2f} ms "
-                                 f"({said(c)}) | Postfix alone {said(alone)}"))
+                            "ms", added(ours), "OpenDKIM verify", added(peer), higher_is_better=False,
+                            note=f"zegel {said(ours)} | OpenDKIM {said(peer)} | OpenDKIM+OpenDMARC "
+                                 f"+{added(chain):.2f} ms ({said(chain)}) | Postfix alone {said(alone)}"))
     return rows
 
 
