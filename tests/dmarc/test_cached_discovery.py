@@ -85,7 +85,9 @@ def test_resolver_cached_matches_query(tmp_path: Path) -> None:
         answer = await resolver.query("_dmarc.own.example", "txt")
         assert resolver.cached("_DMARC.own.example", "txt") is answer
         assert resolver.stats.hits == 1
-        for odd in ("_dmarc.own.example.", "b\u00fccher.example", "a..b", "x" * 254):
+        assert resolver.cached("_dmarc.own.example.", "TXT") is answer  # a final dot: the same entry
+        assert resolver.stats.hits == 2
+        for odd in ("b\u00fccher.example", "a..b", "x" * 254):
             assert resolver.cached(odd, "TXT") is None  # query() normalizes these itself
         bounded = BoundedResolver(resolver, budget=0)
         assert bounded.cached("_dmarc.own.example", "TXT") is None  # its query() counts the budget

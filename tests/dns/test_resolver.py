@@ -114,6 +114,28 @@ def test_cache_answers_repeat_queries_without_the_network(dns_server: Factory) -
     assert resolver.stats.hits == 8
 
 
+def test_cached_peeks_the_entry_query_fills_whatever_the_spelling(dns_server: Factory) -> None:
+    """``cached`` gives what ``query`` would give from the cache (a final dot or capitals name
+    the same entry), counting a hit as ``query`` does; before the first query None, with the
+    miss left for that query to count."""
+    server = dns_server(RECORDS)
+    resolver = Resolver([server.address])
+
+    async def go() -> None:
+        assert resolver.cached("example.com.", "TXT") is None
+        assert (resolver.stats.hits, resolver.stats.misses) == (0, 0)
+        answer = await resolver.txt("example.com")
+        assert (resolver.stats.hits, resolver.stats.misses) == (0, 1)
+        for spelling in ("example.com", "example.com.", "EXAMPLE.Com."):
+            assert resolver.cached(spelling, "txt") is answer
+        assert (resolver.stats.hits, resolver.stats.misses) == (3, 1)
+        assert await resolver.txt("Example.COM.") is answer
+        assert resolver.cached("example..com", "TXT") is None  # invalid: left to query()
+
+    run(go())
+    assert server.stats.by_name["example.com"] == 1
+
+
 def test_cache_size_is_bounded(dns_server: Factory) -> None:
     server = dns_server({f"h{i}.example": [("A", "192.0.2.1")] for i in range(20)})
     resolver = Resolver([server.address], cache_size=5)

@@ -142,9 +142,9 @@ class Resolver:
         :meth:`query`, which counts the miss or removes the expired entry as usual). Only for a
         plain Resolver: a subclass's own ``query`` (a budget, a stub) is always asked. A name
         that needs IDNA or is invalid gives None: :meth:`query` handles it."""
-        if type(self) is not Resolver or name.endswith("."):
-            return None  # a final dot, like IDNA, is left to query()
-        qname = plain_form(name)  # the key query() uses
+        if type(self) is not Resolver:
+            return None
+        qname = plain_form(name)  # the key query() uses (a final dot dropped, as there)
         return None if qname is None else self.cache.peek((qname, rdtype.upper()))
 
     # -- public typed lookups -------------------------------------------------------------
