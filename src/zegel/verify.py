@@ -24,10 +24,10 @@ from zegel.authres.build import reuse_lines_of
 from zegel.dkim import verify as dkim_verify
 from zegel.dkim.keys import KeyCache
 from zegel.dmarc import AuthorDomains, author_domains, evaluate_message, load_psl
-from zegel.dmarc.author import first_blank_line
 from zegel.dmarc.evaluate import DmarcResult
 from zegel.dns import Resolver
 from zegel.policy import Action, ActionKind, Override, Policy, PolicyError
+from zegel.rfc5322 import first_blank_line
 from zegel.spf import SpfChecker
 from zegel.spf.result import SpfResult
 

@@ -40,6 +40,7 @@ from zegel.dkim.keys import (
 from zegel.dkim.tags import TagListError, decode_base64
 from zegel.dkim.verify import OFFLOAD_BODY_BYTES
 from zegel.dns import Resolver
+from zegel.rfc5322 import first_blank_line
 
 # RFC 6376 section 3.5 (d=, s=): dot-separated labels of letters, digits and hyphens
 # (no leading or trailing hyphen); non-ASCII letters pass for U-labels (RFC 8616), and "_",
@@ -76,15 +77,6 @@ class _ChainFail(Exception):
 _ARC_FIELD_LINE = re.compile(rb"^arc-(?:seal|message-signature|authentication-results)[ \t]*:", re.I | re.M)
 
 
-def _header_end(message: bytes) -> int:
-    """Offset of the blank line ending the header section (or the whole length)."""
-    # A LF LF ending before the first CRLF CRLF is found without scanning the body.
-    crlf = message.find(b"\r\n\r\n")
-    lf = message.find(b"\n\n", 0, crlf) if crlf != -1 else message.find(b"\n\n")
-    end = lf if lf != -1 else crlf
-    return end if end != -1 else len(message)
-
-
 # The answer for a message without ARC fields: immutable, so one object serves every such message.
 NO_ARC_FIELDS = ArcResult("none", "no ARC header fields")
 
@@ -92,7 +84,9 @@ NO_ARC_FIELDS = ArcResult("none", "no ARC header fields")
 def has_arc_fields(message: bytes) -> bool:
     """Whether the header section of ``message`` has an ARC-Seal, ARC-Message-Signature or
     ARC-Authentication-Results field line (a cheap test: False means cv=none)."""
-    end = _header_end(message)
+    end = first_blank_line(message)
+    if end == -1:
+        end = len(message)
     # Every match of _ARC_FIELD_LINE contains "arc-" (ASCII case-insensitive, as bytes.lower()):
     # one C-level scan rules most headers out before the regex walks them line by line. (Not
     # for a huge header, whose lower-cased copy would cost memory: the regex alone then.)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from zegel.authres.parse import parse
+from zegel.rfc5322 import header_section_end
 
 _FIELD = b"authentication-results"
 
@@ -16,16 +17,6 @@ _FIELD = b"authentication-results"
 def _ids(authserv_id: str | Iterable[str]) -> frozenset[str]:
     items = [authserv_id] if isinstance(authserv_id, str) else list(authserv_id)
     return frozenset(item.strip().lower() for item in items if item.strip())
-
-
-def _header_end(message: bytes) -> int:
-    """Offset where the header section ends (the empty line stays with the body)."""
-    if message.startswith((b"\r\n", b"\n")):
-        return 0
-    # +2 / +1 keeps the last header line's own line ending in the header part.
-    crlf, lf = message.find(b"\r\n\r\n"), message.find(b"\n\n")
-    ends = [i + 2 for i in (crlf,) if i != -1] + [i + 1 for i in (lf,) if i != -1]
-    return min(ends) if ends else len(message)
 
 
 def claims(value: bytes, ids: frozenset[str]) -> bool:
@@ -45,7 +36,7 @@ def strip_ours(message: bytes, authserv_id: str | Iterable[str]) -> bytes:
     ids = _ids(authserv_id)
     if not ids:
         return message
-    end = _header_end(message)
+    end = header_section_end(message)
     header, rest = message[:end], message[end:]
     lines = header.splitlines(keepends=True)
     kept: list[bytes] = []

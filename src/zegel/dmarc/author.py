@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 
 from zegel.dmarc.discovery import normalize_domain
+from zegel.rfc5322 import first_blank_line
 
 # Bounds that keep a hostile header block from costing unbounded time: From fields beyond the
 # first MAX_FROM_FIELDS are counted, not parsed (the message is author_unknown anyway).
@@ -244,27 +245,6 @@ def parse_address_list(value: str) -> AddressList:
         if _ENCODED_WORD.search(address):
             problem(f"encoded-word used as an address: {address[:80]!r}")
     return AddressList(tuple(addresses), tuple(problems))
-
-
-def first_blank_line(data: bytes, limit: int | None = None) -> int:
-    """Offset of the first CRLF CRLF or LF LF in ``data[:limit]`` (the earlier of the two), or -1.
-
-    One scan for LF [CR] LF (two bytes.find calls stumble on every CRLF of the header); a
-    LF CR LF is a CRLF CRLF only after a CR, else the scan goes on (linear: it only advances)."""
-    position = 0
-    end = len(data) if limit is None else min(limit, len(data))
-    search = _LF_CR_LF.search
-    while (found := search(data, position, end)) is not None:
-        start = found.start()
-        if found.end() - start == 2:
-            return start  # LF LF
-        if start and data[start - 1] == 13:
-            return start - 1  # CR LF CR LF
-        position = start + 1
-    return -1
-
-
-_LF_CR_LF = re.compile(rb"\n\r?\n")
 
 
 def header_block(message: bytes) -> bytes:
