@@ -9,8 +9,8 @@ message, through one Postfix configuration whose ``smtpd_milters`` changes per p
 - OpenDKIM then OpenDMARC chained (DKIM, then SPF + DMARC), over TCP and over unix sockets;
 - on every core (``python -m bench`` pins itself to one; this part lifts that): zegel with
   ``workers = 1`` and ``workers = 2`` (the scaling), OpenDKIM, and OpenDKIM + OpenDMARC, over
-  TCP; then zegel ``workers = 2``, OpenDKIM and the chain over unix sockets, beside zegel
-  ``workers = 2`` with verification off (``[inbound] verify = false``: zegel's milter session
+  TCP; then zegel ``workers = 2`` and ``workers = 1``, OpenDKIM and the chain over unix
+  sockets, beside zegel ``workers = 2`` with verification off (``[inbound] verify = false``: zegel's milter session
   alone), a milter in C that does nothing (``bench/nullmilter.c``, compiled here: what any
   milter costs Postfix, so the ceiling for the others) and Postfix without a milter;
 - latency, one client sending one message after another (``LATENCY_MESSAGES``): what each
@@ -595,8 +595,9 @@ def run() -> list[Row]:
                 procs = []
                 try:
                     w2, w2_spec = bench.zegel("zegel-w2-unix", unix=True, workers=2)
+                    w1, w1_spec = bench.zegel("zegel-w1-unix", unix=True, workers=1)
                     session, session_spec = bench.zegel("zegel-w2-unix-session", unix=True, workers=2, verify=False)
-                    procs = w2 + session
+                    procs = w2 + w1 + session
                     peers, contenders = _peers(bench, name="all-unix", key="all unix", label=", all cores, unix",
                                                unix=True)
                     procs += peers
@@ -608,6 +609,9 @@ def run() -> list[Row]:
                                                ("null.test; none",)))
                     _alternate(bench, [
                         Contender("workers 2 unix", "zegel workers=2 unix", w2, w2_spec, zegel_expect),
+                        # One worker on two cores: no accept herd (a unix socket has no SO_REUSEPORT)
+                        # and one process's caches; Postfix keeps the other core.
+                        Contender("workers 1 unix", "zegel workers=1 unix", w1, w1_spec, zegel_expect),
                         # What zegel's milter session alone costs (no verification, no header added).
                         Contender("session unix", "zegel workers=2 unix, verification off", session, session_spec,
                                   ()), *contenders, *floor], phases)
@@ -651,6 +655,9 @@ def run() -> list[Row]:
                         two.rate, "OpenDKIM verify", d.rate, note=f"zegel: {note(two)} | OpenDKIM: {note(d)}"))
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, unix: zegel workers=2", "msg/s",
                         two.rate, "OpenDKIM+OpenDMARC", c.rate, note=f"chain: {note(c)}"))
+        one = phases["workers 1 unix"]
+        rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, unix: zegel workers=1", "msg/s",
+                        one.rate, "OpenDKIM verify", d.rate, note=f"zegel: {note(one)}; workers=2: {two.rate:.1f}"))
         session_phase = phases["session unix"]
         rows.append(Row("milter", f"the session alone via Postfix, {len(all_cores)} cores, unix: zegel workers=2, "
                         "verification off", "msg/s", session_phase.rate, "OpenDKIM verify", d.rate,
