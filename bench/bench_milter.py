@@ -19,7 +19,8 @@ message, through one Postfix configuration whose ``smtpd_milters`` changes per p
 The contenders of each configuration (zegel, OpenDKIM, the chain; on every core also zegel
 with one and two workers) run side by side and take turns in ``ROUNDS`` rounds of
 ``MESSAGES / ROUNDS`` messages, in a rotated order, so load from elsewhere on the machine
-falls on each of them alike; their rounds are summed.
+falls on each of them alike; their rounds are summed, and the notes of the comparisons
+with OpenDKIM give the ratio of each round too (how far one run's ratio moves).
 
 Every peer resolves through one unbound on port 53 of a loopback address (127.0.0.1 when it
 is free) that serves the sender's SPF, DKIM and DMARC records as local data and refuses
@@ -53,7 +54,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -195,6 +196,7 @@ class Phase:
     seconds: float = 0.0
     cpu: float = 0.0  # milter CPU seconds in the phase
     check: str = ""  # what one delivered message's Authentication-Results said
+    rounds: list[float] = field(default_factory=list)  # msg/s of each round (taking turns)
 
     @property
     def rate(self) -> float:
@@ -525,6 +527,7 @@ def _alternate(bench: Bench, contenders: list[Contender], phases: dict[str, Phas
             total.failed += part.failed
             total.seconds += part.seconds
             total.cpu += part.cpu
+            total.rounds.append(part.rate)
             if not total.check or part.check.startswith("MISSING"):
                 total.check = part.check
     phases.update(totals)
@@ -626,6 +629,11 @@ def run() -> list[Row]:
         return (f"delivered {phase.delivered}/{MESSAGES}, failed {phase.failed}; "
                 f"milter CPU {phase.cpu_ms:.2f} ms/msg; {phase.check}").rstrip("; ")
 
+    def per_round(ours: Phase, peer: Phase) -> str:
+        """The ratio in each round (the contenders took turns): how far one run's ratio moves."""
+        ratios = [f"{a / b:.2f}x" for a, b in zip(ours.rounds, peer.rounds, strict=False) if b]
+        return f" | per round {' '.join(ratios)}" if len(ratios) > 1 else ""
+
     rows: list[Row] = []
     base = phases["postfix"]
     rows.append(Row("milter", f"Postfix alone, {MESSAGES} msgs, {CLIENTS} clients", "msg/s", base.rate,
@@ -633,7 +641,7 @@ def run() -> list[Row]:
     for transport in ("TCP", "unix"):
         z, d, c = phases[f"zegel {transport}"], phases[f"opendkim {transport}"], phases[f"chain {transport}"]
         rows.append(Row("milter", f"verify via Postfix, {transport}: zegel SPF+DKIM+ARC+DMARC", "msg/s", z.rate,
-                        "OpenDKIM verify", d.rate, note=f"zegel: {note(z)} | OpenDKIM: {note(d)}"))
+                        "OpenDKIM verify", d.rate, note=f"zegel: {note(z)} | OpenDKIM: {note(d)}{per_round(z, d)}"))
         rows.append(Row("milter", f"verify via Postfix, {transport}: zegel vs chained peers", "msg/s", z.rate,
                         "OpenDKIM+OpenDMARC", c.rate, note=f"chain: {note(c)}"))
         rows.append(Row("milter", f"milter CPU per message via Postfix, {transport}", "ms", z.cpu_ms,
@@ -646,29 +654,31 @@ def run() -> list[Row]:
                         note=f"w2: {note(two)} | w1: {note(one)}"))
         d, c = phases["opendkim all"], phases["chain all"]
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, TCP: zegel workers=2", "msg/s",
-                        two.rate, "OpenDKIM verify", d.rate, note=f"OpenDKIM: {note(d)}"))
+                        two.rate, "OpenDKIM verify", d.rate, note=f"OpenDKIM: {note(d)}{per_round(two, d)}"))
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, TCP: zegel workers=2", "msg/s",
                         two.rate, "OpenDKIM+OpenDMARC", c.rate, note=f"chain: {note(c)}"))
     if "workers 2 unix" in phases:
         two, d, c = phases["workers 2 unix"], phases["opendkim all unix"], phases["chain all unix"]
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, unix: zegel workers=2", "msg/s",
-                        two.rate, "OpenDKIM verify", d.rate, note=f"zegel: {note(two)} | OpenDKIM: {note(d)}"))
+                        two.rate, "OpenDKIM verify", d.rate,
+                        note=f"zegel: {note(two)} | OpenDKIM: {note(d)}{per_round(two, d)}"))
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, unix: zegel workers=2", "msg/s",
                         two.rate, "OpenDKIM+OpenDMARC", c.rate, note=f"chain: {note(c)}"))
         one = phases["workers 1 unix"]
         rows.append(Row("milter", f"verify via Postfix, {len(all_cores)} cores, unix: zegel workers=1", "msg/s",
-                        one.rate, "OpenDKIM verify", d.rate, note=f"zegel: {note(one)}; workers=2: {two.rate:.1f}"))
+                        one.rate, "OpenDKIM verify", d.rate,
+                        note=f"zegel: {note(one)}; workers=2: {two.rate:.1f}{per_round(one, d)}"))
         session_phase = phases["session unix"]
         rows.append(Row("milter", f"the session alone via Postfix, {len(all_cores)} cores, unix: zegel workers=2, "
                         "verification off", "msg/s", session_phase.rate, "OpenDKIM verify", d.rate,
-                        note=f"{note(session_phase)}; zegel verifying: {two.rate:.1f}"))
+                        note=f"{note(session_phase)}; zegel verifying: {two.rate:.1f}{per_round(session_phase, d)}"))
         no_milter = phases["postfix all"]
         null_phase = phases.get("null unix")
         if null_phase is not None:
             rows.append(Row("milter", f"a milter that does nothing via Postfix, {len(all_cores)} cores, unix "
                             "(bench/nullmilter.c, C)", "msg/s", null_phase.rate, "OpenDKIM verify", d.rate,
                             note=f"{note(null_phase)}; the ceiling for any milter here (zegel verifying: {two.rate:.1f}; "
-                                 f"Postfix without a milter: {no_milter.rate:.1f})"))
+                                 f"Postfix without a milter: {no_milter.rate:.1f}){per_round(null_phase, d)}"))
         rows.append(Row("milter", f"Postfix alone, {len(all_cores)} cores, {MESSAGES} msgs, {CLIENTS} clients", "msg/s",
                         no_milter.rate, note=f"delivered {no_milter.delivered}/{MESSAGES}, failed {no_milter.failed}; "
                                              "in turn with the unix contenders above"))
