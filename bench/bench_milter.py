@@ -10,9 +10,10 @@ message, through one Postfix configuration whose ``smtpd_milters`` changes per p
 - on every core (``python -m bench`` pins itself to one; this part lifts that): zegel with
   ``workers = 1`` and ``workers = 2`` (the scaling), OpenDKIM, and OpenDKIM + OpenDMARC, over
   TCP; then zegel ``workers = 2`` and ``workers = 1``, OpenDKIM and the chain over unix
-  sockets, beside zegel ``workers = 2`` with verification off (``[inbound] verify = false``: zegel's milter session
-  alone), a milter in C that does nothing (``bench/nullmilter.c``, compiled here: what any
-  milter costs Postfix, so the ceiling for the others) and Postfix without a milter;
+  sockets, beside zegel ``workers = 2`` with verification off (``[inbound] verify = false``:
+  zegel's milter session alone), a milter in C that does nothing (``bench/nullmilter.c``,
+  compiled here: what any milter costs Postfix, so the ceiling for the others) and Postfix
+  without a milter;
 - latency, one client sending one message after another (``LATENCY_MESSAGES``): what each
   milter adds to Postfix alone's time per message, median, over TCP and over unix sockets.
 
