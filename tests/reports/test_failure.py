@@ -17,6 +17,7 @@ from zegel.reports.failure import (
     FailurePolicy,
     FailureReporter,
     build_failure_report,
+    header_section,
     should_report,
 )
 from zegel.reports.generate import ReporterInfo
@@ -116,3 +117,16 @@ def test_report_for_a_pipeline_verdict(store: ReportStore, tmp_path: Path) -> No
     parsed = parse_failure_report(email.message_from_bytes(raw, policy=email.policy.compat32), raw)
     assert parsed.source_ip == "198.51.100.9" and parsed.reported_domain == "example.com"
     assert b"Authentication-Results: rx.example;" in raw
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    (b"From: a@example.com\r\nTo: b@example.net\r\n\r\nbody\r\n", b"From: a@example.com\r\nTo: b@example.net\r\n\r\n"),
+    (b"From: a@example.com\nTo: b@example.net\n\nbody\n", b"From: a@example.com\nTo: b@example.net\n\n"),
+    # A bare-LF header whose body later has a CRLF CRLF: the body stays out of the report.
+    (b"From: a@example.com\n\nprivate body line\r\n\r\nmore", b"From: a@example.com\n\n"),
+    (b"From: a@example.com\r\n", b"From: a@example.com\r\n"),  # no body at all
+])
+def test_header_section_ends_at_the_first_empty_line(message: bytes, expected: bytes) -> None:
+    """RFC 9991 reports carry the header section only: it ends at the first empty line,
+    whichever line ending the message uses."""
+    assert header_section(message) == expected

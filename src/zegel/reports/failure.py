@@ -25,6 +25,7 @@ from zegel.dns import Resolver
 from zegel.reports.generate import ReporterInfo
 from zegel.reports.model import Outcome
 from zegel.reports.send import Delivery, Mailer, authorized_destination
+from zegel.rfc5322 import first_blank_line
 
 # Header fields of the original message that may carry addresses (redacted when asked).
 _ADDRESS_FIELDS = re.compile(rb"^(from|to|cc|bcc|sender|reply-to|return-path|delivered-to|resent-[a-z]+):",
@@ -78,11 +79,12 @@ def _redact_headers(headers: bytes, secret: str) -> bytes:
 
 
 def header_section(message: bytes) -> bytes:
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        index = message.find(separator)
-        if index >= 0:
-            return message[: index + len(separator)]
-    return message
+    """The header section with the empty line after it: the earlier CRLF CRLF or LF LF ends
+    it, so a body that follows a bare-LF header never reaches a headers-only report."""
+    blank = first_blank_line(message)
+    if blank == -1:
+        return message
+    return message[: blank + (4 if message[blank] == 13 else 2)]
 
 
 def identity_alignment(outcome: Outcome) -> str:
