@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from zegel.dns import Resolver
+from tests.spf import dns_limits
 from zegel.dns.testserver import TestDnsServer
 from zegel.spf import check
 
@@ -143,15 +143,9 @@ def _as_list(value: Any) -> list[str]:
 def test_case(conformance_dir: Path, servers: Callable[[str, str], TestDnsServer],
               suite: str | None, scenario: str | None, case_name: str | None) -> None:
     assert suite is not None and scenario is not None and case_name is not None
-    document = next(doc for doc in _load(suite) if doc["description"] == scenario)
-    case = document["tests"][case_name]
+    case = next(doc for doc in _load(suite) if doc["description"] == scenario)["tests"][case_name]
     server = servers(suite, scenario)
-    # Short DNS limits only where the scenario's data times out on purpose (they keep those
-    # cases fast); elsewhere generous ones, so a loaded machine cannot turn a slow answer into
-    # a temperror.
-    _, timeouts = zone_records(document.get("zonedata") or {})
-    resolver = (Resolver([server.address], timeout=0.5, lifetime=1.0) if timeouts
-                else Resolver([server.address], timeout=2.0, lifetime=5.0))
+    resolver = dns_limits.resolver(server, expecting_timeouts=dns_limits.drops_queries(server))
     result = asyncio.run(check(str(case["host"]), str(case.get("mailfrom") or ""), str(case.get("helo") or ""),
                                resolver=resolver))
     expected = _as_list(case["result"])

@@ -2,10 +2,9 @@
 
 Every check runs twice on identical DNS data served by a TestDnsServer on 127.0.0.1: once through
 ``zegel.spf.check`` with ``zegel.dns.Resolver([server.address])``, once through pyspf
-(``tests/spf/pyspf_peer.py``: pyspf's dnspython resolver pointed at the same server). Short DNS
-timeouts (0.5 s per attempt, 1 s per lookup) keep the cases whose DNS data times out on purpose
-fast; every other case gets generous ones (2 s, 5 s), so a loaded machine cannot turn a slow
-answer into a temperror.
+(``tests/spf/pyspf_peer.py``: pyspf's dnspython resolver pointed at the same server), both with
+the DNS limits of ``tests/spf/dns_limits.py``: short where queries are dropped on purpose,
+generous elsewhere.
 
 (1) The public RFC 7208 suite (``$ZEGEL_CONFORMANCE/spf/rfc7208-tests.yml``, zone data converted
     by ``test_conformance.zone_records``). Where pyspf's result is one the suite accepts, zegel
@@ -48,15 +47,11 @@ import pytest
 import yaml
 
 from tests.conftest import conformance_root
+from tests.spf import dns_limits
 from tests.spf.pyspf_peer import PeerResult, pyspf_check
 from tests.spf.test_conformance import zone_records
-from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 from zegel.spf import SpfResult, check
-
-# (per attempt at the server, per lookup): both implementations get the same lookup limit.
-DNS_LIMITS = (2.0, 5.0)
-DNS_LIMITS_EXPECTING_TIMEOUTS = (0.5, 1.0)  # where the zone drops queries on purpose
 
 SUITE = "rfc7208-tests.yml"
 
@@ -81,8 +76,8 @@ EXPLANATION_CASE_ONLY: dict[str, str] = {
 ZEGEL_DEFAULT_EXPLANATION = re.compile(r".* is not allowed to send mail for \S+ \(SPF fail\)\Z")
 
 
-def _zegel(server: TestDnsServer, ip: str, mail_from: str, helo: str, limits: tuple[float, float]) -> SpfResult:
-    resolver = Resolver([server.address], timeout=limits[0], lifetime=limits[1])
+def _zegel(server: TestDnsServer, ip: str, mail_from: str, helo: str, *, expecting_timeouts: bool) -> SpfResult:
+    resolver = dns_limits.resolver(server, expecting_timeouts=expecting_timeouts)
     return asyncio.run(check(ip, mail_from, helo, resolver=resolver))
 
 
@@ -97,9 +92,10 @@ def _domain_explanation(result: SpfResult) -> str | None:
 
 def _run_both(server: TestDnsServer, ip: str, mail_from: str, helo: str, *,
               expecting_timeouts: bool) -> tuple[SpfResult, PeerResult]:
-    limits = DNS_LIMITS_EXPECTING_TIMEOUTS if expecting_timeouts else DNS_LIMITS
-    zegel = _zegel(server, ip, mail_from, helo, limits)
-    peer = pyspf_check(server, ip, mail_from, helo, timeout=limits[1])
+    zegel = _zegel(server, ip, mail_from, helo, expecting_timeouts=expecting_timeouts)
+    # The same lookup limit for both implementations.
+    _, lifetime = dns_limits.limits(expecting_timeouts=expecting_timeouts)
+    peer = pyspf_check(server, ip, mail_from, helo, timeout=lifetime)
     return zegel, peer
 
 
@@ -164,13 +160,12 @@ def _accepted(value: Any) -> list[str]:
 def test_rfc7208_suite_against_pyspf(conformance_dir: Path, suite_servers: Callable[[str], TestDnsServer],
                                      scenario: str | None, case_name: str | None) -> None:
     assert scenario is not None and case_name is not None, f"{_suite_path()} has no scenarios"
-    document = next(doc for doc in _scenarios() if doc["description"] == scenario)
-    case = document["tests"][case_name]
+    case = next(doc for doc in _scenarios() if doc["description"] == scenario)["tests"][case_name]
     key = f"{_scenario_id(scenario)}/{case_name}"
     accepted = _accepted(case["result"])
-    _, timeouts = zone_records(document.get("zonedata") or {})
-    zegel, peer = _run_both(suite_servers(scenario), str(case["host"]), str(case.get("mailfrom") or ""),
-                            str(case.get("helo") or ""), expecting_timeouts=bool(timeouts))
+    server = suite_servers(scenario)
+    zegel, peer = _run_both(server, str(case["host"]), str(case.get("mailfrom") or ""),
+                            str(case.get("helo") or ""), expecting_timeouts=dns_limits.drops_queries(server))
     trace = _trace(zegel, peer)
 
     if key in PYSPF_DEVIATIONS:
