@@ -167,6 +167,15 @@ def test_evaluate_message_choices(resolver: Resolver) -> None:
     strictest = run(evaluate_message(two, spf=None, dkim=[], resolver=resolver))
     assert strictest.result == "fail" and strictest.from_domain == "example.com" and strictest.disposition == "reject"
     assert "2 author domains" in strictest.reason
+    # One author passes, the other has no DMARC record: the combination is no pass.
+    mixed = b"From: a@example.com, ceo@no-record.example\r\n\r\n"
+    for message in (mixed, b"From: ceo@no-record.example\r\nFrom: a@example.com\r\n\r\n"):
+        combined = run(evaluate_message(message, spf=Spf("pass", "example.com"), dkim=[], resolver=resolver))
+        assert combined.result == "none" and combined.from_domain == "no-record.example", combined
+        assert combined.author is not None and combined.author.unknown
+    alone = run(evaluate_message(b"From: a@example.com\r\n\r\n", spf=Spf("pass", "example.com"), dkim=[],
+                                 resolver=resolver))
+    assert alone.result == "pass"
 
 
 def test_bad_input_never_raises(resolver: Resolver) -> None:

@@ -175,6 +175,29 @@ def test_fault_outcomes_are_operator_mappable(dns_server: Callable[..., TestDnsS
     assert kind == "reject"
 
 
+def test_a_second_author_never_lends_its_pass(dns_server: Callable[..., TestDnsServer]) -> None:
+    """With the author_unknown fault mapped to a mild action, a From naming an author without
+    DMARC (the impersonated one) beside the attacker's passing domain still gets no
+    dmarc=pass in the Authentication-Results field: the unauthenticated author decides."""
+    server = dns_server(records(SPOOF_IP))
+    policy = Policy.from_toml('[on]\nauthor_unknown = "add_header"\n')
+
+    async def run(message: bytes) -> tuple[str, str | None, str, str]:
+        verdict = await verify_message(message, ip=SPOOF_IP, helo="h", mail_from="b@attacker.example",
+                                       resolver=Resolver([server.address], timeout=2.0),
+                                       authserv_id=AUTHSERV_ID, policy=policy)
+        return verdict.dmarc.result, verdict.dmarc.from_domain, verdict.action.kind, verdict.authentication_results
+
+    for from_value in (b"ceo@no-dmarc.example, friend@attacker.example",
+                       b"friend@attacker.example, ceo@no-dmarc.example"):
+        result, domain, kind, header = asyncio.run(run(spoof(from_value)))
+        assert (result, domain, kind) == ("none", "no-dmarc.example", "add_header"), from_value
+        assert "dmarc=pass" not in header and "dmarc=none" in header
+    # The attacker's domain alone does pass: the difference is the second author.
+    result, _, _, _ = asyncio.run(run(spoof(b"friend@attacker.example")))
+    assert result == "pass"
+
+
 # -- through Postfix and the milter --------------------------------------------------------
 
 

@@ -387,9 +387,11 @@ async def evaluate_message(
 
 def strictest(results: Sequence[DmarcResult]) -> DmarcResult:
     """RFC 7489 6.6.1: with several author domains, the most strict policy among those that fail.
-    Order: fail (by disposition, then policy) > temperror > permerror > pass > none."""
+    Order: fail (by disposition, then policy) > temperror > permerror > none > pass: a domain
+    without a DMARC pass outranks one with, so the combined result (and the Authentication-
+    Results field written from it) never claims a pass that one author lacks."""
     def rank(result: DmarcResult) -> tuple[int, int, int]:
-        order = {"fail": 4, "temperror": 3, "permerror": 2, "pass": 1, "none": 0}[result.result]
+        order = {"fail": 4, "temperror": 3, "permerror": 2, "none": 1, "pass": 0}[result.result]
         return (order, _STRICTNESS[result.disposition], _STRICTNESS.get(result.policy or "none", 0))
     return max(results, key=rank)
 
