@@ -1,29 +1,40 @@
 """Where the header section of a raw RFC 5322 message ends (section 2.1: header fields, an
-empty line, the body), shared by the standards' packages that read headers from bytes."""
+empty line, the body), shared by the standards' packages that read headers from bytes.
+
+A line ends at LF, with or without a CR before it: RFC 5322 allows only CRLF, but mail read
+from files uses bare LF, and MTAs (Postfix's smtpd among them) and DKIM verifiers (dkimpy,
+OpenDKIM, ``zegel.dkim``) take a bare LF as a line end. Every package must split a message
+where DKIM does, or one field could be signed text to DKIM and a header field to DMARC."""
 
 from __future__ import annotations
 
 import re
 
-_LF_CR_LF = re.compile(rb"\n\r?\n")
+# A line end (the CR before it, if any, is found by looking back) followed by an empty line.
+_EMPTY_LINE_AFTER_LINE_END = re.compile(rb"\n\r?\n")
+
+
+def header_separator(data: bytes, limit: int | None = None) -> tuple[int, int] | None:
+    """``(start, end)`` of the line end that closes the last header line together with the
+    empty line after it (CRLF CRLF, LF LF, LF CRLF or CRLF LF) in ``data[:limit]``, or None.
+
+    ``data[:start]`` is the header fields without their last line end; ``data[end:]`` is the
+    body. One regex search: linear time on any input."""
+    end = len(data) if limit is None else min(limit, len(data))
+    found = _EMPTY_LINE_AFTER_LINE_END.search(data, 0, end)
+    if found is None:
+        return None
+    start = found.start()
+    if start and data[start - 1] == 13:
+        start -= 1  # the last header line ends in CRLF
+    return start, found.end()
 
 
 def first_blank_line(data: bytes, limit: int | None = None) -> int:
-    """Offset of the first CRLF CRLF or LF LF in ``data[:limit]`` (the earlier of the two), or -1.
-
-    One scan for LF [CR] LF (two bytes.find calls stumble on every CRLF of the header); a
-    LF CR LF is a CRLF CRLF only after a CR, else the scan goes on (linear: it only advances)."""
-    position = 0
-    end = len(data) if limit is None else min(limit, len(data))
-    search = _LF_CR_LF.search
-    while (found := search(data, position, end)) is not None:
-        start = found.start()
-        if found.end() - start == 2:
-            return start  # LF LF
-        if start and data[start - 1] == 13:
-            return start - 1  # CR LF CR LF
-        position = start + 1
-    return -1
+    """Offset where the last header line's line end starts (see :func:`header_separator`):
+    the header fields are ``data[:offset]``; -1 when ``data[:limit]`` has no empty line."""
+    separator = header_separator(data, limit)
+    return -1 if separator is None else separator[0]
 
 
 def header_section_end(message: bytes) -> int:

@@ -7,16 +7,17 @@ import asyncio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.rfc5322_model import blank_line_by_lines
 
 from zegel.arc import validate
 from zegel.arc.validate import _ARC_FIELD_LINE, NO_ARC_FIELDS, has_arc_fields
 
 
 def _header_end(message: bytes) -> int:
-    """The blank line ending the header section, by its definition: the earliest CRLF CRLF
-    or LF LF (or the whole message)."""
-    found = [i for i in (message.find(b"\r\n\r\n"), message.find(b"\n\n")) if i != -1]
-    return min(found) if found else len(message)
+    """The blank line ending the header section, by its line-by-line definition (or the
+    whole message)."""
+    end = blank_line_by_lines(message)
+    return len(message) if end == -1 else end
 
 
 def by_regex(message: bytes) -> bool:

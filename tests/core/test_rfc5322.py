@@ -1,20 +1,17 @@
-"""zegel.rfc5322: where a raw message's header section ends, checked against the plain
-definition (the earliest CRLF CRLF or LF LF) on generated messages and on the odd cases."""
+"""zegel.rfc5322: where a raw message's header section ends, checked against a plain
+line-by-line definition (a line ends at LF, with or without CR; the header ends at the first
+empty line after a line) on generated messages and on the odd cases, and against DKIM's own
+split of the same messages."""
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.rfc5322_model import blank_line_by_lines, separator_by_lines
 
-from zegel.rfc5322 import first_blank_line, header_section_end
-
-
-def _earliest_blank_line(data: bytes) -> int:
-    """The definition, with two plain searches."""
-    found = [i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i != -1]
-    return min(found) if found else -1
-
+from zegel.dkim.canonicalize import MessageFormatError, parse_message
+from zegel.rfc5322 import first_blank_line, header_section_end, header_separator
 
 # Messages made of the bytes that matter here: line ends in every mix, and a little text.
 _pieces = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b":", b" ", b"\t"]), max_size=40)
@@ -22,11 +19,42 @@ _pieces = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b":", b" ", b"\
 
 @settings(max_examples=500, deadline=None)
 @given(_pieces)
-def test_first_blank_line_is_the_earliest_crlf_crlf_or_lf_lf(pieces: list[bytes]) -> None:
+def test_first_blank_line_follows_the_line_by_line_definition(pieces: list[bytes]) -> None:
     data = b"".join(pieces)
-    assert first_blank_line(data) == _earliest_blank_line(data)
+    assert header_separator(data) == separator_by_lines(data)
+    assert first_blank_line(data) == blank_line_by_lines(data)
     for limit in (0, 3, len(data) // 2):
-        assert first_blank_line(data, limit) == _earliest_blank_line(data[:limit])
+        assert header_separator(data, limit) == separator_by_lines(data[:limit])
+        assert first_blank_line(data, limit) == blank_line_by_lines(data[:limit])
+
+
+_field_lines = st.lists(
+    st.tuples(st.sampled_from([b"From: a@example.com", b"To: b", b"X: y", b" folded", b""]),
+              st.sampled_from([b"\r\n", b"\n"])),
+    max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_field_lines)
+def test_dkim_splits_header_and_body_where_every_other_package_does(lines: list[tuple[bytes, bytes]]) -> None:
+    """DKIM (which signs what it sees as header fields) and the packages that read headers
+    through zegel.rfc5322 (DMARC's From, ARC, the verifier, A-R stripping, failure reports)
+    must agree on where the body starts, in every mix of line ends."""
+    message = b"".join(text + end for text, end in lines) + b"body\r\n"
+    try:
+        parsed = parse_message(message)
+    except MessageFormatError:
+        return  # a line that is not a field: DKIM gives permerror, nothing is read as a field
+    if message.startswith((b"\r\n", b"\n")):
+        assert parsed.headers == () and header_section_end(message) == 0
+        return
+    separator = header_separator(message)
+    if separator is None:
+        assert not parsed.has_separator
+        return
+    assert bytes(parsed.body) == message[separator[1]:]
+    assert len(parsed.headers) == len([t for t, _ in lines[: message[: separator[0]].count(b"\n") + 1]
+                                      if t and not t.startswith(b" ")])
 
 
 @settings(max_examples=500, deadline=None)
@@ -34,13 +62,13 @@ def test_first_blank_line_is_the_earliest_crlf_crlf_or_lf_lf(pieces: list[bytes]
 def test_header_section_end_keeps_the_last_line_ending_and_leaves_the_blank_line(pieces: list[bytes]) -> None:
     message = b"".join(pieces)
     end = header_section_end(message)
-    blank = _earliest_blank_line(message)
+    blank = blank_line_by_lines(message)
     if message.startswith((b"\r\n", b"\n")):
         assert end == 0
     elif blank == -1:
         assert end == len(message)
     else:
-        assert end == blank + (2 if message[blank:blank + 4] == b"\r\n\r\n" else 1)
+        assert end == blank + (2 if message[blank:blank + 2] == b"\r\n" else 1)
         # What follows is the empty line itself.
         assert message[end:].startswith((b"\r\n", b"\n"))
 
@@ -48,8 +76,8 @@ def test_header_section_end_keeps_the_last_line_ending_and_leaves_the_blank_line
 @pytest.mark.parametrize(("message", "blank", "end"), [
     (b"A: 1\r\nB: 2\r\n\r\nbody\n\nmore", 10, 12),
     (b"A: 1\nB: 2\n\nbody\r\n\r\n", 9, 10),
-    (b"A: 1\n\r\nB: 2\r\n\r\nbody", 11, 13),  # LF CR LF after a bare LF is not an empty line
-    (b"A: 1\r\n\nbody", 5, 6),  # CR LF then LF: the LF LF counts
+    (b"A: 1\n\r\nB: 2\r\n\r\nbody", 4, 5),  # a bare LF ends the line, then CR LF: empty
+    (b"A: 1\r\n\nbody", 4, 6),  # CR LF ends the line, then a bare LF: empty
     (b"\r\nbody", -1, 0),  # no header fields at all
     (b"A: 1\r\nB: 2\r\n", -1, 12),  # no body
     (b"", -1, 0),
@@ -60,9 +88,11 @@ def test_odd_cases(message: bytes, blank: int, end: int) -> None:
 
 
 def test_hostile_line_ends() -> None:
-    """Long runs of LF CR LF without an empty line, then one: found, past every decoy."""
-    data = b"x" + b"\n\r\na" * 200_000
+    """Long runs of near-empty lines (a CR too many before each LF) without an empty line,
+    then one: found, past every decoy, in one pass."""
+    data = b"x" + b"\r\r\na" * 200_000
     assert first_blank_line(data) == -1
     assert header_section_end(data) == len(data)
     assert first_blank_line(data + b"\n\n") == len(data)
+    assert header_separator(data + b"\r\n\r\n") == (len(data), len(data) + 4)
     assert first_blank_line(data, 1000) == -1

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.dmarc.helpers import Dkim, Spf, run
+from tests.rfc5322_model import blank_line_by_lines
 
 from zegel.dmarc import author_domains, evaluate_message
 from zegel.dmarc.alignment import (
@@ -164,12 +165,10 @@ def test_discover_policy_inline_step_equals_rfc9989_discovery(name: str, resolve
 
 
 def reference_header_block(message: bytes) -> bytes:
-    """header_block as it was with two bytes.find calls."""
+    """header_block by the line-by-line definition of the header section."""
     if message.startswith((b"\r\n", b"\n")):
         return b""
-    crlf = message.find(b"\r\n\r\n")
-    lf = message.find(b"\n\n", 0, crlf) if crlf != -1 else message.find(b"\n\n")
-    end = lf if lf != -1 else crlf
+    end = blank_line_by_lines(message)
     return message[:end] if end != -1 else message
 
 

@@ -87,6 +87,23 @@ def test_junk_inside_a_header_section() -> None:
     assert verdict.dmarc.result == "pass"  # SPF aligns; the junk is only content
 
 
+def test_mixed_line_ends_end_the_header_where_dkim_ends_it() -> None:
+    """A bare LF ends a header line for every stage alike (as for DKIM and MTAs): the CR LF
+    after it is the empty line, so the second From line is body text for DMARC too, which
+    then reads the one author that DKIM would sign and a mail client would show."""
+    data = b"From: a@bakkerij-jansen.nl\n\r\nFrom: ceo@bank.example\r\n\r\nbody\r\n"
+    verdict = verify(data)
+    assert_defined(verdict)
+    assert verdict.dmarc.from_domain == "bakkerij-jansen.nl"
+    assert verdict.dmarc.result == "pass"  # SPF aligns with the one author
+    # Reversed, the bank's From is the header's only field: DMARC judges the bank's domain.
+    reversed_data = b"From: ceo@bank.example\n\r\nFrom: a@bakkerij-jansen.nl\r\n\r\nbody\r\n"
+    verdict = verify(reversed_data)
+    assert_defined(verdict)
+    assert verdict.dmarc.from_domain == "bank.example"
+    assert verdict.dmarc.result != "pass"
+
+
 def test_fifty_megabyte_body_in_bounded_memory() -> None:
     signed = message("genuine.eml")
     big = signed + b"a" * 78 + b"\r\n" * 1 + (b"x" * 998 + b"\r\n") * 50_000  # ~50 MB, changed after signing

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import zegel.verify as verify_module
 from tests.pipeline.helpers import AUTHSERV_ID, EXAMPLES, ZONE, message, samples
+from tests.rfc5322_model import blank_line_by_lines
 from zegel.arc import validate as arc_validate
 from zegel.dns import Resolver
 from zegel.policy import FAULT_OUTCOMES, Policy
@@ -86,9 +87,7 @@ def test_decide_memo_is_per_policy_and_skips_odd_values() -> None:
 def reference_header_findings(message: bytes) -> tuple[str | None, str | None]:
     """header_findings as it was before the field-name check became one regex."""
     window = message[: MAX_HEADER_BYTES + 4]
-    crlf = window.find(b"\r\n\r\n")
-    lf = window.find(b"\n\n", 0, crlf) if crlf != -1 else window.find(b"\n\n")
-    end = lf if lf != -1 else crlf
+    end = blank_line_by_lines(window)
     over_limits = None
     if end != -1:
         head = window[:end]

@@ -125,6 +125,9 @@ def test_report_for_a_pipeline_verdict(store: ReportStore, tmp_path: Path) -> No
     # A bare-LF header whose body later has a CRLF CRLF: the body stays out of the report.
     (b"From: a@example.com\n\nprivate body line\r\n\r\nmore", b"From: a@example.com\n\n"),
     (b"From: a@example.com\r\n", b"From: a@example.com\r\n"),  # no body at all
+    # A bare LF ends the header line and the CR LF after it is the empty line, as for DKIM.
+    (b"From: a@example.com\n\r\nprivate body line\r\n\r\nmore", b"From: a@example.com\n\r\n"),
+    (b"\r\nprivate body line\r\n\r\nmore", b"\r\n"),  # no header fields: nothing of the body
 ])
 def test_header_section_ends_at_the_first_empty_line(message: bytes, expected: bytes) -> None:
     """RFC 9991 reports carry the header section only: it ends at the first empty line,

@@ -33,6 +33,8 @@ from itertools import islice, repeat
 from operator import itemgetter
 from typing import NamedTuple, cast
 
+from zegel.rfc5322 import header_separator
+
 __all__ = [
     "CANONICALIZATIONS",
     "BodyHash",
@@ -58,7 +60,6 @@ MAX_HEADER_BYTES = 16 << 20
 MAX_HEADER_LINES = 200_000
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
-_BLANK_LINE = re.compile(rb"\n\r?\n")
 # One header field: name, optional WSP, colon, the rest of the line, continuation lines.
 # Anchored at a line start ((?m)^): findall then tries each line once instead of every offset,
 # which is what keeps a long line without a colon linear (unanchored, the name run was
@@ -140,9 +141,12 @@ def parse_message(raw: bytes) -> Message:
         return Message((), view[2:], True)
     if raw.startswith(b"\n"):
         return Message((), view[1:], True, unix_newlines=True)
-    match = _BLANK_LINE.search(raw)
-    if match is not None:
-        header_bytes, body, has_separator = raw[: match.start() + 1], view[match.end():], True
+    # The one split every package shares (zegel.rfc5322), so DKIM signs and verifies exactly
+    # the header fields that DMARC, ARC and the verifier read.
+    separator = header_separator(raw)
+    if separator is not None:
+        start, end = separator
+        header_bytes, body, has_separator = raw[: start + (2 if raw[start] == 13 else 1)], view[end:], True
     else:
         header_bytes, body, has_separator = raw, view[len(raw):], False
     if len(header_bytes) > MAX_HEADER_BYTES:

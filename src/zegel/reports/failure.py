@@ -25,7 +25,7 @@ from zegel.dns import Resolver
 from zegel.reports.generate import ReporterInfo
 from zegel.reports.model import Outcome
 from zegel.reports.send import Delivery, Mailer, authorized_destination
-from zegel.rfc5322 import first_blank_line
+from zegel.rfc5322 import header_separator
 
 # Header fields of the original message that may carry addresses (redacted when asked).
 _ADDRESS_FIELDS = re.compile(rb"^(from|to|cc|bcc|sender|reply-to|return-path|delivered-to|resent-[a-z]+):",
@@ -79,12 +79,12 @@ def _redact_headers(headers: bytes, secret: str) -> bytes:
 
 
 def header_section(message: bytes) -> bytes:
-    """The header section with the empty line after it: the earlier CRLF CRLF or LF LF ends
-    it, so a body that follows a bare-LF header never reaches a headers-only report."""
-    blank = first_blank_line(message)
-    if blank == -1:
-        return message
-    return message[: blank + (4 if message[blank] == 13 else 2)]
+    """The header section with the empty line after it, ended where DKIM ends it (a bare LF
+    is a line end), so a body that follows a bare-LF header never reaches a headers-only report."""
+    if message.startswith((b"\r\n", b"\n")):
+        return message[: 2 if message[0] == 13 else 1]  # no header fields: the empty line alone
+    separator = header_separator(message)
+    return message if separator is None else message[: separator[1]]
 
 
 def identity_alignment(outcome: Outcome) -> str:
