@@ -15,7 +15,9 @@ from zegel.arc.validate import _ARC_FIELD_LINE, NO_ARC_FIELDS, has_arc_fields
 
 def _header_end(message: bytes) -> int:
     """The blank line ending the header section, by its line-by-line definition (or the
-    whole message)."""
+    whole message; nothing when the message starts with the empty line)."""
+    if message.startswith((b"\r\n", b"\n")):
+        return 0
     end = blank_line_by_lines(message)
     return len(message) if end == -1 else end
 
@@ -40,6 +42,8 @@ MESSAGES = [
     b"From: a\r\nArc-Seal: no blank line",
     b"",
     b"\r\n\r\nARC-Seal: x",
+    b"\r\nARC-Seal: i=1\r\nbody\r\n",  # no header fields at all: what follows is the body
+    b"From: a\n\r\nARC-Seal: after a bare LF and a CRLF blank line\r\n\r\n",
     b"From: a\r\n" + b"X: y\r\n" * 300_000 + b"arc-seal: past the lower-cased limit\r\n\r\n",
     b"From: a\r\n" + b"X: y\r\n" * 300_000 + b"\r\n",
 ]

@@ -6,8 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.strategies import hostile_bytes, hostile_text, repeated
+from zegel.arc.validate import has_arc_fields
+from zegel.dkim.canonicalize import MessageFormatError, parse_message
 from zegel.dmarc import DmarcRecordError, author_domains, parse_record
-from zegel.dmarc.author import parse_address_list
+from zegel.dmarc.author import header_block, header_fields, parse_address_list
 
 TAGS = ["v=DMARC1", "p=reject", "p=none", "sp=quarantine", "np=reject", "pct=50", "pct=1²", "pct=١٠٠", "ri=86400",
         "rua=mailto:a@b.example", "ruf=mailto:x@y!10m", "adkim=s", "aspf=r", "fo=1:d", "t=y", "psd=y", ";", "="]
@@ -47,3 +49,26 @@ def test_an_appended_tail_never_hides_the_spoofed_domain(tail: str) -> None:
         tail = " " + tail  # "ceo@bank.examplea" is another address, not a tail
     found = author_domains(b"From: ceo@bank.example" + tail.encode() + b"\r\n\r\n")
     assert found.unknown or found.domain == "bank.example", (tail, found)
+
+
+LINES = [b"From: ceo@bank.example", b"from:x@attacker.example", b"To: c@d.example", b"ARC-Seal: i=1", b" folded",
+         b"\tfolded", b"", b"\r", b"junk", b"From someone", b"X:"]
+ENDS = [b"\r\n", b"\n", b"\r", b"\r\r\n", b"\n\r\n", b"\r\n\n"]
+mixed_messages = st.lists(st.tuples(st.sampled_from(LINES) | hostile_bytes, st.sampled_from(ENDS)), max_size=16).map(
+    lambda lines: b"".join(text + end for text, end in lines) + b"body\r\n")
+
+
+@given(mixed_messages)
+def test_dkim_and_dmarc_read_the_same_header_fields(message: bytes) -> None:
+    """DKIM signs the From fields it finds; DMARC judges the ones it finds; ARC's shortcut
+    looks for its fields in the same header section: in every mix of line ends they agree."""
+    try:
+        parsed = parse_message(message)
+    except MessageFormatError:
+        return  # DKIM: permerror for the whole message; nothing of it is signed
+    if parsed.skipped_mbox_line:
+        return  # a leading mbox "From " line, which only DKIM's file reading skips
+    signed_from = [field for field in parsed.headers if field.name == "from"]
+    assert len(signed_from) == len(header_fields(header_block(message), b"from"))
+    arc_names = {"arc-seal", "arc-message-signature", "arc-authentication-results"}
+    assert has_arc_fields(message) == any(field.name in arc_names for field in parsed.headers)

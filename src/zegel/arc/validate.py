@@ -40,7 +40,7 @@ from zegel.dkim.keys import (
 from zegel.dkim.tags import TagListError, decode_base64
 from zegel.dkim.verify import OFFLOAD_BODY_BYTES
 from zegel.dns import Resolver
-from zegel.rfc5322 import first_blank_line
+from zegel.rfc5322 import header_section_end
 
 # RFC 6376 section 3.5 (d=, s=): dot-separated labels of letters, digits and hyphens
 # (no leading or trailing hyphen); non-ASCII letters pass for U-labels (RFC 8616), and "_",
@@ -84,9 +84,7 @@ NO_ARC_FIELDS = ArcResult("none", "no ARC header fields")
 def has_arc_fields(message: bytes) -> bool:
     """Whether the header section of ``message`` has an ARC-Seal, ARC-Message-Signature or
     ARC-Authentication-Results field line (a cheap test: False means cv=none)."""
-    end = first_blank_line(message)
-    if end == -1:
-        end = len(message)
+    end = header_section_end(message)  # 0 when the message starts with the empty line
     # Every match of _ARC_FIELD_LINE contains "arc-" (ASCII case-insensitive, as bytes.lower()):
     # one C-level scan rules most headers out before the regex walks them line by line. (Not
     # for a huge header, whose lower-cased copy would cost memory: the regex alone then.)
