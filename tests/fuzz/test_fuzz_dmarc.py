@@ -51,8 +51,9 @@ def test_an_appended_tail_never_hides_the_spoofed_domain(tail: str) -> None:
     assert found.unknown or found.domain == "bank.example", (tail, found)
 
 
-LINES = [b"From: ceo@bank.example", b"from:x@attacker.example", b"To: c@d.example", b"ARC-Seal: i=1", b" folded",
-         b"\tfolded", b"", b"\r", b"junk", b"From someone", b"X:"]
+LINES = [b"From: ceo@bank.example", b"from:x@attacker.example", b"FROM \t: y@z.example", b"From\x00: a@b.example",
+         b"Fr\xc3\xb6m: a@b.example", b" From: c@d.example", b"To: c@d.example", b"ARC-Seal: i=1",
+         b"arc-message-signature\t:x", b" folded", b"\tfolded", b"", b"\r", b"junk", b"From someone", b"X:"]
 ENDS = [b"\r\n", b"\n", b"\r", b"\r\r\n", b"\n\r\n", b"\r\n\n"]
 mixed_messages = st.lists(st.tuples(st.sampled_from(LINES) | hostile_bytes, st.sampled_from(ENDS)), max_size=16).map(
     lambda lines: b"".join(text + end for text, end in lines) + b"body\r\n")
