@@ -2,9 +2,10 @@
 empty line, the body), shared by the standards' packages that read headers from bytes.
 
 A line ends at LF, with or without a CR before it: RFC 5322 allows only CRLF, but mail read
-from files uses bare LF, and MTAs (Postfix's smtpd among them) and DKIM verifiers (dkimpy,
-OpenDKIM, ``zegel.dkim``) take a bare LF as a line end. Every package must split a message
-where DKIM does, or one field could be signed text to DKIM and a header field to DMARC."""
+from files uses bare LF, and MTAs (Postfix's smtpd among them) take a bare LF as a line end,
+so that is the header a recipient is shown; ``zegel.dkim`` reads it so too. Every package must
+split a message where DKIM does, or one field could be signed text to DKIM and a header field
+to DMARC."""
 
 from __future__ import annotations
 
