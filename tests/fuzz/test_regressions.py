@@ -12,7 +12,9 @@ from collections.abc import Callable
 import pytest
 
 from zegel import authres
+from zegel.arc.validate import has_arc_fields
 from zegel.dkim import verify as dkim_verify
+from zegel.dkim.canonicalize import parse_message
 from zegel.dmarc import DmarcRecordError, author_domains, parse_record
 from zegel.dmarc.author import parse_address_list
 from zegel.dns import Resolver
@@ -151,3 +153,12 @@ def test_a_zip_member_named_nothing_is_read_or_refused_not_an_index_error() -> N
         archive.writestr(zipfile.ZipInfo(""), b"<feedback/>")
     limits = Limits(max_file=1 << 20, max_attachment=1 << 20, max_decompressed=1 << 20, max_zip_members=5)
     assert list(unzip_capped(buffer.getvalue(), limits)) == [("", b"<feedback/>")]
+
+
+def test_a_message_that_starts_with_the_empty_line_has_no_arc_fields() -> None:
+    """Found by test_dkim_and_dmarc_read_the_same_header_fields: has_arc_fields searched up to
+    the first empty line after a line, so an 'ARC-Seal' line after a leading empty line (body
+    text for DKIM) counted as a header field."""
+    message = b"\r\nARC-Seal: i=1\r\nbody\r\n"
+    assert has_arc_fields(message) is False
+    assert parse_message(message).headers == ()
