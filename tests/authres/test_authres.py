@@ -209,6 +209,24 @@ def test_strip_ours_only() -> None:
     assert strip_ours(lf, "mx.example.org") == stripped.replace(b"\r\n", b"\n")
 
 
+@pytest.mark.parametrize("claim", [
+    b"mx.example.org.", b"MX.Example.Org.", b"mx.example.org\xc2\xa0", b"\xc2\xa0mx.example.org", b"mx.example.org..",
+    b"mx.example.org. 1", b"(c) mx.example.org.",
+])
+def test_strip_ours_takes_forms_a_reader_would_normalize(claim: bytes) -> None:
+    """A trailing root dot or Unicode white space around our id is still our id to a reader
+    that normalizes names: stripping it too can only remove forged claims."""
+    message = b"From: a@x.example\r\nAuthentication-Results: " + claim + b"; dkim=pass\r\n\r\nbody\r\n"
+    assert strip_ours(message, "mx.example.org") == b"From: a@x.example\r\n\r\nbody\r\n"
+    assert strip_ours(message, "mx.example.org.") == b"From: a@x.example\r\n\r\nbody\r\n"
+
+
+@pytest.mark.parametrize("other", [b"mx.example.org.evil.example", b"xmx.example.org", b"mx.example.or", b"\"mx.example\".org"])
+def test_strip_ours_keeps_other_hosts(other: bytes) -> None:
+    message = b"From: a@x.example\r\nAuthentication-Results: " + other + b"; dkim=pass\r\n\r\nbody\r\n"
+    assert strip_ours(message, "mx.example.org") == message
+
+
 def test_bad_input_is_bounded_and_never_raises() -> None:
     huge = "x.example; " + "spf=pass (" * 10 + "a" * 100_000
     assert parse(huge).authserv_id == "x.example"

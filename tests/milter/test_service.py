@@ -102,16 +102,18 @@ def test_negotiation_asks_only_for_what_the_mta_offers(write_config: Callable[..
 def test_dmarc_pass_gets_our_results_and_forged_ones_removed(write_config: Callable[..., Path], keys: Keys) -> None:
     forged = (f"Authentication-Results: {AUTHSERV_ID}; dmarc=pass header.from=pass.example\r\n"
               "Authentication-Results: other.example; spf=pass\r\n"
-              f"Authentication-Results: {AUTHSERV_ID.upper()} (forged); dkim=pass\r\n")
+              f"Authentication-Results: {AUTHSERV_ID.upper()} (forged); dkim=pass\r\n"
+              f"Authentication-Results: {AUTHSERV_ID}.; arc=pass\r\n")
     raw = pass_message(keys, extra_headers=forged)
 
     async def scenario(service: MilterService) -> p.Response | None:
         client = await client_for(service)
         result = await client.message(raw, client_ip=CLIENT_IP, mail_from="alice@pass.example")
         await client.close()
-        # Both claims of our authserv-id go, highest index first; the other host's stays.
+        # The claims of our authserv-id go (the trailing-dot one too), highest index first;
+        # the other host's stays.
         deletions = [m for m in result.modifications if isinstance(m, p.ChangeHeader)]
-        assert [(d.index, d.value) for d in deletions] == [(3, b""), (1, b"")]
+        assert [(d.index, d.value) for d in deletions] == [(4, b""), (3, b""), (1, b"")]
         inserted = [m for m in result.modifications if isinstance(m, p.InsertHeader)]
         assert inserted[0].index == 0 and inserted[0].name == b"Authentication-Results"
         delivered = apply_modifications(raw, result)

@@ -14,17 +14,26 @@ from zegel.rfc5322 import header_section_end
 _FIELD = b"authentication-results"
 
 
+def normal_id(authserv_id: str) -> str:
+    """The form in which two authserv-ids are compared: case-insensitive, without surrounding
+    (Unicode) white space or the root's trailing dot. A forged ``mx.example.`` or
+    ``mx.example<NBSP>`` is the same host to a reader that normalizes names, so it goes too:
+    stripping more of what claims to be ours never makes a message look better."""
+    return authserv_id.strip().rstrip(".").strip().lower()
+
+
 def _ids(authserv_id: str | Iterable[str]) -> frozenset[str]:
     items = [authserv_id] if isinstance(authserv_id, str) else list(authserv_id)
-    return frozenset(item.strip().lower() for item in items if item.strip())
+    return frozenset(normal for item in items if (normal := normal_id(item)))
 
 
 def claims(value: bytes, ids: frozenset[str]) -> bool:
-    """Whether a field value's authserv-id is one of ``ids`` (case-insensitive)."""
+    """Whether a field value's authserv-id is one of ``ids`` (compared by :func:`normal_id`;
+    ``ids`` already in that form)."""
     # Only the start is needed for the id; cap what is parsed so a huge field stays cheap.
     head = value[:2048].decode("utf-8", "replace")
     head = head.split(";", 1)[0] + ";"
-    return parse(head).authserv_id.lower() in ids
+    return normal_id(parse(head).authserv_id) in ids
 
 
 def strip_ours(message: bytes, authserv_id: str | Iterable[str]) -> bytes:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from zegel import aio
 from zegel.arc import seal as arc_seal
-from zegel.authres.strip import claims
+from zegel.authres.strip import claims, normal_id
 from zegel.dkim import sign as dkim_sign
 from zegel.dkim.keys import PrivateKey, load_private_key
 from zegel.dmarc.author import parse_address_list
@@ -212,7 +212,7 @@ class MessageHandler:
         Deleted from the highest index down, so earlier indexes stay valid whether or not the
         MTA renumbers after a deletion.
         """
-        ours = self.config.authserv_id.lower()
+        ours = normal_id(self.config.authserv_id)
         indexes = []
         for index, value in enumerate(buffer.auth_results, 1):
             if _claims_authserv_id(value, ours):
@@ -414,7 +414,8 @@ def record_override(results: str, override: str | None) -> str:
 
 
 def _claims_authserv_id(value: bytes, ours: str) -> bool:
-    """Whether an Authentication-Results value names ``ours`` as its authserv-id (RFC 8601 section 2.2)."""
+    """Whether an Authentication-Results value names ``ours`` (in :func:`normal_id` form) as
+    its authserv-id (RFC 8601 section 2.2)."""
     unfolded = value.replace(b"\r", b" ").replace(b"\n", b" ")
     try:
         return claims(unfolded, frozenset({ours}))
@@ -423,7 +424,7 @@ def _claims_authserv_id(value: bytes, ours: str) -> bool:
     # authserv-id is the first token, before any version number, comment or ";".
     text = unfolded[:2048].decode("utf-8", errors="replace")
     token = _strip_comments(text).strip().split(";", 1)[0].split()
-    return bool(token) and token[0].lower() == ours
+    return bool(token) and normal_id(token[0]) == ours
 
 
 def _strip_comments(text: str) -> str:
