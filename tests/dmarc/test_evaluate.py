@@ -178,6 +178,32 @@ def test_evaluate_message_choices(resolver: Resolver) -> None:
     assert alone.result == "pass"
 
 
+@pytest.mark.parametrize("from_value", [
+    b"ceo@no-record.example <a@example.com>",  # an address of several words: which is the author?
+    b"<ceo@no-record.example>\x00<a@example.com>",
+    b"<a@example.com",  # unterminated
+    b"a@example.com, b@[192.0.2.1]",  # a literal: no domain to check
+    b"a@example.com, b@localhost",  # a single-label domain
+])
+def test_no_pass_when_part_of_the_from_is_unread(resolver: Resolver, from_value: bytes) -> None:
+    """A From with text that is not a mailbox with a domain may show a mail client an author
+    that nothing was checked for: the domain that did pass does not make it a DMARC pass."""
+    result = run(evaluate_message(b"From: " + from_value + b"\r\n\r\n", spf=Spf("pass", "example.com"), dkim=[],
+                                  resolver=resolver))
+    assert result.result == "permerror" and result.from_domain == "example.com", result
+    assert result.author is not None and result.author.unattributed and "not a pass" in result.reason
+
+
+@pytest.mark.parametrize("from_value", [
+    b"Alice <a@example.com>", b"(comment) a@example.com", b'"ceo@bank.example" <a@example.com>',
+    b"a@example.com, b@example.com",  # two mailboxes of one domain: both were checked
+])
+def test_a_fully_read_from_keeps_its_pass(resolver: Resolver, from_value: bytes) -> None:
+    result = run(evaluate_message(b"From: " + from_value + b"\r\n\r\n", spf=Spf("pass", "example.com"), dkim=[],
+                                  resolver=resolver))
+    assert result.result == "pass" and result.author is not None and not result.author.unattributed
+
+
 def test_bad_input_never_raises(resolver: Resolver) -> None:
     huge = b"From: " + b"a" * 100_000 + b"@example.com\r\n" + b"X: y\r\n" * 100_000 + b"\r\n"
     result = run(evaluate_message(huge, spf=None, dkim=[], resolver=resolver))

@@ -193,6 +193,13 @@ def test_a_second_author_never_lends_its_pass(dns_server: Callable[..., TestDnsS
         result, domain, kind, header = asyncio.run(run(spoof(from_value)))
         assert (result, domain, kind) == ("none", "no-dmarc.example", "add_header"), from_value
         assert "dmarc=pass" not in header and "dmarc=none" in header
+    # Beside an unreadable rest of the From, the attacker's passing domain is no pass either.
+    for from_value in (b"ceo@bank.example <friend@attacker.example>",
+                       b"<ceo@bank.example>\x00<friend@attacker.example>",
+                       b"friend@attacker.example, ceo@[192.0.2.1]"):
+        result, domain, kind, header = asyncio.run(run(spoof(from_value)))
+        assert result != "pass" and kind == "add_header", (from_value, result)
+        assert "dmarc=pass" not in header
     # The attacker's domain alone does pass: the difference is the second author.
     result, _, _, _ = asyncio.run(run(spoof(b"friend@attacker.example")))
     assert result == "pass"

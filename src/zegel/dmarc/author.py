@@ -40,12 +40,16 @@ MAX_MAILBOXES = 100
 @dataclass(frozen=True, slots=True)
 class AuthorDomains:
     """What the From header field(s) of a message say. ``domains``: distinct A-label domains in
-    order of appearance; ``problems``: one line per oddity (empty for a normal message)."""
+    order of appearance; ``problems``: one line per oddity (empty for a normal message);
+    ``unattributed``: some of the From text could not be read as a mailbox with a valid domain
+    (a syntax error, a literal or single-label domain, a field without a mailbox, fields past
+    the cap), so ``domains`` may not name every author a mail client would show."""
 
     domains: tuple[str, ...]
     addresses: tuple[str, ...]
     field_count: int
     problems: tuple[str, ...] = ()
+    unattributed: bool = False
 
     @property
     def domain(self) -> str | None:
@@ -358,22 +362,26 @@ def _from_fields(fields: list[bytes]) -> AuthorDomains:
         problems.append(f"{len(fields)} From header fields (RFC 5322 allows one)")
     domains: list[str] = []
     addresses: list[str] = []
+    unattributed = len(fields) > MAX_FROM_FIELDS
     for raw in fields[:MAX_FROM_FIELDS]:
         # RFC 6532 allows UTF-8 in header fields; anything else is kept as replacement characters.
         parsed = parse_address_list(raw.decode("utf-8", "replace"))
         problems.extend(p for p in parsed.problems if p not in problems)
+        unattributed = unattributed or bool(parsed.problems)
         if not parsed.addresses:
             problems.append("From field without a mailbox")
+            unattributed = True
             continue
         for mailbox in parsed.addresses:
             addresses.append(mailbox)
             domain, problem = address_domain(mailbox)
             if problem:
                 problems.append(problem)
+                unattributed = True
             if domain and domain not in domains:
                 domains.append(domain)
     if len(addresses) > 1 and len(fields) == 1:
         problems.append(f"From field holds {len(addresses)} mailboxes")
     if len(domains) > 1:
         problems.append(f"several author domains: {', '.join(domains)}")
-    return AuthorDomains(tuple(domains), tuple(addresses), len(fields), tuple(problems))
+    return AuthorDomains(tuple(domains), tuple(addresses), len(fields), tuple(problems), unattributed)

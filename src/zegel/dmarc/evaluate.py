@@ -373,16 +373,31 @@ async def evaluate_message(
     if mode == "rfc7489" and psl is None:
         psl = load_psl()
     if len(found.domains) == 1:
-        return await _evaluate(found.domains[0], spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl,
-                               draw=draw, found=found)
+        result = await _evaluate(found.domains[0], spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl,
+                                 draw=draw, found=found)
+        return _no_pass_for_unattributed(result, found)
     results = await aio.gather(*(
         evaluate(domain, spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl, draw=draw)
         for domain in found.domains
     ))
     chosen = strictest(results)
     if len(results) == 1:
-        return _with_author(chosen, found, "")
-    return _with_author(chosen, found, f" [{len(results)} author domains: {', '.join(found.domains)}; strictest shown]")
+        return _no_pass_for_unattributed(_with_author(chosen, found, ""), found)
+    return _no_pass_for_unattributed(
+        _with_author(chosen, found, f" [{len(results)} author domains: {', '.join(found.domains)}; strictest shown]"),
+        found)
+
+
+def _no_pass_for_unattributed(result: DmarcResult, found: AuthorDomains) -> DmarcResult:
+    """A pass only for a From whose every mailbox was read: when part of it was not (a syntax
+    error, a literal domain, ...), a mail client may show an author no check was run for, so
+    the result is permerror, never pass (RFC 7489 6.6.1 and RFC 9989 5.3.1 leave such From
+    fields to the receiver)."""
+    if result.result != "pass" or not found.unattributed:
+        return result
+    why = "; ".join(p for p in found.problems if not p.startswith("several author domains"))
+    return replace(result, result="permerror",
+                   reason=f"{result.reason}; not a pass: part of the From field is not a mailbox with a domain ({why})")
 
 
 def strictest(results: Sequence[DmarcResult]) -> DmarcResult:
