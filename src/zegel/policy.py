@@ -48,7 +48,7 @@ OUTCOMES: Final[dict[str, str]] = {
     "dmarc_quarantine": "DMARC fails and the sender's policy says quarantine",
     "dmarc_none": "DMARC fails and the sender's policy says none (monitoring)",
     "dmarc_temperror": "DMARC could not be evaluated because of a temporary DNS error",
-    "dmarc_permerror": "the sender's DMARC record is broken",
+    "dmarc_permerror": "the sender's DMARC record is broken, or the From names no clear author",
     "spf_fail": "SPF fails (-all: the client is not an allowed sender)",
     "spf_softfail": "SPF soft-fails (~all)",
     "spf_temperror": "SPF could not be evaluated because of a temporary DNS error",

@@ -92,6 +92,21 @@ def test_explanations_render_in_both_languages(lang: str) -> None:
     assert ("spoofing" in spoofed) and (("vervalst" in spoofed) if lang == "nl" else ("forged" in spoofed))
 
 
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_a_from_without_one_clear_author_is_not_called_a_broken_record(lang: str) -> None:
+    """DMARC's permerror for an unreadable From (here a second address in an unquoted display
+    name) is about the From field, not the domain's DMARC record, which is fine."""
+    genuine = sample("genuine.eml")
+    raw = b"From: ceo@bank.example <info@bakkerij-jansen.nl>\r\nTo: x@y.example\r\nSubject: hi\r\n\r\nbody\r\n"
+    verdict = asyncio.run(verify_message(raw, ip=genuine["ip"], helo=genuine["helo"], mail_from=genuine["mail_from"],
+                                         resolver=Resolver(zones=[str(ZONE)], offline=True), authserv_id=AUTHSERV_ID))
+    assert verdict.dmarc.result == "permerror"
+    rendered = render(explain_verdict(verdict, ip=genuine["ip"], lang=lang))
+    author_text = text(lang, "dmarc.permerror_author", domain="bakkerij-jansen.nl", detail="")[:-1]
+    assert author_text in rendered
+    assert text(lang, "dmarc.permerror", domain="bakkerij-jansen.nl", detail="")[:-1] not in rendered
+
+
 @pytest.mark.parametrize(
     ("domain", "imitates", "kind"),
     [

@@ -59,8 +59,12 @@ def explain_verdict(verdict: Any, *, ip: str, lang: str = "en", message: bytes |
     if dmarc is not None and dmarc.result in ("pass", "fail", "none", "temperror", "permerror"):
         by = _confirmed_by(dmarc, lang)
         policy = text(lang, f"policy.{dmarc.policy}") if dmarc.policy else text(lang, "policy.unknown")
-        line = text(lang, f"dmarc.{dmarc.result}", domain=domain, by=by, policy=policy,
-                    detail=_detail(getattr(dmarc, "reason", "")))
+        key = f"dmarc.{dmarc.result}"
+        author = getattr(dmarc, "author", None)
+        if dmarc.result == "permerror" and author is not None and (
+                getattr(author, "unattributed", False) or not getattr(author, "domains", ())):
+            key = "dmarc.permerror_author"  # the From, not the record, is what is wrong
+        line = text(lang, key, domain=domain, by=by, policy=policy, detail=_detail(getattr(dmarc, "reason", "")))
     else:
         line = text(lang, "dmarc.unknown", detail=_detail(getattr(dmarc, "reason", "")))
     sections.append(Section(text(lang, "title.dmarc", domain=domain), (line,)))
