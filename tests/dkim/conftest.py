@@ -48,7 +48,7 @@ def key_dns(
         for name, text in (extra or {}).items():
             records.setdefault(name, []).append(("TXT", text))
         server = dns_server(records, **options)
-        return Resolver([server.address], timeout=2.0, lifetime=5.0), server
+        return Resolver([server.address]), server
 
     return start
 

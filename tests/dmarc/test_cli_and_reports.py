@@ -68,7 +68,7 @@ def test_report_authorization(dns_server: Factory) -> None:
         "other.example._report._dmarc.reports.example.net": [("TXT", "v=spf1 -all")],
         "moved.example._report._dmarc.reports.example.net": [("TXT", "v=DMARC1; rua=mailto:new@reports.example.net")],
     }, servfail=["flaky.example._report._dmarc.reports.example.net"])
-    resolver = Resolver([server.address], timeout=2.0, lifetime=5.0)
+    resolver = Resolver([server.address])
     record = parse_record("v=DMARC1; p=none; rua=mailto:agg@reports.example.net, mailto:d@mail.example.com")
     external, internal = record.rua
     ok = run(check_report_authorization("example.com", external, resolver))

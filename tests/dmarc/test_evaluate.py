@@ -37,7 +37,7 @@ ZONE = {
 def resolver(dns_server: Factory) -> Resolver:
     server = dns_server(ZONE, servfail=["_dmarc.flaky.example", "_dmarc.sub.flaky2.example",
                                               "_dmarc.b.flaky3.example"])
-    return Resolver([server.address], timeout=2.0, lifetime=5.0)
+    return Resolver([server.address])
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +217,7 @@ def test_invalid_np_and_the_rua_rescue(dns_server: Factory, psl) -> None:  # typ
         "_dmarc.badnp.example": [("TXT", "v=DMARC1; p=reject; np=never")],
         "_dmarc.rescued.example": [("TXT", "v=DMARC1; p=never; rua=mailto:r@rescued.example")],
     })
-    resolver = Resolver([server.address], timeout=2.0, lifetime=5.0)
+    resolver = Resolver([server.address])
     assert run(evaluate("badnp.example", spf=None, dkim=[], resolver=resolver)).result == "permerror"
     # RFC 7489 has no np tag, so the record is fine there
     old = run(evaluate("badnp.example", spf=None, dkim=[], resolver=resolver, mode="rfc7489", psl=psl))
@@ -231,7 +231,7 @@ def test_psd_n_boundary_limits_relaxed_alignment(dns_server: Factory) -> None:
         "_dmarc.dept.example.com": [("TXT", "v=DMARC1; p=reject; psd=n")],
         "_dmarc.example.com": [("TXT", "v=DMARC1; p=none")],
     })
-    resolver = Resolver([server.address], timeout=2.0, lifetime=5.0)
+    resolver = Resolver([server.address])
     inside = run(evaluate("a.dept.example.com", spf=None, dkim=[Dkim("pass", "mail.dept.example.com")], resolver=resolver))
     assert inside.result == "pass"
     outside = run(evaluate("a.dept.example.com", spf=None, dkim=[Dkim("pass", "example.com")], resolver=resolver))

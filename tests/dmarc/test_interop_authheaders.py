@@ -64,7 +64,7 @@ def test_rfc7489_evaluation_agrees(dns_server: Factory, from_domain: str,
         from_domain, peer_spf, peer_dkim, dnsfunc=dnsfunc)
 
     ours = run(evaluate(from_domain, spf=Spf(*spf) if spf else None, dkim=[Dkim(*dkim)] if dkim else [],
-                        resolver=Resolver([server.address], timeout=2.0, lifetime=5.0),
+                        resolver=Resolver([server.address]),
                         mode="rfc7489", psl=load_psl()))
     assert ours.result == their_result
     if their_result == "none":

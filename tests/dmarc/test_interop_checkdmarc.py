@@ -90,7 +90,7 @@ def test_policy_location_agrees(dns_server: Factory) -> None:
     peer = dns.resolver.Resolver(configure=False)
     peer.nameservers = ["127.0.0.1"]
     peer.port = server.port
-    ours = Resolver([server.address], timeout=2.0, lifetime=5.0)
+    ours = Resolver([server.address])
     for domain in ["example.com", "a.b.example.com", "own.example.com", "x.own.example.com", "mail.example.org"]:
         theirs = checkdmarc_dmarc.query_dmarc_record(domain, resolver=peer)
         found = run(discover_policy(domain, ours))

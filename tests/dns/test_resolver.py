@@ -32,7 +32,7 @@ def run(coro):  # type: ignore[no-untyped-def]
 
 def test_answer_types(dns_server: Factory) -> None:
     server = dns_server(RECORDS)
-    resolver = Resolver([server.address], timeout=2.0, lifetime=5.0)
+    resolver = Resolver([server.address])
 
     async def go() -> None:
         txt = await resolver.txt("example.com")
@@ -81,7 +81,7 @@ def test_timeout_and_servfail_are_temporary(dns_server: Factory) -> None:
     # Short limits only where the server drops the query on purpose: with them, a SERVFAIL
     # answered late on a loaded machine would read as a timeout.
     expecting_timeout = Resolver([server.address], timeout=0.2, lifetime=0.4)
-    resolver = Resolver([server.address], timeout=2.0, lifetime=5.0)
+    resolver = Resolver([server.address])
 
     async def go() -> None:
         slow = await expecting_timeout.txt("slow.example.com")

@@ -10,7 +10,7 @@ from zegel.dns import Resolver
 from zegel.dns.testserver import TestDnsServer
 
 # (per attempt at the server, per lookup)
-GENEROUS = (2.0, 5.0)
+GENEROUS = (2.0, 5.0)  # zegel.dns.Resolver's own defaults: what every other test resolver uses
 EXPECTING_TIMEOUTS = (0.5, 1.0)
 
 

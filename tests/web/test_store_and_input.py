@@ -184,7 +184,7 @@ def test_live_dns_through_dns_option(dns_server: object, tmp_path: Path) -> None
         **{f"s{i}.loop.example": [("TXT", f"v=spf1 {includes} -all")] for i in range(9)},
     }
     server = dns_server(records)  # type: ignore[operator]
-    settings = Settings(nameservers=(server.address,), data_dir=tmp_path, dns_timeout=2.0, secret="t")
+    settings = Settings(nameservers=(server.address,), data_dir=tmp_path, secret="t")
     with TestClient(create_app(settings)) as client:
         live = client.get("/api/check", params={"domain": "dns.example"}).json()
         assert live["grade"] in "AB" and live["protected"] is True
