@@ -31,6 +31,17 @@ def header_separator(data: bytes, limit: int | None = None) -> tuple[int, int] |
     return start, found.end()
 
 
+def header_split(data: bytes) -> tuple[int, int] | None:
+    """``(header_end, body_start)``: ``data[:header_end]`` is the header fields with the last
+    one's line end, ``data[body_start:]`` the body; None when there is no empty line after a
+    line (see :func:`header_section_end` for a message that starts with the empty line)."""
+    separator = header_separator(data)
+    if separator is None:
+        return None
+    start, body_start = separator
+    return start + (2 if data[start] == 13 else 1), body_start
+
+
 def first_blank_line(data: bytes, limit: int | None = None) -> int:
     """Offset where the last header line's line end starts (see :func:`header_separator`):
     the header fields are ``data[:offset]``; -1 when ``data[:limit]`` has no empty line."""
@@ -43,7 +54,5 @@ def header_section_end(message: bytes) -> int:
     the body): 0 for a message that starts with the empty line, the whole length without one."""
     if message.startswith((b"\r\n", b"\n")):
         return 0
-    blank = first_blank_line(message)
-    if blank == -1:
-        return len(message)
-    return blank + (2 if message[blank] == 13 else 1)
+    split = header_split(message)
+    return len(message) if split is None else split[0]

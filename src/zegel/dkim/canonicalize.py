@@ -33,7 +33,7 @@ from itertools import islice, repeat
 from operator import itemgetter
 from typing import NamedTuple, cast
 
-from zegel.rfc5322 import header_separator
+from zegel.rfc5322 import header_split
 
 __all__ = [
     "CANONICALIZATIONS",
@@ -143,10 +143,9 @@ def parse_message(raw: bytes) -> Message:
         return Message((), view[1:], True, unix_newlines=True)
     # The one split every package shares (zegel.rfc5322), so DKIM signs and verifies exactly
     # the header fields that DMARC, ARC and the verifier read.
-    separator = header_separator(raw)
-    if separator is not None:
-        start, end = separator
-        header_bytes, body, has_separator = raw[: start + (2 if raw[start] == 13 else 1)], view[end:], True
+    split = header_split(raw)
+    if split is not None:
+        header_bytes, body, has_separator = raw[: split[0]], view[split[1]:], True
     else:
         header_bytes, body, has_separator = raw, view[len(raw):], False
     if len(header_bytes) > MAX_HEADER_BYTES:

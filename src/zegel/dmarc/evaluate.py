@@ -375,17 +375,14 @@ async def evaluate_message(
     if len(found.domains) == 1:
         result = await _evaluate(found.domains[0], spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl,
                                  draw=draw, found=found)
-        return _no_pass_for_unattributed(result, found)
-    results = await aio.gather(*(
-        evaluate(domain, spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl, draw=draw)
-        for domain in found.domains
-    ))
-    chosen = strictest(results)
-    if len(results) == 1:
-        return _no_pass_for_unattributed(_with_author(chosen, found, ""), found)
-    return _no_pass_for_unattributed(
-        _with_author(chosen, found, f" [{len(results)} author domains: {', '.join(found.domains)}; strictest shown]"),
-        found)
+    else:
+        results = await aio.gather(*(
+            evaluate(domain, spf=spf, dkim=dkim, resolver=resolver, mode=mode, psl=psl, draw=draw)
+            for domain in found.domains
+        ))
+        note = f" [{len(results)} author domains: {', '.join(found.domains)}; strictest shown]"
+        result = _with_author(strictest(results), found, note)
+    return _no_pass_for_unattributed(result, found)
 
 
 def _no_pass_for_unattributed(result: DmarcResult, found: AuthorDomains) -> DmarcResult:
