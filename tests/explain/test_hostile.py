@@ -8,6 +8,7 @@ from zegel.authres import parse
 from zegel.cli import cli
 from zegel.explain import explain_message
 from zegel.explain.author import author_domain
+from zegel.explain.texts import text
 
 RECEIVED = b"Received: from vps123.example ([203.0.113.66]) by mx.ontvanger.example; Tue, 3 Nov 2026\r\n"
 AR = b"Authentication-Results: mx.ontvanger.example; spf=fail smtp.mailfrom=bank.example; dmarc=fail header.from=bank.example\r\n"
@@ -72,3 +73,17 @@ def test_authres_quoted_local_part_keeps_its_domain() -> None:
     escaped = parse(r'mx.example; spf=pass smtp.mailfrom="a\"b"@example.com; dkim=pass header.b="x y"')
     assert escaped.results[0].get("smtp.mailfrom") == r'"a\"b"@example.com'
     assert escaped.results[1].get("header.b") == "x y"
+
+
+def test_no_author_domain_is_said_in_words_not_a_question_mark() -> None:
+    # A trusted pass is on record, but there is no sender domain it could vouch for.
+    for from_field in (b"", b"From: a@bank.example\r\nFrom: b@evil.example\r\n", b"From: undisclosed-recipients:;\r\n"):
+        data = (b"Authentication-Results: mx.ontvanger.example; dmarc=pass header.from=bank.example\r\n" + RECEIVED
+                + from_field + b"Subject: x\r\n\r\nbody\r\n")
+        report = explain_message(data)
+        assert report.from_domain is None and report.authenticated is None
+        for lang in ("en", "nl"):
+            rendered = report.render(lang)
+            assert "?" not in rendered.replace("?q?", "")
+            assert text(lang, "received.authenticated.no_domain") in rendered
+            assert text(lang, "received.authenticated.none", domain="") not in rendered

@@ -225,6 +225,17 @@ def test_explain_upload(client: httpx.Client) -> None:
     assert page.status_code == 200 and "rabobank.nl" in page.text and 'id="lookalike"' in page.text
 
 
+def test_explain_page_without_a_from_domain_says_so(client: httpx.Client) -> None:
+    token = csrf(client, "/explain")
+    message = "Received: from a.example by mx.example.nl; Tue, 3 Nov 2026\r\nSubject: no From\r\n\r\nhi\r\n"
+    for lang, words in (("en", "none: the From field names no usable sender domain"),
+                        ("nl", "geen: het From-veld noemt geen bruikbaar afzenderdomein")):
+        page = client.post(f"/explain?lang={lang}", data={"csrf_token": token, "message": message})
+        assert page.status_code == 200 and 'id="result"' in page.text
+        facts = page.text[page.text.index('<dl class="facts">'):page.text.index("</dl>")]
+        assert words in facts and "<code>?</code>" not in facts
+
+
 def _count_items(web_server: WebServer) -> int:
     import sqlalchemy as sa
 

@@ -156,12 +156,14 @@ class ReceivedReport:
         if shown and "xn--" in shown and to_unicode(shown) != shown:
             shown = f"{shown} ({to_unicode(shown)})"  # IDN: show what the mail program shows too
         lines.append(text(lang, "received.from", domain=shown) if shown else text(lang, "received.no_from"))
-        domain = self.from_domain or "?"
         state = {True: "true", False: "false", None: "none"}[self.authenticated]
-        if self.authenticated is False and self.verdict in ("genuine", "phishing") and any(
+        if not self.from_domain:
+            state = "no_domain"  # no "?" where a domain belongs: there is none to vouch for
+        elif self.authenticated is False and self.verdict in ("genuine", "phishing") and any(
                 r.code == "arc_vouches" or r.code == "compauth_130" for r in self.reasons):
             state = "arc"  # DMARC failed on the way, a forwarder's ARC record vouches for it
-        lines.append(text(lang, f"received.authenticated.{state}", domain=domain, server=self.deciding_server or "?"))
+        lines.append(text(lang, f"received.authenticated.{state}", domain=self.from_domain or "",
+                          server=self.deciding_server or "?"))
         if self.provider:
             lines.append(text(lang, "received.provider", provider=self.provider))
         lines.append(text(lang, "lookalike.title") + ": " + (

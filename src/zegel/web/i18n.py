@@ -206,6 +206,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "explain.authenticated.none": {"en": "Unknown: the headers hold no result from a trusted server.",
                                    "nl": "Onbekend: de headers bevatten geen resultaat van een vertrouwde server."},
     "explain.from": {"en": "From domain", "nl": "Afzenderdomein"},
+    "explain.from.none": {"en": "none: the From field names no usable sender domain",
+                          "nl": "geen: het From-veld noemt geen bruikbaar afzenderdomein"},
     "explain.reasons": {"en": "Why", "nl": "Waarom"},
     "explain.hops": {"en": "Servers on the way (oldest first)", "nl": "Servers onderweg (oudste eerst)"},
     "explain.hops.none": {"en": "No Authentication-Results headers found.", "nl": "Geen Authentication-Results-headers gevonden."},
