@@ -1,7 +1,8 @@
 """The plain definition of where a raw message's header section ends, line by line, for tests
 to check zegel.rfc5322 and the fast paths built on it against: a line ends at LF, with or
 without a CR before it (as DKIM, dkimpy, OpenDKIM and Postfix read mail), and the header
-section ends at the first empty line (or lone CR) that follows another line."""
+section ends at the first empty line (or lone CR); when that is the first line, the message
+has no header fields."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ def separator_by_lines(data: bytes) -> tuple[int, int] | None:
     for index, byte in enumerate(data):
         if byte != 10:
             continue
-        if previous_line_end is not None and data[line_start:index] in (b"", b"\r"):
-            return previous_line_end, index + 1
+        if data[line_start:index] in (b"", b"\r"):
+            return (0 if previous_line_end is None else previous_line_end), index + 1
         previous_line_end = index - 1 if index > line_start and data[index - 1] == 13 else index
         line_start = index + 1
     return None

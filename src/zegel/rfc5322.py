@@ -18,10 +18,17 @@ _EMPTY_LINE_AFTER_LINE_END = re.compile(rb"\n\r?\n")
 def header_separator(data: bytes, limit: int | None = None) -> tuple[int, int] | None:
     """``(start, end)`` of the line end that closes the last header line together with the
     empty line after it (CRLF CRLF, LF LF, LF CRLF or CRLF LF) in ``data[:limit]``, or None.
+    A message that starts with the empty line has no header fields: ``(0, 2)`` or ``(0, 1)``.
 
     ``data[:start]`` is the header fields without their last line end; ``data[end:]`` is the
     body. One regex search: linear time on any input."""
     end = len(data) if limit is None else min(limit, len(data))
+    # RFC 5322 2.1 and 3.5: the header fields may be none, and then the message starts with
+    # the empty line (CRLF, or a bare LF as everywhere here).
+    if data.startswith(b"\n", 0, end):
+        return 0, 1
+    if data.startswith(b"\r\n", 0, end):
+        return 0, 2
     found = _EMPTY_LINE_AFTER_LINE_END.search(data, 0, end)
     if found is None:
         return None
@@ -34,17 +41,20 @@ def header_separator(data: bytes, limit: int | None = None) -> tuple[int, int] |
 def header_split(data: bytes) -> tuple[int, int] | None:
     """``(header_end, body_start)``: ``data[:header_end]`` is the header fields with the last
     one's line end, ``data[body_start:]`` the body; None when there is no empty line after a
-    line (see :func:`header_section_end` for a message that starts with the empty line)."""
+    line. A message that starts with the empty line gives ``(0, body_start)``."""
     separator = header_separator(data)
     if separator is None:
         return None
     start, body_start = separator
+    if start == 0:
+        return 0, body_start  # no header fields, so no last line end either
     return start + (2 if data[start] == 13 else 1), body_start
 
 
 def first_blank_line(data: bytes, limit: int | None = None) -> int:
     """Offset where the last header line's line end starts (see :func:`header_separator`):
-    the header fields are ``data[:offset]``; -1 when ``data[:limit]`` has no empty line."""
+    the header fields are ``data[:offset]`` (0: none, the message starts with the empty line);
+    -1 when ``data[:limit]`` has no empty line."""
     separator = header_separator(data, limit)
     return -1 if separator is None else separator[0]
 
@@ -52,7 +62,5 @@ def first_blank_line(data: bytes, limit: int | None = None) -> int:
 def header_section_end(message: bytes) -> int:
     """Offset just past the last header line's own line ending (so the empty line stays with
     the body): 0 for a message that starts with the empty line, the whole length without one."""
-    if message.startswith((b"\r\n", b"\n")):
-        return 0
     split = header_split(message)
     return len(message) if split is None else split[0]

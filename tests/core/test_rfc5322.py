@@ -1,6 +1,6 @@
 """zegel.rfc5322: where a raw message's header section ends, checked against a plain
 line-by-line definition (a line ends at LF, with or without CR; the header ends at the first
-empty line after a line) on generated messages and on the odd cases, and against DKIM's own
+empty line, which may be the first line) on generated messages and on the odd cases, and against DKIM's own
 split of the same messages."""
 
 from __future__ import annotations
@@ -78,13 +78,30 @@ def test_header_section_end_keeps_the_last_line_ending_and_leaves_the_blank_line
     (b"A: 1\nB: 2\n\nbody\r\n\r\n", 9, 10),
     (b"A: 1\n\r\nB: 2\r\n\r\nbody", 4, 5),  # a bare LF ends the line, then CR LF: empty
     (b"A: 1\r\n\nbody", 4, 6),  # CR LF ends the line, then a bare LF: empty
-    (b"\r\nbody", -1, 0),  # no header fields at all
+    (b"\r\nbody", 0, 0),  # no header fields at all (RFC 5322 2.1)
+    (b"\nbody\n\nmore", 0, 0),
+    (b"\r\n\r\nbody", 0, 0),
+    (b"\r\r\nA: 1\r\n\r\n", 7, 9),  # a first line of two CRs is not empty
     (b"A: 1\r\nB: 2\r\n", -1, 12),  # no body
     (b"", -1, 0),
 ])
 def test_odd_cases(message: bytes, blank: int, end: int) -> None:
     assert first_blank_line(message) == blank
     assert header_section_end(message) == end
+
+
+def test_a_leading_empty_line_is_the_separator_for_every_reader() -> None:
+    from zegel.dmarc.author import header_block
+    from zegel.reports.failure import header_section
+
+    for message, empty_line in ((b"\r\nFrom: a@b.example\r\n\r\nx", b"\r\n"), (b"\nFrom: a@b.example\n\nx", b"\n")):
+        assert header_separator(message) == (0, len(empty_line))
+        assert header_block(message) == b""
+        assert header_section(message) == empty_line
+        parsed = parse_message(message)
+        assert parsed.headers == () and bytes(parsed.body) == message[len(empty_line):]
+    assert header_separator(b"\r\nx", 1) is None  # a CR alone is not yet a line end
+    assert header_separator(b"\nx", 1) == (0, 1)
 
 
 def test_hostile_line_ends() -> None:

@@ -37,10 +37,13 @@ JUNK = random.Random(4).randbytes(200_000)
     [
         (b"", "no header section"),
         (b"\r\n\r\njust a body", "no header section"),
+        # Starts with the empty line: no header fields, and "From:" below it is body text.
+        (b"\r\nFrom: ceo@bank.example\r\n\r\nbody\r\n", "no header section"),
+        (b"\nFrom: ceo@bank.example\n\nbody\n", "no header section"),
         (b"Hello, this is not a mail message at all.\r\nSecond line.\r\n", "does not start with a header field"),
         (JUNK, "not an RFC 5322 message"),
     ],
-    ids=["empty", "no-header", "prose", "binary-junk"],
+    ids=["empty", "no-header", "leading-empty-line", "leading-bare-lf", "prose", "binary-junk"],
 )
 def test_not_rfc5322(data: bytes, note: str) -> None:
     verdict = verify(data)

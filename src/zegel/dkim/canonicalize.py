@@ -137,13 +137,11 @@ def parse_message(raw: bytes) -> Message:
     view = memoryview(raw)
     if not raw:
         return Message((), view, False)
-    if raw.startswith(b"\r\n"):
-        return Message((), view[2:], True)
-    if raw.startswith(b"\n"):
-        return Message((), view[1:], True, unix_newlines=True)
     # The one split every package shares (zegel.rfc5322), so DKIM signs and verifies exactly
     # the header fields that DMARC, ARC and the verifier read.
     split = header_split(raw)
+    if split is not None and split[0] == 0:  # the message starts with the empty line
+        return Message((), view[split[1]:], True, unix_newlines=split[1] == 1)
     if split is not None:
         header_bytes, body, has_separator = raw[: split[0]], view[split[1]:], True
     else:

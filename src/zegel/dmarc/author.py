@@ -253,8 +253,6 @@ def parse_address_list(value: str) -> AddressList:
 
 def header_block(message: bytes) -> bytes:
     """The header section: everything before the first empty line (CRLF or bare LF)."""
-    if message.startswith((b"\r\n", b"\n")):
-        return b""
     end = first_blank_line(message)
     return message[:end] if end != -1 else message
 

@@ -80,9 +80,8 @@ def _redact_headers(headers: bytes, secret: str) -> bytes:
 
 def header_section(message: bytes) -> bytes:
     """The header section with the empty line after it, ended where DKIM ends it (a bare LF
-    is a line end), so a body that follows a bare-LF header never reaches a headers-only report."""
-    if message.startswith((b"\r\n", b"\n")):
-        return message[: 2 if message[0] == 13 else 1]  # no header fields: the empty line alone
+    is a line end), so a body that follows a bare-LF header never reaches a headers-only report.
+    A message without header fields gives the empty line alone."""
     separator = header_separator(message)
     return message if separator is None else message[: separator[1]]
 
