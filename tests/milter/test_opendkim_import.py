@@ -72,7 +72,8 @@ def test_refile_tables_become_a_signing_table_and_trusted_networks(tmp_path: Pat
     skipped = [line for line in result.output.splitlines() if line.startswith("# not imported:")]
     assert any("*@*.example.nl" in line for line in skipped)
     assert any("*@brand.example" in line and "d=example.nl" in line for line in skipped)
-    assert any("localhost" in line for line in skipped) and any("*.example.nl" in line for line in skipped)
+    assert not any("localhost" in line for line in skipped)  # loopback, listed above
+    assert any("*.example.nl" in line for line in skipped)
     # The output is a working zegel configuration: the keys load.
     config = config_from_toml(result.output, source="imported.toml", base=tmp_path)
     assert [(k.domain, k.selector, k.algorithm, k.key_bits) for k in config.signing] == [
@@ -113,6 +114,35 @@ def test_plain_signing_table_and_no_host_lists(tmp_path: Path) -> None:
     assert data["outbound"]["sign"] == [{"domain": "example.net", "selector": "s1", "key": f"{tmp_path}/k.pem"}]
     assert data["outbound"]["trusted_networks"] == ["127.0.0.1/32"]  # OpenDKIM's InternalHosts default
     assert "bob@example.net" in result.output  # one user's signature: named, not imported
+
+
+def test_percent_keys_inline_keys_and_localhost(tmp_path: Path) -> None:
+    """opendkim.conf(5): a KeyTable domain of "%" is the sender's domain, and so is a "%" in the
+    key file's path; a third value that is not a path is the private key itself."""
+    for domain in ("example.org", "example.net"):
+        (tmp_path / "keys" / domain).mkdir(parents=True)
+        _key(tmp_path / "keys" / domain / "mail.private")
+    (tmp_path / "key.table").write_text(
+        f"mail._domainkey.% %:mail:{tmp_path}/keys/%/mail.private\n"
+        "inline._domainkey.example.com example.com:inline:MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n")
+    (tmp_path / "signing.table").write_text(
+        "*@example.org mail._domainkey.%\n*@example.net mail._domainkey.%\n"
+        "*@example.com inline._domainkey.example.com\n")
+    (tmp_path / "trusted").write_text("localhost\n127.0.0.1\n")
+    conf = tmp_path / "opendkim.conf"
+    conf.write_text("KeyTable refile:key.table\nSigningTable refile:signing.table\nInternalHosts file:trusted\n")
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert result.exit_code == 0, result.output
+    data = tomllib.loads(result.output)
+    assert data["outbound"]["sign"] == [
+        {"domain": "example.org", "selector": "mail", "key": f"{tmp_path}/keys/example.org/mail.private"},
+        {"domain": "example.net", "selector": "mail", "key": f"{tmp_path}/keys/example.net/mail.private"}]
+    assert data["outbound"]["trusted_networks"] == ["127.0.0.1/32", "::1/128"]
+    skipped = [line for line in result.output.splitlines() if line.startswith("# not imported:")]
+    assert len(skipped) == 1 and "*@example.com" in skipped[0] and "private key itself" in skipped[0]
+    assert "MIIE" not in result.output  # key material is never echoed
+    config = config_from_toml(result.output, source="imported.toml", base=tmp_path)
+    assert [(k.domain, k.selector) for k in config.signing] == [("example.org", "mail"), ("example.net", "mail")]
 
 
 def test_unreadable_files_are_one_line_exit_2(tmp_path: Path) -> None:

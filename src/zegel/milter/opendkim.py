@@ -111,18 +111,22 @@ def _hosts(entries: list[str], what: str, imported: Imported) -> None:
         # "!ADDR" and "! ADDR" both exclude ADDR.
         for item in entry.replace("! ", "!").split():
             negated = item.startswith("!")
-            try:
-                network = ipaddress.ip_network(item.lstrip("!").strip("[]"), strict=False)
-            except ValueError:
-                imported.skipped.append(f"{what} {item}: a host or domain name; zegel matches client "
-                                        "addresses (add its IP networks)")
-                continue
+            if item.lstrip("!").lower().rstrip(".") == "localhost":
+                # The name OpenDKIM's default lists carry: the MTA names loopback clients so.
+                networks = ["127.0.0.1/32", "::1/128"]
+            else:
+                try:
+                    networks = [str(ipaddress.ip_network(item.lstrip("!").strip("[]"), strict=False))]
+                except ValueError:
+                    imported.skipped.append(f"{what} {item}: a host or domain name; zegel matches client "
+                                            "addresses (add its IP networks)")
+                    continue
             if negated:
                 imported.skipped.append(f"{what} {item}: exclusions are not supported (list the networks to trust)")
                 continue
-            text = str(network)
-            if text not in imported.trusted_networks:
-                imported.trusted_networks.append(text)
+            for text in networks:
+                if text not in imported.trusted_networks:
+                    imported.trusted_networks.append(text)
 
 
 def _signing_domain(pattern: str, regex: bool) -> str | None:
@@ -181,7 +185,15 @@ def import_opendkim(path: str | Path) -> Imported:
                         f"SigningTable {pattern} -> {name}: signs {domain} mail as d={key_domain}; zegel "
                         "signs with the From domain (use a key for d={domain})".replace("{domain}", domain))
                     continue
-                row = (domain, selector.lower(), key_file)
+                if not key_file.startswith(("/", "./", "../")):
+                    # opendkim.conf(5): any other third value is the private key itself.
+                    imported.skipped.append(
+                        f"SigningTable {pattern} -> {name}: the KeyTable holds the private key itself; "
+                        f"write it to a file (mode 0640, owner root, group zegel) and add [[outbound.sign]] "
+                        f"domain = {_quote(domain)}, selector = {_quote(selector.lower())}")
+                    continue
+                # opendkim.conf(5): a "%" in the key file's path is the signing domain.
+                row = (domain, selector.lower(), key_file.replace("%", domain))
                 if row not in imported.signing:
                     imported.signing.append(row)
     elif {"domain", "selector", "keyfile"} <= settings.keys():
