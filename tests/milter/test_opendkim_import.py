@@ -145,6 +145,48 @@ def test_percent_keys_inline_keys_and_localhost(tmp_path: Path) -> None:
     assert [(k.domain, k.selector) for k in config.signing] == [("example.org", "mail"), ("example.net", "mail")]
 
 
+def test_every_setting_that_changed_behaviour_is_imported_or_named(tmp_path: Path) -> None:
+    _key(tmp_path / "k.pem")
+    conf = tmp_path / "opendkim.conf"
+    conf.write_text(
+        "Domain example.com\nSelector s1\n"
+        f"KeyFile {tmp_path}/k.pem\n"
+        # run-time settings: the unit and zegel's own log take their place
+        "Syslog yes\nSyslogSuccess yes\nUMask 007\nUserID opendkim\nPidFile /run/opendkim/opendkim.pid\n"
+        "TrustAnchorFile /usr/share/dns/root.key\n"
+        # imported
+        "Nameservers 127.0.0.1, ::1,resolver.example\nDNSTimeout 3\n"
+        # behaviour zegel does its own way: each named
+        "SubDomains yes\nCanonicalization relaxed/simple\nOversignHeaders From,Subject,List-Id\n"
+        "SignatureAlgorithm rsa-sha1\nOn-BadSignature reject\nSignHeaders From,To\n"
+        # the same as zegel: nothing to say
+        "OversignHeaders From\nCanonicalization relaxed/relaxed\n")
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert result.exit_code == 0, result.output
+    data = tomllib.loads(result.output)
+    assert data["dns"] == {"nameservers": ["127.0.0.1", "::1"], "lifetime": 3}
+    skipped = [line.removeprefix("# not imported: ") for line in result.output.splitlines()
+               if line.startswith("# not imported:")]
+    assert skipped == [
+        "Nameservers resolver.example: not an IP address",
+        "SubDomains yes: zegel signs only the From domains listed in [[outbound.sign]] "
+        "(add a row for each subdomain that sends mail)",
+        "SignatureAlgorithm rsa-sha1: zegel signs rsa-sha256 or ed25519-sha256, as the key's type says "
+        "(never rsa-sha1: RFC 8301)",
+        "On-BadSignature reject: what happens to a message is zegel's local policy (policy_file; docs/policy.md)",
+        "SignHeaders From,To: no zegel equivalent (docs/milter.md lists zegel's settings)",
+    ]  # the later OversignHeaders and Canonicalization lines win, as in OpenDKIM, and match zegel
+    config = config_from_toml(result.output, source="imported.toml", base=tmp_path)
+    assert config.nameservers == ("127.0.0.1", "::1") and config.dns_lifetime == 3.0
+    conf.write_text("DNSTimeout 0\nCanonicalization simple\nOversignHeaders From, List-Id\n")
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert "dns" not in tomllib.loads(result.output)
+    assert "# not imported: DNSTimeout 0: zegel's DNS lookups always end" in result.output
+    assert "# not imported: Canonicalization simple: zegel signs relaxed/relaxed" in result.output
+    assert "# not imported: OversignHeaders From, List-Id: zegel over-signs from," in result.output
+    assert result.output.rstrip().endswith("not list-id")
+
+
 def test_unreadable_files_are_one_line_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(tmp_path / "missing.conf")])
     assert result.exit_code == 2 and result.output.startswith("zegel: ") and len(result.output.splitlines()) == 1

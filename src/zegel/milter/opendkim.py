@@ -4,9 +4,12 @@ Read: ``Socket``, ``AuthservID``, ``Mode``, ``KeyTable``, ``SigningTable``, ``Do
 ``Selector`` / ``KeyFile`` (the one-key setup), ``InternalHosts``, ``ExternalIgnoreList`` and
 ``TrustedHosts``. Tables may be plain files (``file:PATH`` or a bare path) or ``refile:PATH``
 (patterns with ``*`` wildcards), as OpenDKIM reads them; host lists may also be given inline,
-comma-separated. What has no zegel equivalent (a wildcard that matches subdomains, a
-signature for one user, a host name in a host list, a signing domain other than the From
-domain) becomes a ``# not imported:`` comment naming the line, so nothing is dropped silently.
+comma-separated. ``Nameservers`` and ``DNSTimeout`` become ``[dns]``. What has no zegel
+equivalent (a wildcard that matches subdomains, a signature for one user, a host name in a
+host list, a signing domain other than the From domain, a setting such as ``SubDomains``,
+``On-BadSignature`` or another ``Canonicalization``) becomes a ``# not imported:`` comment
+naming the line and what zegel does instead, so nothing is dropped silently; settings about
+running the program (``Syslog``, ``UMask``, ``PidFile``, ``UserID``, ...) need no line.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class Imported:
     trusted_networks: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     verify: bool = True
+    nameservers: list[str] = field(default_factory=list)
+    dns_lifetime: int | None = None
 
 
 def _read(path: Path, what: str) -> list[str]:
@@ -67,14 +72,68 @@ def _entries(lines: list[str]) -> list[str]:
 
 def parse_conf(path: Path) -> dict[str, str]:
     """``Name value`` pairs of opendkim.conf (names case-insensitive, the last one wins)."""
-    settings: dict[str, str] = {}
+    return {name.lower(): value for name, value in _conf_entries(path).items()}
+
+
+def _conf_entries(path: Path) -> dict[str, str]:
+    """``Name value`` pairs with each name as written (its last spelling; the last one wins)."""
+    written: dict[str, tuple[str, str]] = {}
     for entry in _entries(_read(path, "the OpenDKIM configuration")):
         name, _, value = entry.partition(" ")
         if "\t" in name:
             name, _, rest = name.partition("\t")
             value = rest + " " + value
-        settings[name.strip().lower()] = value.strip()
-    return settings
+        name = name.strip()
+        written[name.lower()] = (name, value.strip())
+    return dict(written.values())
+
+
+# Settings read into the TOML.
+_IMPORTED = frozenset({"socket", "authservid", "mode", "keytable", "signingtable", "domain", "selector", "keyfile",
+                       "internalhosts", "externalignorelist", "trustedhosts", "nameservers", "dnstimeout"})
+# Settings about how OpenDKIM runs as a program, which the zegel unit (User=, Restart=), its
+# socket (0660 for its group) and its structured log lines take care of: no line needed.
+_RUNTIME_ONLY = frozenset({
+    "autorestart", "autorestartcount", "autorestartrate", "background", "basedirectory", "changerootdirectory",
+    "diagnosticdirectory", "logresults", "logwhy", "milterdebug", "pidfile", "syslog", "syslogfacility",
+    "syslogsuccess", "temporarydirectory", "trustanchorfile", "umask", "userid",
+})
+_TRUE = ("yes", "true", "1", "on")
+
+
+def _behaviour_notes(written: dict[str, str]) -> list[str]:
+    """One ``# not imported:`` line for each setting that changed what OpenDKIM did and that
+    the TOML does not carry, saying what zegel does instead; nothing is dropped silently."""
+    from zegel.dkim.sign import DEFAULT_OVERSIGN
+
+    notes: list[str] = []
+    for name, value in written.items():
+        key = name.lower()
+        if key in _IMPORTED or key in _RUNTIME_ONLY:
+            continue
+        if key == "subdomains":
+            if value.lower() in _TRUE:
+                notes.append(f"{name} {value}: zegel signs only the From domains listed in [[outbound.sign]] "
+                             "(add a row for each subdomain that sends mail)")
+        elif key == "canonicalization":
+            if value.lower() not in ("relaxed/relaxed", "relaxed"):
+                notes.append(f"{name} {value}: zegel signs relaxed/relaxed (RFC 6376 3.4), which survives the "
+                             "re-folding of header fields on the way")
+        elif key == "oversignheaders":
+            extra = sorted({n.strip().lower() for n in value.split(",") if n.strip()} - set(DEFAULT_OVERSIGN))
+            if extra:
+                notes.append(f"{name} {value}: zegel over-signs {', '.join(DEFAULT_OVERSIGN)}; not "
+                             + ", ".join(extra))
+        elif key == "signaturealgorithm":
+            if value.lower() != "rsa-sha256":
+                notes.append(f"{name} {value}: zegel signs rsa-sha256 or ed25519-sha256, as the key's type says "
+                             "(never rsa-sha1: RFC 8301)")
+        elif key.startswith("on-"):
+            notes.append(f"{name} {value}: what happens to a message is zegel's local policy "
+                         "(policy_file; docs/policy.md)")
+        else:
+            notes.append(f"{name} {value}: no zegel equivalent (docs/milter.md lists zegel's settings)")
+    return notes
 
 
 def _dataset(value: str, base: Path, what: str) -> tuple[str, list[str]]:
@@ -144,9 +203,23 @@ def _signing_domain(pattern: str, regex: bool) -> str | None:
 
 def import_opendkim(path: str | Path) -> Imported:
     conf = Path(path)
-    settings = parse_conf(conf)
+    written = _conf_entries(conf)
+    settings = {name.lower(): value for name, value in written.items()}
     base = conf.resolve().parent
     imported = Imported()
+    if "nameservers" in settings:
+        for server in (s.strip() for s in settings["nameservers"].split(",")):
+            try:
+                imported.nameservers.append(str(ipaddress.ip_address(server)))
+            except ValueError:
+                imported.skipped.append(f"Nameservers {server}: not an IP address")
+    if "dnstimeout" in settings:
+        timeout = settings["dnstimeout"]
+        if timeout.isascii() and timeout.isdigit() and 0 < int(timeout) <= 86400:
+            imported.dns_lifetime = int(timeout)
+        else:  # 0 is OpenDKIM's "wait forever"
+            imported.skipped.append(f"DNSTimeout {timeout}: zegel's DNS lookups always end "
+                                    "(dns.lifetime, default 5 seconds)")
     if "socket" in settings:
         imported.socket = _socket(settings["socket"])
     if "authservid" in settings and settings["authservid"] not in ("HOSTNAME", ""):
@@ -217,6 +290,7 @@ def import_opendkim(path: str | Path) -> Imported:
             _hosts(entries, what, imported)
     if not found_hosts:
         imported.trusted_networks.append("127.0.0.1/32")  # OpenDKIM's InternalHosts default
+    imported.skipped.extend(_behaviour_notes(written))
     return imported
 
 
@@ -241,6 +315,12 @@ def to_toml(imported: Imported, source: str) -> str:
         "trusted_networks = [" + ", ".join(_quote(n) for n in imported.trusted_networks) + "]",
         "authenticated_clients = true",
     ]
+    if imported.nameservers or imported.dns_lifetime is not None:
+        lines += ["", "[dns]"]
+        if imported.nameservers:
+            lines.append("nameservers = [" + ", ".join(_quote(n) for n in imported.nameservers) + "]")
+        if imported.dns_lifetime is not None:
+            lines.append(f"lifetime = {imported.dns_lifetime}   # OpenDKIM's DNSTimeout")
     for domain, selector, key_file in imported.signing:
         lines += ["", "[[outbound.sign]]", f"domain = {_quote(domain)}", f"selector = {_quote(selector)}",
                   f"key = {_quote(key_file)}"]
