@@ -185,6 +185,10 @@ def test_every_setting_that_changed_behaviour_is_imported_or_named(tmp_path: Pat
     assert "# not imported: Canonicalization simple: zegel signs relaxed/relaxed" in result.output
     assert "# not imported: OversignHeaders From, List-Id: zegel over-signs from," in result.output
     assert result.output.rstrip().endswith("not list-id")
+    conf.write_text(f"Selector s1\nKeyFile {tmp_path}/k.pem\n")
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert "sign" not in tomllib.loads(result.output)["outbound"]
+    assert "# not imported: Selector, KeyFile without Domain: OpenDKIM signs with all three or none" in result.output
 
 
 def test_unreadable_files_are_one_line_exit_2(tmp_path: Path) -> None:

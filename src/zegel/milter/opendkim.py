@@ -278,6 +278,10 @@ def import_opendkim(path: str | Path) -> Imported:
                 imported.signing.append(row)
     elif "keytable" in settings:
         imported.skipped.append("KeyTable without SigningTable: nothing says which mail to sign")
+    elif given := [name for name in ("Domain", "Selector", "KeyFile") if name.lower() in settings]:
+        missing = [name for name in ("Domain", "Selector", "KeyFile") if name.lower() not in settings]
+        imported.skipped.append(f"{', '.join(given)} without {' and '.join(missing)}: OpenDKIM signs with all "
+                                "three or none")
 
     # Whose mail is signed (InternalHosts, OpenDKIM's default 127.0.0.1) and whose mail is not
     # verified (ExternalIgnoreList): in zegel both are outbound.trusted_networks.
