@@ -87,3 +87,23 @@ def test_no_author_domain_is_said_in_words_not_a_question_mark() -> None:
             assert "?" not in rendered.replace("?q?", "")
             assert text(lang, "received.authenticated.no_domain") in rendered
             assert text(lang, "received.authenticated.none", domain="") not in rendered
+
+
+def test_a_header_too_large_to_read_whole_is_not_called_fromless() -> None:
+    from zegel.explain.headers import MAX_HEADER_BYTES, read_header
+
+    junk = b"X-Padding: " + b"a" * MAX_HEADER_BYTES + b"\r\n"
+    data = AR + RECEIVED + junk + b"From: ceo@bank.example\r\nSubject: x\r\n\r\nbody\r\n"
+    header = read_header(data)
+    assert header.cut and all(f.name != "from" for f in header.fields)
+    report = explain_message(data)
+    assert report.verdict == "unknown" and report.from_domain is None
+    assert [r.code for r in report.reasons][:1] == ["no_from_cut"]
+    for lang in ("en", "nl"):
+        assert "256 KB" in report.headline(lang) and text(lang, "reason.no_from") not in report.render(lang)
+    code, out, _ = explain_cli(data)
+    assert code == 0 and "256 KB" in out.splitlines()[0]
+    # Within the limit, or ended by the empty line before it: read whole, and said plainly.
+    assert not read_header(AR + RECEIVED + b"Subject: x\r\n\r\n" + junk).cut
+    small = explain_message(AR + RECEIVED + b"Subject: x\r\n\r\nbody\r\n")
+    assert [r.code for r in small.reasons][:1] == ["no_from"]

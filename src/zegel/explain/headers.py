@@ -109,20 +109,36 @@ def _section_start(lines: list[str]) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Header:
+    """The fields read, top to bottom; ``cut``: the input went on past ``MAX_HEADER_BYTES``
+    without the empty line that ends the header section, so fields below the cut are unread."""
+
+    fields: tuple[Field, ...]
+    cut: bool
+
+
 def read_fields(data: bytes) -> list[Field]:
     """The header fields of a pasted message or header section, top to bottom.
 
     Raises :class:`NotAMessage` when the input is not one.
     """
+    return list(read_header(data).fields)
+
+
+def read_header(data: bytes) -> Header:
+    """:func:`read_fields`, and whether the read stopped at the size limit (see :class:`Header`)."""
     _sniff(data)
     lines = _lines(data)
     start = _section_start(lines)
     names: list[str] = []
     values: list[list[str]] = []
     pending_name: str | None = None
+    ended = False
     for line in lines[start:]:
         if not line.strip():
             if names or pending_name is not None:
+                ended = True
                 break  # the empty line that ends the header section (RFC 5322 2.1)
             continue
         if pending_name is not None and line.lstrip().startswith(":"):
@@ -139,6 +155,7 @@ def read_fields(data: bytes) -> list[Field]:
         split = _split_field(line)
         if split is not None:
             if len(names) >= MAX_FIELDS:
+                ended = True  # enough fields: what follows is not read, by design
                 break
             names.append(split[0].lower())
             values.append([split[1].strip()])
@@ -149,7 +166,8 @@ def read_fields(data: bytes) -> list[Field]:
             values[-1].append(line.strip())
         else:
             raise NotAMessage("no_header")
-    fields = [Field(name, " ".join(part for part in value if part)) for name, value in zip(names, values, strict=True)]
+    fields = tuple(Field(name, " ".join(part for part in value if part))
+                   for name, value in zip(names, values, strict=True))
     if not any(f.name in _MESSAGE_FIELDS for f in fields):
         raise NotAMessage("no_header")
-    return fields
+    return Header(fields, cut=not ended and len(data) > MAX_HEADER_BYTES)

@@ -24,7 +24,7 @@ from zegel.explain import providers
 from zegel.explain.author import MAX_FROM_VALUE, author_domain, from_mailboxes
 from zegel.explain.causes import Cause, diagnose, related
 from zegel.explain.chain import Chain, organisation, provider_named, read_chain
-from zegel.explain.headers import Field, NotAMessage, read_fields
+from zegel.explain.headers import MAX_HEADER_BYTES, Field, NotAMessage, read_fields, read_header
 from zegel.explain.lookalike import Lookalike, LookalikeDetector, default_detector, to_unicode
 from zegel.explain.texts import text
 from zegel.explain.verdict import render_cause
@@ -430,10 +430,11 @@ def explain_received(
     """What the headers of a received message say about it (never raises for bad input;
     input that is not a message gives verdict ``unknown`` with reason ``not_message``)."""
     try:
-        fields = read_fields(message)
+        header = read_header(message)
     except NotAMessage as exc:
         return ReceivedReport(None, None, None, (), None, "unknown", (Reason("not_message", (("what", exc.code),)),))
-    return explain_fields(fields, trusted_ids=trusted_ids, detector=detector, source=source)
+    return explain_fields(list(header.fields), trusted_ids=trusted_ids, detector=detector, source=source,
+                          header_cut=header.cut)
 
 
 def explain_fields(
@@ -442,7 +443,9 @@ def explain_fields(
     trusted_ids: Iterable[str] = (),
     detector: LookalikeDetector | None = None,
     source: str = "message.eml",
+    header_cut: bool = False,
 ) -> ReceivedReport:
+    """``header_cut``: the fields are the top of a header section too large to read whole."""
     trusted = {t.lower().strip() for t in trusted_ids if t.strip()}
     from_domain, from_problem = author_domain([f.value for f in fields if f.name == "from"])
     chain = _chain(fields)
@@ -461,7 +464,11 @@ def explain_fields(
     headline: dict[str, str] = {"domain": from_domain or "?", "server": server or "?"}
     headline_key = ""
     if from_domain is None:
-        reasons.append(Reason(from_problem or "bad_from"))
+        if header_cut and from_problem == "no_from":
+            # The From field may lie below what was read: say so, not "no From field".
+            reasons.append(Reason("no_from_cut", (("limit", f"{MAX_HEADER_BYTES // 1024} KB"),)))
+        else:
+            reasons.append(Reason(from_problem or "bad_from"))
     elif reading is None or not reading.any:
         below = next((h for h in hops if not h.trusted and h.server and organisation(h.server) in chain.receivers), None)
         if not chain.received and not trusted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from zegel.explain.headers import read_fields
+from zegel.explain.headers import read_header
 from zegel.explain.lookalike import LookalikeDetector, default_detector
 from zegel.explain.received import ReceivedReport, explain_fields
 from zegel.explain.texts import text
@@ -25,10 +25,11 @@ def explain_message(
     look-alikes besides the shipped list; ``source``: the file name used in the suggested
     ``zegel verify`` command.
     """
-    fields = read_fields(message)
+    header = read_header(message)
     known = [d for d in seen if d.strip()]
     detector = LookalikeDetector(known) if known else default_detector()
-    return explain_fields(fields, trusted_ids=trusted_ids, detector=detector, source=source)
+    return explain_fields(list(header.fields), trusted_ids=trusted_ids, detector=detector, source=source,
+                          header_cut=header.cut)
 
 
 def explain_json(
