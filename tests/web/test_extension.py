@@ -94,3 +94,33 @@ def test_zegel_web_loads_listed_extension_modules(tmp_path: Path) -> None:
         assert [extension.name for extension in loaded] == ["console"]
     finally:
         del sys.modules["zegel_test_console"]
+
+
+async def upload(request: Request) -> Response:
+    return PlainTextResponse(f"got {len(await request.body())}")
+
+
+def test_extension_routes_set_their_own_body_limits(tmp_path: Path) -> None:
+    """docs/web.md: zegel.web.security.limit_body (the app's 413) and Starlette's
+    Route(max_body_size=N) both set a route's limit, above or below the app's default."""
+    from zegel.web.security import limit_body
+
+    settings = demo_settings(tmp_path, smtp_listen=None)
+    default = settings.limits.body
+    big = 4 * default
+    uploads = Extension(name="uploads", routes=[
+        Route("/uploads/ours", limit_body(upload, big), methods=["POST"]),
+        Route("/uploads/starlette", upload, methods=["POST"], max_body_size=big),
+        Route("/uploads/small", limit_body(upload, 100), methods=["POST"]),
+        Route("/uploads/default", upload, methods=["POST"]),
+    ])
+    with TestClient(create_app(settings, extensions=[uploads])) as client:
+        for path in ("/uploads/ours", "/uploads/starlette"):
+            assert client.post(path, content=b"x" * big).text == f"got {big}"
+            assert client.post(path, content=b"x" * (big + 1)).status_code == 413
+        assert client.post("/uploads/default", content=b"x" * default).text == f"got {default}"
+        refused = client.post("/uploads/default", content=b"x" * (default + 1))
+        assert refused.status_code == 413 and "text/html" in refused.headers["content-type"]
+        assert "What you sent is too large." in refused.text
+        assert client.post("/uploads/small", content=b"x" * 100).text == "got 100"
+        assert client.post("/uploads/small", content=b"x" * 101).status_code == 413

@@ -10,6 +10,7 @@ import smtplib
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -173,6 +174,36 @@ def test_body_size_limits(client: httpx.Client, web_server: WebServer) -> None:
     too_big = b"X-Filler: " + b"a" * limits.explain_body + b"\r\n\r\n"
     assert client.post("/api/explain", content=too_big).status_code == 413
     assert client.post("/api/tester", content=b"x" * (limits.body + 1)).status_code == 413
+
+
+def test_too_large_is_answered_like_every_other_error(client: httpx.Client, web_server: WebServer) -> None:
+    """A 413 is the API's JSON or the app's page in the visitor's language, with the security
+    headers, whether the length is declared or the body arrives in chunks without one."""
+    limits = web_server.ctx.settings.limits
+    too_big = b"X-Filler: " + b"a" * limits.explain_body + b"\r\n\r\n"
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(too_big), 65536):
+            yield too_big[start:start + 65536]
+
+    for content in (too_big, chunks()):
+        api = client.post("/api/explain", content=content)
+        assert api.status_code == 413 and api.headers["content-type"] == "application/json"
+        assert api.json() == {"error": f"the request is larger than {limits.explain_body} bytes"}
+        assert api.headers["x-content-type-options"] == "nosniff" and "content-security-policy" in api.headers
+    token = csrf(client, "/explain")
+    for lang, words in (("en", "What you sent is too large."), ("nl", "Wat u stuurde is te groot.")):
+        page = client.post(f"/explain?lang={lang}", data={"csrf_token": token},
+                           files={"file": ("big.eml", b"a" * (limits.explain_body + 128 * 1024), "message/rfc822")})
+        assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+        assert f'<html lang="{lang}">' in page.text and words in page.text
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    # A handler that does not read the body (it takes none) is refused all the same.
+    tester = client.post("/api/tester", content=b"x" * (limits.body + 1))
+    assert tester.status_code == 413 and tester.json() == {"error": f"the request is larger than {limits.body} bytes"}
+    assert "content-security-policy" in tester.headers
+    # Below the limit nothing changes.
+    assert client.post("/api/explain", content=b"From: a@b.example\r\n\r\n").status_code == 200
 
 
 def test_home_offers_demo_domains_offline(client: httpx.Client) -> None:

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import Message, Scope, Send
 
 from zegel.dns import Resolver
 from zegel.dns.records import NodeMap, merge, nodes_from_zone_file
@@ -33,6 +34,8 @@ from zegel.explain.lookalike import LookalikeDetector
 from zegel.web.i18n import MESSAGES, Catalog, Lang, choose_lang
 from zegel.web.security import (
     CSRF_FIELD,
+    BodyLimitMiddleware,
+    BodyTooLarge,
     RateLimited,
     RateLimiter,
     SecurityMiddleware,
@@ -200,6 +203,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                       status=exc.status_code, headers=headers)
 
 
+async def _refuse_body(scope: Scope, send: Send, exc: BodyTooLarge) -> None:
+    response = await _http_error(Request(scope), exc)
+    await response(scope, _nothing_to_receive, send)
+
+
+async def _nothing_to_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.error("internal error on %s: %s: %s", request.url.path, type(exc).__name__, exc)
     if _wants_json(request):
@@ -244,12 +256,13 @@ def create_app(settings: Settings | None = None, *, extensions: Sequence[Extensi
     for extension in ctx.extensions:
         all_routes.extend(extension.routes)
     all_routes.append(Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"))
-    middleware = [Middleware(SecurityMiddleware, secret=ctx.secret)]
+    # The body limit sits inside the security headers, so a 413 carries them like any page.
+    middleware = [Middleware(SecurityMiddleware, secret=ctx.secret),
+                  Middleware(BodyLimitMiddleware, limit=settings.limits.body, refuse=_refuse_body)]
     for extension in ctx.extensions:
         middleware.extend(extension.middleware)
     app = Starlette(routes=all_routes, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={HTTPException: _http_error, Exception: _server_error},
-                    max_body_size=settings.limits.body)
+                    exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.state.zegel = ctx
     return app
 

@@ -3,18 +3,20 @@ CSRF tokens for forms, and per-client-IP rate limits. Pure ASGI middleware (no p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "zegel_csrf"
@@ -36,6 +38,88 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "cross-origin-resource-policy": "same-origin",
 }
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# Where the body limit in force for a request lives in its scope: the app's, or its route's.
+BODY_LIMIT_KEY = "zegel.body_limit"
+# Where Starlette's Route(..., max_body_size=N) puts its limit while the route runs: honoured
+# too, so an extension's route may keep raising or lowering its limit that way (docs/web.md).
+_STARLETTE_ROUTE_LIMIT_KEY = "starlette.max_body_size"
+
+
+def _limit_in_force(scope: Scope) -> int:
+    return int(scope.get(_STARLETTE_ROUTE_LIMIT_KEY) or scope[BODY_LIMIT_KEY])
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request is larger than {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body larger than the limit in force, by the declared length at once,
+    else by counting as it arrives, so no handler ever holds more.
+
+    Starlette's own limit answers in plain text, outside the security headers, and replaces
+    whatever the handler answered when the declared length is too large; this one raises
+    :class:`BodyTooLarge` where the handler reads, so the app's error handlers give the 413
+    as the page or JSON of every other error. A route sets its own limit with
+    :func:`limit_body`."""
+
+    def __init__(self, app: ASGIApp, *, limit: int,
+                 refuse: Callable[[Scope, Send, BodyTooLarge], Awaitable[None]]) -> None:
+        self.app = app
+        self.limit = limit
+        self.refuse = refuse  # sends the app's own 413 response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope[BODY_LIMIT_KEY] = self.limit
+        declared = HTTPConnection(scope).headers.get("content-length", "")
+        length = int(declared) if declared.isascii() and declared.isdigit() else None
+        received = 0
+        refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            limit = _limit_in_force(scope)
+            if length is not None and length > limit:
+                raise BodyTooLarge(limit)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # A handler that answers without reading an over-limit body still gets no say:
+            # the request is refused all the same.
+            nonlocal refused
+            if refused:
+                return
+            if (message["type"] == "http.response.start" and message["status"] != 413
+                    and length is not None and length > _limit_in_force(scope)):
+                refused = True
+                await self.refuse(scope, send, BodyTooLarge(_limit_in_force(scope)))
+                return
+            await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+
+def limit_body(endpoint: Callable[[Request], Awaitable[Response]], limit: int
+               ) -> Callable[[Request], Awaitable[Response]]:
+    """``endpoint`` with its own body limit instead of the app's (see :class:`BodyLimitMiddleware`)."""
+
+    @functools.wraps(endpoint)
+    async def limited(request: Request) -> Response:
+        request.scope[BODY_LIMIT_KEY] = limit
+        return await endpoint(request)
+
+    return limited
 
 
 def _valid_cookie(value: str | None) -> bool:
@@ -167,13 +251,17 @@ class RateLimited(HTTPException):
 
 
 __all__ = [
+    "BODY_LIMIT_KEY",
     "CONTENT_SECURITY_POLICY",
     "CSRF_COOKIE",
     "CSRF_FIELD",
+    "BodyLimitMiddleware",
+    "BodyTooLarge",
     "RateLimited",
     "RateLimiter",
     "SecurityMiddleware",
     "check_csrf",
     "client_ip",
     "csrf_token",
+    "limit_body",
 ]

@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 from zegel import __version__
 from zegel.web.app import WebContext, web_context
 from zegel.web.i18n import choose_lang
+from zegel.web.security import limit_body
 from zegel.web.service import explain_message_async, parse_check_request, run_check, valid_domain
 
 
@@ -159,5 +160,5 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         Route("/api", api_page, methods=["GET"], name="api"),
         Route("/api/openapi.json", openapi, methods=["GET"], name="openapi"),
         Route("/api/check", api_check, methods=["GET"], name="api_check"),
-        Route("/api/explain", api_explain, methods=["POST"], name="api_explain", max_body_size=limit),
+        Route("/api/explain", limit_body(api_explain, limit), methods=["POST"], name="api_explain"),
     ]

@@ -19,7 +19,7 @@ from zegel.audit import CheckOptions, check_domains
 from zegel.dns import ZoneError
 from zegel.web.app import WebContext, web_context
 from zegel.web.i18n import choose_lang
-from zegel.web.security import check_csrf
+from zegel.web.security import check_csrf, limit_body
 from zegel.web.service import (
     BoundedResolver,
     CheckRequest,
@@ -335,10 +335,10 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     limits = ctx.settings.limits
     return [
         Route("/check", check_page, methods=["GET"], name="check"),
-        Route("/check", check_draft, methods=["POST"], name="check_draft", max_body_size=limits.draft_bytes * 4 + 4096),
+        Route("/check", limit_body(check_draft, limits.draft_bytes * 4 + 4096), methods=["POST"], name="check_draft"),
         Route("/check/save", check_save, methods=["POST"], name="check_save"),
         Route("/check/r/{id}", shared_result, methods=["GET"], name="check_shared"),
-        Route("/check/bulk", bulk_start, methods=["POST"], name="bulk_start", max_body_size=limits.bulk_body + 4096),
+        Route("/check/bulk", limit_body(bulk_start, limits.bulk_body + 4096), methods=["POST"], name="bulk_start"),
         Route("/check/bulk/{id}.jsonl", bulk_download, methods=["GET"], name="bulk_download"),
         Route("/check/bulk/{id}", bulk_page, methods=["GET"], name="bulk"),
         Route("/api/bulk/{id}", bulk_api, methods=["GET"], name="api_bulk"),

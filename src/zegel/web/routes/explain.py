@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from zegel.web.app import WebContext, web_context
 from zegel.web.i18n import choose_lang
-from zegel.web.security import check_csrf
+from zegel.web.security import check_csrf, limit_body
 from zegel.web.service import explain_message_async
 
 MAX_TRUST = 255
@@ -107,6 +107,6 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     limit = ctx.settings.limits.explain_body
     return [
         Route("/explain", explain_page, methods=["GET"], name="explain"),
-        Route("/explain", explain_post, methods=["POST"], name="explain_post", max_body_size=limit + 64 * 1024),
+        Route("/explain", limit_body(explain_post, limit + 64 * 1024), methods=["POST"], name="explain_post"),
         Route("/explain/r/{id}", explain_shared, methods=["GET"], name="explain_shared"),
     ]
