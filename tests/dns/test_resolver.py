@@ -296,3 +296,30 @@ def test_zone_without_ttl_gets_a_default_and_errors_keep_file_line_numbers(tmp_p
     broken.write_text('example.net. IN TXT "ok"\nexample.net. IN MX notanumber mail.example.net.\n')
     with pytest.raises(ZoneError, match=r"broken.zone:2:"):
         Resolver(zones=[broken])
+
+
+def test_whole_zone_files_with_their_soa_load_at_their_own_origin(tmp_path: Path) -> None:
+    """A provider's export or a BIND file has an SOA at its origin; names may be relative to a
+    $ORIGIN or absolute. Both load (before, dnspython's 'non-origin SOA' stopped them)."""
+    bind = tmp_path / "bind.zone"
+    bind.write_text("$ORIGIN shop.example.\n$TTL 3600\n"
+                    "@ IN SOA ns1 hostmaster ( 2026120501 7200 3600 1209600 300 )\n"
+                    "@ IN NS ns1\nns1 IN A 192.0.2.53\n"
+                    '@ IN TXT "v=spf1 mx -all"\n_dmarc IN TXT "v=DMARC1; p=reject"\n')
+    export = tmp_path / "export.zone"
+    export.write_text("shop.example. 300 IN SOA ns1.shop.example. hostmaster.shop.example. 1 7200 3600 1209600 300\n"
+                      'shop.example. 300 IN TXT "v=spf1 -all"\n')
+    for zone, spf in ((bind, "v=spf1 mx -all"), (export, "v=spf1 -all")):
+        resolver = Resolver(zones=[zone], offline=True)
+
+        async def go(resolver: Resolver = resolver) -> tuple[tuple[str, ...], Status]:
+            return (await resolver.txt("shop.example")).records, (await resolver.txt("other.example")).status
+
+        assert run(go()) == ((spf,), Status.NXDOMAIN)
+    assert run(Resolver(zones=[bind], offline=True).txt("_dmarc.shop.example")).records == ("v=DMARC1; p=reject",)
+    # An SOA whose origin cannot be told stays a one-line error naming the file.
+    unknown = tmp_path / "unknown.zone"
+    unknown.write_text("$TTL 300\nshop IN SOA ns1 hostmaster 1 2 3 4 5\n")
+    with pytest.raises(ZoneError) as info:
+        Resolver(zones=[unknown])
+    assert "unknown.zone" in str(info.value) and "\n" not in str(info.value)

@@ -114,6 +114,16 @@ _HAS_TTL_OR_SOA = re.compile(r"^\s*\$TTL\b|\bSOA\b", re.I | re.M)
 _LINE_NUMBER = re.compile(r":(\d+):")
 
 
+_FIRST_ORIGIN = re.compile(r"^\$ORIGIN[ \t]+(\S+)", re.I | re.M)
+_ABSOLUTE_SOA_OWNER = re.compile(r"^(\S+\.)[ \t]+(?:\S+[ \t]+){0,2}SOA\b", re.I | re.M)
+
+
+def _own_origin(text: str) -> dns.name.Name | None:
+    """The origin a zone file gives itself: its first ``$ORIGIN``, else an absolute SOA owner."""
+    found = _FIRST_ORIGIN.search(text) or _ABSOLUTE_SOA_OWNER.search(text)
+    return to_dns_name(found.group(1)) if found else None
+
+
 def nodes_from_zone_text(text: str, *, origin: str | None = None, filename: str = "<zone>") -> NodeMap:
     """Parse RFC 1035 master-file text. Without $ORIGIN, names are taken as absolute; without
     $TTL or an SOA (a draft holding a few records), records get DEFAULT_ZONE_TTL."""
@@ -123,9 +133,18 @@ def nodes_from_zone_text(text: str, *, origin: str | None = None, filename: str 
         text = f"$TTL {DEFAULT_ZONE_TTL}\n{text}"
         added_lines = 1
     try:
-        zone = dns.zone.from_text(
-            text, origin=zone_origin, relativize=False, check_origin=False, filename=filename
-        )
+        try:
+            zone = dns.zone.from_text(
+                text, origin=zone_origin, relativize=False, check_origin=False, filename=filename
+            )
+        except ValueError as exc:
+            if origin is not None or "non-origin SOA" not in str(exc):
+                raise
+            # A whole zone file, SOA included (a provider's export, a BIND file): read it at
+            # its own origin, its first $ORIGIN or else the SOA's owner.
+            zone = dns.zone.from_text(
+                text, origin=_own_origin(text), relativize=False, check_origin=False, filename=filename
+            )
     except dns.exception.DNSException as exc:
         message = str(exc)
         if added_lines:  # report the line numbers of the file as written
