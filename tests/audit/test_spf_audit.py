@@ -116,3 +116,19 @@ def test_dutch_texts(audit) -> None:
     finding = next(f for f in audit("deep.example", lang="nl").findings if f.code == "spf.too-many-lookups")
     assert "DNS-lookups" in finding.message and "ontvangers" in finding.message
     assert finding.fix.startswith("Verwijder")
+
+
+def test_pass_all_is_fixed_where_it_is_written(audit) -> None:
+    """'+all' in the domain's own record, in a record under it, and in a provider's include:
+    the record to publish is the one holding '+all', and only where the owner can edit it."""
+    own = next(f for f in audit("passall.example").findings if f.code == "spf.pass-all")
+    assert own.record == 'passall.example. TXT "v=spf1 ip4:192.0.2.1 -all"'
+    sub = next(f for f in audit("subpassall.example").findings if f.code == "spf.pass-all")
+    assert "_spf.subpassall.example" in sub.message
+    assert sub.record == '_spf.subpassall.example. TXT "v=spf1 ip4:192.0.2.7 -all"'
+    report = audit("providerpassall.example")
+    assert "spf.pass-all" not in _codes(report)
+    provider = next(f for f in report.findings if f.code == "spf.include-pass-all")
+    assert provider.severity == "error" and provider.record == ""
+    assert "includes spf.lax-provider.example" in provider.message and "+all" in provider.message
+    assert provider.fix.startswith("Remove the include of spf.lax-provider.example")

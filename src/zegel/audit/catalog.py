@@ -189,6 +189,13 @@ _CATALOG: dict[str, FindingSpec] = {
         ("Het SPF-record van {domain} eindigt op '{term}': elke server op internet slaagt voor SPF namens {domain}.",
          "Sluit het record af met '-all' (of '~all' zolang je nog test), na je eigen verzenders."),
     ),
+    "spf.include-pass-all": _spec(
+        "error",
+        ("The SPF record of {domain} includes {target}, whose record ends in '{term}': every server on the internet passes SPF for {domain}.",
+         "Remove the include of {target}, or ask its operator for a record that lists only their servers (and ends in '-all' or '~all')."),
+        ("Het SPF-record van {domain} neemt {target} op, waarvan het record eindigt op '{term}': elke server op internet slaagt voor SPF namens {domain}.",
+         "Verwijder de include van {target}, of vraag de beheerder om een record met alleen hun servers (eindigend op '-all' of '~all')."),
+    ),
     "spf.neutral-all": _spec(
         "warning",
         ("The SPF record of {domain} ends in '{term}': it says nothing about other servers, so SPF does not help against forged mail.",

@@ -300,7 +300,8 @@ async def _fix_records(name: str, spf: SpfAudit, dmarc: DmarcAudit, mx: MxAudit,
     if "spf.none" in codes:
         records["spf.none"] = txt_line(name, "v=spf1 mx -all" if mx.hosts else "v=spf1 -all")
     if spf.record:
-        for code, qualifier in (("spf.pass-all", "-"), ("spf.neutral-all", "~"), ("spf.no-all", "~")):
+        # spf.pass-all carries its record from the walk: the one holding '+all', maybe an include.
+        for code, qualifier in (("spf.neutral-all", "~"), ("spf.no-all", "~")):
             if code in codes:
                 records[code] = txt_line(name, _replace_all(spf.record, qualifier))
     if "spf.too-many-lookups" in codes and spf.record and spf.tree is not None:

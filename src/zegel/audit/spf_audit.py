@@ -134,7 +134,10 @@ class _Walk:
         return True
 
     def add(self, code: str, **params: object) -> None:
-        finding = self.texts.finding(code, **params)
+        self.add_with_record(code, "", **params)
+
+    def add_with_record(self, code: str, record: str, **params: object) -> None:
+        finding = self.texts.finding(code, **params).with_record(record)
         if finding not in self.findings:
             self.findings.append(finding)
 
@@ -269,7 +272,14 @@ async def _walk_record(walk: _Walk, source: str, record: SpfRecord, stack: tuple
     for mechanism in record.mechanisms:
         if isinstance(mechanism, All) and mechanism.qualifier == "+":
             # An include of a "+all" record passes every sender too (RFC 7208 5.2 table).
-            walk.add("spf.pass-all", domain=source, term=mechanism.text)
+            if own:
+                # The fix is in that very record (the domain's own, or a name under it).
+                from zegel.audit.fixes import _replace_all, txt_line  # fixes imports this module
+
+                walk.add_with_record("spf.pass-all", txt_line(source, _replace_all(record.text, "-")),
+                                     domain=source, term=mechanism.text)
+            else:  # someone else's record: the include is what the domain owner can change
+                walk.add("spf.include-pass-all", domain=walk.domain, target=source, term=mechanism.text)
         elif isinstance(mechanism, (Ip4, Ip6)):
             _check_range(walk, source, mechanism, own=own)
     dns_terms = [m for m in record.mechanisms if isinstance(m, DnsMechanism)]
