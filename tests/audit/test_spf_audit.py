@@ -132,3 +132,35 @@ def test_pass_all_is_fixed_where_it_is_written(audit) -> None:
     assert provider.severity == "error" and provider.record == ""
     assert "includes spf.lax-provider.example" in provider.message and "+all" in provider.message
     assert provider.fix.startswith("Remove the include of spf.lax-provider.example")
+
+
+def test_repeated_terms_are_named_with_the_record_without_them(audit) -> None:
+    report = audit("repeat.example")
+    finding = next(f for f in report.findings if f.code == "spf.repeated-term")
+    assert finding.severity == "warning"
+    assert "'include:_spf.repeat.example', 'ip4:192.0.2.0/24' more than once" in finding.message
+    assert finding.record == 'repeat.example. TXT "v=spf1 include:_spf.repeat.example ip4:192.0.2.0/24 a -all"'
+    assert report.spf_tree is not None and report.spf_tree.lookups == 3  # both includes and the a
+    assert "spf.repeated-term" not in _codes(audit("good.example"))
+
+
+def test_two_problems_of_one_record_ask_for_one_record(audit) -> None:
+    findings = {f.code: f for f in audit("repeatpass.example").findings}
+    fixed = 'repeatpass.example. TXT "v=spf1 ip4:192.0.2.0/24 -all"'
+    assert findings["spf.repeated-term"].record == fixed and findings["spf.pass-all"].record == fixed
+
+
+@pytest.mark.parametrize(("record", "corrected"), [
+    ("v=spf1 mx +all", "v=spf1 mx -all"),
+    ("v=spf1 mx all", "v=spf1 mx -all"),
+    ("v=spf1 mx ?all", "v=spf1 mx ~all"),
+    ("v=spf1 mx", "v=spf1 mx ~all"),
+    ("v=spf1 mx redirect=_spf.example.com", "v=spf1 mx redirect=_spf.example.com"),
+    ("v=spf1 include:a.example +include:A.example ip4:192.0.2.1 -all", "v=spf1 include:a.example ip4:192.0.2.1 -all"),
+    ("v=spf1 a mx a ~all", "v=spf1 a mx ~all"),
+    ("v=spf1 -all", "v=spf1 -all"),
+])
+def test_corrected_spf_fixes_every_mechanical_problem_at_once(record: str, corrected: str) -> None:
+    from zegel.audit.spf_audit import corrected_spf
+
+    assert corrected_spf(record) == corrected

@@ -203,6 +203,13 @@ _CATALOG: dict[str, FindingSpec] = {
         ("Het SPF-record van {domain} eindigt op '{term}': het zegt niets over andere servers, dus SPF helpt niet tegen vervalste mail.",
          "Sluit het record af met '-all' (of '~all')."),
     ),
+    "spf.repeated-term": _spec(
+        "warning",
+        ("The SPF record of {source} lists {terms} more than once; only the first copy can match, and each copy of a DNS term costs one of the 10 lookups.",
+         "Remove the repeated copies."),
+        ("Het SPF-record van {source} noemt {terms} meer dan eens; alleen de eerste kan overeenkomen, en elke kopie van een DNS-term kost een van de 10 opzoekingen.",
+         "Verwijder de herhaalde kopieën."),
+    ),
     "spf.ptr": _spec(
         "warning",
         ("The SPF record of {source} uses '{term}'; ptr is slow and unreliable, SHOULD NOT be used (RFC 7208 5.5), and some receivers skip it.",

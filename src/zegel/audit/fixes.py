@@ -64,11 +64,6 @@ def dmarc_next(domain: str, record: str | None, *, policy: str | None = None, dr
     return txt_line(f"_dmarc.{domain}", text)
 
 
-def _replace_all(record: str, qualifier: str) -> str:
-    terms = record.split()
-    kept = [t for t in terms if t.lower().lstrip("+-~?") != "all"]
-    return " ".join([*kept, f"{qualifier}all"])
-
 
 async def _addresses(resolver: Resolver, names: Sequence[str]) -> list[str]:
     results = await aio.gather(*(resolver.addresses(name) for name in names))

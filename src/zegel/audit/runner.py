@@ -22,7 +22,6 @@ from zegel.audit.dmarc_audit import DmarcAudit, audit_dmarc
 from zegel.audit.dnssec_audit import DnssecAudit, audit_dnssec
 from zegel.audit.findings import Finding, Lang, Texts, sort_findings
 from zegel.audit.fixes import (
-    _replace_all,
     dmarc_next,
     flatten_spf,
     merge_spf,
@@ -34,7 +33,14 @@ from zegel.audit.inputs import reduce_input
 from zegel.audit.mta_sts import audit_mta_sts, audit_tlsrpt
 from zegel.audit.mx_audit import MxAudit, _cname, _is_ip_literal, audit_mx, audit_mx_hosts
 from zegel.audit.net import Endpoints, HttpsFetcher
-from zegel.audit.spf_audit import LOOKUP_LIMIT, SpfAudit, SpfNode, audit_spf, mx_coverage
+from zegel.audit.spf_audit import (
+    LOOKUP_LIMIT,
+    SpfAudit,
+    SpfNode,
+    audit_spf,
+    corrected_spf,
+    mx_coverage,
+)
 from zegel.audit.starttls import ProbeResult, SmtpProber, grade_probe
 from zegel.dmarc import is_dmarc_record
 from zegel.dns import Resolver, Status
@@ -300,10 +306,11 @@ async def _fix_records(name: str, spf: SpfAudit, dmarc: DmarcAudit, mx: MxAudit,
     if "spf.none" in codes:
         records["spf.none"] = txt_line(name, "v=spf1 mx -all" if mx.hosts else "v=spf1 -all")
     if spf.record:
-        # spf.pass-all carries its record from the walk: the one holding '+all', maybe an include.
-        for code, qualifier in (("spf.neutral-all", "~"), ("spf.no-all", "~")):
+        # spf.pass-all and spf.repeated-term carry their record from the walk (the record
+        # holding the problem, maybe an include); the rest fix the domain's own record alike.
+        for code in ("spf.neutral-all", "spf.no-all"):
             if code in codes:
-                records[code] = txt_line(name, _replace_all(spf.record, qualifier))
+                records[code] = txt_line(name, corrected_spf(spf.record))
     if "spf.too-many-lookups" in codes and spf.record and spf.tree is not None:
         flat, count = await flatten_spf(name, spf.record, spf.tree, resolver)
         if count <= LOOKUP_LIMIT:

@@ -265,19 +265,64 @@ def ipv4_count(networks: tuple[str, ...]) -> int:
     return sum(n.num_addresses for n in ipaddress.collapse_addresses(nets))
 
 
+def _repeated_terms(record: SpfRecord) -> list[str]:
+    """Terms listed more than once (case and a '+' qualifier aside), in record order."""
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for mechanism in record.mechanisms:
+        key = mechanism.text.lower().lstrip("+")
+        if key in seen and key not in repeated:
+            repeated.append(key)
+        seen.add(key)
+    return repeated
+
+
+def corrected_spf(text: str) -> str:
+    """``text`` with every problem fixed that needs no owner's knowledge: a repeated term
+    dropped, '+all' made '-all', '?all' made '~all', a missing 'all' (and no redirect) added
+    as '~all'. One record for all of them, so two findings about the same record never ask
+    for two different ones."""
+    kept: list[str] = []
+    keys: set[str] = set()
+    for term in text.split():
+        key = term.lower().lstrip("+")
+        if key in keys:
+            continue
+        keys.add(key)
+        kept.append({"all": "-all", "?all": "~all"}.get(key, term))
+    if not keys & {"all", "-all", "~all", "?all"} and not any(k.startswith("redirect=") for k in keys):
+        kept.append("~all")
+    return " ".join(kept)
+
+
+def _corrected(source: str, record: SpfRecord) -> str:
+    from zegel.audit.fixes import txt_line  # fixes imports this module
+
+    return txt_line(source, corrected_spf(record.text))
+
+
+def _check_repeats(walk: _Walk, source: str, record: SpfRecord) -> None:
+    """A term listed twice: only its first copy can match (RFC 7208 4.6.2: the first match
+    wins), and every copy of a DNS term still costs one of the 10 lookups (4.6.4)."""
+    repeated = _repeated_terms(record)
+    if repeated:
+        walk.add_with_record("spf.repeated-term", _corrected(source, record), source=source,
+                             terms=", ".join(f"'{term}'" for term in repeated))
+
+
 async def _walk_record(walk: _Walk, source: str, record: SpfRecord, stack: tuple[str, ...],
                        depth: int) -> tuple[tuple[SpfNode, ...], int, int]:
     """Children of one record: its DNS terms (concurrently) and a redirect when no 'all'."""
     own = _is_own(source, walk.domain)
+    if own:
+        _check_repeats(walk, source, record)
     for mechanism in record.mechanisms:
         if isinstance(mechanism, All) and mechanism.qualifier == "+":
             # An include of a "+all" record passes every sender too (RFC 7208 5.2 table).
             if own:
                 # The fix is in that very record (the domain's own, or a name under it).
-                from zegel.audit.fixes import _replace_all, txt_line  # fixes imports this module
-
-                walk.add_with_record("spf.pass-all", txt_line(source, _replace_all(record.text, "-")),
-                                     domain=source, term=mechanism.text)
+                walk.add_with_record("spf.pass-all", _corrected(source, record), domain=source,
+                                     term=mechanism.text)
             else:  # someone else's record: the include is what the domain owner can change
                 walk.add("spf.include-pass-all", domain=walk.domain, target=source, term=mechanism.text)
         elif isinstance(mechanism, (Ip4, Ip6)):
