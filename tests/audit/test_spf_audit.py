@@ -93,6 +93,14 @@ def test_duplicate_records_stop_the_walk(audit) -> None:
         "2 SPF records" in f.message for f in report.findings)
 
 
+def test_merged_record_is_corrected_like_every_suggested_record(audit) -> None:
+    merged = next(f for f in audit("dup.example").findings if f.code == "spf.multiple-records")
+    assert merged.record == 'dup.example. TXT "v=spf1 include:_spf.provider.example ip4:192.0.2.1 -all"'
+    # The first record's '+all' is not carried into the suggestion, nor a term spelt twice.
+    merged = next(f for f in audit("dup-passall.example").findings if f.code == "spf.multiple-records")
+    assert merged.record == 'dup-passall.example. TXT "v=spf1 include:_spf.provider.example ip4:192.0.2.1 -all"'
+
+
 def test_broad_range_counts_addresses(audit) -> None:
     messages = [f.message for f in audit("broad.example").findings if f.code == "spf.broad-range"]
     assert any("1,048,576" in m for m in messages)  # 10.0.0.0/12

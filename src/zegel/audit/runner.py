@@ -337,7 +337,9 @@ async def _fix_records(name: str, spf: SpfAudit, dmarc: DmarcAudit, mx: MxAudit,
         misplaced = next((t for t in spf.txt if is_dmarc_record(t)), "")
         records["dmarc.wrong-place"] = txt_line(f"_dmarc.{name}", misplaced)
     if "spf.multiple-records" in codes:
-        records["spf.multiple-records"] = txt_line(name, merge_spf([t for t in spf.txt if is_spf_text(t)]))
+        # Merged, then corrected as any record we suggest: never a '+all' or a repeated term.
+        records["spf.multiple-records"] = txt_line(
+            name, corrected_spf(merge_spf([t for t in spf.txt if is_spf_text(t)])))
     if "mx.cname" in codes or "mx.host-is-ip" in codes:
         lines: list[str] = []
         for record in mx.records:
