@@ -172,3 +172,14 @@ def test_corrected_spf_fixes_every_mechanical_problem_at_once(record: str, corre
     from zegel.audit.spf_audit import corrected_spf
 
     assert corrected_spf(record) == corrected
+
+
+def test_a_merged_record_over_ten_lookups_is_named_before_anyone_publishes_it(audit) -> None:
+    report = audit("dup-heavy.example")
+    codes = [f.code for f in report.findings if f.area == "spf"]
+    assert codes[:2] == ["spf.multiple-records", "spf.merged-too-many-lookups"]
+    heavy = report.findings[codes.index("spf.merged-too-many-lookups")]
+    assert "would need 12 DNS lookups" in heavy.message
+    assert "include:h1.dup-heavy.example (3)" in heavy.message
+    # Within the limit merged: nothing beyond the duplicate records themselves.
+    assert [f.code for f in audit("dup.example").findings if f.area == "spf"] == ["spf.multiple-records"]

@@ -126,6 +126,13 @@ _CATALOG: dict[str, FindingSpec] = {
         ("{domain} publiceert {count} SPF-records; ontvangers zien dat als permanente fout (RFC 7208 4.5), dus SPF faalt voor al zijn mail.",
          "Voeg ze samen tot één TXT-record: één keer 'v=spf1', elk mechanisme één keer, één 'all' aan het eind; verwijder de andere."),
     ),
+    "spf.merged-too-many-lookups": _spec(
+        "error",
+        ("Merged into one, the SPF records of {domain} would need {count} DNS lookups, more than the 10 receivers allow (RFC 7208 4.6.4). Largest branches: {branches}.",
+         "Before publishing the merged record, remove includes of services you no longer use or replace 'a' and 'mx' by ip4:/ip6: ranges, until the count is 10 or less."),
+        ("Samengevoegd zouden de SPF-records van {domain} {count} DNS-lookups nodig hebben, meer dan de 10 die ontvangers toestaan (RFC 7208 4.6.4). Grootste takken: {branches}.",
+         "Verwijder voor je het samengevoegde record publiceert includes van diensten die je niet meer gebruikt, of vervang 'a' en 'mx' door ip4:/ip6:-reeksen, tot het aantal 10 of minder is."),
+    ),
     "spf.syntax": _spec(
         "error",
         ("The SPF record of {domain} has a syntax error at character {position}: {reason} (near '{near}'). Receivers treat it as a permanent error.",

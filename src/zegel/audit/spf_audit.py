@@ -402,6 +402,25 @@ def _syntax_near(text: str, position: int) -> str:
     return text[start:position + 12].strip()
 
 
+async def _merged_lookups(domain: str, resolver: Resolver, texts: Texts, records: list[str]) -> list[Finding]:
+    """The record suggested for several SPF records (spf.multiple-records) must itself stay
+    within the 10 lookups: walked here, and named when it would not."""
+    from zegel.audit.fixes import merge_spf  # fixes imports this module
+
+    try:
+        merged = parse_record(corrected_spf(merge_spf(records)))
+    except SpfSyntaxError:
+        return []  # a broken term: the syntax is what to fix first, once one record is left
+    walk = _Walk(domain, resolver, texts)
+    children, lookups, _ = await _walk_record(walk, domain, merged, (domain,), 0)
+    if lookups <= LOOKUP_LIMIT:
+        return []
+    branches = sorted(children, key=lambda n: -n.lookups)[:3]
+    shown = f"{lookups}+" if walk.truncated else str(lookups)
+    return [texts.finding("spf.merged-too-many-lookups", domain=domain, count=shown,
+                          branches=", ".join(f"{node.term} ({node.lookups})" for node in branches))]
+
+
 async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
                     *, answer: Answer[str] | None = None) -> SpfAudit:
     """Audit the SPF record of ``domain`` (A-label). ``answer``: its TXT answer, if fetched."""
@@ -416,7 +435,8 @@ async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
     if not records:
         return SpfAudit((texts.finding("spf.none", domain=domain),), "none", txt=answer.records)
     if len(records) > 1:
-        return SpfAudit((texts.finding("spf.multiple-records", domain=domain, count=len(records)),),
+        merged = await _merged_lookups(domain, resolver, texts, [text for text, _ in records])
+        return SpfAudit((texts.finding("spf.multiple-records", domain=domain, count=len(records)), *merged),
                         "multiple", txt=answer.records)
     text, strings = records[0]
     findings: list[Finding] = []
