@@ -126,6 +126,18 @@ def test_draft_records_change_the_result(client: httpx.Client) -> None:
     assert client.get("/api/check", params={"domain": "bakkerij.example"}).json() == live
 
 
+def test_several_spf_records_are_all_shown_not_none(client: httpx.Client) -> None:
+    token = csrf(client)
+    draft = '@ 300 IN TXT "v=spf1 include:_spf.mailprovider.example ~all"\n@ 300 IN TXT "v=spf1 mx -all"'
+    response = client.post("/check", data={"csrf_token": token, "domain": "bakkerij.example", "draft_zone": draft})
+    assert response.status_code == 303
+    page = client.get(response.headers["location"]).text
+    assert "spf.multiple-records" in page
+    records = page[page.index('<dl class="records">'):]
+    records = records[:records.index("</dd>")]
+    assert "v=spf1 include:_spf.mailprovider.example ~all" in records and "v=spf1 mx -all" in records
+
+
 def test_draft_may_hold_only_names_under_the_domain(client: httpx.Client) -> None:
     token = csrf(client)
     response = client.post("/check", data={"csrf_token": token, "domain": "bakkerij.example",

@@ -87,6 +87,8 @@ class DomainReport:
     findings: tuple[Finding, ...]
     ascii_domain: str = ""
     spf_record: str | None = None
+    # Every SPF record published: one, or the several that spf.multiple-records names.
+    spf_records: tuple[str, ...] = ()
     spf_tree: SpfNode | None = None
     dmarc_record: str | None = None
     lang: Lang = "en"
@@ -459,6 +461,7 @@ async def audit_domain(domain: str, resolver: Resolver, options: CheckOptions = 
         findings=ordered,
         ascii_domain=name,
         spf_record=spf.record,
+        spf_records=tuple(t for t in spf.txt if is_spf_text(t)),
         spf_tree=spf.tree,
         dmarc_record=dmarc.record,
         lang=options.lang,

@@ -180,6 +180,7 @@ def check_view(report: DomainReport) -> dict[str, Any]:
         "verdict": report.verdict,
         "ascii_domain": report.ascii_domain,
         "spf_record": report.spf_record,
+        "spf_records": list(report.spf_records),
         "dmarc_record": report.dmarc_record,
         "spf_tree": tree_dict(report.spf_tree) if report.spf_tree is not None else None,
         "dkim_selectors": list(report.dkim_selectors),
