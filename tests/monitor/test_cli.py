@@ -27,11 +27,15 @@ def test_monitor_commands(tmp_path: Path) -> None:
     zone = tmp_path / "shop.zone"
     zone.write_text(ZONE)
     data = ["--data-dir", str(tmp_path)]
+    empty = zegel("monitor", *data, "list")
+    assert empty.exit_code == 0 and empty.stdout == "" and "no domain is watched yet" in empty.stderr
     added = zegel("monitor", *data, "add", "Shop.Example.", "--email", "owner@shop.example", "--every", "1h")
     assert added.exit_code == 0 and added.stdout.strip() == "watching shop.example"
+    assert zegel("monitor", *data, "list").stdout.strip() == "shop.example  every 60 min  not checked yet  due now"
     once = zegel("monitor", *data, "--zone", str(zone), "--offline", "--no-reports", "--once")
     assert once.exit_code == 0, once.stderr
     assert "0 alert(s)" in once.stderr
+    assert "  next 2" in zegel("monitor", *data, "list").stdout  # checked: its next check is an hour on
     listed = json.loads(zegel("monitor", *data, "list", "--json").stdout)
     assert listed[0]["domain"] == "shop.example" and listed[0]["grade"] in ("A", "B")
     assert listed[0]["interval"] == 3600 and listed[0]["emails"] == ["owner@shop.example"]

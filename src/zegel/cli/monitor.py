@@ -185,10 +185,17 @@ def list_watched(obj: dict[str, Any], data_dir: Path | None, db_url: str | None,
         print_json([dict(item.to_json(), grade=last[item.domain].grade if last[item.domain] else None)
                     for item in items])
         return
+    if not items:
+        click.echo("zegel: no domain is watched yet; add one with: zegel monitor add DOMAIN --email ADDRESS",
+                   err=True)
+        return
+    now = int(time.time())
     for item in items:
         run = last[item.domain]
         grade = f"grade {run.grade} at {_when(run.time)}" if run else "not checked yet"
-        click.echo(f"{item.domain}  every {item.interval // 60} min  {grade}  next {_when(item.next_due)}")
+        # A new watch is due at once (next_due 0): the service's next pass checks it.
+        due = "due now" if item.next_due <= now else f"next {_when(item.next_due)}"
+        click.echo(f"{item.domain}  every {item.interval // 60} min  {grade}  {due}")
 
 
 @command.command(name="history")
