@@ -183,3 +183,13 @@ def test_a_merged_record_over_ten_lookups_is_named_before_anyone_publishes_it(au
     assert "include:h1.dup-heavy.example (3)" in heavy.message
     # Within the limit merged: nothing beyond the duplicate records themselves.
     assert [f.code for f in audit("dup.example").findings if f.area == "spf"] == ["spf.multiple-records"]
+
+
+def test_spf_that_passes_any_server_leaves_a_reject_policy_without_protection(audit) -> None:
+    """A forger's server passes SPF through the provider's '+all' with a MAIL FROM in the
+    domain, aligned, so DMARC passes: p=reject protects nothing (RFC 9989 4.4)."""
+    report = audit("openspf.example")
+    assert report.protected is False and report.verdict.startswith("No: SPF for openspf.example passes")
+    assert report.grade == "D"  # not protected, and spf.include-pass-all is an error
+    closed = audit("closedspf.example")
+    assert closed.protected is True and closed.verdict.startswith("Yes:")

@@ -585,6 +585,10 @@ _PHRASES: dict[str, dict[str, str]] = {
         "en": "Not fully: the DMARC policy of {domain} is weakened ({why}), so some faked mail is still delivered.",
         "nl": "Niet helemaal: het DMARC-beleid van {domain} is afgezwakt ({why}), dus een deel van de vervalste mail wordt nog afgeleverd.",
     },
+    "verdict.spf-open": {
+        "en": "No: SPF for {domain} passes mail from any server, so mail that fakes {domain} passes DMARC despite its policy.",
+        "nl": "Nee: SPF van {domain} laat mail van elke server slagen, dus mail die {domain} vervalst slaagt voor DMARC, ondanks het beleid.",
+    },
     "verdict.unknown": {
         "en": "Unknown: {domain} could not be checked ({why}).",
         "nl": "Onbekend: {domain} kon niet gecontroleerd worden ({why}).",

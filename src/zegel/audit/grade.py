@@ -9,7 +9,7 @@ Grades (documented in docs/check.md):
 - A: enforced p=reject, no errors and no warnings;
 - B: enforced (reject or quarantine), no errors;
 - C: enforced but with errors, or a DMARC record that does not enforce (p=none, t=y down to
-  none, pct below 100) and no errors;
+  none, pct below 100, an SPF record that passes any server) and no errors;
 - D: a non-enforcing DMARC record with errors, or no DMARC but a working SPF record;
 - F: no DMARC and no working SPF, or the domain could not be checked at all.
 """
@@ -33,11 +33,15 @@ class Protection:
     why: str = ""
 
 
-def protection(dmarc_status: str | None, effective: str | None, pct: int, testing_from: str | None) -> Protection:
+def protection(dmarc_status: str | None, effective: str | None, pct: int, testing_from: str | None,
+               *, spf_passes_anyone: bool = False) -> Protection:
     """From the DMARC audit: is the From domain protected?
 
     ``effective``: the policy receivers apply (after t=y); ``pct``: the RFC 7489 sampling rate;
-    ``testing_from``: the requested policy when t=y lowered it, else None.
+    ``testing_from``: the requested policy when t=y lowered it, else None;
+    ``spf_passes_anyone``: SPF passes a client no real sender uses ('+all', a range of half the
+    internet), so a forger passes SPF with a MAIL FROM in the domain, aligned, and DMARC with
+    it (RFC 9989 4.4): no policy protects the From domain then.
     """
     if dmarc_status == "tempfail":
         return Protection(False, "verdict.unknown", "DMARC lookup failed")
@@ -50,6 +54,8 @@ def protection(dmarc_status: str | None, effective: str | None, pct: int, testin
     if pct < 100:
         # RFC 7489 receivers still sample; part of the forged mail passes there.
         return Protection(False, "verdict.weakened", f"pct={pct}")
+    if spf_passes_anyone:
+        return Protection(False, "verdict.spf-open")
     return Protection(True, "verdict.reject" if effective == "reject" else "verdict.quarantine")
 
 

@@ -45,6 +45,7 @@ from zegel.audit.starttls import ProbeResult, SmtpProber, grade_probe
 from zegel.dmarc import is_dmarc_record
 from zegel.dns import Resolver, Status
 from zegel.dns.names import InvalidName, normalize
+from zegel.spf import check_host
 from zegel.spf.parser import is_spf_record as is_spf_text
 
 DEFAULT_DOMAIN_TIMEOUT = 30.0
@@ -296,6 +297,17 @@ async def _adsp(name: str, resolver: Resolver, texts: Texts) -> list[Finding]:
     return []
 
 
+# A client address no mail can come from (240.0.0.0/4, reserved since RFC 1112): an SPF
+# record that passes it passes a forger's server too.
+_NO_SENDER = "240.0.0.1"
+
+
+async def _spf_passes_anyone(name: str, resolver: Resolver) -> bool:
+    """Whether SPF (evaluated as receivers do, RFC 7208 4) passes a client no one sends from."""
+    result = await check_host(_NO_SENDER, name, f"postmaster@{name}", resolver=resolver, time_limit=10.0)
+    return result.result == "pass"
+
+
 async def _probe_all(hosts: Iterable[str], prober: SmtpProber) -> tuple[ProbeResult, ...]:
     return tuple(await asyncio.gather(*(prober.probe(host) for host in hosts)))
 
@@ -448,7 +460,9 @@ async def audit_domain(domain: str, resolver: Resolver, options: CheckOptions = 
     findings = await _fix_records(name, spf, dmarc, mx, resolver, findings, texts)
 
     testing_from = dmarc.requested if dmarc.requested != dmarc.effective else None
-    guard: Protection = protection(dmarc.status, dmarc.effective, dmarc.pct, testing_from)
+    spf_open = spf.status == "found" and await _spf_passes_anyone(name, resolver)
+    guard: Protection = protection(dmarc.status, dmarc.effective, dmarc.pct, testing_from,
+                                   spf_passes_anyone=spf_open)
     ordered = sort_findings(findings)
     spf_ok = spf.status == "found" and not any(f.severity == "error" and f.area == "spf" for f in ordered)
     letter = grade(ordered, guard, dmarc_found=dmarc.status == "found", spf_ok=spf_ok)
