@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zegel.audit import DomainReport
 
@@ -193,3 +195,20 @@ def test_spf_that_passes_any_server_leaves_a_reject_policy_without_protection(au
     assert report.grade == "D"  # not protected, and spf.include-pass-all is an error
     closed = audit("closedspf.example")
     assert closed.protected is True and closed.verdict.startswith("Yes:")
+
+
+_TERMS = st.sampled_from(["mx", "a", "+a", "A", "include:x.example", "+INCLUDE:x.example", "-include:x.example",
+                          "ip4:192.0.2.1", "all", "+all", "-all", "~all", "?all", "redirect=r.example",
+                          "exp=e.example", "ptr"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TERMS, max_size=12))
+def test_corrected_spf_is_idempotent_and_never_passes_all(terms: list[str]) -> None:
+    from zegel.audit.spf_audit import corrected_spf
+
+    once = corrected_spf(" ".join(["v=spf1", *terms]))
+    assert corrected_spf(once) == once
+    keys = [t.lower().lstrip("+") for t in once.split()]
+    assert len(keys) == len(set(keys)) and "all" not in keys and "?all" not in keys
+    assert any(k in ("-all", "~all") for k in keys) or any(k.startswith("redirect=") for k in keys)

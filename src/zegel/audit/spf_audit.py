@@ -284,13 +284,17 @@ def corrected_spf(text: str) -> str:
     for two different ones."""
     kept: list[str] = []
     keys: set[str] = set()
+    has_all = False
     for term in text.split():
+        term = {"all": "-all", "+all": "-all", "?all": "~all"}.get(term.lower(), term)
         key = term.lower().lstrip("+")
-        if key in keys:
+        is_all = key in ("-all", "~all")
+        if key in keys or (is_all and has_all):  # a second 'all' is never reached (RFC 7208 5.1)
             continue
         keys.add(key)
-        kept.append({"all": "-all", "?all": "~all"}.get(key, term))
-    if not keys & {"all", "-all", "~all", "?all"} and not any(k.startswith("redirect=") for k in keys):
+        has_all = has_all or is_all
+        kept.append(term)
+    if not has_all and not any(k.startswith("redirect=") for k in keys):
         kept.append("~all")
     return " ".join(kept)
 
