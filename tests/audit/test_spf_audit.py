@@ -171,7 +171,7 @@ def test_two_problems_of_one_record_ask_for_one_record(audit) -> None:
     ("v=spf1 -all", "v=spf1 -all"),
 ])
 def test_corrected_spf_fixes_every_mechanical_problem_at_once(record: str, corrected: str) -> None:
-    from zegel.audit.spf_audit import corrected_spf
+    from zegel.audit.record_text import corrected_spf
 
     assert corrected_spf(record) == corrected
 
@@ -205,7 +205,7 @@ _TERMS = st.sampled_from(["mx", "a", "+a", "A", "include:x.example", "+INCLUDE:x
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_TERMS, max_size=12))
 def test_corrected_spf_is_idempotent_and_never_passes_all(terms: list[str]) -> None:
-    from zegel.audit.spf_audit import corrected_spf
+    from zegel.audit.record_text import corrected_spf
 
     once = corrected_spf(" ".join(["v=spf1", *terms]))
     assert corrected_spf(once) == once

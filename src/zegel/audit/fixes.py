@@ -8,31 +8,9 @@ from collections.abc import Mapping, Sequence
 
 from zegel import aio
 from zegel.audit.findings import Finding
+from zegel.audit.record_text import merge_spf, txt_line
 from zegel.audit.spf_audit import LOOKUP_LIMIT, SpfNode
 from zegel.dns import Resolver
-
-TXT_STRING = 255  # RFC 1035 3.3: one character-string holds at most 255 octets
-
-
-def _split(value: str) -> list[str]:
-    """Strings of at most 255 octets, cut after a space where possible so each term stays whole
-    (receivers join them without adding anything, RFC 7208 3.3)."""
-    parts: list[str] = []
-    raw = value.encode()
-    while len(raw) > TXT_STRING:
-        cut = raw.rfind(b" ", 0, TXT_STRING) + 1 or TXT_STRING
-        parts.append(raw[:cut].decode("utf-8", "replace"))
-        raw = raw[cut:]
-    parts.append(raw.decode("utf-8", "replace"))
-    return parts
-
-
-def txt_line(name: str, value: str) -> str:
-    """``name. TXT "..."``, split into 255-octet strings where needed (joined without spaces by
-    receivers, RFC 7208 3.3)."""
-    parts = _split(value)
-    quoted = " ".join('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"' for part in parts)
-    return f"{name}. TXT {quoted}"
 
 
 def _tags(record: str) -> list[tuple[str, str]]:
@@ -107,24 +85,9 @@ async def flatten_spf(domain: str, record: str, tree: SpfNode, resolver: Resolve
     return " ".join(dict.fromkeys(out)), lookups
 
 
-def merge_spf(records: Sequence[str]) -> str:
-    """RFC 7208 4.5 allows one record: every distinct term of all of them, one ``all`` (the
-    first record's) at the end."""
-    terms: list[str] = []
-    final = ""
-    for record in records:
-        for term in record.split()[1:]:
-            bare = term.lower().lstrip("+-~?")
-            if bare == "all" or bare.startswith("redirect="):
-                final = final or term
-            elif term not in terms:
-                terms.append(term)
-    return " ".join(["v=spf1", *terms, final or "~all"])
-
-
 def with_records(findings: Sequence[Finding], records: Mapping[str, str]) -> list[Finding]:
     """Attach a record to each finding whose code has one (unless it already carries one)."""
     return [f.with_record(records[f.code]) if f.code in records and not f.record else f for f in findings]
 
 
-__all__ = ["dmarc_next", "flatten_spf", "txt_line", "with_records"]
+__all__ = ["dmarc_next", "flatten_spf", "merge_spf", "txt_line", "with_records"]

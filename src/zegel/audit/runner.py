@@ -33,12 +33,12 @@ from zegel.audit.inputs import reduce_input
 from zegel.audit.mta_sts import audit_mta_sts, audit_tlsrpt
 from zegel.audit.mx_audit import MxAudit, _cname, _is_ip_literal, audit_mx, audit_mx_hosts
 from zegel.audit.net import Endpoints, HttpsFetcher
+from zegel.audit.record_text import corrected_spf
 from zegel.audit.spf_audit import (
     LOOKUP_LIMIT,
     SpfAudit,
     SpfNode,
     audit_spf,
-    corrected_spf,
     mx_coverage,
 )
 from zegel.audit.starttls import ProbeResult, SmtpProber, grade_probe

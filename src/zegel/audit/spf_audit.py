@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from zegel import aio
 from zegel.audit.findings import Finding, Texts
+from zegel.audit.record_text import corrected_spf, merge_spf, txt_line
 from zegel.dns import Answer, Resolver, Status
 from zegel.dns.names import InvalidName, normalize
 from zegel.spf import SpfSyntaxError, check_host, parse_record
@@ -277,31 +278,7 @@ def _repeated_terms(record: SpfRecord) -> list[str]:
     return repeated
 
 
-def corrected_spf(text: str) -> str:
-    """``text`` with every problem fixed that needs no owner's knowledge: a repeated term
-    dropped, '+all' made '-all', '?all' made '~all', a missing 'all' (and no redirect) added
-    as '~all'. One record for all of them, so two findings about the same record never ask
-    for two different ones."""
-    kept: list[str] = []
-    keys: set[str] = set()
-    has_all = False
-    for term in text.split():
-        term = {"all": "-all", "+all": "-all", "?all": "~all"}.get(term.lower(), term)
-        key = term.lower().lstrip("+")
-        is_all = key in ("-all", "~all")
-        if key in keys or (is_all and has_all):  # a second 'all' is never reached (RFC 7208 5.1)
-            continue
-        keys.add(key)
-        has_all = has_all or is_all
-        kept.append(term)
-    if not has_all and not any(k.startswith("redirect=") for k in keys):
-        kept.append("~all")
-    return " ".join(kept)
-
-
 def _corrected(source: str, record: SpfRecord) -> str:
-    from zegel.audit.fixes import txt_line  # fixes imports this module
-
     return txt_line(source, corrected_spf(record.text))
 
 
@@ -409,8 +386,6 @@ def _syntax_near(text: str, position: int) -> str:
 async def _merged_lookups(domain: str, resolver: Resolver, texts: Texts, records: list[str]) -> list[Finding]:
     """The record suggested for several SPF records (spf.multiple-records) must itself stay
     within the 10 lookups: walked here, and named when it would not."""
-    from zegel.audit.fixes import merge_spf  # fixes imports this module
-
     try:
         merged = parse_record(corrected_spf(merge_spf(records)))
     except SpfSyntaxError:
