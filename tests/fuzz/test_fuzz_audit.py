@@ -1,0 +1,84 @@
+"""zegel check's SPF audit over hostile DNS: the TXT records of the audited domain and of a name
+it includes are attacker-chosen, one or several SPF records among them. Whatever they hold, the
+audit gives findings (never an exception), every record it suggests publishing is one SPF
+record without a passing or neutral 'all' or a repeated term, and the protection verdict comes
+from the same evaluation receivers make."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.fuzz.strategies import examples, hostile_text
+from tests.fuzz.test_fuzz_spf import spf_text
+from zegel.audit import CheckOptions, audit_domain
+from zegel.dns import Resolver
+from zegel.dns.records import merge, nodes_from_spec
+from zegel.dns.testserver import TestDnsServer
+from zegel.spf import check_host, parse_record
+
+counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[TestDnsServer]:
+    running = TestDnsServer({"anchor.audit-fuzz.example": [("A", "192.0.2.1")]}).start_in_thread()
+    yield running
+    running.stop_thread()
+
+
+records = st.lists(st.one_of(spf_text, hostile_text, st.just("v=spf1 include:INCLUDED +all"),
+                             st.just("v=spf1 a a mx ?all")), min_size=0, max_size=3)
+
+
+@settings(max_examples=examples(30))
+@given(records, records, st.sampled_from(["", "v=DMARC1; p=reject", "v=DMARC1; p=none"]))
+def test_spf_audit_over_hostile_records(server: TestDnsServer, top: list[str], below: list[str], dmarc: str) -> None:
+    # Fresh names per example, so no cached answer speaks for another example.
+    name = f"d{next(counter)}.audit-fuzz.example"
+    included = f"x.{name}"
+
+    def served(texts: list[str]) -> list[tuple[str, str]]:
+        # A TXT string is octets: text that UTF-8 cannot carry (lone surrogates) cannot be served.
+        return [("TXT", t[:1500].encode("utf-8", "replace").decode().replace("INCLUDED", included)) for t in texts]
+
+    spec: dict[str, list[tuple[str, str]]] = {name: [*served(top), ("A", "192.0.2.1")], included: served(below)}
+    if dmarc:
+        spec[f"_dmarc.{name}"] = [("TXT", dmarc)]
+    merge(server.nodes, nodes_from_spec(spec, 300))
+
+    async def run() -> None:
+        resolver = Resolver([server.address], timeout=1.0, lifetime=2.0)
+        report = await audit_domain(name, resolver, CheckOptions(selectors=("s1",), transport=False))
+        assert report.grade in ("A", "B", "C", "D", "F")
+        for finding in report.findings:
+            if finding.area != "spf" or not finding.record:
+                continue
+            owner, _, value = finding.record.partition(" TXT ")
+            assert owner.endswith(".") and value.startswith('"')
+            text = "".join(part for part in value.strip('"').split('" "')).replace('\\"', '"').replace("\\\\", "\\")
+            terms = [term.lower().lstrip("+") for term in text.split()]
+            assert "all" not in terms and "?all" not in terms, finding
+            assert len(terms) == len(set(terms)), finding
+        spf = await check_host("240.0.0.1", name, f"postmaster@{name}", resolver=resolver)
+        if report.protected:
+            assert spf.result != "pass"
+
+    asyncio.run(run())
+
+
+def test_suggested_records_parse_when_their_source_does() -> None:
+    """The audit suggests records of terms that parsed; what it suggests parses too."""
+    from zegel.audit.record_text import corrected_spf, merge_spf
+
+    for texts in (["v=spf1 a +all", "v=spf1 mx -all"], ["v=spf1 include:a.example ?all"], ["v=spf1 a a a"]):
+        for text in texts:
+            parse_record(text)
+        parse_record(corrected_spf(merge_spf(texts)))
+        for text in texts:
+            parse_record(corrected_spf(text))
