@@ -90,3 +90,19 @@ def test_invalid_uri_is_quoted(audit) -> None:
     finding = next(f for f in audit("dmarc-uri.example").findings if f.code == "dmarc.invalid-uri")
     assert "'dmarc@dmarc-uri.example'" in finding.message
     assert "mailto:" in finding.fix
+
+
+def test_a_subdomain_is_told_to_publish_its_own_next_step_and_the_parent_is_fixed_where_it_is(audit) -> None:
+    """RFC 9989 4.10.1: shop.X without a record gets X's sp. Its next step is its own record,
+    one step up from that sp (not X's p, which would skip quarantine); a problem of X's record
+    (no rua) is fixed in X's record, its p kept."""
+    weak = {f.code: f for f in audit("shop.dmarc-weak-sp.example").findings}
+    assert "dmarc.inherited" in weak
+    assert weak["dmarc.policy-none"].record == (
+        '_dmarc.shop.dmarc-weak-sp.example. TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@dmarc-weak-sp.example;"')
+    norua = {f.code: f for f in audit("shop.dmarc-norua.example").findings}
+    assert norua["dmarc.no-rua"].record == (
+        '_dmarc.dmarc-norua.example. TXT "v=DMARC1; p=reject; rua=mailto:dmarc-reports@dmarc-norua.example;"')
+    # A domain's own record: unchanged advice.
+    own = {f.code: f for f in audit("dmarc-norua.example").findings}
+    assert own["dmarc.no-rua"].record == norua["dmarc.no-rua"].record

@@ -38,6 +38,7 @@ class DmarcAudit:
     record: str | None = None
     policy_domain: str | None = None
     requested: str | None = None  # the policy the record asks for this domain (p or sp)
+    record_policy: str | None = None  # the record's own p (its domain's policy; sp may differ)
     effective: str | None = None  # after t=y (RFC 9989)
     pct: int = 100  # RFC 7489 sampling rate (100 when absent)
     reason: str = ""
@@ -142,7 +143,7 @@ async def audit_dmarc(domain: str, resolver: Resolver, texts: Texts) -> DmarcAud
     findings.append(texts.finding("dmarc.alignment", adkim=_mode_name(record.adkim, texts),
                                   aspf=_mode_name(record.aspf, texts), domain=policy_domain))
     return DmarcAudit(tuple(findings), "found", record=record.text, policy_domain=policy_domain,
-                      requested=requested, effective=effective, pct=record.pct_effective)
+                      requested=requested, effective=effective, pct=record.pct_effective, record_policy=p)
 
 
 def _mode_name(mode: str, texts: Texts) -> str:

@@ -297,6 +297,7 @@ async def _adsp(name: str, resolver: Resolver, texts: Texts) -> list[Finding]:
     return []
 
 
+_NEXT_POLICY = {"none": "quarantine", "quarantine": "reject"}
 # A client address no mail can come from (240.0.0.0/4, reserved since RFC 1112): an SPF
 # record that passes it passes a forger's server too.
 _NO_SENDER = "240.0.0.1"
@@ -334,16 +335,23 @@ async def _fix_records(name: str, spf: SpfAudit, dmarc: DmarcAudit, mx: MxAudit,
     records["nomail.dmarc"] = txt_line(f"_dmarc.{name}", "v=DMARC1; p=reject;")
     records["nomail.null-mx"] = f"{name}. MX 0 ."
     own = dmarc.record if dmarc.status == "found" else None
+    current = dmarc.requested or "none"
+    # A subdomain without a record of its own gets its parent's sp (RFC 9989 4.10.1): the next
+    # step for it is a record of its own, one step up from that sp; the parent's record (its
+    # reports, pct, t, sp, np) is fixed where it is published, its p kept.
+    where = dmarc.policy_domain or name
+    inherited = own is not None and where != name
     for code in ("dmarc.none", "dmarc.policy-none", "dmarc.policy-quarantine"):
         if code in codes:
-            records[code] = dmarc_next(name, own)
-    current = dmarc.requested or "none"
+            records[code] = (dmarc_next(name, own, policy=_NEXT_POLICY.get(current, "reject"), drop=("sp", "np"))
+                             if inherited else dmarc_next(name, own))
+    kept = dmarc.record_policy or current
     for code in ("dmarc.no-rua", "dmarc.pct", "dmarc.testing"):
         if code in codes:
-            records[code] = dmarc_next(name, own, policy=current)
+            records[code] = dmarc_next(where, own, policy=kept)
     for code, tag in (("dmarc.sp-weaker", "sp"), ("dmarc.np-weaker", "np")):
         if code in codes and own:
-            records[code] = dmarc_next(name, own, policy=current, drop=(tag,))
+            records[code] = dmarc_next(where, own, policy=kept, drop=(tag,))
     if "bimi.dmarc-not-enforced" in codes:
         records["bimi.dmarc-not-enforced"] = dmarc_next(
             name, own, policy="quarantine" if current == "none" else current)
