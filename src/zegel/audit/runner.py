@@ -468,9 +468,10 @@ async def audit_domain(domain: str, resolver: Resolver, options: CheckOptions = 
     findings = await _fix_records(name, spf, dmarc, mx, resolver, findings, texts)
 
     testing_from = dmarc.requested if dmarc.requested != dmarc.effective else None
-    spf_open = spf.status == "found" and await _spf_passes_anyone(name, resolver)
-    guard: Protection = protection(dmarc.status, dmarc.effective, dmarc.pct, testing_from,
-                                   spf_passes_anyone=spf_open)
+    guard: Protection = protection(dmarc.status, dmarc.effective, dmarc.pct, testing_from)
+    if guard.protected and spf.status == "found" and await _spf_passes_anyone(name, resolver):
+        # Only an enforcing policy needs the probe: nothing else would call the domain protected.
+        guard = protection(dmarc.status, dmarc.effective, dmarc.pct, testing_from, spf_passes_anyone=True)
     ordered = sort_findings(findings)
     spf_ok = spf.status == "found" and not any(f.severity == "error" and f.area == "spf" for f in ordered)
     letter = grade(ordered, guard, dmarc_found=dmarc.status == "found", spf_ok=spf_ok)
