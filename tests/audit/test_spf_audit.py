@@ -169,6 +169,8 @@ def test_two_problems_of_one_record_ask_for_one_record(audit) -> None:
     ("v=spf1 include:a.example +include:A.example ip4:192.0.2.1 -all", "v=spf1 include:a.example ip4:192.0.2.1 -all"),
     ("v=spf1 a mx a ~all", "v=spf1 a mx ~all"),
     ("v=spf1 -all", "v=spf1 -all"),
+    ("v=spf1 mx -all redirect=_spf.example.com", "v=spf1 mx -all"),  # RFC 7208 6.1: never followed
+    ("v=spf1 all -all", "v=spf1 -all"),
 ])
 def test_corrected_spf_fixes_every_mechanical_problem_at_once(record: str, corrected: str) -> None:
     from zegel.audit.record_text import corrected_spf
@@ -195,6 +197,9 @@ def test_spf_that_passes_any_server_leaves_a_reject_policy_without_protection(au
     assert report.grade == "D"  # not protected, and spf.include-pass-all is an error
     closed = audit("closedspf.example")
     assert closed.protected is True and closed.verdict.startswith("Yes:")
+    # Half of IPv4 (0.0.0.0/1) or all of IPv6 is as open: the probe covers both halves and IPv6.
+    for domain in ("halfopen.example", "v6open.example"):
+        assert audit(domain).protected is False, domain
 
 
 _TERMS = st.sampled_from(["mx", "a", "+a", "A", "include:x.example", "+INCLUDE:x.example", "-include:x.example",
@@ -211,4 +216,6 @@ def test_corrected_spf_is_idempotent_and_never_passes_all(terms: list[str]) -> N
     assert corrected_spf(once) == once
     keys = [t.lower().lstrip("+") for t in once.split()]
     assert len(keys) == len(set(keys)) and "all" not in keys and "?all" not in keys
-    assert any(k in ("-all", "~all") for k in keys) or any(k.startswith("redirect=") for k in keys)
+    alls = [k for k in keys if k in ("-all", "~all")]
+    redirects = [k for k in keys if k.startswith("redirect=")]
+    assert (len(alls) == 1 and not redirects) or (not alls and bool(redirects))

@@ -40,7 +40,7 @@ def protection(dmarc_status: str | None, effective: str | None, pct: int, testin
     ``effective``: the policy receivers apply (after t=y); ``pct``: the RFC 7489 sampling rate;
     ``testing_from``: the requested policy when t=y lowered it, else None;
     ``spf_passes_anyone``: SPF passes a client no real sender uses ('+all', or a range such as
-    0.0.0.0/0), so a forger passes SPF with a MAIL FROM in the domain, aligned, and DMARC with
+    0.0.0.0/1 or ::/0), so a forger passes SPF with a MAIL FROM in the domain, aligned, and DMARC with
     it (RFC 9989 4.4): no policy protects the From domain then.
     """
     if dmarc_status == "tempfail":

@@ -47,8 +47,8 @@ def merge_spf(records: Sequence[str]) -> str:
 
 def corrected_spf(text: str) -> str:
     """``text`` with every problem fixed that needs no owner's knowledge: a repeated term
-    dropped, '+all' made '-all', '?all' made '~all', a missing 'all' (and no redirect) added
-    as '~all'. One record for all of them, so two findings about the same record never ask
+    dropped, '+all' made '-all', '?all' made '~all', a second 'all' or a redirect beside one
+    dropped, a missing 'all' (and no redirect) added as '~all'. One record for all of them, so two findings about the same record never ask
     for two different ones."""
     kept: list[str] = []
     keys: set[str] = set()
@@ -62,7 +62,9 @@ def corrected_spf(text: str) -> str:
         keys.add(key)
         has_all = has_all or is_all
         kept.append(term)
-    if not has_all and not any(k.startswith("redirect=") for k in keys):
+    if has_all:  # RFC 7208 6.1: a redirect beside an 'all' is never followed
+        kept = [term for term in kept if not term.lower().startswith("redirect=")]
+    elif not any(k.startswith("redirect=") for k in keys):
         kept.append("~all")
     return " ".join(kept)
 

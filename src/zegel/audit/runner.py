@@ -298,15 +298,18 @@ async def _adsp(name: str, resolver: Resolver, texts: Texts) -> list[Finding]:
 
 
 _NEXT_POLICY = {"none": "quarantine", "quarantine": "reject"}
-# A client address no mail can come from (240.0.0.0/4, reserved since RFC 1112): an SPF
-# record that passes it passes a forger's server too.
-_NO_SENDER = "240.0.0.1"
+# Client addresses no mail can come from, one in each half of IPv4 and one in IPv6: 240.0.0.0/4
+# (reserved since RFC 1112), 0.0.0.0/8 ("this network", RFC 6890) and 100::/64 (discard-only,
+# RFC 6666). An SPF record that passes one of them passes a forger's server too: '+all', or a
+# range such as 0.0.0.0/1 or ::/0.
+_NO_SENDERS = ("240.0.0.1", "0.0.0.1", "100::1")
 
 
 async def _spf_passes_anyone(name: str, resolver: Resolver) -> bool:
     """Whether SPF (evaluated as receivers do, RFC 7208 4) passes a client no one sends from."""
-    result = await check_host(_NO_SENDER, name, f"postmaster@{name}", resolver=resolver, time_limit=10.0)
-    return result.result == "pass"
+    results = await aio.gather(*(check_host(ip, name, f"postmaster@{name}", resolver=resolver, time_limit=10.0)
+                                 for ip in _NO_SENDERS))
+    return any(result.result == "pass" for result in results)
 
 
 async def _probe_all(hosts: Iterable[str], prober: SmtpProber) -> tuple[ProbeResult, ...]:
