@@ -4,7 +4,9 @@ and the TOML passes ``--check-config`` with the same keys."""
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
@@ -12,6 +14,22 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from zegel.cli import cli
 from zegel.milter.config import config_from_toml
+
+
+@dataclass(frozen=True)
+class Imported:
+    output: str  # the TOML as printed
+    data: dict[str, Any]  # that TOML, parsed
+    skipped: list[str]  # its "# not imported:" lines, without that prefix
+
+
+def _import(conf: Path) -> Imported:
+    """``zegel milter --import-opendkim CONF``, which must succeed."""
+    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
+    assert result.exit_code == 0, result.output
+    skipped = [line.removeprefix("# not imported: ") for line in result.output.splitlines()
+               if line.startswith("# not imported: ")]
+    return Imported(result.output, tomllib.loads(result.output), skipped)
 
 
 def _key(path: Path) -> None:
@@ -57,9 +75,8 @@ def _debian_layout(root: Path) -> Path:
 
 def test_refile_tables_become_a_signing_table_and_trusted_networks(tmp_path: Path) -> None:
     conf = _debian_layout(tmp_path)
-    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
-    assert result.exit_code == 0, result.output
-    data = tomllib.loads(result.output)
+    result = _import(conf)
+    data = result.data
     assert data["authserv_id"] == "mx1.example.nl"
     assert data["socket"] == "inet:127.0.0.1:8891"
     assert data["inbound"]["verify"] is True
@@ -69,7 +86,7 @@ def test_refile_tables_become_a_signing_table_and_trusted_networks(tmp_path: Pat
         {"domain": "shop.example.nl", "selector": "mail2026",
          "key": f"{tmp_path}/keys/shop.example.nl/mail2026.private"},
     ]
-    skipped = [line for line in result.output.splitlines() if line.startswith("# not imported:")]
+    skipped = result.skipped
     assert any("*@*.example.nl" in line for line in skipped)
     assert any("*@brand.example" in line and "d=example.nl" in line for line in skipped)
     assert not any("localhost" in line for line in skipped)  # loopback, listed above
@@ -90,9 +107,8 @@ def test_single_key_setup_plain_file_tables_and_unix_socket(tmp_path: Path) -> N
                     "InternalHosts file:internal\n"
                     "Socket local:/var/spool/postfix/opendkim/opendkim.sock\n"
                     "Mode s\n")
-    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
-    assert result.exit_code == 0, result.output
-    data = tomllib.loads(result.output)
+    result = _import(conf)
+    data = result.data
     assert data["socket"] == "unix:/var/spool/postfix/opendkim/opendkim.sock"
     assert data["inbound"]["verify"] is False  # Mode s: signing only
     assert data["outbound"]["trusted_networks"] == ["10.1.2.0/24"]
@@ -108,9 +124,8 @@ def test_plain_signing_table_and_no_host_lists(tmp_path: Path) -> None:
     (tmp_path / "signing").write_text("example.net k1\nbob@example.net k1\n")
     conf = tmp_path / "opendkim.conf"
     conf.write_text("KeyTable file:keys\nSigningTable file:signing\n")
-    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
-    assert result.exit_code == 0, result.output
-    data = tomllib.loads(result.output)
+    result = _import(conf)
+    data = result.data
     assert data["outbound"]["sign"] == [{"domain": "example.net", "selector": "s1", "key": f"{tmp_path}/k.pem"}]
     assert data["outbound"]["trusted_networks"] == ["127.0.0.1/32"]  # OpenDKIM's InternalHosts default
     assert "bob@example.net" in result.output  # one user's signature: named, not imported
@@ -131,14 +146,13 @@ def test_percent_keys_inline_keys_and_localhost(tmp_path: Path) -> None:
     (tmp_path / "trusted").write_text("localhost\n127.0.0.1\n")
     conf = tmp_path / "opendkim.conf"
     conf.write_text("KeyTable refile:key.table\nSigningTable refile:signing.table\nInternalHosts file:trusted\n")
-    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
-    assert result.exit_code == 0, result.output
-    data = tomllib.loads(result.output)
+    result = _import(conf)
+    data = result.data
     assert data["outbound"]["sign"] == [
         {"domain": "example.org", "selector": "mail", "key": f"{tmp_path}/keys/example.org/mail.private"},
         {"domain": "example.net", "selector": "mail", "key": f"{tmp_path}/keys/example.net/mail.private"}]
     assert data["outbound"]["trusted_networks"] == ["127.0.0.1/32", "::1/128"]
-    skipped = [line for line in result.output.splitlines() if line.startswith("# not imported:")]
+    skipped = result.skipped
     assert len(skipped) == 1 and "*@example.com" in skipped[0] and "private key itself" in skipped[0]
     assert "MIIE" not in result.output  # key material is never echoed
     config = config_from_toml(result.output, source="imported.toml", base=tmp_path)
@@ -161,13 +175,10 @@ def test_every_setting_that_changed_behaviour_is_imported_or_named(tmp_path: Pat
         "SignatureAlgorithm rsa-sha1\nOn-BadSignature reject\nSignHeaders From,To\n"
         # the same as zegel: nothing to say
         "OversignHeaders From\nCanonicalization relaxed/relaxed\n")
-    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
-    assert result.exit_code == 0, result.output
-    data = tomllib.loads(result.output)
+    result = _import(conf)
+    data = result.data
     assert data["dns"] == {"nameservers": ["127.0.0.1", "::1"], "lifetime": 3}
-    skipped = [line.removeprefix("# not imported: ") for line in result.output.splitlines()
-               if line.startswith("# not imported:")]
-    assert skipped == [
+    assert result.skipped == [
         "Nameservers resolver.example: not an IP address",
         "SubDomains yes: zegel signs only the From domains listed in [[outbound.sign]] "
         "(add a row for each subdomain that sends mail)",
@@ -179,15 +190,15 @@ def test_every_setting_that_changed_behaviour_is_imported_or_named(tmp_path: Pat
     config = config_from_toml(result.output, source="imported.toml", base=tmp_path)
     assert config.nameservers == ("127.0.0.1", "::1") and config.dns_lifetime == 3.0
     conf.write_text("DNSTimeout 0\nCanonicalization simple\nOversignHeaders From, List-Id\n")
-    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
-    assert "dns" not in tomllib.loads(result.output)
+    result = _import(conf)
+    assert "dns" not in result.data
     assert "# not imported: DNSTimeout 0: zegel's DNS lookups always end" in result.output
     assert "# not imported: Canonicalization simple: zegel signs relaxed/relaxed" in result.output
     assert "# not imported: OversignHeaders From, List-Id: zegel over-signs from," in result.output
     assert result.output.rstrip().endswith("not list-id")
     conf.write_text(f"Selector s1\nKeyFile {tmp_path}/k.pem\n")
-    result = CliRunner().invoke(cli, ["milter", "--import-opendkim", str(conf)])
-    assert "sign" not in tomllib.loads(result.output)["outbound"]
+    result = _import(conf)
+    assert "sign" not in result.data["outbound"]
     assert "# not imported: Selector, KeyFile without Domain: OpenDKIM signs with all three or none" in result.output
 
 
