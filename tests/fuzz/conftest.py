@@ -8,8 +8,12 @@ as ZEGEL_FUZZ_SECONDS allows per target (see tests/fuzz/README.md).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from zegel.dns.testserver import TestDnsServer
 
 _COMMON = {
     "deadline": None,
@@ -24,3 +28,13 @@ settings.register_profile("fuzz-long", max_examples=int(os.environ.get("ZEGEL_FU
 
 LONG = os.environ.get("ZEGEL_FUZZ", "") == "long"
 settings.load_profile("fuzz-long" if LONG else "fuzz-short")
+
+
+
+@pytest.fixture(scope="module")
+def hostile_dns() -> Iterator[TestDnsServer]:
+    """A loopback DNS server for targets that publish hostile records per example (under fresh
+    names each time, so no cached answer speaks for another example)."""
+    running = TestDnsServer({"anchor.fuzz.example": [("A", "192.0.2.1")]}).start_in_thread()
+    yield running
+    running.stop_thread()

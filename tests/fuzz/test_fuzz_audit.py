@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.strategies import examples, hostile_text
-from tests.fuzz.test_fuzz_spf import spf_text
+from tests.fuzz.strategies import examples, hostile_text, spf_text
 from zegel.audit import CheckOptions, audit_domain
 from zegel.dns import Resolver
 from zegel.dns.records import merge, nodes_from_spec
@@ -25,20 +22,13 @@ from zegel.spf import check_host, parse_record
 counter = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[TestDnsServer]:
-    running = TestDnsServer({"anchor.audit-fuzz.example": [("A", "192.0.2.1")]}).start_in_thread()
-    yield running
-    running.stop_thread()
-
-
 records = st.lists(st.one_of(spf_text, hostile_text, st.just("v=spf1 include:INCLUDED +all"),
                              st.just("v=spf1 a a mx ?all")), min_size=0, max_size=3)
 
 
 @settings(max_examples=examples(30))
 @given(records, records, st.sampled_from(["", "v=DMARC1; p=reject", "v=DMARC1; p=none"]))
-def test_spf_audit_over_hostile_records(server: TestDnsServer, top: list[str], below: list[str], dmarc: str) -> None:
+def test_spf_audit_over_hostile_records(hostile_dns: TestDnsServer, top: list[str], below: list[str], dmarc: str) -> None:
     # Fresh names per example, so no cached answer speaks for another example.
     name = f"d{next(counter)}.audit-fuzz.example"
     included = f"x.{name}"
@@ -50,10 +40,10 @@ def test_spf_audit_over_hostile_records(server: TestDnsServer, top: list[str], b
     spec: dict[str, list[tuple[str, str]]] = {name: [*served(top), ("A", "192.0.2.1")], included: served(below)}
     if dmarc:
         spec[f"_dmarc.{name}"] = [("TXT", dmarc)]
-    merge(server.nodes, nodes_from_spec(spec, 300))
+    merge(hostile_dns.nodes, nodes_from_spec(spec, 300))
 
     async def run() -> None:
-        resolver = Resolver([server.address], timeout=1.0, lifetime=2.0)
+        resolver = Resolver([hostile_dns.address], timeout=1.0, lifetime=2.0)
         report = await audit_domain(name, resolver, CheckOptions(selectors=("s1",), transport=False))
         assert report.grade in ("A", "B", "C", "D", "F")
         for finding in report.findings:
