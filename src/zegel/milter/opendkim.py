@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zegel.dkim.sign import DEFAULT_OVERSIGN
+
 # Beyond this a file is not an OpenDKIM table (and reading it whole would be unbounded).
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
@@ -71,12 +73,9 @@ def _entries(lines: list[str]) -> list[str]:
 
 
 def parse_conf(path: Path) -> dict[str, str]:
-    """``Name value`` pairs of opendkim.conf (names case-insensitive, the last one wins)."""
-    return {name.lower(): value for name, value in _conf_entries(path).items()}
-
-
-def _conf_entries(path: Path) -> dict[str, str]:
-    """``Name value`` pairs with each name as written (its last spelling; the last one wins)."""
+    """``Name value`` pairs of opendkim.conf, each name as written (its last spelling): names
+    are case-insensitive and the last one wins. Look a setting up by its lower-case name in
+    ``{name.lower(): value ...}``; the spelling is kept for the lines that name a setting."""
     written: dict[str, tuple[str, str]] = {}
     for entry in _entries(_read(path, "the OpenDKIM configuration")):
         name, _, value = entry.partition(" ")
@@ -104,8 +103,6 @@ _TRUE = ("yes", "true", "1", "on")
 def _behaviour_notes(written: dict[str, str]) -> list[str]:
     """One ``# not imported:`` line for each setting that changed what OpenDKIM did and that
     the TOML does not carry, saying what zegel does instead; nothing is dropped silently."""
-    from zegel.dkim.sign import DEFAULT_OVERSIGN
-
     notes: list[str] = []
     for name, value in written.items():
         key = name.lower()
@@ -203,7 +200,7 @@ def _signing_domain(pattern: str, regex: bool) -> str | None:
 
 def import_opendkim(path: str | Path) -> Imported:
     conf = Path(path)
-    written = _conf_entries(conf)
+    written = parse_conf(conf)
     settings = {name.lower(): value for name, value in written.items()}
     base = conf.resolve().parent
     imported = Imported()
