@@ -40,8 +40,8 @@ def header_separator(data: bytes, limit: int | None = None) -> tuple[int, int] |
 
 def header_split(data: bytes) -> tuple[int, int] | None:
     """``(header_end, body_start)``: ``data[:header_end]`` is the header fields with the last
-    one's line end, ``data[body_start:]`` the body; None when there is no empty line after a
-    line. A message that starts with the empty line gives ``(0, body_start)``."""
+    one's line end, ``data[body_start:]`` the body; None when there is no empty line. A
+    message that starts with the empty line gives ``(0, body_start)``."""
     separator = header_separator(data)
     if separator is None:
         return None
