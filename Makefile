@@ -40,7 +40,8 @@ unit: venv
 test: lint typecheck unit
 
 # System packages some tests need (real peers and servers), and a C compiler for the
-# benchmark's null milter (bench/nullmilter.c). Run as root, e.g. from .ci/run.
+# benchmark's null milter and SMTP load generator (bench/nullmilter.c, bench/smtpload.c).
+# Run as root, e.g. from .ci/run.
 DEBS := postfix opendkim opendkim-tools opendmarc postgresql swaks \
 	dovecot-core dovecot-imapd unbound knot knot-dnsutils ldnsutils \
 	chromium chromium-driver openssl ca-certificates systemd gcc libc6-dev
