@@ -87,7 +87,7 @@ def test_syntax_error_gives_position(audit) -> None:
     assert "192.0.2.300" in finding.message
 
 
-def test_duplicate_records_stop_the_walk(audit) -> None:
+def test_duplicate_records_of_clean_terms_say_only_that(audit) -> None:
     report = audit("dup.example")
     spf = [f.code for f in report.findings if f.area == "spf"]
     assert spf == ["spf.multiple-records"]
@@ -219,3 +219,21 @@ def test_corrected_spf_is_idempotent_and_never_passes_all(terms: list[str]) -> N
     alls = [k for k in keys if k in ("-all", "~all")]
     redirects = [k for k in keys if k.startswith("redirect=")]
     assert (len(alls) == 1 and not redirects) or (not alls and bool(redirects))
+
+
+def test_duplicate_records_name_the_problems_of_the_record_to_publish(audit) -> None:
+    """The merged record is walked like a single one: a provider's '+all', ptr and half of
+    IPv4 are named before the owner publishes what zegel suggested."""
+    report = audit("dup-terms.example")
+    codes = [f.code for f in report.findings if f.area == "spf"]
+    assert codes[0] == "spf.multiple-records"
+    assert {"spf.ptr", "spf.include-pass-all", "spf.huge-range"} <= set(codes)
+    merged = report.findings[0].record
+    assert "ptr" in merged and "ip4:0.0.0.0/1" in merged and merged.endswith('-all"')
+
+
+def test_duplicate_records_name_each_syntax_error(audit) -> None:
+    report = audit("dup-syntax.example")
+    spf = [f for f in report.findings if f.area == "spf"]
+    assert [f.code for f in spf] == ["spf.multiple-records", "spf.syntax"]
+    assert "192.0.2.300" in spf[1].message and "character 12" in spf[1].message  # where the address starts

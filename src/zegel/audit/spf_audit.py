@@ -383,21 +383,38 @@ def _syntax_near(text: str, position: int) -> str:
     return text[start:position + 12].strip()
 
 
-async def _merged_lookups(domain: str, resolver: Resolver, texts: Texts, records: list[str]) -> list[Finding]:
-    """The record suggested for several SPF records (spf.multiple-records) must itself stay
-    within the 10 lookups: walked here, and named when it would not."""
+async def _merged_findings(domain: str, resolver: Resolver, texts: Texts,
+                           records: list[tuple[str, tuple[bytes, ...]]]) -> list[Finding]:
+    """What is wrong beyond the duplicates (spf.multiple-records): each record's syntax error,
+    since no merge can repair a broken term; else the merged record, the one the owner is
+    told to publish, walked like a single record, so the problems of its terms (a provider's
+    '+all', ptr, huge ranges, includes that fail) and its lookups are named before it is
+    published rather than after."""
+    broken: list[Finding] = []
+    for text, _ in records:
+        try:
+            parse_record(text)
+        except SpfSyntaxError as exc:
+            broken.append(texts.finding("spf.syntax", domain=domain, position=exc.position + 1,
+                                        reason=exc.reason, near=_syntax_near(text, exc.position)))
+    if broken:
+        return broken
     try:
-        merged = parse_record(corrected_spf(merge_spf(records)))
-    except SpfSyntaxError:
-        return []  # a broken term: the syntax is what to fix first, once one record is left
-    walk = _Walk(domain, resolver, texts)
-    children, lookups, _ = await _walk_record(walk, domain, merged, (domain,), 0)
-    if lookups <= LOOKUP_LIMIT:
+        merged = parse_record(corrected_spf(merge_spf([text for text, _ in records])))
+    except SpfSyntaxError:  # valid records merge into a valid one; kept as a guard
         return []
-    branches = sorted(children, key=lambda n: -n.lookups)[:3]
-    shown = f"{lookups}+" if walk.truncated else str(lookups)
-    return [texts.finding("spf.merged-too-many-lookups", domain=domain, count=shown,
-                          branches=", ".join(f"{node.term} ({node.lookups})" for node in branches))]
+    walk = _Walk(domain, resolver, texts)
+    children, lookups, void = await _walk_record(walk, domain, merged, (domain,), 0)
+    findings = list(walk.findings)
+    if lookups > LOOKUP_LIMIT:
+        branches = sorted(children, key=lambda n: -n.lookups)[:3]
+        shown = f"{lookups}+" if walk.truncated else str(lookups)
+        findings.append(texts.finding("spf.merged-too-many-lookups", domain=domain, count=shown,
+                                      branches=", ".join(f"{node.term} ({node.lookups})" for node in branches)))
+    if void > VOID_LIMIT:
+        tree = SpfNode(domain, domain, lookups, void, children=children)
+        findings.append(texts.finding("spf.too-many-void-lookups", count=void, names=", ".join(_void_terms(tree))))
+    return findings
 
 
 async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
@@ -414,7 +431,7 @@ async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
     if not records:
         return SpfAudit((texts.finding("spf.none", domain=domain),), "none", txt=answer.records)
     if len(records) > 1:
-        merged = await _merged_lookups(domain, resolver, texts, [text for text, _ in records])
+        merged = await _merged_findings(domain, resolver, texts, records)
         return SpfAudit((texts.finding("spf.multiple-records", domain=domain, count=len(records)), *merged),
                         "multiple", txt=answer.records)
     text, strings = records[0]
