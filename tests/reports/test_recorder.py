@@ -142,3 +142,59 @@ def test_arc_based_override_is_recorded_as_local_policy_with_the_sealers() -> No
     hop = verdict.arc.hops[-1]
     assert outcome.override_comment.startswith(f"arc=pass as[{hop.instance}].d={hop.domain} as[{hop.instance}].s=")
     assert "lists.example.org" in outcome.override_comment
+
+
+def test_spool_is_bounded_and_says_so_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A long database outage must not fill the disk Postfix queues mail on: past
+    max_spool_bytes outcomes are dropped and counted, with one log line."""
+    spool = tmp_path / "spool"
+    unreachable = f"sqlite:///{tmp_path / 'no-such-dir' / 'reports.sqlite3'}"  # cannot be opened
+    recorder = Recorder(url=unreachable, data_dir=tmp_path, spool_dir=spool, batch_size=10, max_spool_bytes=4000)
+    with caplog.at_level("WARNING", logger="zegel.reports.recorder"):
+        for i in range(200):
+            recorder.record_outcome(sample(i))
+        assert recorder.flush()
+    stats = recorder.stats
+    assert stats.spooled > 0 and stats.dropped > 0
+    assert stats.spooled + stats.dropped == 200
+    on_disk = sum(path.stat().st_size for path in spool.glob(SPOOL_NAME + "*"))
+    # Checked before each batch: at most one batch beyond the bound.
+    assert 4000 <= on_disk < 4000 + 10 * len(json.dumps(sample(0).to_json()).encode()) + 10
+    assert sum(1 for path in spool.glob(SPOOL_NAME + "*") for _ in path.open()) == stats.spooled
+    assert sum("dropping outcomes" in r.getMessage() for r in caplog.records) == 1
+    recorder.close()
+
+
+def test_queue_is_bounded_while_the_writer_waits(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A writer stuck on a database that does not answer (here: a lock another connection
+    holds) must not grow the milter's memory: past max_queued, outcomes are dropped."""
+    import sqlite3
+    import time
+
+    from zegel.reports.store import DB_FILENAME
+
+    store = open_store(None, tmp_path)
+    blocker = sqlite3.connect(tmp_path / DB_FILENAME, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    recorder = Recorder(store, spool_dir=tmp_path / "spool", batch_size=5, max_queued=10)
+    try:
+        with caplog.at_level("WARNING", logger="zegel.reports.recorder"):
+            recorder.record_outcome(sample(0))
+            deadline = time.monotonic() + 5
+            while recorder.queued and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)  # the writer took it and now waits on the lock
+            for i in range(1, 61):
+                recorder.record_outcome(sample(i))
+            assert recorder.stats.recorded == 11 and recorder.stats.dropped == 50
+            assert sum("dropping outcomes" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert recorder.flush(replay=True)
+    with caplog.at_level("WARNING", logger="zegel.reports.recorder"):
+        recorder.record_outcome(sample(61))  # room again: said once
+    assert any("room again; 50 outcomes were dropped" in r.getMessage() for r in caplog.records)
+    recorder.close()
+    assert store.count_outcomes() == 12
+    store.close()

@@ -5,6 +5,12 @@ verdict and puts it on an in-memory queue. A background thread writes batches to
 While the database is unreachable, batches are appended to a spool file (JSON lines) in the
 data directory; once the database answers again the spool is replayed. Outcomes carry a
 unique id, so a replay interrupted half-way and repeated never counts a message twice.
+
+Both stay bounded: the queue holds at most ``max_queued`` outcomes (a writer stuck on a
+database that does not answer must not grow the milter's memory) and the spool at most
+``max_spool_bytes`` (a long outage must not fill the disk Postfix queues mail on). Beyond
+either, outcomes are dropped and counted (``stats.dropped``), with one log line when dropping
+starts and one when it stops: the reports lose those messages, the mail flow loses nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from zegel.reports.store import ReportStore, StoreError, chunked, open_store
 log = logging.getLogger("zegel.reports.recorder")
 
 SPOOL_NAME = "outcomes-spool.jsonl"
+MAX_QUEUED = 100_000  # about 100 MB of outcomes in memory
+MAX_SPOOL_BYTES = 1 << 30  # about 3 million outcomes on disk
 
 
 @dataclass
@@ -37,6 +45,7 @@ class RecorderStats:
     spooled: int = 0
     replayed: int = 0
     spool_lines_unreadable: int = 0
+    dropped: int = 0  # beyond max_queued or max_spool_bytes: not in any report
     last_error: str = ""
 
 
@@ -70,6 +79,14 @@ class Spool:
 
     def pending(self) -> bool:
         return self.path.exists() or any(self.directory.glob(SPOOL_NAME + ".replay-*"))
+
+    def size(self) -> int:
+        """Bytes in the live spool and in the files claimed for a replay."""
+        total = 0
+        for path in (self.path, *self.directory.glob(SPOOL_NAME + ".replay-*")):
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
 
     def claim(self) -> list[Path]:
         """Move the live spool aside (under the lock) so appends go to a fresh file; return
@@ -112,6 +129,8 @@ class Recorder:
         batch_size: int = 500,
         flush_interval: float = 0.25,
         retry_interval: float = 5.0,
+        max_queued: int = MAX_QUEUED,
+        max_spool_bytes: int = MAX_SPOOL_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         from zegel.reports.store import default_data_dir
@@ -124,8 +143,11 @@ class Recorder:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.retry_interval = retry_interval
+        self.max_queued = max_queued
+        self.max_spool_bytes = max_spool_bytes
         self.clock = clock
         self.stats = RecorderStats()
+        self._dropping: str | None = None  # "queue" or "spool": where there is no room, while there is none
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._down_until = 0.0
         self._closed = False
@@ -147,11 +169,31 @@ class Recorder:
     def record_outcome(self, outcome: Outcome) -> None:
         if self._closed:
             # After close() nothing drains the queue: go straight to the spool.
-            self.spool.append([outcome])
-            self.stats.spooled += 1
+            self._spool([outcome])
             return
+        if self._queue.qsize() >= self.max_queued:
+            self._drop(1, "queue", f"{self.max_queued} outcomes are waiting for the database writer")
+            return
+        self._resume("queue")
         self.stats.recorded += 1
         self._queue.put(outcome)
+
+    def _drop(self, count: int, where: str, reason: str) -> None:
+        self.stats.dropped += count
+        if self._dropping is None:
+            self._dropping = where
+            log.warning("zegel recorder: %s; dropping outcomes (not in any DMARC report; mail is not "
+                        "affected) until there is room", reason)
+
+    def _resume(self, where: str) -> None:
+        if self._dropping == where:
+            log.warning("zegel recorder: room again; %d outcomes were dropped in all", self.stats.dropped)
+            self._dropping = None
+
+    @property
+    def queued(self) -> int:
+        """Outcomes (and flush requests) waiting for the writer thread."""
+        return self._queue.qsize()
 
     # --- control -----------------------------------------------------------------------------
 
@@ -252,7 +294,15 @@ class Recorder:
                 return
             except StoreError as exc:
                 self._mark_down(str(exc))
+        self._spool(batch)
+
+    def _spool(self, batch: list[Outcome]) -> None:
         try:
+            if self.spool.size() >= self.max_spool_bytes:
+                self._drop(len(batch), "spool", f"the spool in {self.spool.directory} holds {self.max_spool_bytes} "
+                           "bytes or more")
+                return
+            self._resume("spool")
             self.spool.append(batch)
             self.stats.spooled += len(batch)
         except OSError as exc:  # the last resort failed too: say so loudly, keep running
