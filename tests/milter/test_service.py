@@ -222,18 +222,24 @@ def test_verdicts_are_recorded_for_dmarc_reports(write_config: Callable[..., Pat
     database = f"sqlite:///{tmp_path / 'reports.db'}"
     config = write_config(f'[reports]\ndatabase = "{database}"\ndata_dir = "{tmp_path / "data"}"\n')
 
-    async def scenario(service: MilterService) -> None:
+    async def scenario(service: MilterService) -> str:
         client = await client_for(service)
         await client.message(pass_message(keys), mail_from="alice@pass.example")
         await client.message(message("ceo@spoof.example"), mail_from="ceo@spoof.example", connect=False)
         await client.close()
+        assert service.recorder is not None
+        assert await asyncio.to_thread(service.recorder.flush)
+        return service.metrics.render()
 
-    run(config, scenario)  # the service stops: the recorder flushes its queue
+    metrics = run(config, scenario)  # the service stops: the recorder flushes its queue
     store = open_store(database)
     try:
         assert store.count_outcomes() == 2
     finally:
         store.close()
+    # An operator sees the recording in the metrics, and would see verdicts dropped.
+    assert "zegel_milter_outcomes_written_total 2\n" in metrics
+    assert "zegel_milter_outcomes_dropped_total 0\n" in metrics
 
 
 # -- outbound ----------------------------------------------------------------------------------

@@ -12,8 +12,12 @@ import bisect
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from zegel.dns.cache import CacheStats
+
+if TYPE_CHECKING:  # the recorder (and SQLAlchemy) load only with [reports] database
+    from zegel.reports.recorder import RecorderStats
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 MAX_REQUEST_BYTES = 8192
@@ -55,7 +59,8 @@ class Histogram:
 class MilterMetrics:
     """Counters and the latency histogram the milter keeps, rendered on demand."""
 
-    def __init__(self, cache_stats: Callable[[], CacheStats] | None = None) -> None:
+    def __init__(self, cache_stats: Callable[[], CacheStats] | None = None,
+                 recorder_stats: Callable[[], RecorderStats] | None = None) -> None:
         self.messages: dict[tuple[str, str, str], int] = {}
         self.errors: dict[str, int] = {}
         self.latency = Histogram()
@@ -65,6 +70,7 @@ class MilterMetrics:
         self.protocol_errors = 0
         self.oversized = 0
         self._cache_stats = cache_stats
+        self._recorder_stats = recorder_stats  # with [reports] database only
 
     def message(self, direction: str, result: str, action: str, seconds: float) -> None:
         key = (direction, result, action)
@@ -115,6 +121,17 @@ class MilterMetrics:
             lines.append(f"zegel_dns_cache_misses_total {stats.misses}")
             family("zegel_dns_cache_hit_ratio", "gauge", "Share of DNS lookups answered from the cache.")
             lines.append(f"zegel_dns_cache_hit_ratio {_number(stats.hit_rate)}")
+        if self._recorder_stats is not None:
+            recorder = self._recorder_stats()
+            for name, value, help_text in (
+                ("written", recorder.written, "Verdicts written to the reports database."),
+                ("spooled", recorder.spooled, "Verdicts spooled to disk while the reports database was unreachable."),
+                ("replayed", recorder.replayed, "Spooled verdicts written to the reports database later."),
+                ("dropped", recorder.dropped, "Verdicts not recorded: the queue or the spool was full (reports only; "
+                                              "mail unaffected)."),
+            ):
+                family(f"zegel_milter_outcomes_{name}_total", "counter", help_text)
+                lines.append(f"zegel_milter_outcomes_{name}_total {value}")
         return "\n".join(lines) + "\n"
 
 

@@ -89,7 +89,9 @@ class MilterService:
         self.policy = Policy.load(config.policy_file) if config.policy_file else Policy.default()
         self.recorder = build_recorder(config)
         self.failure_reports = build_failure_reports(config, self.resolver)
-        self.metrics = MilterMetrics(cache_stats=lambda: self.resolver.stats)
+        recorder = self.recorder
+        self.metrics = MilterMetrics(cache_stats=lambda: self.resolver.stats,
+                                     recorder_stats=(lambda: recorder.stats) if recorder is not None else None)
         self.handler = MessageHandler(config, resolver=self.resolver, policy=self.policy, recorder=self.recorder,
                                       failure_reports=self.failure_reports)
         self.server = MilterServer(config.socket, handler=self.handler, limits=session_limits(config),
