@@ -430,9 +430,21 @@ def explain_received(
     """What the headers of a received message say about it (never raises for bad input;
     input that is not a message gives verdict ``unknown`` with reason ``not_message``)."""
     try:
-        header = read_header(message)
+        return explain_header_section(message, trusted_ids=trusted_ids, detector=detector, source=source)
     except NotAMessage as exc:
         return ReceivedReport(None, None, None, (), None, "unknown", (Reason("not_message", (("what", exc.code),)),))
+
+
+def explain_header_section(
+    message: bytes,
+    *,
+    trusted_ids: Iterable[str] = (),
+    detector: LookalikeDetector | None = None,
+    source: str = "message.eml",
+) -> ReceivedReport:
+    """:func:`explain_fields` over the header section read from ``message`` (up to its read
+    limit); raises :class:`NotAMessage` for input that is not a message."""
+    header = read_header(message)
     return explain_fields(list(header.fields), trusted_ids=trusted_ids, detector=detector, source=source,
                           header_cut=header.cut)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from zegel.explain.headers import read_header
 from zegel.explain.lookalike import LookalikeDetector, default_detector
-from zegel.explain.received import ReceivedReport, explain_fields
+from zegel.explain.received import ReceivedReport, explain_header_section
 from zegel.explain.texts import text
 
 
@@ -25,11 +24,9 @@ def explain_message(
     look-alikes besides the shipped list; ``source``: the file name used in the suggested
     ``zegel verify`` command.
     """
-    header = read_header(message)
     known = [d for d in seen if d.strip()]
     detector = LookalikeDetector(known) if known else default_detector()
-    return explain_fields(list(header.fields), trusted_ids=trusted_ids, detector=detector, source=source,
-                          header_cut=header.cut)
+    return explain_header_section(message, trusted_ids=trusted_ids, detector=detector, source=source)
 
 
 def explain_json(
