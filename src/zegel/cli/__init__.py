@@ -55,7 +55,7 @@ def _available(module: str) -> bool:
 def cli() -> None:
     """zegel — email authentication done to the letter of the RFCs.
 
-    Run ``zegel COMMAND --help`` for each command's options.
+    Run "zegel COMMAND --help" for each command's options.
     """
 
 

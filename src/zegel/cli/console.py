@@ -97,7 +97,7 @@ def adduser(name: str, data_dir: Path | None, db_url: str | None, domains: tuple
 @click.option("--revoke", is_flag=True, help="Revoke every token of NAME instead of making one.")
 def token(name: str, data_dir: Path | None, db_url: str | None, label: str, revoke: bool) -> None:
     """Make an API token for the console user NAME and print it (it is shown only once).
-    Use it as ``Authorization: Bearer TOKEN`` on /api/reports/summary, /api/monitor and the
+    Send it as the header "Authorization: Bearer TOKEN" to /api/reports/summary, /api/monitor and the
     MCP endpoint /assistant/mcp."""
     from zegel.accounts import AccountError
 
