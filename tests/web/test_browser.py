@@ -84,7 +84,7 @@ def finish(page: Any, shots: Path, name: str) -> None:
 @pytest.mark.parametrize("device", VIEWPORTS)
 @pytest.mark.parametrize("lang", LANGS)
 def test_check_a_domain_from_a_zone(browser: Any, web_server: WebServer, shots: Path, lang: str, device: str) -> None:
-    expected = httpx.get(f"{web_server.url}/api/check", params={"domain": "webwinkel.example"}).json()
+    expected = httpx.get(f"{web_server.url}/api/check", params={"domain": "webwinkel.example", "lang": lang}).json()
     page = new_page(browser, device, lang)
     page.goto(f"{web_server.url}/")
     assert page.get_attribute("html", "lang") == lang  # from Accept-Language
@@ -93,8 +93,16 @@ def test_check_a_domain_from_a_zone(browser: Any, web_server: WebServer, shots: 
     result = page.locator("#result")
     result.wait_for()
     assert result.get_attribute("data-grade") == expected["grade"]
-    answer = text("check.no" if expected["protected"] else "check.yes", lang)
+    # The question is the one the verdict sentence answers, and the answer shown is the
+    # sentence's own ("Not fully: the DMARC policy ... is weakened (pct=25) ..."): the two
+    # cannot disagree (the page used to ask "can faked mail be delivered?" and answer "Yes"
+    # above a sentence starting "No:").
+    assert expected["protected"] is False
+    answer, _, explanation = expected["verdict"].partition(": ")
+    assert answer == {"en": "Not fully", "nl": "Niet helemaal"}[lang]
+    assert page.locator(".verdict .question").inner_text().startswith(text("check.question", lang))
     assert page.locator(".verdict .answer").inner_text() == answer
+    assert page.locator(".verdict .explanation").inner_text() == explanation
     assert page.locator("svg.tree").is_visible()
     lookups = page.locator("figure.spf").get_attribute("data-lookups")
     assert page.locator("figure.spf figcaption").inner_text().startswith(text("check.spf.bar", lang, lookups=lookups))
@@ -115,7 +123,11 @@ def test_draft_record(browser: Any, web_server: WebServer, shots: Path, lang: st
     assert re.search(r"/check/r/[a-z0-9]+", page.url)
     assert page.locator("#result").get_attribute("data-protected") == "true"
     assert page.locator(".badge").inner_text() == text("check.draft.badge", lang)
-    assert page.locator(".verdict .answer").inner_text() == text("check.no", lang)
+    from zegel.audit.findings import Texts
+
+    reject = Texts(lang).phrase("verdict.reject", domain="bakkerij.example")  # type: ignore[arg-type]
+    assert page.locator(".verdict .answer").inner_text() == reject.partition(": ")[0]  # "Yes" / "Ja"
+    assert page.locator(".verdict .explanation").inner_text() == reject.partition(": ")[2]
     assert page.get_attribute("html", "lang") == lang
     finish(page, shots, f"draft-{lang}-{device}")
 

@@ -229,7 +229,7 @@ def test_language_choice(client: httpx.Client) -> None:
     assert '<html lang="en">' in client.get("/", headers={"accept-language": "de, en;q=0.5, nl;q=0.3"}).text
     assert '<html lang="en">' in client.get("/?lang=en", headers={"accept-language": "nl"}).text
     dutch = client.get("/check?lang=nl&domain=bakkerij.example").text
-    assert '<html lang="nl">' in dutch and "Kan mail die dit domein vervalst worden afgeleverd?" in dutch
+    assert '<html lang="nl">' in dutch and "Beschermd tegen vervalsing?" in dutch
     assert 'href="/explain?lang=nl"' in dutch  # an explicit choice is kept in links
 
 

@@ -190,9 +190,10 @@ def command(domains: tuple[str, ...], selectors: tuple[str, ...], zones: tuple[s
     and BIMI (and with --smtp each MX's STARTTLS): what is wrong, how to fix it, and the record to
     publish. A URL or an e-mail address is reduced to its domain.
 
-    Each domain gets a grade (A-F), a one-sentence answer to "can mail faking this domain be
-    delivered?", and findings with a stable code, a message and the fix. Exit status: 0 when no
-    domain has an error finding, 1 otherwise, 2 for bad arguments.
+    Each domain gets a grade (A-F), a one-sentence answer to "is it protected against
+    spoofing?" (whether receivers refuse mail that fakes it in the From address), and findings
+    with a stable code, a message and the fix. Exit status: 0 when no domain has an error
+    finding, 1 otherwise, 2 for bad arguments.
 
     Before publishing, put the draft records in a zone file: --zone draft.zone answers from it
     before live DNS. Test a sending IP against a draft SPF record with
