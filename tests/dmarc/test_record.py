@@ -161,3 +161,18 @@ def test_fuzz_never_crashes(text: str) -> None:
     except DmarcRecordError:
         return
     assert record.p in (None, "none", "quarantine", "reject")
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("v=DMARC1; p=rejct; rua=mailto:d@example.nl", "p='rejct' is not none, quarantine or reject (did you mean 'reject'?)"),
+    ("v=DMARC1; p=none; sp=quarantaine", "sp='quarantaine' is not none, quarantine or reject (did you mean 'quarantine'?)"),
+    ("v=DMARC1; p=reject; np=Nnoe", "np='Nnoe' is not none, quarantine or reject (did you mean 'none'?)"),
+    ("v=DMARC1; p=block; rua=mailto:d@example.nl", "p='block' is not none, quarantine or reject"),
+    ("v=DMARC1; p=" + "r" * 5000, "is not none, quarantine or reject"),  # long: no suggestion, no quadratic work
+])
+def test_a_misspelt_policy_names_the_one_meant(text: str, said: str) -> None:
+    messages = [w.message for w in parse_record(text).warnings if w.code == "invalid-value"]
+    assert len(messages) == 1
+    assert messages[0].endswith(said)
+    if "did you mean" not in said:
+        assert "did you mean" not in messages[0]

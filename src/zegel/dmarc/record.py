@@ -9,6 +9,7 @@ defaults, so the record keeps the default and says what it ignored in ``warnings
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -235,7 +236,11 @@ def _policy(name: str, value: str, issues: _Issues) -> tuple[Policy | None, bool
     for policy in POLICIES:
         if lowered == policy:
             return policy, False
-    issues.add("invalid-value", f"{name}={_short(value)!r} is not none, quarantine or reject", name)
+    # A misspelt policy ("rejct", "quarantaine") is the usual cause: name the one meant. Short
+    # values only, so an attacker's long value costs no quadratic comparison.
+    close = difflib.get_close_matches(lowered, POLICIES, n=1, cutoff=0.6) if len(lowered) <= 20 else []
+    meant = f" (did you mean {close[0]!r}?)" if close else ""
+    issues.add("invalid-value", f"{name}={_short(value)!r} is not none, quarantine or reject{meant}", name)
     return None, True
 
 
