@@ -125,3 +125,19 @@ def test_domain_spec_may_end_in_macro_or_trailing_dot() -> None:
     parse_record("v=spf1 a:mail.123-example")
     with pytest.raises(SpfSyntaxError):
         parse_record("v=spf1 a:example.com-")
+
+
+@pytest.mark.parametrize(("record", "reason"), [
+    ("v=spf1 inlcude:_spf.example.net -all", "unknown mechanism 'inlcude' (did you mean 'include'?)"),
+    ("v=spf1 ipv4:192.0.2.1 -all", "unknown mechanism 'ipv4' (did you mean 'ip4'?)"),
+    ("v=spf1 exist:%{i}.x.example -all", "unknown mechanism 'exist' (did you mean 'exists'?)"),
+    ("v=spf1 mx -alll", "unknown mechanism 'alll' (did you mean 'all'?)"),
+    ("v=spf1 foo -all", "unknown mechanism 'foo'"),  # nothing close: no guess
+    ("v=spf1 " + "x" * 300, "unknown mechanism"),  # long: no guess, no quadratic work
+])
+def test_a_misspelt_mechanism_names_the_one_meant(record: str, reason: str) -> None:
+    with pytest.raises(SpfSyntaxError) as raised:
+        parse_record(record)
+    assert raised.value.reason.startswith(reason)
+    if "did you mean" not in reason:
+        assert "did you mean" not in raised.value.reason

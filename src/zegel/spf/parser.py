@@ -7,6 +7,7 @@ position in the record text and a reason.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -397,8 +398,20 @@ def _parse_directive(term: str, position: int, record_text: str) -> Mechanism:
         return _parse_ip4(qualifier, term, position, rest, rest_pos, record_text)
     if name == "ip6":
         return _parse_ip6(qualifier, term, position, rest, rest_pos, record_text)
-    raise SpfSyntaxError(f"unknown mechanism {match.group(2)!r}", position + len(match.group(1)),
+    raise SpfSyntaxError(f"unknown mechanism {match.group(2)!r}{_meant(name)}", position + len(match.group(1)),
                          record_text)
+
+
+_MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")  # RFC 7208 5
+
+
+def _meant(name: str) -> str:
+    """' (did you mean 'include'?)' for a misspelt mechanism ("inlcude", "ipv4"), else ''.
+    Short names only: an attacker's long term costs no quadratic comparison."""
+    if not 3 <= len(name) <= 20:
+        return ""
+    close = difflib.get_close_matches(name, _MECHANISMS, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _parse_ip4(qualifier: str, term: str, position: int, rest: str, rest_pos: int,
