@@ -237,6 +237,12 @@ def test_inputs() -> None:
 def test_fix_records() -> None:
     assert dmarc_next("x.example", "v=DMARC1; p=quarantine; pct=50; rua=mailto:a@x.example") == \
         '_dmarc.x.example. TXT "v=DMARC1; p=reject; rua=mailto:a@x.example;"'
+    # The step after what receivers apply: a capitalised value counts (RFC 5234 2.3), a
+    # misspelt one leaves them at none, so the step is quarantine, not a jump to reject.
+    for record, step in (("v=DMARC1; p=None; rua=mailto:a@x.example", "quarantine"),
+                         ("v=DMARC1; p=QUARANTINE; rua=mailto:a@x.example", "reject"),
+                         ("v=DMARC1; p=rejct; rua=mailto:a@x.example", "quarantine")):
+        assert dmarc_next("x.example", record) == f'_dmarc.x.example. TXT "v=DMARC1; p={step}; rua=mailto:a@x.example;"'
     long_line = txt_line("x.example", "v=spf1 " + "ip4:192.0.2.1 " * 40 + "-all")
     assert long_line.count('" "') >= 2
 

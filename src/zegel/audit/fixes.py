@@ -27,7 +27,11 @@ def dmarc_next(domain: str, record: str | None, *, policy: str | None = None, dr
     9989 has no pct; t=y only while testing), rua kept or added, ``drop`` tags removed."""
     tags = [(k, v) for k, v in (_tags(record) if record else []) if k not in drop]
     values = dict(tags)
-    current = values.get("p", "")
+    # Policy values are case-insensitive (RFC 5234 2.3); one that is none of the three
+    # ("rejct") leaves receivers at p=none (RFC 9989 4.7), so the next step is quarantine.
+    current = values.get("p", "").strip().lower()
+    if current and current not in ("none", "quarantine", "reject"):
+        current = "none"
     if policy is None:
         policy = {"": "none", "none": "quarantine", "quarantine": "reject"}.get(current, "reject")
     values["p"] = policy
