@@ -30,6 +30,7 @@ CASES: dict[str, set[str]] = {
     "truncated.example": {"spf.record-truncated", "spf.include-no-record", "spf.no-all"},
     "nothing.example": {"spf.none"},
     "good.example": {"spf.lookups"},
+    "modtypo.example": {"spf.mechanism-as-modifier"},
 }
 
 
@@ -237,3 +238,13 @@ def test_duplicate_records_name_each_syntax_error(audit) -> None:
     spf = [f for f in report.findings if f.area == "spf"]
     assert [f.code for f in spf] == ["spf.multiple-records", "spf.syntax"]
     assert "192.0.2.300" in spf[1].message and "character 12" in spf[1].message  # where the address starts
+
+
+def test_a_mechanism_written_as_a_modifier_is_named_with_the_record_meant(audit) -> None:
+    """'include=x' parses (an unknown modifier, RFC 7208 6) and receivers ignore it: the
+    provider's servers fail SPF without any error to show it."""
+    finding = next(f for f in audit("modtypo.example").findings if f.code == "spf.mechanism-as-modifier")
+    assert finding.severity == "error"
+    assert "'include=_spf.provider.example'" in finding.message
+    assert "include:_spf.provider.example" in finding.fix
+    assert finding.record == 'modtypo.example. TXT "v=spf1 include:_spf.provider.example ip4:192.0.2.1 -all"'

@@ -23,7 +23,9 @@ counter = itertools.count()
 
 
 records = st.lists(st.one_of(spf_text, hostile_text, st.just("v=spf1 include:INCLUDED +all"),
-                             st.just("v=spf1 a a mx ?all")), min_size=0, max_size=3)
+                             st.just("v=spf1 a a mx ?all"),
+                             # mechanisms written as modifiers, one with no valid argument either
+                             st.just("v=spf1 include=INCLUDED ip4=192.0.2.1 a=x +all")), min_size=0, max_size=3)
 
 
 @settings(max_examples=examples(30))

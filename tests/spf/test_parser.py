@@ -132,6 +132,7 @@ def test_domain_spec_may_end_in_macro_or_trailing_dot() -> None:
     ("v=spf1 ipv4:192.0.2.1 -all", "unknown mechanism 'ipv4' (did you mean 'ip4'?)"),
     ("v=spf1 exist:%{i}.x.example -all", "unknown mechanism 'exist' (did you mean 'exists'?)"),
     ("v=spf1 mx -alll", "unknown mechanism 'alll' (did you mean 'all'?)"),
+    ("v=spf1 redirect:_spf.example.net", "unknown mechanism 'redirect' (redirect is a modifier: write 'redirect=')"),
     ("v=spf1 foo -all", "unknown mechanism 'foo'"),  # nothing close: no guess
     ("v=spf1 " + "x" * 300, "unknown mechanism"),  # long: no guess, no quadratic work
 ])

@@ -231,6 +231,13 @@ _CATALOG: dict[str, FindingSpec] = {
         ("Het SPF-record van {domain} heeft geen 'all' en geen redirect, dus mail van niet-genoemde servers krijgt 'neutral' (RFC 7208 4.7).",
          "Zet '-all' (of '~all') aan het eind van het record."),
     ),
+    "spf.mechanism-as-modifier": _spec(
+        "error",
+        ("'{term}' in the SPF record of {domain} has '=' where ':' belongs: receivers read it as an unknown modifier and ignore it (RFC 7208 6), so it authorizes no server.",
+         "Write '{meant}' instead."),
+        ("'{term}' in het SPF-record van {domain} heeft '=' waar ':' hoort: ontvangers lezen het als onbekende modifier en negeren het (RFC 7208 6), dus het staat geen enkele server toe.",
+         "Schrijf in plaats daarvan '{meant}'."),
+    ),
     "spf.redirect-ignored": _spec(
         "info",
         ("The SPF record of {domain} has both an 'all' and '{term}'; the redirect is never used (RFC 7208 6.1).",

@@ -291,12 +291,36 @@ def _check_repeats(walk: _Walk, source: str, record: SpfRecord) -> None:
                              terms=", ".join(f"'{term}'" for term in repeated))
 
 
+_MECHANISM_NAMES = frozenset({"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"})  # RFC 7208 5
+
+
+def _check_mechanisms_as_modifiers(walk: _Walk, source: str, record: SpfRecord, *, own: bool) -> None:
+    """'include=x' is valid syntax, an unknown modifier (RFC 7208 6), so receivers ignore it
+    without an error: the include meant is silently missing."""
+    for modifier in record.unknown_modifiers:
+        name = modifier.name.lower()
+        if name not in _MECHANISM_NAMES:
+            continue
+        meant = modifier.name if name == "all" else f"{modifier.name}:{modifier.value.text}"
+        fixed = corrected_spf(record.text.replace(modifier.text, meant, 1))
+        try:
+            pasteable = own and parse_record(fixed) is not None
+        except SpfSyntaxError:  # the value is no valid argument either ("a=foo"): no record to paste
+            pasteable = False
+        if pasteable:
+            walk.add_with_record("spf.mechanism-as-modifier", txt_line(source, fixed),
+                                 domain=source, term=modifier.text, meant=meant)
+        else:
+            walk.add("spf.mechanism-as-modifier", domain=source, term=modifier.text, meant=meant)
+
+
 async def _walk_record(walk: _Walk, source: str, record: SpfRecord, stack: tuple[str, ...],
                        depth: int) -> tuple[tuple[SpfNode, ...], int, int]:
     """Children of one record: its DNS terms (concurrently) and a redirect when no 'all'."""
     own = _is_own(source, walk.domain)
     if own:
         _check_repeats(walk, source, record)
+    _check_mechanisms_as_modifiers(walk, source, record, own=own)
     for mechanism in record.mechanisms:
         if isinstance(mechanism, All) and mechanism.qualifier == "+":
             # An include of a "+all" record passes every sender too (RFC 7208 5.2 table).

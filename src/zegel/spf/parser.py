@@ -408,6 +408,8 @@ _MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")  # RF
 def _meant(name: str) -> str:
     """' (did you mean 'include'?)' for a misspelt mechanism ("inlcude", "ipv4"), else ''.
     Short names only: an attacker's long term costs no quadratic comparison."""
+    if name in ("redirect", "exp"):  # modifiers (RFC 7208 6) written like a mechanism
+        return f" ({name} is a modifier: write '{name}=')"
     if not 3 <= len(name) <= 20:
         return ""
     close = difflib.get_close_matches(name, _MECHANISMS, n=1, cutoff=0.75)
