@@ -20,6 +20,7 @@ from zegel.dns import Answer, Resolver, Status
 from zegel.dns.names import InvalidName, normalize
 from zegel.spf import SpfSyntaxError, check_host, parse_record
 from zegel.spf.parser import (
+    MECHANISM_NAMES,
     A,
     All,
     DnsMechanism,
@@ -291,15 +292,12 @@ def _check_repeats(walk: _Walk, source: str, record: SpfRecord) -> None:
                              terms=", ".join(f"'{term}'" for term in repeated))
 
 
-_MECHANISM_NAMES = frozenset({"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"})  # RFC 7208 5
-
-
 def _check_mechanisms_as_modifiers(walk: _Walk, source: str, record: SpfRecord, *, own: bool) -> None:
     """'include=x' is valid syntax, an unknown modifier (RFC 7208 6), so receivers ignore it
     without an error: the include meant is silently missing."""
     for modifier in record.unknown_modifiers:
         name = modifier.name.lower()
-        if name not in _MECHANISM_NAMES:
+        if name not in MECHANISM_NAMES:
             continue
         meant = modifier.name if name == "all" else f"{modifier.name}:{modifier.value.text}"
         fixed = corrected_spf(record.text.replace(modifier.text, meant, 1))

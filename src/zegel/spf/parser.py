@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 __all__ = [
+    "MECHANISM_NAMES",
     "QUALIFIER_RESULTS",
     "A",
     "All",
@@ -402,7 +403,7 @@ def _parse_directive(term: str, position: int, record_text: str) -> Mechanism:
                          record_text)
 
 
-_MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")  # RFC 7208 5
+MECHANISM_NAMES = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")  # RFC 7208 5
 
 
 def _meant(name: str) -> str:
@@ -412,7 +413,7 @@ def _meant(name: str) -> str:
         return f" ({name} is a modifier: write '{name}=')"
     if not 3 <= len(name) <= 20:
         return ""
-    close = difflib.get_close_matches(name, _MECHANISMS, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(name, MECHANISM_NAMES, n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
