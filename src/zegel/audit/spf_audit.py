@@ -7,6 +7,7 @@ receiver, in the worst case (no mechanism matches, so every term is evaluated).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import itertools
@@ -300,16 +301,13 @@ def _check_mechanisms_as_modifiers(walk: _Walk, source: str, record: SpfRecord, 
         if name not in MECHANISM_NAMES:
             continue
         meant = modifier.name if name == "all" else f"{modifier.name}:{modifier.value.text}"
-        fixed = corrected_spf(record.text.replace(modifier.text, meant, 1))
-        try:
-            pasteable = own and parse_record(fixed) is not None
-        except SpfSyntaxError:  # the value is no valid argument either ("a=foo"): no record to paste
-            pasteable = False
-        if pasteable:
-            walk.add_with_record("spf.mechanism-as-modifier", txt_line(source, fixed),
-                                 domain=source, term=modifier.text, meant=meant)
-        else:
-            walk.add("spf.mechanism-as-modifier", domain=source, term=modifier.text, meant=meant)
+        paste = ""  # a record to paste: for the domain's own records, when the corrected one parses
+        if own:
+            fixed = corrected_spf(record.text.replace(modifier.text, meant, 1))
+            with contextlib.suppress(SpfSyntaxError):  # "a=foo": no valid argument either
+                parse_record(fixed)
+                paste = txt_line(source, fixed)
+        walk.add_with_record("spf.mechanism-as-modifier", paste, domain=source, term=modifier.text, meant=meant)
 
 
 async def _walk_record(walk: _Walk, source: str, record: SpfRecord, stack: tuple[str, ...],
@@ -377,6 +375,23 @@ def _void_terms(node: SpfNode) -> list[str]:
     return found
 
 
+def _lookup_count(walk: _Walk, lookups: int) -> str:
+    """The count as shown: "N+" when the audit stopped following the tree."""
+    return f"{lookups}+" if walk.truncated else str(lookups)
+
+
+def _largest_branches(tree: SpfNode) -> str:
+    """The three branches that cost the most lookups, for the too-many-lookups findings."""
+    return ", ".join(f"{node.term} ({node.lookups})" for node in sorted(tree.children, key=lambda n: -n.lookups)[:3])
+
+
+def _too_many_void(texts: Texts, tree: SpfNode) -> list[Finding]:
+    """More than 2 lookups that found nothing (RFC 7208 4.6.4), named in record order."""
+    if tree.void <= VOID_LIMIT:
+        return []
+    return [texts.finding("spf.too-many-void-lookups", count=tree.void, names=", ".join(_void_terms(tree)))]
+
+
 def _effective_all(record: SpfRecord) -> All | None:
     for mechanism in record.mechanisms:
         if isinstance(mechanism, All):
@@ -427,16 +442,12 @@ async def _merged_findings(domain: str, resolver: Resolver, texts: Texts,
         return []
     walk = _Walk(domain, resolver, texts)
     children, lookups, void = await _walk_record(walk, domain, merged, (domain,), 0)
+    tree = SpfNode(domain, domain, lookups, void, children=children)
     findings = list(walk.findings)
     if lookups > LOOKUP_LIMIT:
-        branches = sorted(children, key=lambda n: -n.lookups)[:3]
-        shown = f"{lookups}+" if walk.truncated else str(lookups)
-        findings.append(texts.finding("spf.merged-too-many-lookups", domain=domain, count=shown,
-                                      branches=", ".join(f"{node.term} ({node.lookups})" for node in branches)))
-    if void > VOID_LIMIT:
-        tree = SpfNode(domain, domain, lookups, void, children=children)
-        findings.append(texts.finding("spf.too-many-void-lookups", count=void, names=", ".join(_void_terms(tree))))
-    return findings
+        findings.append(texts.finding("spf.merged-too-many-lookups", domain=domain,
+                                      count=_lookup_count(walk, lookups), branches=_largest_branches(tree)))
+    return findings + _too_many_void(texts, tree)
 
 
 async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
@@ -487,16 +498,12 @@ async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
     elif all_term is not None and all_term.qualifier == "?":
         findings.append(texts.finding("spf.neutral-all", domain=domain, term=all_term.text))
 
-    shown = f"{lookups}+" if walk.truncated else str(lookups)
+    shown = _lookup_count(walk, lookups)
     if lookups > LOOKUP_LIMIT:
-        branches = sorted(tree.children, key=lambda n: -n.lookups)[:3]
-        listing = ", ".join(f"{node.term} ({node.lookups})" for node in branches)
-        findings.append(texts.finding("spf.too-many-lookups", count=shown, branches=listing))
+        findings.append(texts.finding("spf.too-many-lookups", count=shown, branches=_largest_branches(tree)))
     else:
         findings.append(texts.finding("spf.lookups", count=shown, void=void))
-    if void > VOID_LIMIT:
-        findings.append(texts.finding("spf.too-many-void-lookups", count=void,
-                                      names=", ".join(_void_terms(tree))))
+    findings.extend(_too_many_void(texts, tree))
     no_mail = (record.redirect is None and len(record.mechanisms) == 1
                and isinstance(record.mechanisms[0], All) and record.mechanisms[0].qualifier == "-")
     return SpfAudit(tuple(findings), "found", record=text, tree=tree, lookups=lookups,
