@@ -10,6 +10,7 @@ from zegel import aio
 from zegel.audit.findings import Finding
 from zegel.audit.record_text import merge_spf, txt_line
 from zegel.audit.spf_audit import LOOKUP_LIMIT, SpfNode
+from zegel.dmarc import POLICIES
 from zegel.dns import Resolver
 
 
@@ -30,7 +31,7 @@ def dmarc_next(domain: str, record: str | None, *, policy: str | None = None, dr
     # Policy values are case-insensitive (RFC 5234 2.3); one that is none of the three
     # ("rejct") leaves receivers at p=none (RFC 9989 4.7), so the next step is quarantine.
     current = values.get("p", "").strip().lower()
-    if current and current not in ("none", "quarantine", "reject"):
+    if current and current not in POLICIES:
         current = "none"
     if policy is None:
         policy = {"": "none", "none": "quarantine", "quarantine": "reject"}.get(current, "reject")

@@ -26,6 +26,7 @@ from zegel.dmarc.evaluate import (
     strictest,
 )
 from zegel.dmarc.record import (
+    POLICIES,
     DmarcRecord,
     DmarcRecordError,
     RecordIssue,
@@ -38,6 +39,7 @@ from zegel.dmarc.report import ReportAuthorization, check_report_authorization
 
 __all__ = [
     "MAX_TREE_WALK_QUERIES",
+    "POLICIES",
     "Alignment",
     "AuthorDomains",
     "DkimLike",
