@@ -246,6 +246,9 @@ class LoadGenerator:
         self.work = work
         self._binary: Path | None = None
         self._tried = False
+        # Each round sends the same slices (and the same warm-up) to every contender: written
+        # once each. The messages live as long as the bench, so their ids name a batch.
+        self._written: dict[tuple[int, ...], Path] = {}
 
     def binary(self) -> Path | None:
         """bench/smtpload.c, compiled here once; None (the reason said once) without a compiler."""
@@ -268,16 +271,20 @@ class LoadGenerator:
         return self._binary
 
     def payloads(self, batch: list[bytes]) -> Path | None:
-        """``batch`` as smtpload reads it ("<length>\\n" and the DATA payload, per message)."""
+        """``batch`` as smtpload reads it ("<length>\\n" and the DATA payload, per message),
+        in the work directory (removed with it)."""
         if self.binary() is None:
             return None
-        handle, name = tempfile.mkstemp(prefix="payloads-", dir=self.work)
-        with os.fdopen(handle, "wb") as out:
-            for raw in batch:
-                payload = _data_payload(raw)
-                out.write(b"%d\n" % len(payload))
-                out.write(payload)
-        return Path(name)
+        key = tuple(map(id, batch))
+        if key not in self._written:
+            handle, name = tempfile.mkstemp(prefix="payloads-", dir=self.work)
+            with os.fdopen(handle, "wb") as out:
+                for raw in batch:
+                    payload = _data_payload(raw)
+                    out.write(b"%d\n" % len(payload))
+                    out.write(payload)
+            self._written[key] = Path(name)
+        return self._written[key]
 
     def send(self, postfix: PostfixInstance, batch: list[bytes], payloads: Path | None) -> tuple[int, str]:
         """Send ``batch`` from CLIENTS concurrent clients, one SMTP session per message: how
@@ -490,7 +497,7 @@ PidFile {self.work}/{name}.pid
         phase = Phase(label)
         postfix = _postfix(spec)
         warm_up = [self.messages[i % len(self.messages)] for i in range(WARM_UP)]
-        # Written before the clock starts (for the C load generator; None without it).
+        # Ready before the clock starts (for the C load generator; None without it).
         warm_up_file, batch_file = self.load.payloads(warm_up), self.load.payloads(batch)
         try:
             postfix.start()
@@ -529,9 +536,6 @@ PidFile {self.work}/{name}.pid
                     print(f"bench milter: {label}: delivered mail lacks {missing}", file=sys.stderr)
         finally:
             postfix.stop()
-            for written in (warm_up_file, batch_file):
-                if written is not None:
-                    written.unlink(missing_ok=True)
         return phase
 
     def latency(self, label: str, spec: str | None) -> Latency:
