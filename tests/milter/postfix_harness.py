@@ -94,7 +94,7 @@ class PostfixInstance:
 
     def __init__(self, *, milter: str | None, domains: Iterable[str] = ("example.test",),
                  default_action: str = "tempfail", settings: Mapping[str, str] | None = None,
-                 process_limit: int = 100, chroot_smtpd: bool = False) -> None:
+                 process_limit: int = 100, chroot_smtpd: bool = False, parent: Path | None = None) -> None:
         self.milter = milter
         # chroot column "y" for smtpd, as Debian ships it: smtpd then sees only queue_dir.
         self.chroot_smtpd = chroot_smtpd
@@ -103,7 +103,9 @@ class PostfixInstance:
         self.settings = dict(settings or {})
         self.process_limit = process_limit
         self.smtp_port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="zegel-postfix-"))
+        # ``parent``: where the instance's directories (queue and Maildir included) go; the
+        # milter bench passes a tmpfs to keep the disk out of its comparison.
+        self.root = Path(tempfile.mkdtemp(prefix="zegel-postfix-", dir=parent))
         self.config_dir = self.root / "etc"
         self.queue_dir = self.root / "queue"
         self.data_dir = self.root / "data"
