@@ -106,3 +106,19 @@ def test_a_subdomain_is_told_to_publish_its_own_next_step_and_the_parent_is_fixe
     # A domain's own record: unchanged advice.
     own = {f.code: f for f in audit("dmarc-norua.example").findings}
     assert own["dmarc.no-rua"].record == norua["dmarc.no-rua"].record
+
+
+def test_the_record_to_publish_keeps_only_what_receivers_read(audit) -> None:
+    """The next step is built from the owner's record, but its ignored values (an invalid adkim,
+    pct out of range, fo without a usable ruf, report URIs that do not parse) and the tags RFC
+    9989 removed are left out; a bare report address gets the mailto: its finding asks for.
+    The result parses without a single warning."""
+    from zegel.dmarc import parse_record
+
+    findings = {f.code: f for f in audit("dmarc-messy.example").findings}
+    assert {"dmarc.invalid-uri", "dmarc.policy-none"} <= set(findings)
+    record = findings["dmarc.policy-none"].record
+    assert record == ('_dmarc.dmarc-messy.example. TXT '
+                      '"v=DMARC1; p=quarantine; rua=mailto:reports@dmarc-messy.example; aspf=s;"')
+    published = record.split('"')[1]
+    assert parse_record(published).warnings == ()

@@ -10,8 +10,12 @@ from zegel import aio
 from zegel.audit.findings import Finding
 from zegel.audit.record_text import merge_spf, txt_line
 from zegel.audit.spf_audit import LOOKUP_LIMIT, SpfNode
-from zegel.dmarc import POLICIES
+from zegel.dmarc import POLICIES, DmarcRecordError, parse_record, parse_report_uri
 from zegel.dns import Resolver
+
+# Left out of every DMARC record we suggest: pct, rf and ri are gone from RFC 9989 (the
+# dmarc.tag-removed finding), t=y means "still testing".
+_REMOVED_TAGS = ("pct", "rf", "ri", "t")
 
 
 def _tags(record: str) -> list[tuple[str, str]]:
@@ -23,11 +27,50 @@ def _tags(record: str) -> list[tuple[str, str]]:
     return out
 
 
+def _report_uris(value: str) -> str:
+    """The URIs of a rua/ruf value that receivers would use, comma-separated: one that does not
+    parse is left out (receivers skip it, RFC 9989 4.7), except a bare address, which gets
+    the mailto: it lacks (what the dmarc.invalid-uri finding tells the owner to write)."""
+    kept: list[str] = []
+    for item in value.split(","):
+        item = item.strip(" \t")
+        if not item:
+            continue
+        for candidate in (item, f"mailto:{item}"):
+            try:
+                kept.append(parse_report_uri(candidate).raw)
+                break
+            except ValueError:
+                continue
+    return ",".join(dict.fromkeys(kept))
+
+
+def _invalid_tags(record: str) -> set[str]:
+    """Tags whose value receivers ignore (an invalid or empty value, RFC 9989 4.7), p aside."""
+    try:
+        parsed = parse_record(record)
+    except DmarcRecordError:
+        return set()
+    return {issue.tag for issue in parsed.warnings
+            if issue.tag and issue.tag != "p" and issue.code in ("invalid-value", "empty-value")}
+
+
 def dmarc_next(domain: str, record: str | None, *, policy: str | None = None, drop: tuple[str, ...] = ()) -> str:
-    """The next DMARC step: none -> quarantine -> reject (or ``policy``), pct and t removed (RFC
-    9989 has no pct; t=y only while testing), rua kept or added, ``drop`` tags removed."""
-    tags = [(k, v) for k, v in (_tags(record) if record else []) if k not in drop]
+    """The next DMARC step: none -> quarantine -> reject (or ``policy``), rua kept or added,
+    ``drop`` tags removed. What the record's own findings say to remove goes too, so the record
+    to publish is one receivers read as written: pct, rf and ri (removed by RFC 9989), t (y only
+    while testing), tags with invalid values, report URIs that do not parse (a bare address
+    gets its mailto:), and fo when no ruf is left for it (RFC 9989 4.7)."""
+    invalid = _invalid_tags(record) if record else set()
+    tags = [(k, v) for k, v in (_tags(record) if record else []) if k not in drop and k not in invalid]
     values = dict(tags)
+    for tag in ("rua", "ruf"):
+        if tag in values:
+            values[tag] = _report_uris(values[tag])
+            if not values[tag]:
+                del values[tag]
+    if "ruf" not in values:
+        values.pop("fo", None)
     # Policy values are case-insensitive (RFC 5234 2.3); one that is none of the three
     # ("rejct") leaves receivers at p=none (RFC 9989 4.7), so the next step is quarantine.
     current = values.get("p", "").strip().lower()
@@ -36,10 +79,10 @@ def dmarc_next(domain: str, record: str | None, *, policy: str | None = None, dr
     if policy is None:
         policy = {"": "none", "none": "quarantine", "quarantine": "reject"}.get(current, "reject")
     values["p"] = policy
-    values.pop("pct", None)
-    values.pop("t", None)
+    for removed in _REMOVED_TAGS:
+        values.pop(removed, None)
     values.setdefault("rua", f"mailto:dmarc-reports@{domain}")
-    order = ["v", "p"] + [k for k, _ in tags if k not in ("v", "p", "pct", "t")]
+    order = ["v", "p"] + [k for k, _ in tags if k not in ("v", "p", *_REMOVED_TAGS)]
     if "rua" not in order:
         order.append("rua")
     values["v"] = "DMARC1"
