@@ -18,6 +18,7 @@ from zegel.dns import Resolver
 from zegel.dns.records import merge, nodes_from_spec
 from zegel.dns.testserver import TestDnsServer
 from zegel.spf import check_host, parse_record
+from zegel.spf import parse_record as parse_record_spf
 
 counter = itertools.count()
 
@@ -74,3 +75,40 @@ def test_suggested_records_parse_when_their_source_does() -> None:
         parse_record(corrected_spf(merge_spf(texts)))
         for text in texts:
             parse_record(corrected_spf(text))
+
+
+# DMARC record text: its tags with good, odd and hostile values.
+DMARC_PIECES = ["v=DMARC1", "p=none", "p=rejct", "P=Reject", "sp=quarantaine", "np=", "pct=150", "pct=0", "rf=afrf",
+                "ri=-1", "fo=7", "fo=1:d", "fo=0:1", "adkim=q", "aspf=s", "t=y", "psd=x", "rua=mailto:a@x.example",
+                "rua=a@x.example", "rua=mailto:a@x.example!10m", "ruf=nope", "ruf=mailto:f@x.example,bogus", "x=y",
+                "rua=,", "rua=https://x.example/r", "rua=mailto:a b@x.example"]
+dmarc_text = st.lists(st.sampled_from(DMARC_PIECES) | hostile_text, max_size=10).map("; ".join)
+
+
+@settings(max_examples=examples(200))
+@given(dmarc_text, spf_text)
+def test_suggested_dmarc_record_and_dutch_reasons(record: str, spf: str) -> None:
+    """Whatever the owner's DMARC record holds, the next step zegel suggests parses with no
+    value receivers would ignore; every reason the parsers give has a Dutch form (a str, the
+    English one when the table does not know it), found without error."""
+    from zegel.audit.fixes import dmarc_next
+    from zegel.audit.reasons import translate_reason
+    from zegel.dmarc import DmarcRecordError, parse_record
+    from zegel.spf.parser import SpfSyntaxError
+
+    suggested = dmarc_next("x.example", record).split(" TXT ", 1)[1]
+    text = "".join(part for part in suggested.strip('"').split('" "')).replace('\\"', '"').replace("\\\\", "\\")
+    ignored = [w for w in parse_record(text).warnings if w.code in ("invalid-value", "empty-value", "invalid-uri",
+                                                                      "no-valid-uri", "fo-without-ruf", "unusable")]
+    assert not ignored, (record, text, ignored)
+    reasons = []
+    try:
+        reasons.extend(w.message for w in parse_record(record).warnings)
+    except DmarcRecordError as exc:
+        reasons.append(exc.reason)
+    try:
+        parse_record_spf(spf)
+    except SpfSyntaxError as exc:
+        reasons.append(f"{exc.reason} at character {exc.position + 1}")
+    for reason in reasons:
+        assert isinstance(translate_reason(reason, "nl"), str)

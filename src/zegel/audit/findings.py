@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from zegel.audit.catalog import CATALOG, PHRASES
+from zegel.audit.reasons import translate_reason
 
 Severity = Literal["error", "warning", "info"]
 Lang = Literal["en", "nl"]
@@ -88,6 +89,9 @@ class Texts:
 
     def finding(self, code: str, *, record: object = "", **params: object) -> Finding:
         spec = CATALOG[code]
+        if self.lang != "en" and "reason" in params:
+            # The packages give their reasons in English: say them in the report's language.
+            params["reason"] = translate_reason(str(params["reason"]), self.lang)
         return Finding(
             severity=cast(Severity, spec.severity),
             code=code,

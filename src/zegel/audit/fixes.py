@@ -4,6 +4,7 @@ into a zone or into ``--zone draft.zone`` and checked again."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from zegel import aio
@@ -16,14 +17,17 @@ from zegel.dns import Resolver
 # Left out of every DMARC record we suggest: pct, rf and ri are gone from RFC 9989 (the
 # dmarc.tag-removed finding), t=y means "still testing".
 _REMOVED_TAGS = ("pct", "rf", "ri", "t")
+# tag-name (RFC 6376 3.2, which DMARC's tag-list follows): a name that is not one is no tag.
+_TAG_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def _tags(record: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for part in record.split(";"):
         key, sep, value = part.strip().partition("=")
-        if sep and key.strip():
-            out.append((key.strip().lower(), value.strip()))
+        key = key.strip().lower()
+        if sep and _TAG_NAME.fullmatch(key):
+            out.append((key, value.strip()))
     return out
 
 
@@ -45,12 +49,13 @@ def _report_uris(value: str) -> str:
     return ",".join(dict.fromkeys(kept))
 
 
-def _invalid_tags(record: str) -> set[str]:
-    """Tags whose value receivers ignore (an invalid or empty value, RFC 9989 4.7), p aside."""
+def _invalid_tags(values: Mapping[str, str]) -> set[str]:
+    """Tags whose value receivers ignore (an invalid or empty value, RFC 9989 4.7), p aside:
+    read from the tags as one record would hold them once."""
     try:
-        parsed = parse_record(record)
+        parsed = parse_record("v=DMARC1; " + "; ".join(f"{k}={v}" for k, v in values.items() if k != "v"))
     except DmarcRecordError:
-        return set()
+        return set(values) - {"v", "p"}  # unreadable as a whole: keep none of them
     return {issue.tag for issue in parsed.warnings
             if issue.tag and issue.tag != "p" and issue.code in ("invalid-value", "empty-value")}
 
@@ -61,9 +66,10 @@ def dmarc_next(domain: str, record: str | None, *, policy: str | None = None, dr
     to publish is one receivers read as written: pct, rf and ri (removed by RFC 9989), t (y only
     while testing), tags with invalid values, report URIs that do not parse (a bare address
     gets its mailto:), and fo when no ruf is left for it (RFC 9989 4.7)."""
-    invalid = _invalid_tags(record) if record else set()
-    tags = [(k, v) for k, v in (_tags(record) if record else []) if k not in drop and k not in invalid]
+    tags = [(k, v) for k, v in (_tags(record) if record else []) if k not in drop]
     values = dict(tags)
+    for tag in _invalid_tags(values):
+        del values[tag]
     for tag in ("rua", "ruf"):
         if tag in values:
             values[tag] = _report_uris(values[tag])
