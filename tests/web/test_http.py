@@ -479,3 +479,28 @@ def test_mail_tester_odd_messages_get_a_report(client: httpx.Client, web_server:
     assert data["result"]["received"]["mail_from"] == ""
     page = client.get(f"/tester/{created['id']}?lang=nl")
     assert page.status_code == 200 and 'id="result"' in page.text
+
+
+def test_records_checked_are_rows_in_the_page_language_not_json(client: httpx.Client) -> None:
+    """The "Records checked" list names each record the check read (MX, a DKIM key record that
+    does not parse) and says the DNSSEC state in words; the JSON-only keys (verdict, records,
+    dnssec) do not show up as raw JSON under English key names."""
+    token = csrf(client)
+    draft = '''broken._domainkey 300 IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBgkq!!"'''
+    response = client.post("/check", data={"csrf_token": token, "domain": "webwinkel.example",
+                                           "selector": "broken", "draft_zone": draft})
+    assert response.status_code == 303
+    page = client.get(response.headers["location"] + "?lang=nl").text
+    records = page[page.index('<dl class="records">'):]
+    records = records[:records.index("</dl>")]
+    result = client.get("/api/check", params={"domain": "webwinkel.example", "lang": "nl"}).json()
+    mx = next(r for r in result["records"] if r["type"] == "MX")
+    assert f"<dt>MX — {mx['name']}</dt>" in records and html.escape(mx["values"][0]) in records
+    assert "<dt>TXT — broken._domainkey.webwinkel.example</dt>" in records
+    assert "v=DKIM1; k=rsa; p=MIIBIjANBgkq!!" in records
+    # No valid key, but a key record: not "(none)", which would contradict the row below.
+    dkim = records[records.index("<dt>DKIM</dt>"):]
+    assert "geen geldige sleutel" in dkim[:dkim.index("</dd>")]
+    assert "<dt>DNSSEC</dt>" in records and "niet gecontroleerd (records uit zonebestanden)" in records
+    for raw in ("<dt>verdict</dt>", "<dt>records</dt>", "<dt>dnssec</dt>", "&#34;draft&#34;", '"draft"'):
+        assert raw not in records

@@ -478,7 +478,10 @@ async def audit_domain(domain: str, resolver: Resolver, options: CheckOptions = 
     ordered = sort_findings(findings)
     spf_ok = spf.status == "found" and not any(f.severity == "error" and f.area == "spf" for f in ordered)
     letter = grade(ordered, guard, dmarc_found=dmarc.status == "found", spf_ok=spf_ok)
-    checked = await _records_checked(name, resolver, [k.selector for k in dkim.keys], hosts, options.transport)
+    # The selectors asked for are read too, so a key record that does not parse is shown beside
+    # its finding (a probed name without a key is not: most of those do not exist).
+    read = dict.fromkeys([*(k.selector for k in dkim.keys), *selectors, *drafted])
+    checked = await _records_checked(name, resolver, read, hosts, options.transport)
     return DomainReport(
         domain=given,
         grade=letter,
