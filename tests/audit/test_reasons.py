@@ -141,7 +141,7 @@ def test_every_message_written_in_the_parsers_translates(module: str) -> None:
 def test_a_dutch_report_quotes_no_english_reason() -> None:
     finding = Texts("nl").finding("dmarc.syntax", record_name="_dmarc.x.example", domain="x.example",
                                   reason="p='rejct' is not none, quarantine or reject (did you mean 'reject'?)")
-    assert "niet none, quarantine of reject (bedoelde je 'reject'?)" in finding.message
+    assert "niet none, quarantine of reject (bedoelde u 'reject'?)" in finding.message
     english = Texts("en").finding("dmarc.syntax", record_name="_dmarc.x.example", domain="x.example",
                                   reason="p='rejct' is not none, quarantine or reject")
     assert "is not none, quarantine or reject" in english.message
@@ -149,7 +149,7 @@ def test_a_dutch_report_quotes_no_english_reason() -> None:
 
 def test_endings_and_nesting() -> None:
     assert translate_reason("unknown mechanism 'inlcude' (did you mean 'include'?) at character 8", "nl") == \
-        "onbekend mechanisme 'inlcude' (bedoelde je 'include'?) bij teken 8"
+        "onbekend mechanisme 'inlcude' (bedoelde u 'include'?) bij teken 8"
     assert translate_reason("rua: 'x' is not a URI (no scheme such as mailto:); ignored", "nl") == \
         "rua: 'x' is geen URI (er staat geen schema zoals mailto: voor); genegeerd"
 

@@ -151,7 +151,7 @@ _DUTCH: Final[tuple[tuple[str, str], ...]] = (
 
 # Endings the parsers add to several messages.
 _SUFFIXES: Final[tuple[tuple[str, str], ...]] = (
-    (r" \(did you mean (?P<v>'[^']*')\?\)", " (bedoelde je {v}?)"),
+    (r" \(did you mean (?P<v>'[^']*')\?\)", " (bedoelde u {v}?)"),
     (r" \((?P<n>redirect|exp) is a modifier: write '(?P=n)='\)", " ({n} is een modifier: schrijf '{n}=')"),
     (r" at character (?P<v>\d+)", " bij teken {v}"),
 )
