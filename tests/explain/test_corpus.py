@@ -64,4 +64,9 @@ def test_cli_json_is_the_package_json_and_exit_status_follows_the_verdict() -> N
         assert data == explain_json(path.read_bytes(), lang="nl", source=str(path))
         assert data["verdict"] == case["verdict"]
         assert {"from_domain", "authenticated", "hops", "lookalike", "verdict", "reasons"} <= set(data)
-        assert all(set(r) == {"code", "text"} for r in data["reasons"])
+        assert all(set(r) == {"code", "text", "in_headline"} for r in data["reasons"])
+        # An "unknown" headline quotes exactly one reason; the other verdicts quote none.
+        quoted = [r for r in data["reasons"] if r["in_headline"]]
+        assert len(quoted) == (1 if data["verdict"] == "unknown" and any(
+            r["code"] not in ("untrusted", "next_step") for r in data["reasons"]) else 0), case["file"]
+        assert all(r["text"] in data["headline"] for r in quoted)

@@ -504,3 +504,14 @@ def test_records_checked_are_rows_in_the_page_language_not_json(client: httpx.Cl
     assert "<dt>DNSSEC</dt>" in records and "niet gecontroleerd (records uit zonebestanden)" in records
     for raw in ("<dt>verdict</dt>", "<dt>records</dt>", "<dt>dnssec</dt>", "&#34;draft&#34;", '"draft"'):
         assert raw not in records
+
+
+def test_the_reason_an_unknown_headline_says_is_not_repeated_under_why(client: httpx.Client) -> None:
+    message = (DEMO_MESSAGES / "mailing-list-footer.eml").read_bytes()
+    api = client.post("/api/explain", params={"lang": "nl"}, content=message).json()
+    assert api["verdict"] == "unknown"
+    quoted = next(r for r in api["reasons"] if r["in_headline"])
+    token = csrf(client, "/explain")
+    page = client.post("/explain?lang=nl", data={"csrf_token": token, "message": message.decode()}).text
+    assert page.count(html.escape(quoted["text"], quote=False)) == 1
+    assert html.escape(api["headline"], quote=False) in page

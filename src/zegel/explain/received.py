@@ -116,10 +116,17 @@ class ReceivedReport:
     headline_fields: tuple[tuple[str, str], ...] = field(default=())
     headline_key: str = ""
 
+    def _headline_reason(self) -> int | None:
+        """The index of the reason an "unknown" headline quotes: said once, not again under Why."""
+        if self.verdict != "unknown":
+            return None
+        return next((i for i, r in enumerate(self.reasons) if r.code not in ("untrusted", "next_step")), None)
+
     def headline(self, lang: str = "en") -> str:
         fields = dict(self.headline_fields)
         if self.verdict == "unknown":
-            first = next((r for r in self.reasons if r.code not in ("untrusted", "next_step")), None)
+            quoted = self._headline_reason()
+            first = self.reasons[quoted] if quoted is not None else None
             fields["why"] = (first.render(lang) if first else text(lang, "reason.no_results", receiver="?")).rstrip(".")
         return text(lang, f"verdict.{self.headline_key or self.verdict}", **fields)
 
@@ -128,7 +135,9 @@ class ReceivedReport:
         return {
             "verdict": self.verdict,
             "headline": self.headline(lang),
-            "reasons": [{"code": r.code, "text": r.render(lang)} for r in self.reasons],
+            # in_headline: the headline already says it (pages list the others under "why").
+            "reasons": [{"code": r.code, "text": r.render(lang), "in_headline": i == self._headline_reason()}
+                        for i, r in enumerate(self.reasons)],
             "from_domain": self.from_domain,
             "authenticated": self.authenticated,
             "deciding_server": self.deciding_server,
@@ -145,9 +154,8 @@ class ReceivedReport:
 
     def render(self, lang: str = "en") -> str:
         lines = [self.headline(lang)]
-        shown_reasons = list(self.reasons)
-        if self.verdict == "unknown" and shown_reasons and shown_reasons[0].code not in ("untrusted", "next_step"):
-            shown_reasons = shown_reasons[1:]  # already the headline
+        quoted = self._headline_reason()
+        shown_reasons = [r for i, r in enumerate(self.reasons) if i != quoted]
         if shown_reasons:
             lines.append(text(lang, "label.why"))
             lines.extend(f"  - {reason.render(lang)}" for reason in shown_reasons)
