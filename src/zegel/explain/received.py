@@ -132,11 +132,12 @@ class ReceivedReport:
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         entry = self.chain.entry if self.chain is not None else None
+        quoted = self._headline_reason()
         return {
             "verdict": self.verdict,
             "headline": self.headline(lang),
             # in_headline: the headline already says it (pages list the others under "why").
-            "reasons": [{"code": r.code, "text": r.render(lang), "in_headline": i == self._headline_reason()}
+            "reasons": [{"code": r.code, "text": r.render(lang), "in_headline": i == quoted}
                         for i, r in enumerate(self.reasons)],
             "from_domain": self.from_domain,
             "authenticated": self.authenticated,
