@@ -34,3 +34,14 @@ def test_verify_explain_dutch_labels(item: dict[str, str]) -> None:
         assert english not in reason
     # Without --explain the plain lines stay English (scripts read them).
     assert verify(item).splitlines()[1].startswith("Action: ")
+
+
+def test_no_rule_decided_is_said_so_even_when_an_outcome_matched() -> None:
+    """A genuine message from an address its SPF record does not name: spf_fail matches, but no
+    rule acts on it (DKIM and DMARC pass), so the message is accepted because no rule applies.
+    The Dutch reason must say that, not explain spf_fail as if it decided."""
+    item = dict(next(i for i in INDEX if i["file"] == "genuine.eml"), ip="127.0.0.1")
+    english = verify(item).splitlines()
+    assert "Action: accept" in english and "Reason: no local policy rule applies" in english
+    dutch = verify(item, "--explain", "--lang", "nl").splitlines()
+    assert "Reden: geen regel van het lokale beleid is van toepassing" in dutch

@@ -324,6 +324,12 @@ def test_mail_tester_over_smtp(client: httpx.Client, web_server: WebServer) -> N
     assert "dkim.none-found" not in {f["code"] for f in result["domain_check"]["findings"]}
     page = client.get(f"/tester/{created['id']}")
     assert 'data-dmarc="pass"' in page.text and "mx.zegel.test" in page.text
+    # spf_fail matched but no rule acted on it: the reason says so, in the page's language.
+    assert result["action"]["reason"] == "no local policy rule applies"
+    assert result["action_reason"] == "geen regel van het lokale beleid is van toepassing"
+    dutch = client.get(f"/tester/{created['id']}?lang=nl").text
+    assert result["action_reason"] in dutch and "no local policy rule applies" not in dutch
+    assert client.get(f"/api/tester/{created['id']}").json()["result"]["action_reason"] == result["action"]["reason"]
 
 
 def test_smtp_receiver_never_relays_and_limits_size(client: httpx.Client, web_server: WebServer) -> None:

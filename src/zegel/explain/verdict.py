@@ -139,11 +139,13 @@ def action_reason(action: Any, verdict: Any, lang: str) -> str:
         forwarder = reason.split(" vouches", 1)[0].rsplit(" ", 1)[-1]
         return text(lang, "outcome.trusted_forwarder", forwarder=forwarder, domain=domain)
     outcomes = [str(o) for o in getattr(action, "outcomes", ()) if o]
-    first = reason.split(":", 1)[0].strip()
-    shown = [first] if first in outcomes else outcomes[:1]
-    if not shown:
+    # zegel.policy writes "OUTCOME: meaning" for the outcome whose rule decided. Any other text
+    # ("no local policy rule applies") means no rule decided, even when outcomes matched: naming
+    # the first of those would give a reason the policy did not act on.
+    decided = reason.split(":", 1)[0].strip()
+    if decided not in outcomes:
         return text(lang, "outcome.no_rule")
-    return "; ".join(f"{code}: {_outcome_text(code, lang)}" for code in shown)
+    return f"{decided}: {_outcome_text(decided, lang)}"
 
 
 def _outcome_text(code: str, lang: str) -> str:

@@ -18,7 +18,7 @@ from zegel.dns.names import InvalidName, normalize
 from zegel.dns.records import NodeMap, merge, nodes_from_spec, nodes_from_zone_text
 from zegel.explain.lookalike import LookalikeDetector
 from zegel.explain.received import explain_received
-from zegel.explain.verdict import explain_verdict
+from zegel.explain.verdict import action_reason, explain_verdict
 from zegel.policy import Policy
 from zegel.verify import Verdict, Verifier
 
@@ -274,6 +274,7 @@ async def tester_result(ctx: WebContext, message: bytes, *, ip: str, helo: str, 
                                                                                      message=message)]
                             for lang in ("en", "nl")}
     data["notes"] = list(getattr(verdict, "notes", ()))
+    data["action_reasons"] = {lang: action_reason(verdict.action, verdict, lang) for lang in ("en", "nl")}
     data["received"] = {"ip": ip, "helo": helo, "mail_from": mail_from, "rcpt_to": rcpt_to, "size": len(message)}
     data["records"] = await _records_involved(ctx.resolver, verdict)
     # What to fix: zegel check of the From domain in both languages (bounded like any check;
@@ -299,4 +300,7 @@ def tester_api_result(stored: dict[str, Any], lang: str) -> dict[str, Any]:
     result["explanation"] = explanations.get(lang) or explanations.get("en") or []
     checks = result.pop("domain_checks", None) or {}
     result["domain_check"] = checks.get(lang) or checks.get("en")
+    # The policy's reason in the asked language (results stored before it was added: English).
+    reasons = result.pop("action_reasons", None) or {}
+    result["action_reason"] = reasons.get(lang) or reasons.get("en") or (result.get("action") or {}).get("reason", "")
     return result
