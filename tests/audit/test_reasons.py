@@ -158,3 +158,18 @@ def test_unknown_or_long_reasons_stay_as_they_are() -> None:
     assert translate_reason("something new", "nl") == "something new"
     long = "bad IPv4 address '" + "1" * MAX_REASON + "'"
     assert translate_reason(long, "nl") == long
+
+
+@pytest.mark.parametrize(("english", "dutch"), [
+    ("no address", "geen adres"),
+    ("no answer within 5 seconds", "geen antwoord binnen 5 seconden"),
+    ("TLS handshake failed: WRONG_VERSION_NUMBER", "TLS-handshake mislukt: WRONG_VERSION_NUMBER"),
+    ("not verified (TimeoutError)", "niet geverifieerd (TimeoutError)"),
+    ("certificate has expired", "het certificaat is verlopen"),
+    ("self-signed certificate", "zelfondertekend certificaat"),
+    ("Hostname mismatch, certificate is not valid for 'mx.example'.",
+     "naam klopt niet: het certificaat geldt niet voor 'mx.example'."),
+])
+def test_starttls_probe_reasons(english: str, dutch: str) -> None:
+    """The probe's own texts (zegel.audit.starttls) and OpenSSL's usual verification failures."""
+    assert translate_reason(english, "nl") == dutch

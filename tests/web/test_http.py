@@ -521,3 +521,33 @@ def test_the_reason_an_unknown_headline_says_is_not_repeated_under_why(client: h
     page = client.post("/explain?lang=nl", data={"csrf_token": token, "message": message.decode()}).text
     assert page.count(html.escape(quoted["text"], quote=False)) == 1
     assert html.escape(api["headline"], quote=False) in page
+
+
+def test_stored_result_with_probes_and_policy_shows_them_as_rows(client: httpx.Client, web_server: WebServer) -> None:
+    """A stored result whose JSON holds what `zegel check --smtp` adds (probes, the MTA-STS policy,
+    a DNSSEC chain) renders them as rows in the page's language: the probe's English errors
+    said in Dutch, nothing as raw JSON."""
+    token = csrf(client)
+    saved = client.post("/check/save", data={"csrf_token": token, "domain": "bakkerij.example"})
+    stored = web_server.ctx.store.get_sync("check", saved.headers["location"].rsplit("/", 1)[1])
+    assert stored is not None
+    view = dict(stored.data["views"]["nl"])
+    view["json"] = dict(view["json"], mta_sts_policy="version: STSv1\nmode: enforce\nmx: mx1.mailprovider.example\n",
+                        dnssec={"state": "secure", "chain": ["bakkerij.example DS 12345 13 2 AB12"],
+                                "mx": {"mx1.mailprovider.example": "insecure"}},
+                        smtp=[{"host": "mx1.mailprovider.example", "address": "192.0.2.25", "starttls": False,
+                               "version": "", "cipher": "", "error": "no answer within 5 seconds",
+                               "certificate_error": ""},
+                              {"host": "mx2.mailprovider.example", "address": "192.0.2.26", "starttls": True,
+                               "version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384", "error": "",
+                               "certificate_error": "certificate has expired"}])
+    key = web_server.ctx.store.put_sync("check", {"views": {"nl": view}}, 3600)
+    page = client.get(f"/check/r/{key}?lang=nl").text
+    records = page[page.index('<dl class="records">'):]
+    records = records[:records.index("</dl>")]
+    assert "<dt>MTA-STS-beleid</dt>" in records and "mode: enforce" in records
+    assert "ondertekend en gevalideerd" in records and "bakkerij.example DS 12345 13 2 AB12" in records
+    assert "<code>mx1.mailprovider.example</code>: niet ondertekend" in records
+    assert "geen STARTTLS (geen antwoord binnen 5 seconden)" in records
+    assert "TLSv1.3 TLS_AES_256_GCM_SHA384 — het certificaat is verlopen" in records
+    assert "<dt>smtp</dt>" not in records and "<dt>mta_sts_policy</dt>" not in records

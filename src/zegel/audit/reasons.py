@@ -147,6 +147,19 @@ _DUTCH: Final[tuple[tuple[str, str], ...]] = (
     (r"offline: name not in zone files", "offline: deze naam staat niet in de zonebestanden"),
     (r"DNS failure", "DNS-fout"),
     (r"no answer", "geen antwoord"),
+    # -- STARTTLS probe (zegel.audit.starttls; the certificate texts are OpenSSL's) ----------
+    (r"no address", "geen adres"),
+    (r"no answer within (?P<v>[\d.]+) seconds", "geen antwoord binnen {v} seconden"),
+    (rf"TLS handshake failed: {_V}", "TLS-handshake mislukt: {v}"),
+    (rf"not verified \({_V}\)", "niet geverifieerd ({v})"),
+    (r"unreadable certificate", "onleesbaar certificaat"),
+    (r"certificate has expired", "het certificaat is verlopen"),
+    (r"certificate is not yet valid", "het certificaat is nog niet geldig"),
+    (r"self[- ]signed certificate", "zelfondertekend certificaat"),
+    (r"self[- ]signed certificate in certificate chain", "zelfondertekend certificaat in de keten"),
+    (r"unable to get local issuer certificate", "de uitgever van het certificaat is onbekend (tussencertificaat ontbreekt?)"),
+    (rf"[Hh]ostname mismatch, certificate is not valid for {_V}\.?",
+     "naam klopt niet: het certificaat geldt niet voor {v}"),
 )
 
 # Endings the parsers add to several messages.

@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Scope, Send
 
+from zegel.audit.reasons import translate_reason
 from zegel.dns import Resolver
 from zegel.dns.records import NodeMap, merge, nodes_from_zone_file
 from zegel.explain.lookalike import LookalikeDetector
@@ -158,6 +159,8 @@ class WebContext:
             "switch_lang": switch, "csrf_token": csrf_token(request), "csrf_field_name": CSRF_FIELD,
             "nav_items": self.nav, "site_name": self.settings.site_name,
             "static": lambda name: f"/static/{name}?v={self.static_version}",
+            # A package's English reason (a probe error, say) in the page's language.
+            "reason": lambda text: translate_reason(str(text), lang),
         }
 
     def render(self, request: Request, name: str, context: Mapping[str, Any] | None = None,
