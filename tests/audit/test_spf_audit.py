@@ -88,6 +88,20 @@ def test_syntax_error_gives_position(audit) -> None:
     assert "192.0.2.300" in finding.message
 
 
+def test_misspelt_names_get_the_record_with_them_corrected(audit) -> None:
+    """ipv4 -> ip4, inlcude -> include, redirect: -> redirect= (RFC 7208 5, 6): the record to
+    publish has all three corrected and parses; an error with no sure correction gets none."""
+    from zegel.spf import parse_record
+
+    finding = next(f for f in audit("spelling.example").findings if f.code == "spf.syntax")
+    assert "did you mean 'ip4'" in finding.message
+    assert finding.record == ('spelling.example. TXT '
+                              '"v=spf1 ip4:192.0.2.1 include:_spf.provider.example redirect=_spf.provider.example"')
+    parse_record(finding.record.split('"')[1])
+    unsure = next(f for f in audit("syntax.example").findings if f.code == "spf.syntax")
+    assert unsure.record == ""
+
+
 def test_duplicate_records_of_clean_terms_say_only_that(audit) -> None:
     report = audit("dup.example")
     spf = [f.code for f in report.findings if f.area == "spf"]

@@ -30,5 +30,7 @@ def examples(short: int) -> int:
 # SPF record text: the grammar's own terms, macros and odd pieces, or hostile text, after "v=spf1".
 SPF_TERMS = ["a", "mx", "ptr", "ip4:192.0.2.1", "ip6:2001:db8::/32", "include:", "exists:", "redirect=", "exp=",
              "all", "-all", "~all", "?all", "+all", "%{d}", "%{ir}", "%{l1r+-}", "%{s}", "%%", "%_", "%-", ".", "/24",
-             "//64", "a:", "mx:", ":", "=", "v=spf1", "example", "-", "x" * 70]
+             "//64", "a:", "mx:", ":", "=", "v=spf1", "example", "-", "x" * 70,
+             # misspellings the parser suggests a correction for
+             "inlcude:", "ipv4:192.0.2.1", "~IPV6:2001:db8::1", "redirect:", "exp:", "exist:", "alll"]
 spf_text = st.lists(st.sampled_from(SPF_TERMS) | hostile_text, max_size=12).map(" ".join).map(lambda t: "v=spf1 " + t)

@@ -93,6 +93,7 @@ def test_suggested_dmarc_record_and_dutch_reasons(record: str, spf: str) -> None
     English one when the table does not know it), found without error."""
     from zegel.audit.fixes import dmarc_next
     from zegel.audit.reasons import translate_reason
+    from zegel.audit.record_text import MAX_RESPELLINGS, respelled_spf
     from zegel.dmarc import DmarcRecordError, parse_record
     from zegel.spf.parser import SpfSyntaxError
 
@@ -110,5 +111,10 @@ def test_suggested_dmarc_record_and_dutch_reasons(record: str, spf: str) -> None
         parse_record_spf(spf)
     except SpfSyntaxError as exc:
         reasons.append(f"{exc.reason} at character {exc.position + 1}")
+        # The respelled record, when there is one, parses and grew by a few characters at most.
+        respelled = respelled_spf(spf)
+        if respelled is not None:
+            parse_record_spf(respelled)
+            assert len(respelled) <= len(spf) + 4 * MAX_RESPELLINGS
     for reason in reasons:
         assert isinstance(translate_reason(reason, "nl"), str)

@@ -142,3 +142,22 @@ def test_a_misspelt_mechanism_names_the_one_meant(record: str, reason: str) -> N
     assert raised.value.reason.startswith(reason)
     if "did you mean" not in reason:
         assert "did you mean" not in raised.value.reason
+
+
+@pytest.mark.parametrize(("record", "corrected"), [
+    ("v=spf1 inlcude:_spf.example.net -all", "v=spf1 include:_spf.example.net -all"),
+    ("v=spf1 ~IPV4:192.0.2.1 -all", "v=spf1 ~ip4:192.0.2.1 -all"),
+    ("v=spf1 redirect:_spf.example.net", "v=spf1 redirect=_spf.example.net"),
+    ("v=spf1 foo -all", None),  # no sure correction
+])
+def test_the_suggestion_comes_with_the_span_to_rewrite(record: str, corrected: str | None) -> None:
+    with pytest.raises(SpfSyntaxError) as raised:
+        parse_record(record)
+    fix = raised.value.fix
+    if corrected is None:
+        assert fix is None
+        return
+    assert fix is not None
+    start, end, replacement = fix
+    assert record[:start] + replacement + record[end:] == corrected
+    parse_record(corrected)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from zegel.spf import SpfSyntaxError, parse_record
+
 TXT_STRING = 255  # RFC 1035 3.3: one character-string holds at most 255 octets
 
 
@@ -69,4 +71,24 @@ def corrected_spf(text: str) -> str:
     return " ".join(kept)
 
 
-__all__ = ["TXT_STRING", "corrected_spf", "merge_spf", "txt_line"]
+# A record with more misspelt names than this is rewritten by its owner, not by us.
+MAX_RESPELLINGS = 8
+
+
+def respelled_spf(text: str) -> str | None:
+    """``text`` with each misspelt mechanism written as the parser suggests ("inlcude:" as
+    "include:", "redirect:" as "redirect=", RFC 7208 5 and 6), when the result then parses;
+    None when an error has no sure correction (a bad address, say)."""
+    for _ in range(MAX_RESPELLINGS + 1):
+        try:
+            parse_record(text)
+            return text
+        except SpfSyntaxError as exc:
+            if exc.fix is None:
+                return None
+            start, end, replacement = exc.fix
+            text = text[:start] + replacement + text[end:]
+    return None
+
+
+__all__ = ["MAX_RESPELLINGS", "TXT_STRING", "corrected_spf", "merge_spf", "respelled_spf", "txt_line"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from zegel import aio
 from zegel.audit.findings import Finding, Texts
-from zegel.audit.record_text import corrected_spf, merge_spf, txt_line
+from zegel.audit.record_text import corrected_spf, merge_spf, respelled_spf, txt_line
 from zegel.dns import Answer, Resolver, Status
 from zegel.dns.names import InvalidName, normalize
 from zegel.spf import SpfSyntaxError, check_host, parse_record
@@ -478,8 +478,11 @@ async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
     except SpfSyntaxError as exc:
         if len(strings) == 1 and len(strings[0]) == 255:
             findings.append(texts.finding("spf.record-truncated", domain=domain))
+        # A misspelt name ("inlcude:") has one sure correction: offer the record with it.
+        respelled = respelled_spf(text)
         findings.append(texts.finding("spf.syntax", domain=domain, position=exc.position + 1,
-                                      reason=exc.reason, near=_syntax_near(text, exc.position)))
+                                      reason=exc.reason, near=_syntax_near(text, exc.position),
+                                      record=txt_line(domain, corrected_spf(respelled)) if respelled else ""))
         return SpfAudit(tuple(findings), "invalid", record=text, txt=answer.records)
     if len(strings) == 1 and len(strings[0]) == 255 and not record.has_all and record.redirect is None:
         findings.append(texts.finding("spf.record-truncated", domain=domain))

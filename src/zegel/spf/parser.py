@@ -43,10 +43,14 @@ __all__ = [
 class SpfSyntaxError(ValueError):
     """A record that does not follow the RFC 7208 section 12 ABNF (evaluates to permerror)."""
 
-    def __init__(self, reason: str, position: int, text: str = "") -> None:
+    def __init__(self, reason: str, position: int, text: str = "",
+                 fix: tuple[int, int, str] | None = None) -> None:
         self.reason = reason
         self.position = position
         self.text = text
+        # (start, end, replacement): text[start:end] rewritten as the reason suggests ("did you
+        # mean 'include'?"), for tools that offer the corrected record; None when nothing is sure.
+        self.fix = fix
         super().__init__(f"{reason} at position {position}")
 
 
@@ -399,22 +403,29 @@ def _parse_directive(term: str, position: int, record_text: str) -> Mechanism:
         return _parse_ip4(qualifier, term, position, rest, rest_pos, record_text)
     if name == "ip6":
         return _parse_ip6(qualifier, term, position, rest, rest_pos, record_text)
-    raise SpfSyntaxError(f"unknown mechanism {match.group(2)!r}{_meant(name)}", position + len(match.group(1)),
-                         record_text)
+    written, start = match.group(2), position + len(match.group(1))
+    suffix, meant = _meant(name)
+    fix = None
+    if meant is not None:
+        # redirect:x is redirect=x; inlcude:x is include:x
+        end = start + len(written) + (1 if name in ("redirect", "exp") and rest.startswith(":") else 0)
+        fix = (start, end, meant)
+    raise SpfSyntaxError(f"unknown mechanism {written!r}{suffix}", start, record_text, fix)
 
 
 MECHANISM_NAMES = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")  # RFC 7208 5
 
 
-def _meant(name: str) -> str:
-    """' (did you mean 'include'?)' for a misspelt mechanism ("inlcude", "ipv4"), else ''.
-    Short names only: an attacker's long term costs no quadratic comparison."""
+def _meant(name: str) -> tuple[str, str | None]:
+    """(' (did you mean 'include'?)', 'include') for a misspelt mechanism ("inlcude", "ipv4"),
+    (' (redirect is a modifier: ...)', 'redirect=') for a modifier written like a mechanism,
+    else ('', None). Short names only: an attacker's long term costs no quadratic comparison."""
     if name in ("redirect", "exp"):  # modifiers (RFC 7208 6) written like a mechanism
-        return f" ({name} is a modifier: write '{name}=')"
+        return f" ({name} is a modifier: write '{name}=')", f"{name}="
     if not 3 <= len(name) <= 20:
-        return ""
+        return "", None
     close = difflib.get_close_matches(name, MECHANISM_NAMES, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return (f" (did you mean {close[0]!r}?)", close[0]) if close else ("", None)
 
 
 def _parse_ip4(qualifier: str, term: str, position: int, rest: str, rest_pos: int,
