@@ -137,6 +137,7 @@ class Action:
     ``override`` records, for DMARC aggregate reports (RFC 7489 appendix C,
     PolicyOverrideType), why the action is milder than the sender's DMARC disposition.
     ``disposition`` is the DMARC disposition actually applied (``none|quarantine|reject``).
+    ``decided_by`` is the outcome whose rule chose the action; None when no rule applied.
     """
 
     kind: ActionKind
@@ -148,6 +149,7 @@ class Action:
     header: tuple[str, str] | None = None
     disposition: Disposition = "none"
     outcomes: tuple[str, ...] = ()
+    decided_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -413,10 +415,11 @@ class Policy:
             header = (self.header_name, rule.header or outcome)
         if rule.action == "reject":
             reply = (rule.reply or _REJECT_REPLIES.get(outcome, "5.7.1 Message rejected by local policy"))
-            return Action("reject", 550, _fill(reply, domain), None, reason, header=header)
+            return Action("reject", 550, _fill(reply, domain), None, reason, header=header, decided_by=outcome)
         if rule.action == "tempfail":
-            return Action("tempfail", 451, _fill(rule.reply or self.tempfail_reply, domain), None, reason, header=header)
-        return Action(rule.action, None, None, tag, reason, header=header)
+            return Action("tempfail", 451, _fill(rule.reply or self.tempfail_reply, domain), None, reason,
+                          header=header, decided_by=outcome)
+        return Action(rule.action, None, None, tag, reason, header=header, decided_by=outcome)
 
 
 # -- helpers ----------------------------------------------------------------------------------

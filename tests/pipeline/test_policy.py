@@ -144,3 +144,12 @@ def test_shipped_examples_load() -> None:
     assert files, "examples/policy*.toml missing"
     for path in files:
         Policy.load(path)
+
+
+def test_decided_by_names_the_rule_that_chose_the_action_or_none() -> None:
+    policy = Policy.default()
+    rejected = policy.decide(Spf("fail"), [], Dmarc("fail", "reject", policy="reject"))
+    assert rejected.decided_by == "dmarc_reject" and rejected.reason.startswith("dmarc_reject:")
+    # spf_fail matches, but the default policy has no rule for it: accepted, decided by no rule.
+    accepted = policy.decide(Spf("fail"), [Dkim("pass")], Dmarc("pass"))
+    assert accepted.kind == "accept" and "spf_fail" in accepted.outcomes and accepted.decided_by is None

@@ -127,9 +127,9 @@ def render(sections: list[Section]) -> str:
 def action_reason(action: Any, verdict: Any, lang: str) -> str:
     """The policy's reason for ``action`` in ``lang``: its outcome codes, each explained.
 
-    English is the policy's own text. Other languages name each matched outcome
+    English is the policy's own text. Other languages name the outcome whose rule decided
     (``dmarc_reject``, ...) with its meaning from the catalogue, so new outcomes still read
-    sensibly (``outcome.other``).
+    sensibly (``outcome.other``), or say that no rule applied.
     """
     reason = str(getattr(action, "reason", "") or "")
     if lang == "en" or not reason:
@@ -138,14 +138,12 @@ def action_reason(action: Any, verdict: Any, lang: str) -> str:
     if getattr(action, "override", None) == "trusted_forwarder":
         forwarder = reason.split(" vouches", 1)[0].rsplit(" ", 1)[-1]
         return text(lang, "outcome.trusted_forwarder", forwarder=forwarder, domain=domain)
-    outcomes = [str(o) for o in getattr(action, "outcomes", ()) if o]
-    # zegel.policy writes "OUTCOME: meaning" for the outcome whose rule decided. Any other text
-    # ("no local policy rule applies") means no rule decided, even when outcomes matched: naming
-    # the first of those would give a reason the policy did not act on.
-    decided = reason.split(":", 1)[0].strip()
-    if decided not in outcomes:
+    # Only the outcome whose rule chose the action explains it: when no rule applied, naming one
+    # that merely matched would give a reason the policy did not act on.
+    decided = getattr(action, "decided_by", None)
+    if not decided:
         return text(lang, "outcome.no_rule")
-    return f"{decided}: {_outcome_text(decided, lang)}"
+    return f"{decided}: {_outcome_text(str(decided), lang)}"
 
 
 def _outcome_text(code: str, lang: str) -> str:
