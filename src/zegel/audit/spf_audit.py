@@ -415,6 +415,12 @@ def _split_problem(strings: tuple[bytes, ...]) -> tuple[str, str, str] | None:
     return None
 
 
+def _syntax_finding(texts: Texts, domain: str, text: str, error: SpfSyntaxError, record: str = "") -> Finding:
+    """spf.syntax for ``text``: where, why, the text around the error, and ``record`` to publish."""
+    return texts.finding("spf.syntax", domain=domain, position=error.position + 1, reason=error.reason,
+                         near=_syntax_near(text, error.position), record=record)
+
+
 def _syntax_near(text: str, position: int) -> str:
     start = max(0, position - 12)
     return text[start:position + 12].strip()
@@ -432,8 +438,7 @@ async def _merged_findings(domain: str, resolver: Resolver, texts: Texts,
         try:
             parse_record(text)
         except SpfSyntaxError as exc:
-            broken.append(texts.finding("spf.syntax", domain=domain, position=exc.position + 1,
-                                        reason=exc.reason, near=_syntax_near(text, exc.position)))
+            broken.append(_syntax_finding(texts, domain, text, exc))
     if broken:
         return broken
     try:
@@ -480,9 +485,8 @@ async def audit_spf(domain: str, resolver: Resolver, texts: Texts,
             findings.append(texts.finding("spf.record-truncated", domain=domain))
         # A misspelt name ("inlcude:") has one sure correction: offer the record with it.
         respelled = respelled_spf(text)
-        findings.append(texts.finding("spf.syntax", domain=domain, position=exc.position + 1,
-                                      reason=exc.reason, near=_syntax_near(text, exc.position),
-                                      record=txt_line(domain, corrected_spf(respelled)) if respelled else ""))
+        findings.append(_syntax_finding(texts, domain, text, exc,
+                                        txt_line(domain, corrected_spf(respelled)) if respelled else ""))
         return SpfAudit(tuple(findings), "invalid", record=text, txt=answer.records)
     if len(strings) == 1 and len(strings[0]) == 255 and not record.has_all and record.redirect is None:
         findings.append(texts.finding("spf.record-truncated", domain=domain))

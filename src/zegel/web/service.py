@@ -296,11 +296,14 @@ async def tester_result(ctx: WebContext, message: bytes, *, ip: str, helo: str, 
 def tester_api_result(stored: dict[str, Any], lang: str) -> dict[str, Any]:
     """The API's ``result``: the verify object plus ``explanation`` in the asked language."""
     result = dict(stored)
-    explanations = result.pop("explanations", {}) or {}
-    result["explanation"] = explanations.get(lang) or explanations.get("en") or []
-    checks = result.pop("domain_checks", None) or {}
-    result["domain_check"] = checks.get(lang) or checks.get("en")
-    # The policy's reason in the asked language (results stored before it was added: English).
-    reasons = result.pop("action_reasons", None) or {}
-    result["action_reason"] = reasons.get(lang) or reasons.get("en") or (result.get("action") or {}).get("reason", "")
+
+    def in_lang(stored_key: str) -> Any:
+        """One language's entry of what the tester stored per language (English when it lacks it)."""
+        per_lang = result.pop(stored_key, None) or {}
+        return per_lang.get(lang) or per_lang.get("en")
+
+    result["explanation"] = in_lang("explanations") or []
+    result["domain_check"] = in_lang("domain_checks")
+    # Results stored before action_reasons was added: the policy's English reason.
+    result["action_reason"] = in_lang("action_reasons") or (result.get("action") or {}).get("reason", "")
     return result
