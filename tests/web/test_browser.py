@@ -107,6 +107,12 @@ def test_check_a_domain_from_a_zone(browser: Any, web_server: WebServer, shots: 
     lookups = page.locator("figure.spf").get_attribute("data-lookups")
     assert page.locator("figure.spf figcaption").inner_text().startswith(text("check.spf.bar", lang, lookups=lookups))
     assert page.locator(".finding").count() == len(expected["findings"])
+    # Records checked: a row per record read and the DNSSEC state in words, no JSON key names.
+    terms = page.locator("dl.records dt").all_inner_texts()
+    mx = next(r for r in expected["records"] if r["type"] == "MX")
+    assert f"MX — {mx['name']}" in terms and "DNSSEC" in terms
+    assert not {"verdict", "records", "dnssec"} & set(terms)
+    assert text(f"check.dnssec.{expected['dnssec']['state']}", lang) in page.locator("dd.dnssec").inner_text()
     finish(page, shots, f"check-{lang}-{device}")
 
 
@@ -151,6 +157,9 @@ def test_forged_header_phish(browser: Any, web_server: WebServer, shots: Path, l
     assert shown.startswith({"en": "Not authenticated", "nl": "Niet "}[lang])
     if isinstance(verdict.get("verdict"), str):
         assert result.get_attribute("data-verdict") == verdict["verdict"]
+    # Under "why": every reason the headline does not already say, in order.
+    assert page.locator(".verdict ul li").all_inner_texts() == [
+        r["text"] for r in verdict["reasons"] if not r["in_headline"]]
     # The verdict comes first, then the servers on the way.
     html = page.content()
     assert html.index('id="verdict-title"') < html.index(text("explain.hops", lang))
@@ -173,6 +182,12 @@ def test_mail_tester_report_appears(browser: Any, web_server: WebServer, shots: 
     result.wait_for(timeout=20_000)  # the script polls the API and reloads when the result is in
     assert result.get_attribute("data-dmarc") == "pass"
     assert page.locator("#report-title").inner_text() == text("tester.report", lang)
+    # The policy's reason in the page's language (from 127.0.0.1 SPF fails, but no rule acts on it).
+    api = httpx.get(f"{web_server.url}/api/tester/{page.url.split('/tester/')[1].split('?')[0]}",
+                    params={"lang": lang}).json()["result"]
+    assert api["action_reason"] == {"en": "no local policy rule applies",
+                                    "nl": "geen regel van het lokale beleid is van toepassing"}[lang]
+    assert api["action_reason"] in page.locator("#result .verdict").inner_text()
     finish(page, shots, f"tester-{lang}-{device}")
 
 
